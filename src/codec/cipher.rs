@@ -1,0 +1,186 @@
+//! Body ciphers: none, RSA (InitConnect only), AES-128-CBC/PKCS#7 and FTAES-ECB.
+
+use aes::cipher::{
+    block_padding::Pkcs7, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit,
+};
+use aes::Aes128;
+
+use super::rsa::RsaKey;
+use super::CodecError;
+
+/// The AES mode a connection uses after InitConnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AesMode {
+    /// Standard AES-128-CBC with PKCS#7 padding; the same IV for every packet
+    /// (`Common.PacketEncAlgo_AES_CBC = 2`).
+    Cbc,
+    /// Futu's modified AES-128-ECB: zero padding plus a 16-byte clear trailer whose
+    /// last byte is `len % 16` (`Common.PacketEncAlgo_FTAES_ECB = 0`).
+    FtAesEcb,
+}
+
+/// How the bodies of one connection are encrypted. Built once per connection (the AES
+/// key schedule is computed here, not per packet).
+///
+/// ```
+/// use ftapi::codec::PacketCipher;
+/// let c = PacketCipher::ft_aes_ecb(b"0123456789abcdef").unwrap();
+/// let wire = c.encrypt(&[1, 2, 3, 4, 5]);
+/// assert_eq!(wire.len(), 32);
+/// assert_eq!(wire[31], 5);
+/// assert_eq!(c.decrypt(&wire).unwrap(), vec![1, 2, 3, 4, 5]);
+/// ```
+#[derive(Clone)]
+pub enum PacketCipher {
+    /// No encryption.
+    Plain,
+    /// RSA PKCS#1 v1.5 in key-size blocks: the InitConnect request and reply.
+    Rsa(RsaKey),
+    /// AES-128-CBC, PKCS#7, fixed IV.
+    AesCbc {
+        /// Prepared AES-128 key schedule.
+        aes: Aes128,
+        /// The connection's IV (`aesCBCiv`).
+        iv: [u8; 16],
+    },
+    /// FTAES-ECB.
+    FtAesEcb {
+        /// Prepared AES-128 key schedule.
+        aes: Aes128,
+    },
+}
+
+impl std::fmt::Debug for PacketCipher {
+    // Keys are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PacketCipher::Plain => "PacketCipher::Plain",
+            PacketCipher::Rsa(_) => "PacketCipher::Rsa(<redacted>)",
+            PacketCipher::AesCbc { .. } => "PacketCipher::AesCbc(<redacted>)",
+            PacketCipher::FtAesEcb { .. } => "PacketCipher::FtAesEcb(<redacted>)",
+        })
+    }
+}
+
+fn key16(what: &str, k: &[u8]) -> Result<[u8; 16], CodecError> {
+    <[u8; 16]>::try_from(k).map_err(|_| CodecError::BadKey(format!("{what} must be 16 bytes, got {}", k.len())))
+}
+
+impl PacketCipher {
+    /// AES-128-CBC with the given 16-byte key and IV.
+    pub fn aes_cbc(key: &[u8], iv: &[u8]) -> Result<Self, CodecError> {
+        let k = key16("AES key", key)?;
+        let iv = key16("AES IV", iv)?;
+        Ok(PacketCipher::AesCbc { aes: Aes128::new(&k.into()), iv })
+    }
+
+    /// FTAES-ECB with the given 16-byte key.
+    pub fn ft_aes_ecb(key: &[u8]) -> Result<Self, CodecError> {
+        let k = key16("AES key", key)?;
+        Ok(PacketCipher::FtAesEcb { aes: Aes128::new(&k.into()) })
+    }
+
+    /// The AES cipher OpenD's InitConnect reply selects: CBC when it carries an IV,
+    /// FTAES-ECB otherwise.
+    pub fn from_init_connect(aes_key: &str, cbc_iv: Option<&str>) -> Result<Self, CodecError> {
+        match cbc_iv {
+            Some(iv) => Self::aes_cbc(aes_key.as_bytes(), iv.as_bytes()),
+            None => Self::ft_aes_ecb(aes_key.as_bytes()),
+        }
+    }
+
+    /// Whether bodies are transformed at all.
+    pub fn is_plain(&self) -> bool {
+        matches!(self, PacketCipher::Plain)
+    }
+
+    /// Length of the body on the wire for a plaintext of `len` bytes.
+    pub fn sealed_len(&self, len: usize) -> usize {
+        match self {
+            PacketCipher::Plain => len,
+            PacketCipher::Rsa(k) => k.sealed_len(len),
+            PacketCipher::AesCbc { .. } => (len / 16 + 1) * 16,
+            PacketCipher::FtAesEcb { .. } => len.div_ceil(16) * 16 + 16,
+        }
+    }
+
+    /// Encrypts a plaintext body, appending the result to `out`.
+    pub fn encrypt_into(&self, plain: &[u8], out: &mut Vec<u8>) {
+        match self {
+            PacketCipher::Plain => out.extend_from_slice(plain),
+            PacketCipher::Rsa(k) => k.encrypt_into(plain, out),
+            PacketCipher::AesCbc { aes, iv } => {
+                let start = out.len();
+                let padded = (plain.len() / 16 + 1) * 16;
+                out.resize(start + padded, 0);
+                let enc = cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
+                // The buffer has room for the padding by construction, so this cannot fail.
+                let n = enc.encrypt_padded_b2b_mut::<Pkcs7>(plain, &mut out[start..]).map(|c| c.len()).unwrap_or(0);
+                out.truncate(start + n);
+            }
+            PacketCipher::FtAesEcb { aes } => {
+                let start = out.len();
+                let r = plain.len() % 16;
+                let body = plain.len().div_ceil(16) * 16;
+                out.extend_from_slice(plain);
+                out.resize(start + body, 0);
+                for block in out[start..].chunks_exact_mut(16) {
+                    aes.encrypt_block(block.into());
+                }
+                out.extend_from_slice(&[0u8; 15]);
+                out.push(r as u8);
+            }
+        }
+    }
+
+    /// Encrypts a plaintext body.
+    pub fn encrypt(&self, plain: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.sealed_len(plain.len()));
+        self.encrypt_into(plain, &mut out);
+        out
+    }
+
+    /// Decrypts a transmitted body. Wrong lengths and bad padding are errors, never
+    /// panics.
+    pub fn decrypt(&self, body: &[u8]) -> Result<Vec<u8>, CodecError> {
+        match self {
+            PacketCipher::Plain => Ok(body.to_vec()),
+            PacketCipher::Rsa(k) => k.decrypt(body),
+            PacketCipher::AesCbc { aes, iv } => {
+                if body.is_empty() || body.len() % 16 != 0 {
+                    return Err(CodecError::Decrypt(format!(
+                        "AES-CBC body length {} is not a positive multiple of 16",
+                        body.len()
+                    )));
+                }
+                let dec = cbc::Decryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
+                dec.decrypt_padded_vec_mut::<Pkcs7>(body)
+                    .map_err(|_| CodecError::Decrypt("bad PKCS#7 padding (wrong key or corrupt body)".into()))
+            }
+            PacketCipher::FtAesEcb { aes } => {
+                if body.len() < 16 || body.len() % 16 != 0 {
+                    return Err(CodecError::Decrypt(format!(
+                        "FTAES-ECB body length {} is not a multiple of 16 with a trailer",
+                        body.len()
+                    )));
+                }
+                let (data, trailer) = body.split_at(body.len() - 16);
+                let tail = trailer[15] as usize;
+                if tail >= 16 {
+                    return Err(CodecError::Decrypt(format!("FTAES-ECB trailer byte {tail} out of range")));
+                }
+                let mut out = data.to_vec();
+                for block in out.chunks_exact_mut(16) {
+                    aes.decrypt_block(block.into());
+                }
+                if tail != 0 {
+                    if out.is_empty() {
+                        return Err(CodecError::Decrypt("FTAES-ECB trailer names a tail but there is no data".into()));
+                    }
+                    out.truncate(out.len() - (16 - tail));
+                }
+                Ok(out)
+            }
+        }
+    }
+}

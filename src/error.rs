@@ -1,0 +1,128 @@
+//! The crate's one error type.
+
+use std::time::Duration;
+
+use crate::codec::CodecError;
+
+/// OpenD's `Common.RetType` values, as the official SDKs use them for local failures too.
+pub mod ret_type {
+    /// Success.
+    pub const SUCCEED: i32 = 0;
+    /// Failed (OpenD refused the request).
+    pub const FAILED: i32 = -1;
+    /// Timed out locally.
+    pub const TIMEOUT: i32 = -100;
+    /// The connection was lost.
+    pub const DISCONNECT: i32 = -200;
+    /// Unknown (also the proto2 default of `retType`).
+    pub const UNKNOWN: i32 = -400;
+    /// The packet content was invalid.
+    pub const INVALID: i32 = -500;
+}
+
+/// Everything that can go wrong in ftapi.
+///
+/// OpenD's own answers keep their `retType`, `retMsg` and `errCode`
+/// ([`Error::Server`]); local failures map onto the same `retType` scale through
+/// [`Error::ret_type`], so code ported from the C++/Java SDKs can keep comparing
+/// numbers.
+///
+/// ```
+/// use ftapi::Error;
+/// let e = Error::Server { proto_id: 2202, ret_type: -1, ret_msg: "insufficient buying power".into(), err_code: 0 };
+/// assert_eq!(e.ret_type(), -1);
+/// assert!(e.to_string().contains("insufficient buying power"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// OpenD answered with `retType != 0`.
+    #[error("OpenD refused proto {proto_id}: retType={ret_type} errCode={err_code} retMsg={ret_msg}")]
+    Server {
+        /// Protocol id of the request.
+        proto_id: u32,
+        /// `retType` of the response.
+        ret_type: i32,
+        /// `retMsg` of the response.
+        ret_msg: String,
+        /// `errCode` of the response (0 if absent).
+        err_code: i32,
+    },
+    /// No reply within the request timeout (`retType` -100). A late reply is dropped.
+    #[error("proto {proto_id} serial {serial} timed out after {after:?}")]
+    Timeout {
+        /// Protocol id of the request.
+        proto_id: u32,
+        /// Serial number of the request.
+        serial: u32,
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The connection was lost while the request was in flight (`retType` -200). For
+    /// write requests (place/modify/combo) the outcome on OpenD's side is unknown:
+    /// reconcile with the order list.
+    #[error("connection lost before the reply to proto {proto_id} serial {serial}: {reason}")]
+    Disconnected {
+        /// Protocol id of the request.
+        proto_id: u32,
+        /// Serial number of the request.
+        serial: u32,
+        /// Why the connection ended.
+        reason: String,
+    },
+    /// No connection is up (never connected, closed, or reconnecting).
+    #[error("not connected: {0}")]
+    NotConnected(String),
+    /// Connecting or InitConnect failed.
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// A packet could not be decoded, decrypted or verified (`retType` -500).
+    #[error("invalid packet: {0}")]
+    Codec(#[from] CodecError),
+    /// A socket error.
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// The caller passed something that cannot be sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// The OpenD `retType` this error corresponds to.
+    pub fn ret_type(&self) -> i32 {
+        match self {
+            Error::Server { ret_type, .. } => *ret_type,
+            Error::Timeout { .. } => ret_type::TIMEOUT,
+            Error::Disconnected { .. } | Error::NotConnected(_) | Error::Connect(_) | Error::Io(_) => {
+                ret_type::DISCONNECT
+            }
+            Error::Codec(_) => ret_type::INVALID,
+            Error::InvalidArgument(_) => ret_type::FAILED,
+        }
+    }
+
+    /// `retMsg` for server errors, else the error's text.
+    pub fn ret_msg(&self) -> String {
+        match self {
+            Error::Server { ret_msg, .. } => ret_msg.clone(),
+            e => e.to_string(),
+        }
+    }
+
+    /// OpenD's `errCode` for server errors, else 0.
+    pub fn err_code(&self) -> i32 {
+        match self {
+            Error::Server { err_code, .. } => *err_code,
+            _ => 0,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,41 @@
+//! An OpenD simulator: a real TCP server speaking OpenD's protocol on the same codec
+//! as the client (never the client itself), holding accounts, orders and fills,
+//! pushing updates, and able to inject faults.
+//!
+//! Layout: `server` (accept loop, sessions, InitConnect/KeepAlive/GetGlobalState,
+//! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
+//! orders, fills, funds, positions) which uses `matching` (price paths and fills).
+
+// The seam between the protocol server and the trading logic. The server owns
+// sockets and ciphers; the broker owns trading state and never sees a socket.
+
+/// Where the broker sends pushes for one connection. Implemented by the server's
+/// session writer; the body is the plaintext protobuf `Response` of the push protocol
+/// (the session seals and encrypts it).
+pub trait PushSink: Send + Sync {
+    /// Queues or writes one push. Returns `false` if the connection is gone.
+    fn push(&self, proto_id: u32, plain_body: Vec<u8>) -> bool;
+}
+
+/// What the broker knows about the connection a request came in on.
+#[derive(Clone)]
+pub struct ConnInfo {
+    /// The connection id handed out in InitConnect.
+    pub conn_id: u64,
+    /// The login user id of the simulated OpenD.
+    pub login_user_id: u64,
+    /// Where pushes for this connection go.
+    pub sink: std::sync::Arc<dyn PushSink>,
+}
+
+/// The trading side of the simulator, as the server sees it.
+pub trait TradeHandler: Send + Sync {
+    /// Handles one request whose plaintext body is `body`. Returns the plaintext
+    /// protobuf `Response` body to send back, or `None` if `proto_id` is not a trading
+    /// protocol this handler knows (the server then answers retType -1 "unknown protocol").
+    /// Pushes caused by the request may be sent through `conn.sink` before this returns
+    /// (a real OpenD may push an order update before the PlaceOrder reply).
+    fn handle(&self, conn: &ConnInfo, proto_id: u32, body: &[u8]) -> Option<Vec<u8>>;
+    /// The connection closed: forget its unlock state and push subscription.
+    fn disconnected(&self, conn_id: u64);
+}
