@@ -16,6 +16,9 @@ fn main() {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let fds = protox::compile(&files, [&dir]).expect("compile proto/ with protox");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    // Keep the compiled descriptors: tests compare them with the official definitions.
+    std::fs::write(out.join("ftapi_fds.bin"), prost::Message::encode_to_vec(&fds)).expect("write descriptor set");
     let mut cfg = prost_build::Config::new();
     cfg.compile_fds(fds).expect("generate Rust from proto descriptors");
 }

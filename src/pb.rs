@@ -53,6 +53,10 @@ pb_mod! {
     trd_notify => "Trd_Notify.proto",
 }
 
+/// The compiled `proto/` files as a serialized `google.protobuf.FileDescriptorSet`
+/// (tests compare it field by field with the official definitions).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ftapi_fds.bin"));
+
 /// The response envelope every OpenD protocol shares:
 /// `retType` (required, default -400), `retMsg`, `errCode`, and the protocol's `s2c`.
 pub trait ResponseEnvelope: prost::Message + Default + Clone + Send + 'static {
