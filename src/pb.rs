@@ -86,6 +86,11 @@ pub trait Protocol: Send + Sync + 'static {
     const NAME: &'static str;
     type Request: RequestEnvelope;
     type Response: ResponseEnvelope;
+    /// Whether this is a trading write that carries `Common.PacketID` (replay protection).
+    const IS_WRITE: bool = false;
+    /// Fills `c2s.packetID` with `{conn_id, serial}` unless the caller already set one.
+    /// A no-op for protocols without a PacketID.
+    fn fill_packet_id(_req: &mut Self::Request, _conn_id: u64, _serial: u32) {}
 }
 
 /// A push-only protocol (no request).
@@ -190,7 +195,7 @@ pub mod proto {
                     type Response = $m::Response;
                 }
             )*
-            /// Every request/response protocol: (id, name).
+            /// Every request/response protocol except the writes: (id, name).
             pub const ALL: &[(u32, &str)] = &[$(($id, $name)),*];
         };
     }
@@ -207,14 +212,42 @@ pub mod proto {
         GetMaxTrdQtys = 2111, "Trd_GetMaxTrdQtys", trd_get_max_trd_qtys;
         GetComboMaxTrdQtys = 2112, "Trd_GetComboMaxTrdQtys", trd_get_combo_max_trd_qtys;
         GetOrderList = 2201, "Trd_GetOrderList", trd_get_order_list;
-        PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order;
-        ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order;
         GetOrderFillList = 2211, "Trd_GetOrderFillList", trd_get_order_fill_list;
         GetHistoryOrderList = 2221, "Trd_GetHistoryOrderList", trd_get_history_order_list;
         GetHistoryOrderFillList = 2222, "Trd_GetHistoryOrderFillList", trd_get_history_order_fill_list;
         GetMarginRatio = 2223, "Trd_GetMarginRatio", trd_get_margin_ratio;
         GetOrderFee = 2225, "Trd_GetOrderFee", trd_get_order_fee;
         FlowSummary = 2226, "Trd_FlowSummary", trd_flow_summary;
+    }
+
+    macro_rules! writes {
+        ($($ty:ident = $id:literal, $name:literal, $m:ident;)*) => {
+            $(
+                #[doc = concat!("`", $name, "` (", stringify!($id), "), a write carrying `Common.PacketID`.")]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct $ty;
+                impl Protocol for $ty {
+                    const PROTO_ID: u32 = $id;
+                    const NAME: &'static str = $name;
+                    type Request = $m::Request;
+                    type Response = $m::Response;
+                    const IS_WRITE: bool = true;
+                    fn fill_packet_id(req: &mut Self::Request, conn_id: u64, serial: u32) {
+                        let p = &mut req.c2s.packet_id;
+                        if p.conn_id == 0 && p.serial_no == 0 {
+                            *p = common::PacketId { conn_id, serial_no: serial };
+                        }
+                    }
+                }
+            )*
+            /// Every write protocol: (id, name).
+            pub const WRITES: &[(u32, &str)] = &[$(($id, $name)),*];
+        };
+    }
+
+    writes! {
+        PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order;
+        ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order;
         PlaceComboOrder = 2227, "Trd_PlaceComboOrder", trd_place_combo_order;
     }
 
