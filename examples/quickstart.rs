@@ -38,7 +38,12 @@ impl TrdSpi for Callbacks {
         let o = &push.order;
         println!(
             "  push order  {} {} status={} qty={} filled={} price={}",
-            o.order_id_ex, o.code, o.order_status, o.qty, o.fill_qty.unwrap_or(0.0), o.price.unwrap_or(0.0)
+            o.order_id_ex,
+            o.code,
+            o.order_status,
+            o.qty,
+            o.fill_qty.unwrap_or(0.0),
+            o.price.unwrap_or(0.0)
         );
     }
     fn on_push_update_order_fill(&self, _api: &TrdApi, push: pb::trd_update_order_fill::S2c) {
@@ -87,7 +92,8 @@ fn run() -> Result<(), StepError> {
         other => return Err(arg_err(format!("--market {other:?} is not supported by the quickstart"))),
     } as i32;
     let code_arg = args.get("code").unwrap_or("HK.00700").to_string();
-    let (prefix, code) = code_arg.split_once('.').ok_or_else(|| arg_err(format!("--code {code_arg:?}: expected MARKET.CODE")))?;
+    let (prefix, code) =
+        code_arg.split_once('.').ok_or_else(|| arg_err(format!("--code {code_arg:?}: expected MARKET.CODE")))?;
     let sec_market = match prefix.to_ascii_uppercase().as_str() {
         "HK" => trd_common::TrdSecMarket::Hk,
         "US" => trd_common::TrdSecMarket::Us,
@@ -117,14 +123,25 @@ fn run() -> Result<(), StepError> {
     if ret != 0 {
         return Err(StepError("connect".into(), Error::Connect(format!("ret={ret} {desc}"))));
     }
-    let info = api.init_info().unwrap_or_else(|| unreachable_info());
+    let Some(info) = api.init_info() else {
+        return Err(StepError(
+            "connect".into(),
+            Error::NotConnected("connection dropped right after InitConnect".into()),
+        ));
+    };
     println!(
         "connected: conn_id={} user={} keepalive={}s encryption={:?}",
         info.conn_id, info.login_user_id, info.keepalive_interval, info.aes_mode
     );
 
-    let state = step("get_global_state", api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: info.login_user_id }))?;
-    println!("global state: server_ver={} qot_logined={} trd_logined={} market_hk={}", state.server_ver, state.qot_logined, state.trd_logined, state.market_hk);
+    let state = step(
+        "get_global_state",
+        api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: info.login_user_id }),
+    )?;
+    println!(
+        "global state: server_ver={} qot_logined={} trd_logined={} market_hk={}",
+        state.server_ver, state.qot_logined, state.trd_logined, state.market_hk
+    );
 
     // 2. Accounts.
     let accs = step(
@@ -138,29 +155,41 @@ fn run() -> Result<(), StepError> {
     for a in &accs.acc_list {
         println!("acc {} env={} markets={:?} firm={:?}", a.acc_id, a.trd_env, a.trd_market_auth_list, a.security_firm);
     }
-    let acc = accs
-        .acc_list
-        .iter()
-        .find(|a| a.trd_env == env as i32 && a.trd_market_auth_list.contains(&market))
-        .ok_or_else(|| StepError("choose account".into(), Error::InvalidArgument(format!("no {env:?} account for market {market_name}"))))?;
-    let header = trd_common::TrdHeader { trd_env: env as i32, acc_id: acc.acc_id, trd_market: market, jp_acc_type: None };
+    let acc =
+        accs.acc_list.iter().find(|a| a.trd_env == env as i32 && a.trd_market_auth_list.contains(&market)).ok_or_else(
+            || {
+                StepError(
+                    "choose account".into(),
+                    Error::InvalidArgument(format!("no {env:?} account for market {market_name}")),
+                )
+            },
+        )?;
+    let header =
+        trd_common::TrdHeader { trd_env: env as i32, acc_id: acc.acc_id, trd_market: market, jp_acc_type: None };
     println!("using account {}", acc.acc_id);
 
     // 3. Unlock (needed for real trading; harmless for simulated).
     let md5 = format!("{:x}", <md5::Md5 as md5::Digest>::digest(password.as_bytes()));
     step(
         "unlock_trade",
-        api.call::<pb::proto::UnlockTrade>(pb::trd_unlock_trade::C2s { unlock: true, pwd_md5: Some(md5), security_firm: acc.security_firm }),
+        api.call::<pb::proto::UnlockTrade>(pb::trd_unlock_trade::C2s {
+            unlock: true,
+            pwd_md5: Some(md5),
+            security_firm: acc.security_firm,
+        }),
     )?;
     println!("unlocked");
 
     // 4. Subscribe to order and fill pushes.
-    step("sub_acc_push", api.call::<pb::proto::SubAccPush>(pb::trd_sub_acc_push::C2s { acc_id_list: vec![acc.acc_id] }))?;
+    step(
+        "sub_acc_push",
+        api.call::<pb::proto::SubAccPush>(pb::trd_sub_acc_push::C2s { acc_id_list: vec![acc.acc_id] }),
+    )?;
     println!("subscribed to pushes of {}", acc.acc_id);
 
     // 5. A limit order that rests, then a market order.
     let place = |order_type: trd_common::OrderType, price: f64, qty: f64| pb::trd_place_order::C2s {
-        header: header.clone(),
+        header,
         trd_side: trd_common::TrdSide::Buy as i32,
         order_type: order_type as i32,
         code: code.to_string(),
@@ -170,15 +199,19 @@ fn run() -> Result<(), StepError> {
         remark: Some("ftapi quickstart".into()),
         ..Default::default()
     };
-    let limit = step("place limit order", api.call::<pb::proto::PlaceOrder>(place(trd_common::OrderType::Normal, price, qty)))?;
+    let limit =
+        step("place limit order", api.call::<pb::proto::PlaceOrder>(place(trd_common::OrderType::Normal, price, qty)))?;
     println!("placed limit order {} at {price}", limit.order_id_ex.clone().unwrap_or_default());
-    let market_order = step("place market order", api.call::<pb::proto::PlaceOrder>(place(trd_common::OrderType::Market, price, qty)))?;
+    let market_order = step(
+        "place market order",
+        api.call::<pb::proto::PlaceOrder>(place(trd_common::OrderType::Market, price, qty)),
+    )?;
     println!("placed market order {}", market_order.order_id_ex.clone().unwrap_or_default());
     std::thread::sleep(Duration::from_millis(300));
 
     // 6. Modify the limit order, then cancel it.
     let modify = |op: trd_common::ModifyOrderOp, price: Option<f64>, qty: Option<f64>| pb::trd_modify_order::C2s {
-        header: header.clone(),
+        header,
         order_id: limit.order_id.unwrap_or(0),
         modify_order_op: op as i32,
         order_id_ex: limit.order_id_ex.clone(),
@@ -187,38 +220,66 @@ fn run() -> Result<(), StepError> {
         ..Default::default()
     };
     let new_price = (price * 0.99 * 100.0).round() / 100.0;
-    step("modify order", api.call::<pb::proto::ModifyOrder>(modify(trd_common::ModifyOrderOp::Normal, Some(new_price), Some(qty))))?;
+    step(
+        "modify order",
+        api.call::<pb::proto::ModifyOrder>(modify(trd_common::ModifyOrderOp::Normal, Some(new_price), Some(qty))),
+    )?;
     println!("modified limit order to {new_price}");
     step("cancel order", api.call::<pb::proto::ModifyOrder>(modify(trd_common::ModifyOrderOp::Cancel, None, None)))?;
     println!("cancelled limit order");
     std::thread::sleep(Duration::from_millis(300));
 
     // 7. Orders, fills, funds, positions.
-    let orders = step("get_order_list", api.call::<pb::proto::GetOrderList>(pb::trd_get_order_list::C2s { header: header.clone(), ..Default::default() }))?;
+    let orders = step(
+        "get_order_list",
+        api.call::<pb::proto::GetOrderList>(pb::trd_get_order_list::C2s { header, ..Default::default() }),
+    )?;
     println!("orders today: {}", orders.order_list.len());
     for o in &orders.order_list {
-        println!("  order {} {} side={} type={} status={} qty={} filled={}", o.order_id_ex, o.code, o.trd_side, o.order_type, o.order_status, o.qty, o.fill_qty.unwrap_or(0.0));
+        println!(
+            "  order {} {} side={} type={} status={} qty={} filled={}",
+            o.order_id_ex,
+            o.code,
+            o.trd_side,
+            o.order_type,
+            o.order_status,
+            o.qty,
+            o.fill_qty.unwrap_or(0.0)
+        );
     }
-    let fills = step("get_order_fill_list", api.call::<pb::proto::GetOrderFillList>(pb::trd_get_order_fill_list::C2s { header: header.clone(), ..Default::default() }))?;
+    let fills = step(
+        "get_order_fill_list",
+        api.call::<pb::proto::GetOrderFillList>(pb::trd_get_order_fill_list::C2s { header, ..Default::default() }),
+    )?;
     println!("fills today: {}", fills.order_fill_list.len());
     for f in &fills.order_fill_list {
         println!("  fill {} {} qty={} price={}", f.fill_id_ex, f.code, f.qty, f.price);
     }
-    let funds = step("get_funds", api.call::<pb::proto::GetFunds>(pb::trd_get_funds::C2s { header: header.clone(), ..Default::default() }))?;
+    let funds =
+        step("get_funds", api.call::<pb::proto::GetFunds>(pb::trd_get_funds::C2s { header, ..Default::default() }))?;
     if let Some(f) = &funds.funds {
-        println!("funds: power={:.2} total_assets={:.2} cash={:.2} market_val={:.2}", f.power, f.total_assets, f.cash, f.market_val);
+        println!(
+            "funds: power={:.2} total_assets={:.2} cash={:.2} market_val={:.2}",
+            f.power, f.total_assets, f.cash, f.market_val
+        );
     }
-    let positions = step("get_position_list", api.call::<pb::proto::GetPositionList>(pb::trd_get_position_list::C2s { header, ..Default::default() }))?;
+    let positions = step(
+        "get_position_list",
+        api.call::<pb::proto::GetPositionList>(pb::trd_get_position_list::C2s { header, ..Default::default() }),
+    )?;
     println!("positions: {}", positions.position_list.len());
     for p in &positions.position_list {
-        println!("  position {} {} qty={} cost={:.3} pl={:.2}", p.code, p.name, p.qty, p.average_cost_price.unwrap_or(0.0), p.pl_val);
+        println!(
+            "  position {} {} qty={} cost={:.3} pl={:.2}",
+            p.code,
+            p.name,
+            p.qty,
+            p.average_cost_price.unwrap_or(0.0),
+            p.pl_val
+        );
     }
 
     api.close();
     drop(target);
     Ok(())
-}
-
-fn unreachable_info() -> ftapi::InitInfo {
-    ftapi::InitInfo { conn_id: 0, login_user_id: 0, server_ver: 0, keepalive_interval: 0, aes_mode: None, user_attribution: None }
 }

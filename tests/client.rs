@@ -135,7 +135,8 @@ fn a_server_drop_fires_on_disconnect_once_and_answers_pending_requests() {
 
 #[test]
 fn init_connect_failure_carries_opends_message() {
-    let plan = FaultPlan::none().rule(FaultRule::new(PacketFault::InitFail { message: "simulated: login failed".into() }));
+    let plan =
+        FaultPlan::none().rule(FaultRule::new(PacketFault::InitFail { message: "simulated: login failed".into() }));
     let sim = sim_with(Mode::Plain, |b| b.faults(plan));
     let (api, rx) = recorded_api(Mode::Plain);
     let addr = sim.local_addr();
@@ -170,7 +171,8 @@ fn encrypting_without_a_key_is_reported() {
 
 #[test]
 fn an_unanswered_request_times_out() {
-    let sim = sim_with(Mode::Plain, |b| b.faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(1002))));
+    let sim =
+        sim_with(Mode::Plain, |b| b.faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(1002))));
     let (api, rx) = recorded_api(Mode::Plain);
     api.set_request_timeout(Duration::from_millis(300));
     connect(&api, &rx, &sim, Mode::Plain);
