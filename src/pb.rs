@@ -277,7 +277,7 @@ pub mod proto {
 
 /// The protocol name for an id, if the trading side knows it.
 pub fn proto_name(proto_id: u32) -> Option<&'static str> {
-    proto::ALL.iter().chain(proto::PUSHES.iter()).find(|(id, _)| *id == proto_id).map(|(_, n)| *n)
+    proto::ALL.iter().chain(proto::WRITES).chain(proto::PUSHES).find(|(id, _)| *id == proto_id).map(|(_, n)| *n)
 }
 
 /// Whether `proto_id` is one of the push protocols (1003, 2208, 2218).
