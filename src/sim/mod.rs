@@ -6,6 +6,12 @@
 //! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
 //! orders, fills, funds, positions) which uses `matching` (price paths and fills).
 
+pub mod accounts;
+pub mod broker;
+pub mod matching;
+
+pub use broker::Broker;
+
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
 
