@@ -147,6 +147,23 @@ impl State {
         f.begin.map_or(true, |b| ts >= b - 1e-3) && f.end.map_or(true, |e| ts < e + 1.0)
     }
 
+    /// Indices of the orders a filter can match, in creation order: straight from the
+    /// id indexes when the filter names ids, else every order.
+    fn candidates(&self, f: &Filter<'_>) -> Vec<usize> {
+        if f.ids.is_empty() && f.id_exs.is_empty() {
+            return (0..self.orders.len()).collect();
+        }
+        let mut v: Vec<usize> = f
+            .ids
+            .iter()
+            .filter_map(|id| self.order_index.get(id).copied())
+            .chain(f.id_exs.iter().filter_map(|ex| self.order_ex_index.get(ex).copied()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     fn order_passes(o: &OrderRec, f: &Filter<'_>, statuses: &[i32]) -> bool {
         code_matches(&o.instr, f.codes)
             && (f.ids.is_empty() || f.ids.contains(&o.order_id))
@@ -557,8 +574,9 @@ impl State {
         let acc_id = self.accounts[ai].acc_id;
         let today = self.today();
         let order_list = self
-            .orders
-            .iter()
+            .candidates(&f)
+            .into_iter()
+            .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id)
             .filter(|o| self.clock.day_of(o.create_ts) == today || !status::is_final(o.status))
             .filter(|o| Self::order_passes(o, &f, &c2s.filter_status_list))
@@ -577,8 +595,9 @@ impl State {
         check_list_len(c2s.filter_status_list.len(), "filterStatusList")?;
         let acc_id = self.accounts[ai].acc_id;
         let order_list = self
-            .orders
-            .iter()
+            .candidates(&f)
+            .into_iter()
+            .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id && Self::order_passes(o, &f, &c2s.filter_status_list))
             .map(|o| self.render_order(o))
             .collect();
@@ -940,7 +959,10 @@ impl State {
                 return Err(Reject::new("forAll is only supported with the Cancel operation"));
             }
             let market = c2s.trd_market.filter(|m| *m != 0);
-            let targets: Vec<usize> = (0..self.orders.len())
+            let targets: Vec<usize> = self
+                .open
+                .iter()
+                .copied()
                 .filter(|i| {
                     let o = &self.orders[*i];
                     o.acc_id == acc_id && !status::is_final(o.status) && market.map_or(true, |m| o.trd_market == m)

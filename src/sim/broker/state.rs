@@ -1,7 +1,7 @@
 //! The broker's state: accounts with cash and positions, orders, fills, cash flows,
 //! per-connection state, and the bookkeeping of a fill.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -247,6 +247,9 @@ pub(crate) struct State {
     pub accounts: Vec<Account>,
     pub orders: Vec<OrderRec>,
     pub order_index: HashMap<u64, usize>,
+    pub order_ex_index: HashMap<String, usize>,
+    /// Indices of orders that may still be open (final ones are dropped lazily).
+    pub open: BTreeSet<usize>,
     pub fills: Vec<FillRec>,
     pub flows: Vec<FlowRec>,
     pub conns: HashMap<u64, ConnState>,
@@ -334,6 +337,8 @@ impl State {
             accounts: Vec::new(),
             orders: Vec::new(),
             order_index: HashMap::new(),
+            order_ex_index: HashMap::new(),
+            open: BTreeSet::new(),
             fills: Vec::new(),
             flows: Vec::new(),
             conns: HashMap::new(),
@@ -479,6 +484,8 @@ impl State {
 
     fn reindex(&mut self) {
         self.order_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id, i)).collect();
+        self.order_ex_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id_ex.clone(), i)).collect();
+        self.open = (0..self.orders.len()).filter(|i| !status::is_final(self.orders[*i].status)).collect();
     }
 
     pub fn next_flow_id(&mut self) -> u64 {
@@ -683,13 +690,20 @@ impl State {
         self.orders.push(rec);
         let idx = self.orders.len() - 1;
         self.order_index.insert(order_id, idx);
+        self.order_ex_index.insert(self.orders[idx].order_id_ex.clone(), idx);
+        self.open.insert(idx);
         idx
+    }
+
+    /// Orders that may be open (callers still check the status).
+    pub fn open_orders(&self) -> impl Iterator<Item = &OrderRec> {
+        self.open.iter().filter_map(|i| self.orders.get(*i))
     }
 
     /// Finds an order of an account by id or id string.
     pub fn find_order(&self, acc_id: u64, order_id: u64, order_id_ex: Option<&str>) -> Res<usize> {
         let idx = match order_id_ex.filter(|s| !s.is_empty()) {
-            Some(ex) => self.orders.iter().position(|o| o.order_id_ex == ex),
+            Some(ex) => self.order_ex_index.get(ex).copied(),
             None => self.order_index.get(&order_id).copied(),
         };
         match idx {
@@ -717,7 +731,7 @@ impl State {
     pub fn frozen(&self, ai: usize, except: Option<u64>) -> f64 {
         let acc = &self.accounts[ai];
         let mut total = 0.0;
-        for o in &self.orders {
+        for o in self.open_orders() {
             if o.acc_id != acc.acc_id || status::is_final(o.status) || Some(o.order_id) == except {
                 continue;
             }
@@ -766,8 +780,7 @@ impl State {
     /// Quantity of this instrument in open sell orders of the account.
     pub fn pending_sell_qty(&self, ai: usize, instr: &Instrument, except: Option<u64>) -> f64 {
         let acc_id = self.accounts[ai].acc_id;
-        self.orders
-            .iter()
+        self.open_orders()
             .filter(|o| {
                 o.acc_id == acc_id
                     && o.legs.is_empty()
@@ -984,7 +997,9 @@ impl State {
 
     /// One matching round over every working order, oldest first.
     pub fn match_all(&mut self) {
-        let working: Vec<usize> = (0..self.orders.len()).filter(|i| self.orders[*i].is_working()).collect();
+        let orders = &self.orders;
+        self.open.retain(|i| orders.get(*i).is_some_and(|o| !status::is_final(o.status)));
+        let working: Vec<usize> = self.open.iter().copied().filter(|i| self.orders[*i].is_working()).collect();
         for oi in working {
             self.match_order(oi);
         }
