@@ -8,9 +8,17 @@
 
 pub mod accounts;
 pub mod broker;
+pub mod config;
+pub mod faults;
 pub mod matching;
+pub mod server;
+pub mod session;
 
 pub use broker::Broker;
+pub use config::{SimConfig, SimServerBuilder};
+pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
+pub use server::{SimServer, SimStats};
+pub use session::SessionInfo;
 
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
