@@ -766,6 +766,15 @@ fn modify_cancel_disable_enable_delete() {
     assert!(r.ret_msg.unwrap().contains("already filled"));
 
     let ex2 = c.place_ok(&b, hk_sim("00700", BUY, LIMIT, 100.0, 300.0)).order_id_ex.unwrap();
+    let fee = c
+        .ok::<pb::proto::GetOrderFee>(
+            &b,
+            pb::trd_get_order_fee::C2s { header: hdr(SIM, ids::HK_SIM, HK), order_id_ex_list: vec![ex2.clone()] },
+        )
+        .order_fee_list;
+    let amount = fee[0].fee_amount.unwrap();
+    assert!(amount == 0.0 && amount.is_sign_positive(), "an unfilled order costs nothing: {amount}");
+    assert!(fee[0].fee_list.is_empty());
     assert_eq!(c.modify(&b, SIM, ids::HK_SIM, HK, &ex2, 5).ret_type, -1, "working orders cannot be deleted");
     assert_eq!(c.modify(&b, SIM, ids::HK_SIM, HK, &ex2, 2).ret_type, 0);
     assert_eq!(order_by_ex(&c, &b, SIM, ids::HK_SIM, HK, &ex2).order_status, 15);

@@ -294,7 +294,7 @@ impl State {
                     .iter()
                     .filter(|p| p.instr.trd_markets().contains(m))
                     .map(|p| currency::convert(self.position_value(p), p.instr.currency, acc.currency))
-                    .sum();
+                    .fold(0.0, |a, v| a + v);
                 pb::trd_common::AccMarketInfo { trd_market: Some(*m), assets: Some(cv(assets)) }
             })
             .collect();
@@ -310,7 +310,7 @@ impl State {
             available_funds: acc.futures.then(|| cv(s.power)),
             unrealized_pl: Some(cv(s.unrealized)),
             realized_pl: Some(cv(acc.realized_pl)),
-            risk_level: Some(if acc.futures { 3 } else { 0 }),
+            risk_level: Some(0),
             initial_margin: Some(cv(s.initial_margin)),
             maintenance_margin: Some(cv(s.maintenance_margin)),
             cash_info_list: vec![pb::trd_common::AccCashInfo {
@@ -547,7 +547,7 @@ impl State {
                 let px = self.price_of(&l.instr);
                 currency::convert(fee_estimate(&l.instr, c2s.qty * l.ratio, px), l.instr.currency, acc_ccy)
             })
-            .sum();
+            .fold(0.0, |a, v| a + v);
         let s = self.summary(ai);
         let r2 = |v: f64| matching::round_to(v, 2);
         let q = pb::trd_common::ComboMaxTrdQtys {

@@ -162,7 +162,7 @@ impl OrderRec {
     }
 
     pub fn fee_total(&self) -> f64 {
-        self.fees.iter().map(|(_, v)| v).sum()
+        self.fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
     }
 
     fn add_fee(&mut self, title: &str, value: f64) {
@@ -314,7 +314,7 @@ fn fee_table(instr: &Instrument, side: Side, qty: f64, price: f64, first_fill: b
 
 /// An estimate of the fees for buying power checks (fraction of value plus a fixed part).
 pub(crate) fn fee_estimate(instr: &Instrument, qty: f64, price: f64) -> f64 {
-    fee_table(instr, Side::Sell, qty, price, true).iter().map(|(_, v)| v).sum()
+    fee_table(instr, Side::Sell, qty, price, true).iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
 }
 
 impl State {
@@ -791,7 +791,7 @@ impl State {
                     && o.instr.code == instr.code
             })
             .map(|o| o.remaining())
-            .sum()
+            .fold(0.0, |a, v| a + v)
     }
 
     /// Account-level figures (account currency).
@@ -838,7 +838,7 @@ impl State {
     }
 
     pub fn combo_net_price(&self, legs: &[LegRec]) -> f64 {
-        legs.iter().map(|l| l.side.sign() * l.ratio * self.price_of(&l.instr)).sum()
+        legs.iter().map(|l| l.side.sign() * l.ratio * self.price_of(&l.instr)).fold(0.0, |a, v| a + v)
     }
 
     // ---- pushes ----------------------------------------------------------------
@@ -1035,7 +1035,7 @@ impl State {
         let mut fill_indices = Vec::new();
         for (instr, side, side_num, leg_qty, leg_price) in legs {
             let fees = fee_table(&instr, side, leg_qty, leg_price, first_fill);
-            let fee_sum: f64 = fees.iter().map(|(_, v)| v).sum();
+            let fee_sum: f64 = fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v);
             for (title, v) in &fees {
                 self.orders[oi].add_fee(title, *v);
             }
