@@ -802,22 +802,15 @@ impl State {
             let v = currency::convert(self.position_value(p), p.instr.currency, acc.currency);
             let u = currency::convert(self.position_unrealized(p), p.instr.currency, acc.currency);
             s.unrealized += u;
+            s.market_val += v;
+            if v >= 0.0 {
+                s.long_mv += v;
+            } else {
+                s.short_mv += -v;
+            }
             if p.instr.kind == InstrumentKind::Future {
                 s.initial_margin += v.abs() * FUTURES_IM;
                 s.maintenance_margin += v.abs() * FUTURES_MM;
-                s.market_val += v;
-            } else {
-                s.market_val += v;
-                if v >= 0.0 {
-                    s.long_mv += v;
-                } else {
-                    s.short_mv += -v;
-                }
-            }
-            if v >= 0.0 && p.instr.kind == InstrumentKind::Future {
-                s.long_mv += v;
-            } else if p.instr.kind == InstrumentKind::Future {
-                s.short_mv += -v;
             }
         }
         s.frozen = self.frozen(ai, None);
@@ -830,8 +823,9 @@ impl State {
                 s.initial_margin = s.long_mv * MARGIN_CREDIT + s.short_mv;
                 s.maintenance_margin = s.long_mv * 0.35 + s.short_mv * 0.35;
             }
+            // Short (option) positions tie up what closing them would cost.
             let credit = if acc.margin { s.long_mv * MARGIN_CREDIT } else { 0.0 };
-            s.power = (acc.cash - s.frozen + credit).max(0.0);
+            s.power = (acc.cash - s.frozen + credit - s.short_mv).max(0.0);
         }
         s.cash_power = (acc.cash - s.frozen).max(0.0);
         s
