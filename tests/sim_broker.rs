@@ -435,6 +435,15 @@ fn subscription_is_full_replacement_and_routes_pushes() {
     watcher.subscribe(&b, &[]);
     a.place_ok(&b, hk_sim("00700", BUY, MARKET, 100.0, 0.0));
     assert!(watcher.rec.take().is_empty());
+    // A disconnect forgets the subscription.
+    bystander.subscribe(&b, &[ids::HK_SIM]);
+    b.disconnected(3);
+    assert!(b.subscriptions(3).is_empty());
+    a.place_ok(&b, hk_sim("00700", BUY, MARKET, 100.0, 0.0));
+    assert!(bystander.rec.take().is_empty());
+    assert!(b.set_price("HK.99999", 1.0).is_err());
+    assert!(b.set_price("00700", 1.0).is_err());
+    assert!(b.set_price("HK.00700", -1.0).is_err());
 }
 
 #[test]
