@@ -98,12 +98,14 @@ impl RsaKey {
         out
     }
 
-    /// Decrypts a body made of whole key-size blocks.
+    /// Decrypts a body made of whole key-size blocks. An empty body is an empty
+    /// plaintext (the mirror of [`encrypt`](Self::encrypt), which turns an empty
+    /// plaintext into no blocks at all).
     pub fn decrypt(&self, body: &[u8]) -> Result<Vec<u8>, CodecError> {
         let k = self.block_len();
-        if body.is_empty() || body.len() % k != 0 {
+        if body.len() % k != 0 {
             return Err(CodecError::Decrypt(format!(
-                "RSA body length {} is not a positive multiple of the {k}-byte block",
+                "RSA body length {} is not a multiple of the {k}-byte block",
                 body.len()
             )));
         }
