@@ -34,8 +34,10 @@ impl std::fmt::Debug for RsaKey {
 
 impl RsaKey {
     /// Parses a PEM private key, PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
-    /// (`BEGIN PRIVATE KEY`).
+    /// (`BEGIN PRIVATE KEY`). Whitespace (and a UTF-8 byte order mark) around the PEM
+    /// block is ignored, as hand-edited key files often have some.
     pub fn from_pem(pem: &str) -> Result<Self, CodecError> {
+        let pem = pem.trim_start_matches('\u{feff}').trim();
         let key = RsaPrivateKey::from_pkcs1_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
             .map_err(|e| CodecError::BadKey(format!("not a PKCS#1 or PKCS#8 PEM RSA private key: {e}")))?;
