@@ -427,6 +427,16 @@ fn rsa_garbage_pem_rejected() {
 }
 
 #[test]
+fn rsa_tiny_keys_refused() {
+    assert!(RsaKey::generate(256).is_err());
+    if let Ok(tiny) = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 256) {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let pem = tiny.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).expect("pem");
+        assert!(matches!(RsaKey::from_pem(&pem), Err(CodecError::BadKey(_))));
+    }
+}
+
+#[test]
 fn rsa_decrypt_errors_are_errors() {
     let k = rsa1024();
     let c = k.encrypt(b"hello");
