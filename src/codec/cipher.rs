@@ -1,5 +1,7 @@
 //! Body ciphers: none, RSA (InitConnect only), AES-128-CBC/PKCS#7 and FTAES-ECB.
 
+use aes::cipher::consts::U16;
+use aes::cipher::inout::InOutBuf;
 use aes::cipher::{
     block_padding::Pkcs7, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit,
 };
@@ -107,28 +109,42 @@ impl PacketCipher {
     /// Encrypts a plaintext body, appending the result to `out`.
     pub fn encrypt_into(&self, plain: &[u8], out: &mut Vec<u8>) {
         match self {
-            PacketCipher::Plain => out.extend_from_slice(plain),
             PacketCipher::Rsa(k) => k.encrypt_into(plain, out),
-            PacketCipher::AesCbc { aes, iv } => {
+            _ => {
                 let start = out.len();
-                let padded = (plain.len() / 16 + 1) * 16;
-                out.resize(start + padded, 0);
+                out.extend_from_slice(plain);
+                self.encrypt_tail_in_place(out, start);
+            }
+        }
+    }
+
+    /// Encrypts `buf[start..]` (a plaintext body) in place, growing `buf` by the
+    /// padding and trailer. This is how `seal_message` encrypts a body it serialized
+    /// straight into the packet buffer.
+    pub(crate) fn encrypt_tail_in_place(&self, buf: &mut Vec<u8>, start: usize) {
+        let start = start.min(buf.len());
+        let len = buf.len() - start;
+        match self {
+            PacketCipher::Plain => {}
+            PacketCipher::Rsa(k) => {
+                let plain = buf.split_off(start);
+                k.encrypt_into(&plain, buf);
+            }
+            PacketCipher::AesCbc { aes, iv } => {
+                let padded = (len / 16 + 1) * 16;
+                buf.resize(start + padded, 0);
                 let enc = cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
                 // The buffer has room for the padding by construction, so this cannot fail.
-                let n = enc.encrypt_padded_b2b_mut::<Pkcs7>(plain, &mut out[start..]).map(|c| c.len()).unwrap_or(0);
-                out.truncate(start + n);
+                let n = enc.encrypt_padded_mut::<Pkcs7>(&mut buf[start..], len).map(|c| c.len()).unwrap_or(0);
+                buf.truncate(start + n);
             }
             PacketCipher::FtAesEcb { aes } => {
-                let start = out.len();
-                let r = plain.len() % 16;
-                let body = plain.len().div_ceil(16) * 16;
-                out.extend_from_slice(plain);
-                out.resize(start + body, 0);
-                for block in out[start..].chunks_exact_mut(16) {
-                    aes.encrypt_block(block.into());
-                }
-                out.extend_from_slice(&[0u8; 15]);
-                out.push(r as u8);
+                let r = len % 16;
+                buf.resize(start + len.div_ceil(16) * 16, 0);
+                let (blocks, _) = InOutBuf::from(&mut buf[start..]).into_chunks::<U16>();
+                aes.encrypt_blocks_inout(blocks);
+                buf.extend_from_slice(&[0u8; 15]);
+                buf.push(r as u8);
             }
         }
     }
@@ -144,8 +160,25 @@ impl PacketCipher {
     /// panics.
     pub fn decrypt(&self, body: &[u8]) -> Result<Vec<u8>, CodecError> {
         match self {
-            PacketCipher::Plain => Ok(body.to_vec()),
             PacketCipher::Rsa(k) => k.decrypt(body),
+            _ => {
+                let mut out = body.to_vec();
+                self.decrypt_in_place(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Decrypts a transmitted body in place, leaving the plaintext in `body` (the AES
+    /// modes reuse the buffer; RSA replaces it). Wrong lengths and bad padding are
+    /// errors, never panics; after an error the content of `body` is unspecified.
+    pub fn decrypt_in_place(&self, body: &mut Vec<u8>) -> Result<(), CodecError> {
+        match self {
+            PacketCipher::Plain => Ok(()),
+            PacketCipher::Rsa(k) => {
+                *body = k.decrypt(body)?;
+                Ok(())
+            }
             PacketCipher::AesCbc { aes, iv } => {
                 if body.is_empty() || body.len() % 16 != 0 {
                     return Err(CodecError::Decrypt(format!(
@@ -154,8 +187,12 @@ impl PacketCipher {
                     )));
                 }
                 let dec = cbc::Decryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
-                dec.decrypt_padded_vec_mut::<Pkcs7>(body)
-                    .map_err(|_| CodecError::Decrypt("bad PKCS#7 padding (wrong key or corrupt body)".into()))
+                let n = dec
+                    .decrypt_padded_mut::<Pkcs7>(body)
+                    .map(|p| p.len())
+                    .map_err(|_| CodecError::Decrypt("bad PKCS#7 padding (wrong key or corrupt body)".into()))?;
+                body.truncate(n);
+                Ok(())
             }
             PacketCipher::FtAesEcb { aes } => {
                 if body.len() < 16 || body.len() % 16 != 0 {
@@ -164,22 +201,22 @@ impl PacketCipher {
                         body.len()
                     )));
                 }
-                let (data, trailer) = body.split_at(body.len() - 16);
-                let tail = trailer[15] as usize;
+                let data_len = body.len() - 16;
+                // Only the trailer's last byte means anything (the SDK ignores the other 15).
+                let tail = body.last().map_or(0, |b| *b as usize);
                 if tail >= 16 {
                     return Err(CodecError::Decrypt(format!("FTAES-ECB trailer byte {tail} out of range")));
                 }
-                let mut out = data.to_vec();
-                for block in out.chunks_exact_mut(16) {
-                    aes.decrypt_block(block.into());
+                if tail != 0 && data_len == 0 {
+                    return Err(CodecError::Decrypt("FTAES-ECB trailer names a tail but there is no data".into()));
                 }
+                body.truncate(data_len);
+                let (blocks, _) = InOutBuf::from(&mut body[..]).into_chunks::<U16>();
+                aes.decrypt_blocks_inout(blocks);
                 if tail != 0 {
-                    if out.is_empty() {
-                        return Err(CodecError::Decrypt("FTAES-ECB trailer names a tail but there is no data".into()));
-                    }
-                    out.truncate(out.len() - (16 - tail));
+                    body.truncate(data_len - (16 - tail));
                 }
-                Ok(out)
+                Ok(())
             }
         }
     }

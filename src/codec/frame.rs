@@ -6,6 +6,9 @@ use super::CodecError;
 /// Default maximum body length: 64 MiB.
 pub const DEFAULT_MAX_BODY_LEN: u32 = 64 * 1024 * 1024;
 
+/// An idle decoder drops storage larger than this (so one huge frame does not pin memory).
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
 /// One packet as it came off the wire: header plus the body as transmitted
 /// (still encrypted if the connection is).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +38,11 @@ pub struct Frame {
 /// ```
 #[derive(Debug)]
 pub struct FrameDecoder {
+    /// Storage. Only `buf[start..end]` holds unread stream bytes; `buf[end..]` is
+    /// initialized spare room that `read_from` reads into without zeroing it again.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     max_body_len: u32,
     pending: Option<FrameHeader>,
     failed: Option<CodecError>,
@@ -56,7 +62,7 @@ impl FrameDecoder {
 
     /// A decoder that refuses bodies longer than `max_body_len` bytes.
     pub fn with_max_body_len(max_body_len: u32) -> Self {
-        FrameDecoder { buf: Vec::with_capacity(64 * 1024), start: 0, max_body_len, pending: None, failed: None }
+        FrameDecoder { buf: Vec::new(), start: 0, end: 0, max_body_len, pending: None, failed: None }
     }
 
     /// The configured body limit.
@@ -66,32 +72,53 @@ impl FrameDecoder {
 
     /// Bytes buffered but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.compact();
-        self.buf.extend_from_slice(bytes);
+        self.make_room(bytes.len());
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
     }
 
-    /// Reads once from `r` straight into the decoder's buffer (no intermediate copy).
-    /// Returns what `read` returned; `Ok(0)` means end of stream.
+    /// Reads once from `r` straight into the decoder's buffer (no intermediate copy),
+    /// offering it room for up to `chunk` bytes (at least 1). Returns what `read`
+    /// returned; `Ok(0)` means end of stream.
     pub fn read_from<R: std::io::Read>(&mut self, r: &mut R, chunk: usize) -> std::io::Result<usize> {
-        self.compact();
-        let old = self.buf.len();
-        self.buf.resize(old + chunk.max(1), 0);
-        let res = r.read(&mut self.buf[old..]);
-        let n = *res.as_ref().unwrap_or(&0);
-        self.buf.truncate(old + n);
-        res
+        let chunk = chunk.max(1);
+        self.make_room(chunk);
+        let n = r.read(&mut self.buf[self.end..self.end + chunk])?;
+        // A conforming reader never reports more than it was offered; do not trust it.
+        self.end += n.min(chunk);
+        Ok(n)
     }
 
-    fn compact(&mut self) {
-        if self.start > 0 && (self.start == self.buf.len() || self.start >= 32 * 1024) {
-            self.buf.drain(..self.start);
+    /// Ensures `buf[end..]` has room for `n` more bytes, moving unread bytes to the
+    /// front or growing the storage only when needed.
+    fn make_room(&mut self, n: usize) {
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
+            // Do not keep a huge buffer alive after one large frame went through.
+            if self.buf.len() > SHRINK_ABOVE && n <= SHRINK_ABOVE {
+                self.buf = Vec::new();
+            }
         }
+        if self.buf.len() - self.end >= n {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.buf.len() - self.end >= n {
+                return;
+            }
+        }
+        // `resize` grows the capacity geometrically, so pushing a large body in small
+        // pieces stays linear.
+        self.buf.resize(self.end + n, 0);
     }
 
     /// Returns the next complete frame, `Ok(None)` if more bytes are needed, or an error

@@ -71,10 +71,11 @@ impl FrameHeader {
         b
     }
 
-    /// Parses a header from the first 44 bytes of `b`, checking the magic.
+    /// Parses a header from the first 44 bytes of `b`, checking the magic (the version
+    /// and reserved bytes are kept but not checked, as OpenD's own SDK does).
     ///
-    /// Returns `Ok(None)`-like behaviour is not needed: callers pass at least 44 bytes;
-    /// a shorter slice is reported as [`CodecError::BadMagic`] only if it has 2 bytes.
+    /// Callers are expected to pass at least 44 bytes; a shorter slice is refused as
+    /// [`CodecError::BadMagic`] carrying whatever of the first two bytes it has.
     pub fn parse(b: &[u8]) -> Result<FrameHeader, CodecError> {
         if b.len() < HEADER_LEN {
             let mut m = [0u8; 2];

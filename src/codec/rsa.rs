@@ -34,15 +34,30 @@ impl std::fmt::Debug for RsaKey {
 
 impl RsaKey {
     /// Parses a PEM private key, PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
-    /// (`BEGIN PRIVATE KEY`).
+    /// (`BEGIN PRIVATE KEY`). Whitespace (and a UTF-8 byte order mark) around the PEM
+    /// block is ignored, as hand-edited key files often have some.
     pub fn from_pem(pem: &str) -> Result<Self, CodecError> {
+        let pem = pem.trim_start_matches('\u{feff}').trim();
         let key = RsaPrivateKey::from_pkcs1_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs8_pem(pem))
             .map_err(|e| CodecError::BadKey(format!("not a PKCS#1 or PKCS#8 PEM RSA private key: {e}")))?;
-        Ok(Self::from_private_key(key))
+        Self::checked(key)
     }
 
-    /// Wraps an already parsed key.
+    /// Smallest modulus accepted by [`from_pem`](Self::from_pem) and
+    /// [`generate`](Self::generate). OpenD and its SDK use 1024 bits.
+    pub const MIN_BITS: usize = 512;
+
+    fn checked(key: RsaPrivateKey) -> Result<Self, CodecError> {
+        let k = Self::from_private_key(key);
+        if k.bits() < Self::MIN_BITS {
+            return Err(CodecError::BadKey(format!("RSA key of {} bits is below {} bits", k.bits(), Self::MIN_BITS)));
+        }
+        Ok(k)
+    }
+
+    /// Wraps an already parsed key. The caller is responsible for its size (at least
+    /// [`MIN_BITS`](Self::MIN_BITS); smaller keys cannot hold a PKCS#1 v1.5 block).
     pub fn from_private_key(key: RsaPrivateKey) -> Self {
         let public = RsaPublicKey::from(&key);
         RsaKey { inner: Arc::new((key, public)) }
@@ -51,7 +66,7 @@ impl RsaKey {
     /// Generates a fresh key (for tests and the simulator).
     pub fn generate(bits: usize) -> Result<Self, CodecError> {
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), bits).map_err(|e| CodecError::Rsa(e.to_string()))?;
-        Ok(Self::from_private_key(key))
+        Self::checked(key)
     }
 
     /// The key as PKCS#1 PEM (for writing key files in tests).
@@ -72,7 +87,7 @@ impl RsaKey {
 
     /// Plaintext chunk size: 100 bytes per 128-byte block, scaled with the key.
     pub fn chunk_len(&self) -> usize {
-        (self.block_len() * 100 / 128).min(self.block_len() - 11).max(1)
+        (self.block_len() * 100 / 128).min(self.block_len().saturating_sub(11)).max(1)
     }
 
     /// Encrypted length of a plaintext of `len` bytes.
@@ -84,9 +99,11 @@ impl RsaKey {
     pub fn encrypt_into(&self, plain: &[u8], out: &mut Vec<u8>) {
         let mut rng = rand::thread_rng();
         for chunk in plain.chunks(self.chunk_len()) {
-            // A chunk is always below the PKCS#1 v1.5 limit, so encryption cannot fail.
-            if let Ok(block) = self.inner.1.encrypt(&mut rng, Pkcs1v15Encrypt, chunk) {
-                out.extend_from_slice(&block);
+            // A chunk is below the PKCS#1 v1.5 limit for any key of MIN_BITS or more, so
+            // this only fails for a tiny key passed to `from_private_key`.
+            match self.inner.1.encrypt(&mut rng, Pkcs1v15Encrypt, chunk) {
+                Ok(block) => out.extend_from_slice(&block),
+                Err(e) => log::error!("RSA encryption failed ({} bit key): {e}", self.bits()),
             }
         }
     }
@@ -98,12 +115,14 @@ impl RsaKey {
         out
     }
 
-    /// Decrypts a body made of whole key-size blocks.
+    /// Decrypts a body made of whole key-size blocks. An empty body is an empty
+    /// plaintext (the mirror of [`encrypt`](Self::encrypt), which turns an empty
+    /// plaintext into no blocks at all).
     pub fn decrypt(&self, body: &[u8]) -> Result<Vec<u8>, CodecError> {
         let k = self.block_len();
-        if body.is_empty() || body.len() % k != 0 {
+        if body.len() % k != 0 {
             return Err(CodecError::Decrypt(format!(
-                "RSA body length {} is not a positive multiple of the {k}-byte block",
+                "RSA body length {} is not a multiple of the {k}-byte block",
                 body.len()
             )));
         }
