@@ -379,11 +379,14 @@ impl ReaderThread {
                 Ok(ReadEvent::Packet(p)) => {
                     log::debug!("ignoring proto {} before InitConnect finished", p.header.proto_id);
                 }
+                Ok(ReadEvent::BadPacket { header, error }) if header.proto_id != pb::proto::InitConnect::PROTO_ID => {
+                    log::debug!("ignoring bad packet proto {} before InitConnect finished: {error}", header.proto_id);
+                }
                 Ok(ReadEvent::Idle) => {}
                 Err(ReadError::Io(e)) => {
                     return Err(Error::Connect(format!("connection lost during InitConnect: {e}")));
                 }
-                Err(ReadError::Codec(e)) => {
+                Ok(ReadEvent::BadPacket { error: e, .. }) | Err(ReadError::Codec(e)) => {
                     let hint = if encrypt {
                         " (wrong RSA key, or OpenD answered without encryption)"
                     } else {
@@ -445,6 +448,11 @@ impl ReaderThread {
                     self.last_rx = Instant::now();
                     self.dispatch(p);
                 }
+                Ok(ReadEvent::BadPacket { header, error }) => {
+                    // The stream is still in sync: fail only what this packet answers.
+                    self.last_rx = Instant::now();
+                    self.bad_packet(header, error);
+                }
                 Ok(ReadEvent::Idle) => {}
                 Err(ReadError::Io(e)) => {
                     let reason = if self.conn.user_closed.load(Ordering::Acquire) {
@@ -477,6 +485,21 @@ impl ReaderThread {
                 "dropping unexpected reply proto {proto_id} serial {} (late or unknown)",
                 p.header.serial_no
             ),
+        }
+    }
+
+    fn bad_packet(&mut self, header: crate::codec::FrameHeader, error: crate::codec::CodecError) {
+        let proto_id = header.proto_id;
+        if pb::is_push(proto_id) {
+            log::warn!("push {proto_id} dropped: {error}");
+            return;
+        }
+        match self.conn.pending.take((proto_id, header.serial_no)) {
+            Some(entry) => {
+                log::warn!("reply to proto {proto_id} serial {} is invalid: {error}", header.serial_no);
+                (entry.responder)(header.serial_no, Err(Error::Codec(error)));
+            }
+            None => log::warn!("invalid packet proto {proto_id} serial {} dropped: {error}", header.serial_no),
         }
     }
 

@@ -30,6 +30,15 @@ pub enum ReadEvent {
     Packet(Packet),
     /// The read timed out with nothing complete: a tick for timers.
     Idle,
+    /// A whole packet arrived but its body did not decrypt or failed the SHA-1 check.
+    /// The stream is still in sync, so the connection can go on; the request this
+    /// packet answers is failed with `error`.
+    BadPacket {
+        /// The header of the bad packet.
+        header: FrameHeader,
+        /// What was wrong with it.
+        error: CodecError,
+    },
 }
 
 /// Why reading stopped for good.
@@ -37,7 +46,7 @@ pub enum ReadEvent {
 pub enum ReadError {
     /// The peer closed the stream or the socket failed.
     Io(io::Error),
-    /// The stream is corrupt (bad magic, body over the limit, undecryptable, bad SHA-1).
+    /// The stream is out of sync (bad magic, body over the limit).
     Codec(CodecError),
 }
 
@@ -157,8 +166,10 @@ impl PacketReader for TcpReader {
         loop {
             if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Codec)? {
                 let header = frame.header;
-                let body = open_frame(frame, &self.cipher).map_err(ReadError::Codec)?;
-                return Ok(ReadEvent::Packet(Packet { header, body }));
+                return Ok(match open_frame(frame, &self.cipher) {
+                    Ok(body) => ReadEvent::Packet(Packet { header, body }),
+                    Err(error) => ReadEvent::BadPacket { header, error },
+                });
             }
             match self.decoder.read_from(&mut ReadHalf(&self.stream), self.chunk) {
                 Ok(0) => {
