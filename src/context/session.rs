@@ -238,10 +238,6 @@ impl Session {
         &self.api
     }
 
-    pub(crate) fn settings(&self) -> &SessionSettings {
-        &self.settings
-    }
-
     pub(crate) fn state(&self) -> ConnectionState {
         self.state.lock().clone()
     }
