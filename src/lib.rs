@@ -14,7 +14,8 @@ pub mod types;
 pub use api::{ConnSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};
 pub use context::{
-    ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, ReconnectPolicy, SecTradeContext, TradeContext,
+    ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, ReconnectPolicy, SecTradeContext,
+    TradeContext,
 };
 pub use error::{Error, Result};
 pub use types::{

@@ -188,14 +188,11 @@ fn encrypted_context_works() {
     let broker = Arc::new(Broker::with_default_accounts());
     let server =
         SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker.clone()).start().expect("simulator");
-    let ctx = SecTradeContext::builder()
-        .port(server.local_addr().port())
-        .encrypt(Some(true))
-        .rsa_key(key)
-        .open()
-        .unwrap();
+    let ctx =
+        SecTradeContext::builder().port(server.local_addr().port()).encrypt(Some(true)).rsa_key(key).open().unwrap();
     assert_eq!(ids(&ctx.get_acc_list().unwrap()), vec![HK_REAL, HK_SIM]);
-    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).env(TrdEnv::Simulate)).unwrap();
+    let placed =
+        ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).env(TrdEnv::Simulate)).unwrap();
     assert!(!placed.order_id_ex.is_empty());
 }
 
@@ -223,7 +220,16 @@ fn account_selection_errors() {
     let cn = sec(&s).filter_trdmarket(TrdMarket::Cn).open().unwrap();
     let e = cn.order_list_query(OrderQuery::new().env(TrdEnv::Simulate).acc_index(1)).unwrap_err();
     assert!(is_invalid(&e, "out of range"), "{e}");
-    let e = cn.unlock_trade("123456", true).unwrap_err();
+    // CN has no real trading: as in the Python SDK, "no need to unlock", nothing sent
+    let before = s.server.stats().requests_received;
+    cn.unlock_trade("123456", true).unwrap();
+    assert_eq!(s.server.stats().requests_received, before);
+    // SG has real trading but this simulator has no SG account
+    let sg = sec(&s).filter_trdmarket(TrdMarket::Sg).open().unwrap();
+    assert!(sg.get_acc_list().unwrap().is_empty());
+    let e = sg.unlock_trade("123456", true).unwrap_err();
+    assert!(is_invalid(&e, "no REAL account"), "{e}");
+    let e = sg.accinfo_query(FundsQuery::new()).unwrap_err();
     assert!(is_invalid(&e, "no REAL account"), "{e}");
     // a bad code is refused locally
     let e = ctx.place_order(PlaceOrder::limit("XX.1", TrdSide::Buy, 1.0, 1.0)).unwrap_err();
@@ -373,8 +379,7 @@ fn combo_orders() {
 fn futures_context_orders() {
     let s = sim();
     let ctx = fut(&s).open().unwrap();
-    let placed =
-        ctx.place_order(PlaceOrder::market("HK.HSImain", TrdSide::Buy, 1.0).env(TrdEnv::Simulate)).unwrap();
+    let placed = ctx.place_order(PlaceOrder::market("HK.HSImain", TrdSide::Buy, 1.0).env(TrdEnv::Simulate)).unwrap();
     assert_eq!(placed.account.acc_id, FUT_HK_SIM);
     assert_eq!(placed.account.market, TrdMarket::FuturesSimulateHk);
     let positions = ctx.position_list_query(PositionQuery::new().env(TrdEnv::Simulate)).unwrap();
@@ -396,8 +401,7 @@ fn pushes_reach_the_handlers_and_handlers_may_call_the_context() {
     let (ftx, frx) = crossbeam_channel::unbounded::<FillUpdate>();
     let ctx = Arc::new(sec(&s).order_handler(move |u| drop(otx.send(u.clone()))).open().unwrap());
     ctx.set_fill_handler(move |f| drop(ftx.send(f.clone())));
-    let placed =
-        ctx.place_order(PlaceOrder::market("HK.00700", TrdSide::Buy, 100.0).env(TrdEnv::Simulate)).unwrap();
+    let placed = ctx.place_order(PlaceOrder::market("HK.00700", TrdSide::Buy, 100.0).env(TrdEnv::Simulate)).unwrap();
     let fill = frx.recv_timeout(WAIT).expect("fill push");
     assert_eq!(fill.account.acc_id, HK_SIM);
     assert_eq!(fill.account.env, TrdEnv::Simulate);
@@ -572,9 +576,7 @@ fn restore_failure_is_reported() {
     let ctx = sec(&s).connection_handler(move |e| drop(etx.send(e.clone()))).open().unwrap();
     ctx.unlock_trade("123456", true).unwrap();
     // The unlock after the reconnect is refused once.
-    s.server.set_faults(
-        FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(2005).times(1)),
-    );
+    s.server.set_faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(2005).times(1)));
     s.server.kill_connections();
     wait_event(&erx, "Reconnected", |e| matches!(e, ConnectionEvent::Reconnected { .. }));
     let e = wait_event(&erx, "RestoreFailed", |e| matches!(e, ConnectionEvent::RestoreFailed { .. }));
@@ -603,7 +605,7 @@ fn rate_limits_fail_or_wait() {
     assert!(e.to_string().contains("place_order"), "{e}");
     // another account has its own window
     ctx.place_order(order().env(TrdEnv::Real)).unwrap_err(); // not unlocked, but the slot was free
-    // the default limits are OpenD's
+                                                             // the default limits are OpenD's
     assert_eq!(RateLimits::default().place_order, RateLimit::new(15, Duration::from_secs(30)));
     assert_eq!(RateLimits::default().modify_order, RateLimit::new(20, Duration::from_secs(30)));
     assert_eq!(RateLimits::default().unlock_trade, RateLimit::new(10, Duration::from_secs(30)));

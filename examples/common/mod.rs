@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+pub mod context_walk;
+
 /// `--name value` and `--flag` arguments.
 pub struct Args {
     values: HashMap<String, String>,
@@ -77,7 +79,8 @@ pub fn target(args: &Args, encrypt: bool) -> Result<Target, String> {
         (None, true) => Some(ftapi::codec::RsaKey::generate(1024).map_err(|e| e.to_string())?),
         (None, false) => None,
     };
-    let mut builder = ftapi::sim::SimServer::builder().port(0);
+    let broker = std::sync::Arc::new(ftapi::sim::Broker::with_default_accounts());
+    let mut builder = ftapi::sim::SimServer::builder().port(0).trade_handler(broker);
     if let Some(k) = &rsa_key {
         builder = builder.rsa_key(k.clone());
     }

@@ -631,10 +631,8 @@ impl<K: ContextKind> TradeContext<K> {
     /// the place rate limit.
     pub fn place_combo_order(&self, order: ComboOrder) -> Result<PlacedOrder> {
         let inner = &self.inner;
-        let first = order
-            .legs
-            .first()
-            .ok_or_else(|| Error::InvalidArgument("a combo order needs at least one leg".into()))?;
+        let first =
+            order.legs.first().ok_or_else(|| Error::InvalidArgument("a combo order needs at least one leg".into()))?;
         check_remark(Some(&order.remark))?;
         let account = inner.code_header(&order.acc, &first.code)?;
         let c2s = pb::trd_place_combo_order::C2s {

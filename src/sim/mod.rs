@@ -10,8 +10,8 @@ pub mod accounts;
 pub mod broker;
 pub mod config;
 pub mod faults;
-pub mod server;
 pub mod matching;
+pub mod server;
 pub mod session;
 
 pub use broker::Broker;
