@@ -48,6 +48,7 @@ fn sec(s: &Sim) -> ContextBuilder<Securities> {
     SecTradeContext::builder()
         .host("127.0.0.1")
         .port(s.server.local_addr().port())
+        .encrypt(Some(false))
         .connect_timeout(Duration::from_secs(3))
         .request_timeout(Duration::from_secs(5))
         .reconnect(fast_reconnect())
@@ -57,6 +58,7 @@ fn fut(s: &Sim) -> ContextBuilder<Futures> {
     FutureTradeContext::builder()
         .host("127.0.0.1")
         .port(s.server.local_addr().port())
+        .encrypt(Some(false))
         .connect_timeout(Duration::from_secs(3))
         .request_timeout(Duration::from_secs(5))
         .reconnect(fast_reconnect())
@@ -156,7 +158,12 @@ fn open_fails_with_the_reason_and_does_not_retry() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let e = SecTradeContext::builder().port(port).connect_timeout(Duration::from_secs(2)).open().unwrap_err();
+    let e = SecTradeContext::builder()
+        .port(port)
+        .encrypt(Some(false))
+        .connect_timeout(Duration::from_secs(2))
+        .open()
+        .unwrap_err();
     assert!(matches!(e, Error::Connect(_)), "{e:?}");
 
     // A simulator that never answers: open gives up after the connect timeout.
@@ -194,6 +201,25 @@ fn encrypted_context_works() {
     let placed =
         ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).env(TrdEnv::Simulate)).unwrap();
     assert!(!placed.order_id_ex.is_empty());
+}
+
+#[test]
+fn process_wide_encryption_default() {
+    // Every other test sets `encrypt(Some(false))`, so changing the default here is safe.
+    let key = ftapi::codec::RsaKey::generate(1024).unwrap();
+    let broker = Arc::new(Broker::with_default_accounts());
+    let server = SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker).start().expect("simulator");
+    ftapi::context::set_default_encrypt(true);
+    ftapi::context::set_default_rsa_key(None);
+    let e = SecTradeContext::builder().port(server.local_addr().port()).open().unwrap_err();
+    assert!(is_invalid(&e, "RSA"), "{e}");
+    ftapi::context::set_default_rsa_key(Some(key));
+    let ctx = SecTradeContext::builder().port(server.local_addr().port()).open();
+    ftapi::context::set_default_encrypt(false);
+    ftapi::context::set_default_rsa_key(None);
+    let ctx = ctx.unwrap();
+    assert!(server.sessions().iter().all(|s| s.encrypted), "{:?}", server.sessions());
+    assert_eq!(ids(&ctx.get_acc_list().unwrap()), vec![HK_REAL, HK_SIM]);
 }
 
 #[test]
@@ -548,34 +574,96 @@ fn calls_while_disconnected_fail_fast_or_wait_bounded() {
     assert!(matches!(e, Error::NotConnected(ref m) if m.contains("not reconnecting")), "{e:?}");
     assert!(matches!(ctx.connection_state(), ConnectionState::Disconnected { .. }));
 
-    // Reconnecting to a server that is gone: fail fast with "reconnecting", then give up.
+    // Reconnecting to an OpenD that refuses every InitConnect: calls fail fast with
+    // "reconnecting", and the context gives up after max_attempts.
     let s2 = sim();
     let (etx, erx) = events();
     let policy = ReconnectPolicy { max_attempts: Some(3), ..fast_reconnect() };
-    let ctx = sec(&s2)
-        .reconnect(policy)
-        .disconnected_wait(Duration::from_millis(50))
-        .connection_handler(move |e| drop(etx.send(e.clone())))
-        .open()
-        .unwrap();
-    s2.server.shutdown();
+    let ctx = sec(&s2).reconnect(policy).connection_handler(move |e| drop(etx.send(e.clone()))).open().unwrap();
+    s2.server.set_faults(
+        FaultPlan::none().rule(FaultRule::new(PacketFault::InitFail { message: "OpenD is restarting".into() })),
+    );
+    s2.server.kill_connections();
     wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
     let e = ctx.order_list_query(OrderQuery::new()).unwrap_err();
     assert!(matches!(e, Error::NotConnected(_)), "{e:?}");
-    wait_event(&erx, "ReconnectFailed", |e| matches!(e, ConnectionEvent::ReconnectFailed { attempt: 1, .. }));
+    let e = wait_event(&erx, "ReconnectFailed", |e| matches!(e, ConnectionEvent::ReconnectFailed { .. }));
+    assert!(
+        matches!(e, ConnectionEvent::ReconnectFailed { attempt: 1, ref error, .. } if error.contains("OpenD is restarting")),
+        "{e:?}"
+    );
     let e = wait_event(&erx, "GaveUp", |e| matches!(e, ConnectionEvent::GaveUp { .. }));
     assert!(matches!(e, ConnectionEvent::GaveUp { attempts: 3, .. }), "{e:?}");
     let e = ctx.accinfo_query(FundsQuery::new()).unwrap_err();
-    assert!(matches!(e, Error::NotConnected(_)), "{e:?}");
+    assert!(matches!(e, Error::NotConnected(ref m) if m.contains("not reconnecting")), "{e:?}");
+}
+
+#[test]
+fn a_call_may_wait_for_the_reconnect() {
+    let s = sim();
+    let (etx, erx) = events();
+    let ctx = Arc::new(
+        sec(&s)
+            .disconnected_wait(WAIT)
+            .reconnect(ReconnectPolicy { initial_delay: Duration::from_millis(300), ..fast_reconnect() })
+            .connection_handler(move |e| drop(etx.send(e.clone())))
+            .open()
+            .unwrap(),
+    );
+    s.server.kill_connections();
+    wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
+    // The reconnect is at least 300 ms away; this call waits for it instead of failing.
+    let orders = ctx.order_list_query(OrderQuery::new().env(TrdEnv::Simulate));
+    assert!(orders.is_ok(), "{orders:?}");
+    assert!(ctx.is_connected());
+}
+
+#[test]
+fn a_slow_handler_drops_pushes_but_not_the_connection() {
+    let s = sim();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (seen_tx, seen_rx) = crossbeam_channel::unbounded::<()>();
+    let ctx = sec(&s)
+        .push_queue_capacity(1)
+        .order_handler(move |_| {
+            let _ = seen_tx.send(());
+            let _ = release_rx.recv_timeout(WAIT);
+        })
+        .open()
+        .unwrap();
+    let order = || PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate);
+    // Place orders until the handler runs (with a queue of one, an early push may
+    // already be dropped while the Connected event is still queued).
+    let mut seen = false;
+    for _ in 0..50 {
+        ctx.place_order(order()).unwrap();
+        if seen_rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the handler runs");
+    // The handler is blocked: one push fits in the queue, the rest are dropped.
+    for _ in 0..3 {
+        ctx.place_order(order()).unwrap();
+    }
+    wait_until("pushes to be dropped", || ctx.dropped_pushes() >= 1);
+    // The connection itself is unaffected.
+    ctx.order_list_query(OrderQuery::new().env(TrdEnv::Simulate)).unwrap();
+    drop(release_tx);
 }
 
 #[test]
 fn restore_failure_is_reported() {
     let s = sim();
     let (etx, erx) = events();
-    let ctx = sec(&s).connection_handler(move |e| drop(etx.send(e.clone()))).open().unwrap();
+    let ctx = sec(&s)
+        .request_timeout(Duration::from_millis(500))
+        .connection_handler(move |e| drop(etx.send(e.clone())))
+        .open()
+        .unwrap();
     ctx.unlock_trade("123456", true).unwrap();
-    // The unlock after the reconnect is refused once.
+    // The unlock after the reconnect gets no answer once (it times out).
     s.server.set_faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(2005).times(1)));
     s.server.kill_connections();
     wait_event(&erx, "Reconnected", |e| matches!(e, ConnectionEvent::Reconnected { .. }));
@@ -603,9 +691,11 @@ fn rate_limits_fail_or_wait() {
     let e = ctx.place_order(order()).unwrap_err();
     assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
     assert!(e.to_string().contains("place_order"), "{e}");
-    // another account has its own window
-    ctx.place_order(order().env(TrdEnv::Real)).unwrap_err(); // not unlocked, but the slot was free
-                                                             // the default limits are OpenD's
+    // another account has its own window: the real order reaches OpenD (which refuses
+    // it because trading is locked)
+    let e = ctx.place_order(order().env(TrdEnv::Real)).unwrap_err();
+    assert!(matches!(e, Error::Server { proto_id: 2202, .. }), "{e:?}");
+    // the default limits are OpenD's
     assert_eq!(RateLimits::default().place_order, RateLimit::new(15, Duration::from_secs(30)));
     assert_eq!(RateLimits::default().modify_order, RateLimit::new(20, Duration::from_secs(30)));
     assert_eq!(RateLimits::default().unlock_trade, RateLimit::new(10, Duration::from_secs(30)));
@@ -637,7 +727,12 @@ fn drop_and_close_release_everything() {
             let _ = tx.send(());
         }
     });
-    ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate)).unwrap();
+    // The order push may come before the PlaceOrder reply, so the reply may be cut off
+    // by the close: then the call fails with the disconnect error.
+    match ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate)) {
+        Ok(_) | Err(Error::Disconnected { .. }) | Err(Error::NotConnected(_)) => {}
+        Err(e) => panic!("unexpected {e:?}"),
+    }
     rx.recv_timeout(WAIT).expect("handler closed the context");
     wait_until("the connection to close", || s.server.connection_count() == 0);
     drop(ctx);
