@@ -34,26 +34,26 @@
 //! * **Account list cached**: `get_acc_list` returns the cached list; it is read at open,
 //!   after each reconnect and by [`TradeContext::refresh_acc_list`], never before every
 //!   call. Account selection (`env`, `acc_id`, `acc_index`) follows PROTOCOL.md 6.4 and
-//!   fails with a clear [`Error::InvalidArgument`] ("no SIMULATE account ...", "acc_id N
+//!   fails with a clear [`Error::InvalidArgument`](crate::Error::InvalidArgument) ("no SIMULATE account ...", "acc_id N
 //!   not found ...", "trading environment ... is not available ...").
 //! * **Typed results**: [`Account`](crate::types::Account), [`Order`](crate::types::Order),
 //!   [`OrderFill`](crate::types::OrderFill), [`Position`](crate::types::Position),
 //!   [`Funds`](crate::types::Funds) ..., codes as `MARKET.CODE`. OpenD's refusals keep
-//!   `retType`, `retMsg` and `errCode` ([`Error::Server`]).
+//!   `retType`, `retMsg` and `errCode` ([`Error::Server`](crate::Error::Server)).
 //! * **Timeouts**: every call is bounded by the request timeout (default 12 s). A call
 //!   made while the context is reconnecting fails at once with
-//!   [`Error::NotConnected`], or waits up to
+//!   [`Error::NotConnected`](crate::Error::NotConnected), or waits up to
 //!   [`ContextBuilder::disconnected_wait`].
 //! * **Reconnect** (on by default, [`ReconnectPolicy`]): after an unexpected disconnect
 //!   the context reconnects with exponential backoff, repeats InitConnect, re-reads the
 //!   accounts, unlocks again if it was unlocked and re-subscribes the pushes, and
 //!   reports each step to the connection handler ([`ConnectionEvent`]). Calls in flight
-//!   at the disconnect fail with [`Error::Disconnected`]; place/modify/combo orders are
+//!   at the disconnect fail with [`Error::Disconnected`](crate::Error::Disconnected); place/modify/combo orders are
 //!   never re-sent, and their error says that the outcome is unknown, so reconcile
 //!   with `order_list_query`.
 //! * **Rate limits** ([`RateLimits`]): place 15 / 30 s and modify 20 / 30 s per account,
 //!   unlock 10 / 30 s, as OpenD documents them; a call waits for its slot (bounded) or
-//!   fails with [`Error::RateLimited`].
+//!   fails with [`Error::RateLimited`](crate::Error::RateLimited).
 //! * **Pushes**: order and fill pushes of the context's accounts are subscribed
 //!   automatically (once per connection and account list, never duplicated) and
 //!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the context's

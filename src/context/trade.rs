@@ -437,7 +437,9 @@ impl<K: ContextKind> TradeContext<K> {
 
     /// Handles order pushes (Trd_UpdateOrder) of the context's accounts; replaces the
     /// previous handler. Runs on the context's dispatch thread, one push at a time in
-    /// arrival order, and may call the context. A handler that captures the context
+    /// arrival order, and may call the context. A handler that blocks holds up the
+    /// pushes behind it (beyond the queue capacity they are dropped and counted in
+    /// [`dropped_pushes`](Self::dropped_pushes)) and delays `close` until it returns. A handler that captures the context
     /// itself (an `Arc<TradeContext>`) keeps it alive: capture a `Weak`, or call
     /// [`close`](TradeContext::close).
     pub fn set_order_handler(&self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) {
@@ -530,7 +532,8 @@ impl<K: ContextKind> TradeContext<K> {
     ///
     /// If the connection is lost before OpenD answers, the error is
     /// [`Error::Disconnected`] and says that the outcome is unknown: the order is not
-    /// re-sent, so check the order list before placing it again.
+    /// re-sent, so check the order list before placing it again. An
+    /// [`Error::Timeout`] leaves the outcome unknown in the same way.
     pub fn place_order(&self, order: PlaceOrder) -> Result<PlacedOrder> {
         let inner = &self.inner;
         let code = parse_code(&order.code)?;
