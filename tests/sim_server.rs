@@ -30,7 +30,7 @@ fn key2048() -> &'static RsaKey {
 }
 
 fn server() -> SimServerBuilder {
-    SimServer::builder().port(0)
+    SimServer::builder().port(0).no_trade_handler()
 }
 
 /// Polls `cond` until it holds; fails the test after [`WAIT`].

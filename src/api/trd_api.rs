@@ -261,15 +261,18 @@ impl TrdApi {
         responder: crate::conn::Responder,
     ) -> Result<u32> {
         let conn_id = conn.init_info().map_or(0, |i| i.conn_id);
-        conn.request(
+        let res = conn.request(
             P::PROTO_ID,
             timeout,
+            P::SENSITIVE,
             &mut |buf, serial| {
                 P::fill_packet_id(&mut req, conn_id, serial);
                 req.encode_raw(buf);
             },
             responder,
-        )
+        );
+        P::wipe(&mut req);
+        res
     }
 
     /// Sends a request and blocks for its reply (or the request timeout). Must not be

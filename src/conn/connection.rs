@@ -202,13 +202,15 @@ impl Connection {
     }
 
     /// Sends a request. `encode` appends the plaintext body and is given the serial
-    /// number (for `Common.PacketID`). On `Ok(serial)` the responder will be called
+    /// number (for `Common.PacketID`); with `sensitive` the packet buffers are wiped
+    /// after the write. On `Ok(serial)` the responder will be called
     /// exactly once (reply, timeout or disconnect); on `Err` it is dropped uncalled and
     /// nothing was sent.
     pub fn request(
         &self,
         proto_id: u32,
         timeout: Option<Duration>,
+        sensitive: bool,
         encode: &mut dyn FnMut(&mut Vec<u8>, u32),
         responder: Responder,
     ) -> Result<u32, Error> {
@@ -228,7 +230,7 @@ impl Connection {
                 None => Ok(serial),
             };
         }
-        match writer.send(proto_id, serial, &mut |buf| encode(buf, serial)) {
+        match writer.send_wiping(proto_id, serial, sensitive, &mut |buf| encode(buf, serial)) {
             Ok(()) => Ok(serial),
             Err(e) => {
                 log::warn!("send of proto {proto_id} failed: {e}; closing the connection");
@@ -401,17 +403,31 @@ impl ReaderThread {
         }
     }
 
-    fn init_reply(&mut self, p: Packet, encrypt: bool) -> Result<InitInfo, Error> {
-        let rsp: init_connect::Response = decode_body(&p.body)?;
+    fn init_reply(&mut self, mut p: Packet, encrypt: bool) -> Result<InitInfo, Error> {
+        let decoded = decode_body::<init_connect::Response>(&p.body);
+        // The reply carries the session key: wipe every copy once the cipher is built.
+        zeroize::Zeroize::zeroize(&mut p.body);
+        let mut rsp = decoded?;
+        let result = self.init_from(&rsp, encrypt);
+        if let Some(s2c) = rsp.s2c.as_mut() {
+            zeroize::Zeroize::zeroize(&mut s2c.conn_aes_key);
+            if let Some(iv) = s2c.aes_cb_civ.as_mut() {
+                zeroize::Zeroize::zeroize(iv);
+            }
+        }
+        result
+    }
+
+    fn init_from(&mut self, rsp: &init_connect::Response, encrypt: bool) -> Result<InitInfo, Error> {
         if rsp.ret_type != 0 {
             return Err(Error::Server {
                 proto_id: pb::proto::InitConnect::PROTO_ID,
                 ret_type: rsp.ret_type,
-                ret_msg: rsp.ret_msg.unwrap_or_default(),
+                ret_msg: rsp.ret_msg.clone().unwrap_or_default(),
                 err_code: rsp.err_code.unwrap_or(0),
             });
         }
-        let s2c = rsp.s2c.ok_or_else(|| Error::Connect("InitConnect succeeded but carried no s2c".into()))?;
+        let s2c = rsp.s2c.as_ref().ok_or_else(|| Error::Connect("InitConnect succeeded but carried no s2c".into()))?;
         let aes_mode = if encrypt {
             if s2c.conn_aes_key.is_empty() {
                 return Err(Error::Connect(

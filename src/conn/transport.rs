@@ -54,7 +54,18 @@ pub enum ReadError {
 pub trait PacketWriter: Send + Sync {
     /// Seals one packet and writes it with a single write. `encode` appends the
     /// plaintext protobuf body to the buffer it is given.
-    fn send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> io::Result<()>;
+    fn send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> io::Result<()> {
+        self.send_wiping(proto_id, serial, false, encode)
+    }
+    /// Like `send`; with `wipe`, every buffer that held the body is zeroed afterwards
+    /// (for requests that carry secrets).
+    fn send_wiping(
+        &self,
+        proto_id: u32,
+        serial: u32,
+        wipe: bool,
+        encode: &mut dyn FnMut(&mut Vec<u8>),
+    ) -> io::Result<()>;
     /// Installs the cipher negotiated by InitConnect for all later packets.
     fn set_session_cipher(&self, cipher: PacketCipher);
     /// Closes both directions; a blocked reader wakes up with an error or end of stream.
@@ -136,12 +147,24 @@ pub struct TcpWriter {
 }
 
 impl PacketWriter for TcpWriter {
-    fn send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> io::Result<()> {
+    fn send_wiping(
+        &self,
+        proto_id: u32,
+        serial: u32,
+        wipe: bool,
+        encode: &mut dyn FnMut(&mut Vec<u8>),
+    ) -> io::Result<()> {
         let cipher = self.session.get().unwrap_or(&self.init_cipher);
         // Seal (hash, encrypt) before taking the lock: only the write itself is serialized.
-        let packet = build_packet(proto_id, serial, cipher, encode);
-        let _guard = self.write_lock.lock();
-        io::Write::write_all(&mut &self.stream, &packet)
+        let mut packet = build_packet(proto_id, serial, cipher, wipe, encode);
+        let res = {
+            let _guard = self.write_lock.lock();
+            io::Write::write_all(&mut &self.stream, &packet)
+        };
+        if wipe {
+            zeroize::Zeroize::zeroize(&mut packet);
+        }
+        res
     }
 
     fn set_session_cipher(&self, cipher: PacketCipher) {
@@ -208,6 +231,7 @@ pub fn build_packet(
     proto_id: u32,
     serial: u32,
     cipher: &PacketCipher,
+    wipe: bool,
     encode: &mut dyn FnMut(&mut Vec<u8>),
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
@@ -219,7 +243,11 @@ pub fn build_packet(
         let mut plain = Vec::with_capacity(256);
         encode(&mut plain);
         cipher.encrypt_into(&plain, &mut out);
-        sha1_digest(&plain)
+        let sha1 = sha1_digest(&plain);
+        if wipe {
+            zeroize::Zeroize::zeroize(&mut plain);
+        }
+        sha1
     };
     let header = FrameHeader {
         proto_id,

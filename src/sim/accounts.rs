@@ -49,7 +49,10 @@
 //! `currency` (base currency, default by first market), `cash` (starting cash in the
 //! base currency), `positions` (`code` as `MARKET.CODE`, `qty`, negative for a short
 //! futures position, `cost_price`). Each starting position also appears as a filled
-//! buy (or sell) order some days back, so history queries return data.
+//! buy (or sell) order 3, 4, 5... days back (with its fill and cash-flow entry), the
+//! first position also gets a cancelled order two days back, and every account gets
+//! a "Deposit" cash-flow entry ten days back, so history queries return data. The
+//! configured `cash` is what is left after those trades.
 //! `tick_interval_ms` = 0 or absent: prices move only on `Broker::tick` / `set_price`.
 //! `utc_offset_minutes` is the offset of the simulator's clock for time strings
 //! (OpenD reports market-local time; the default 0 prints UTC).

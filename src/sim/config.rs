@@ -83,15 +83,25 @@ impl Default for SimConfig {
 /// let server = SimServer::builder().port(0).keepalive_interval(5).start().unwrap();
 /// println!("simulator on {}", server.local_addr());
 /// ```
-#[derive(Default)]
 pub struct SimServerBuilder {
     pub(crate) config: SimConfig,
     pub(crate) handler: Option<Arc<dyn TradeHandler>>,
     pub(crate) faults: FaultPlan,
 }
 
+impl Default for SimServerBuilder {
+    fn default() -> Self {
+        SimServerBuilder {
+            config: SimConfig::default(),
+            handler: Some(Arc::new(super::Broker::with_default_accounts())),
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
 impl SimServerBuilder {
-    /// A builder with [`SimConfig::default`], no trade handler and no faults.
+    /// A builder with [`SimConfig::default`], a [`Broker`](super::Broker) with the default
+    /// accounts as the trade handler, and no faults.
     pub fn new() -> Self {
         Self::default()
     }
@@ -175,10 +185,18 @@ impl SimServerBuilder {
         self
     }
 
-    /// The trading side (normally `ftapi::sim::broker::Broker`). Without one, every
-    /// `Trd_*` request is answered retType -1 "unknown protocol id N".
+    /// The trading side. By default a [`Broker`](super::Broker) with the default
+    /// accounts; pass your own `Arc<Broker>` to reach it from a test (e.g. `set_price`),
+    /// or any other [`TradeHandler`].
     pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
         self.handler = Some(handler);
+        self
+    }
+
+    /// No trading side: every `Trd_*` request is answered retType -1
+    /// "unknown protocol id N" (a protocol-only server).
+    pub fn no_trade_handler(mut self) -> Self {
+        self.handler = None;
         self
     }
 

@@ -147,6 +147,23 @@ impl State {
         f.begin.map_or(true, |b| ts >= b - 1e-3) && f.end.map_or(true, |e| ts < e + 1.0)
     }
 
+    /// Indices of the orders a filter can match, in creation order: straight from the
+    /// id indexes when the filter names ids, else every order.
+    fn candidates(&self, f: &Filter<'_>) -> Vec<usize> {
+        if f.ids.is_empty() && f.id_exs.is_empty() {
+            return (0..self.orders.len()).collect();
+        }
+        let mut v: Vec<usize> = f
+            .ids
+            .iter()
+            .filter_map(|id| self.order_index.get(id).copied())
+            .chain(f.id_exs.iter().filter_map(|ex| self.order_ex_index.get(ex).copied()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     fn order_passes(o: &OrderRec, f: &Filter<'_>, statuses: &[i32]) -> bool {
         code_matches(&o.instr, f.codes)
             && (f.ids.is_empty() || f.ids.contains(&o.order_id))
@@ -277,7 +294,7 @@ impl State {
                     .iter()
                     .filter(|p| p.instr.trd_markets().contains(m))
                     .map(|p| currency::convert(self.position_value(p), p.instr.currency, acc.currency))
-                    .sum();
+                    .fold(0.0, |a, v| a + v);
                 pb::trd_common::AccMarketInfo { trd_market: Some(*m), assets: Some(cv(assets)) }
             })
             .collect();
@@ -293,7 +310,7 @@ impl State {
             available_funds: acc.futures.then(|| cv(s.power)),
             unrealized_pl: Some(cv(s.unrealized)),
             realized_pl: Some(cv(acc.realized_pl)),
-            risk_level: Some(if acc.futures { 3 } else { 0 }),
+            risk_level: Some(0),
             initial_margin: Some(cv(s.initial_margin)),
             maintenance_margin: Some(cv(s.maintenance_margin)),
             cash_info_list: vec![pb::trd_common::AccCashInfo {
@@ -530,7 +547,7 @@ impl State {
                 let px = self.price_of(&l.instr);
                 currency::convert(fee_estimate(&l.instr, c2s.qty * l.ratio, px), l.instr.currency, acc_ccy)
             })
-            .sum();
+            .fold(0.0, |a, v| a + v);
         let s = self.summary(ai);
         let r2 = |v: f64| matching::round_to(v, 2);
         let q = pb::trd_common::ComboMaxTrdQtys {
@@ -557,8 +574,9 @@ impl State {
         let acc_id = self.accounts[ai].acc_id;
         let today = self.today();
         let order_list = self
-            .orders
-            .iter()
+            .candidates(&f)
+            .into_iter()
+            .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id)
             .filter(|o| self.clock.day_of(o.create_ts) == today || !status::is_final(o.status))
             .filter(|o| Self::order_passes(o, &f, &c2s.filter_status_list))
@@ -577,8 +595,9 @@ impl State {
         check_list_len(c2s.filter_status_list.len(), "filterStatusList")?;
         let acc_id = self.accounts[ai].acc_id;
         let order_list = self
-            .orders
-            .iter()
+            .candidates(&f)
+            .into_iter()
+            .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id && Self::order_passes(o, &f, &c2s.filter_status_list))
             .map(|o| self.render_order(o))
             .collect();
@@ -940,7 +959,10 @@ impl State {
                 return Err(Reject::new("forAll is only supported with the Cancel operation"));
             }
             let market = c2s.trd_market.filter(|m| *m != 0);
-            let targets: Vec<usize> = (0..self.orders.len())
+            let targets: Vec<usize> = self
+                .open
+                .iter()
+                .copied()
                 .filter(|i| {
                     let o = &self.orders[*i];
                     o.acc_id == acc_id && !status::is_final(o.status) && market.map_or(true, |m| o.trd_market == m)

@@ -22,6 +22,11 @@
 //! - quantities are whole lots, limit prices on the price tick (or snapped with
 //!   `adjustPrice`), remarks at most 64 bytes.
 //!
+//! Pushes are delivered after the broker's state lock is released but in state-change
+//! order (a second, delivery lock is handed over). A [`PushSink`](super::PushSink)
+//! must therefore not call back into the broker from `push`, and should not block for
+//! long: a slow sink delays every other push.
+//!
 //! ```
 //! use ftapi::sim::broker::Broker;
 //! let broker = Broker::with_default_accounts();

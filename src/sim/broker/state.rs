@@ -1,7 +1,7 @@
 //! The broker's state: accounts with cash and positions, orders, fills, cash flows,
 //! per-connection state, and the bookkeeping of a fill.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -162,7 +162,7 @@ impl OrderRec {
     }
 
     pub fn fee_total(&self) -> f64 {
-        self.fees.iter().map(|(_, v)| v).sum()
+        self.fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
     }
 
     fn add_fee(&mut self, title: &str, value: f64) {
@@ -247,6 +247,9 @@ pub(crate) struct State {
     pub accounts: Vec<Account>,
     pub orders: Vec<OrderRec>,
     pub order_index: HashMap<u64, usize>,
+    pub order_ex_index: HashMap<String, usize>,
+    /// Indices of orders that may still be open (final ones are dropped lazily).
+    pub open: BTreeSet<usize>,
     pub fills: Vec<FillRec>,
     pub flows: Vec<FlowRec>,
     pub conns: HashMap<u64, ConnState>,
@@ -311,7 +314,7 @@ fn fee_table(instr: &Instrument, side: Side, qty: f64, price: f64, first_fill: b
 
 /// An estimate of the fees for buying power checks (fraction of value plus a fixed part).
 pub(crate) fn fee_estimate(instr: &Instrument, qty: f64, price: f64) -> f64 {
-    fee_table(instr, Side::Sell, qty, price, true).iter().map(|(_, v)| v).sum()
+    fee_table(instr, Side::Sell, qty, price, true).iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
 }
 
 impl State {
@@ -334,6 +337,8 @@ impl State {
             accounts: Vec::new(),
             orders: Vec::new(),
             order_index: HashMap::new(),
+            order_ex_index: HashMap::new(),
+            open: BTreeSet::new(),
             fills: Vec::new(),
             flows: Vec::new(),
             conns: HashMap::new(),
@@ -479,6 +484,8 @@ impl State {
 
     fn reindex(&mut self) {
         self.order_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id, i)).collect();
+        self.order_ex_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id_ex.clone(), i)).collect();
+        self.open = (0..self.orders.len()).filter(|i| !status::is_final(self.orders[*i].status)).collect();
     }
 
     pub fn next_flow_id(&mut self) -> u64 {
@@ -683,13 +690,20 @@ impl State {
         self.orders.push(rec);
         let idx = self.orders.len() - 1;
         self.order_index.insert(order_id, idx);
+        self.order_ex_index.insert(self.orders[idx].order_id_ex.clone(), idx);
+        self.open.insert(idx);
         idx
+    }
+
+    /// Orders that may be open (callers still check the status).
+    pub fn open_orders(&self) -> impl Iterator<Item = &OrderRec> {
+        self.open.iter().filter_map(|i| self.orders.get(*i))
     }
 
     /// Finds an order of an account by id or id string.
     pub fn find_order(&self, acc_id: u64, order_id: u64, order_id_ex: Option<&str>) -> Res<usize> {
         let idx = match order_id_ex.filter(|s| !s.is_empty()) {
-            Some(ex) => self.orders.iter().position(|o| o.order_id_ex == ex),
+            Some(ex) => self.order_ex_index.get(ex).copied(),
             None => self.order_index.get(&order_id).copied(),
         };
         match idx {
@@ -717,7 +731,7 @@ impl State {
     pub fn frozen(&self, ai: usize, except: Option<u64>) -> f64 {
         let acc = &self.accounts[ai];
         let mut total = 0.0;
-        for o in &self.orders {
+        for o in self.open_orders() {
             if o.acc_id != acc.acc_id || status::is_final(o.status) || Some(o.order_id) == except {
                 continue;
             }
@@ -766,8 +780,7 @@ impl State {
     /// Quantity of this instrument in open sell orders of the account.
     pub fn pending_sell_qty(&self, ai: usize, instr: &Instrument, except: Option<u64>) -> f64 {
         let acc_id = self.accounts[ai].acc_id;
-        self.orders
-            .iter()
+        self.open_orders()
             .filter(|o| {
                 o.acc_id == acc_id
                     && o.legs.is_empty()
@@ -778,7 +791,7 @@ impl State {
                     && o.instr.code == instr.code
             })
             .map(|o| o.remaining())
-            .sum()
+            .fold(0.0, |a, v| a + v)
     }
 
     /// Account-level figures (account currency).
@@ -789,22 +802,15 @@ impl State {
             let v = currency::convert(self.position_value(p), p.instr.currency, acc.currency);
             let u = currency::convert(self.position_unrealized(p), p.instr.currency, acc.currency);
             s.unrealized += u;
+            s.market_val += v;
+            if v >= 0.0 {
+                s.long_mv += v;
+            } else {
+                s.short_mv += -v;
+            }
             if p.instr.kind == InstrumentKind::Future {
                 s.initial_margin += v.abs() * FUTURES_IM;
                 s.maintenance_margin += v.abs() * FUTURES_MM;
-                s.market_val += v;
-            } else {
-                s.market_val += v;
-                if v >= 0.0 {
-                    s.long_mv += v;
-                } else {
-                    s.short_mv += -v;
-                }
-            }
-            if v >= 0.0 && p.instr.kind == InstrumentKind::Future {
-                s.long_mv += v;
-            } else if p.instr.kind == InstrumentKind::Future {
-                s.short_mv += -v;
             }
         }
         s.frozen = self.frozen(ai, None);
@@ -817,15 +823,16 @@ impl State {
                 s.initial_margin = s.long_mv * MARGIN_CREDIT + s.short_mv;
                 s.maintenance_margin = s.long_mv * 0.35 + s.short_mv * 0.35;
             }
+            // Short (option) positions tie up what closing them would cost.
             let credit = if acc.margin { s.long_mv * MARGIN_CREDIT } else { 0.0 };
-            s.power = (acc.cash - s.frozen + credit).max(0.0);
+            s.power = (acc.cash - s.frozen + credit - s.short_mv).max(0.0);
         }
         s.cash_power = (acc.cash - s.frozen).max(0.0);
         s
     }
 
     pub fn combo_net_price(&self, legs: &[LegRec]) -> f64 {
-        legs.iter().map(|l| l.side.sign() * l.ratio * self.price_of(&l.instr)).sum()
+        legs.iter().map(|l| l.side.sign() * l.ratio * self.price_of(&l.instr)).fold(0.0, |a, v| a + v)
     }
 
     // ---- pushes ----------------------------------------------------------------
@@ -984,7 +991,9 @@ impl State {
 
     /// One matching round over every working order, oldest first.
     pub fn match_all(&mut self) {
-        let working: Vec<usize> = (0..self.orders.len()).filter(|i| self.orders[*i].is_working()).collect();
+        let orders = &self.orders;
+        self.open.retain(|i| orders.get(*i).is_some_and(|o| !status::is_final(o.status)));
+        let working: Vec<usize> = self.open.iter().copied().filter(|i| self.orders[*i].is_working()).collect();
         for oi in working {
             self.match_order(oi);
         }
@@ -1020,7 +1029,7 @@ impl State {
         let mut fill_indices = Vec::new();
         for (instr, side, side_num, leg_qty, leg_price) in legs {
             let fees = fee_table(&instr, side, leg_qty, leg_price, first_fill);
-            let fee_sum: f64 = fees.iter().map(|(_, v)| v).sum();
+            let fee_sum: f64 = fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v);
             for (title, v) in &fees {
                 self.orders[oi].add_fee(title, *v);
             }
