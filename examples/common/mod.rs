@@ -79,8 +79,7 @@ pub fn target(args: &Args, encrypt: bool) -> Result<Target, String> {
         (None, true) => Some(ftapi::codec::RsaKey::generate(1024).map_err(|e| e.to_string())?),
         (None, false) => None,
     };
-    let broker = std::sync::Arc::new(ftapi::sim::Broker::with_default_accounts());
-    let mut builder = ftapi::sim::SimServer::builder().port(0).trade_handler(broker);
+    let mut builder = ftapi::sim::SimServer::builder().port(0);
     if let Some(k) = &rsa_key {
         builder = builder.rsa_key(k.clone());
     }

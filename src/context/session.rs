@@ -176,12 +176,21 @@ struct ConnForwarder {
 
 impl ConnSpi for ConnForwarder {
     fn on_init_connect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
-        let r = if err_code == 0 { Ok(()) } else { Err(format!("InitConnect failed (retType {err_code}): {desc}")) };
+        let r = match err_code {
+            0 => Ok(()),
+            // Local failures (refused, timed out, unreadable reply) carry their own text.
+            c if c == i64::from(crate::error::ret_type::DISCONNECT)
+                || c == i64::from(crate::error::ret_type::INVALID) =>
+            {
+                Err(desc.strip_prefix("connect failed: ").unwrap_or(desc).to_string())
+            }
+            c => Err(format!("InitConnect refused by OpenD (retType {c}): {desc}")),
+        };
         let _ = self.init_tx.send(r);
     }
 
     fn on_disconnect(&self, _api: &TrdApi, _err_code: i64, desc: &str) {
-        let _ = self.lost_tx.send(desc.to_string());
+        let _ = self.lost_tx.send(desc.strip_prefix("not connected: ").unwrap_or(desc).to_string());
     }
 }
 
@@ -279,6 +288,7 @@ impl Session {
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
+                Ok(Err(msg)) if msg.contains(&format!("{host}:{port}")) => Err(Error::Connect(msg)),
                 Ok(Err(msg)) => Err(Error::Connect(format!("{host}:{port}: {msg}"))),
                 Err(_) => Err(Error::Connect(format!("{host}:{port}: connection events ended"))),
             },
