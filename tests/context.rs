@@ -374,8 +374,15 @@ fn every_order_and_query_method() {
     let hist = ctx.history_order_list_query(HistoryOrderQuery::new().env(TrdEnv::Simulate)).unwrap();
     assert!(!hist.is_empty());
     let hist_real = ctx.history_order_list_query(HistoryOrderQuery::new()).unwrap();
+    assert!(!hist_real.is_empty());
     let hist_deals = ctx.history_deal_list_query(HistoryDealQuery::new()).unwrap();
-    assert!(!hist_real.is_empty() || !hist_deals.is_empty() || !hist.is_empty());
+    assert!(!hist_deals.is_empty());
+    let code = hist_deals[0].code.to_string();
+    let by_code = ctx.history_deal_list_query(HistoryDealQuery::new().code(&code)).unwrap();
+    assert!(!by_code.is_empty() && by_code.iter().all(|d| d.code.to_string() == code), "{by_code:?}");
+    let window =
+        ctx.history_order_list_query(HistoryOrderQuery::new().window(Some("2000-01-01"), Some("2000-01-31"))).unwrap();
+    assert!(window.is_empty(), "nothing in January 2000");
 
     // margin ratio asks with the first real account
     let ratios = ctx.get_margin_ratio(["HK.00700", "HK.09988", "HK.00700"]).unwrap();
