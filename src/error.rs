@@ -85,6 +85,15 @@ pub enum Error {
     /// The caller passed something that cannot be sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A client-side rate limit (OpenD's documented limits, applied by the trade
+    /// contexts) had no free slot within the allowed wait. Nothing was sent.
+    #[error("rate limit reached for {what}; next slot in {retry_after:?}")]
+    RateLimited {
+        /// Which limit, e.g. "place_order (at most 15 per 30s for account 123)".
+        what: String,
+        /// When the next call would be allowed.
+        retry_after: Duration,
+    },
 }
 
 impl Error {
@@ -97,7 +106,7 @@ impl Error {
                 ret_type::DISCONNECT
             }
             Error::Codec(_) => ret_type::INVALID,
-            Error::InvalidArgument(_) => ret_type::FAILED,
+            Error::InvalidArgument(_) | Error::RateLimited { .. } => ret_type::FAILED,
         }
     }
 

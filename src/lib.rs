@@ -4,6 +4,7 @@
 pub mod api;
 pub mod codec;
 pub mod conn;
+pub mod context;
 pub mod error;
 pub mod pb;
 #[cfg(feature = "sim")]
@@ -12,6 +13,10 @@ pub mod types;
 
 pub use api::{ConnSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};
+pub use context::{
+    ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, ReconnectPolicy, SecTradeContext,
+    TradeContext,
+};
 pub use error::{Error, Result};
 pub use types::{
     Account, AccountRef, Currency, Funds, Market, ModifyOrderOp, Order, OrderFill, OrderStatus, OrderType, Position,

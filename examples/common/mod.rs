@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+pub mod context_walk;
+
 /// `--name value` and `--flag` arguments.
 pub struct Args {
     values: HashMap<String, String>,

@@ -1,0 +1,258 @@
+//! Blocking trade contexts: [`SecTradeContext`] for securities accounts and
+//! [`FutureTradeContext`] for futures accounts, the Rust counterparts of the Python
+//! SDK's `OpenSecTradeContext` and `OpenFutureTradeContext`.
+//!
+//! ```no_run
+//! use ftapi::context::{PlaceOrder, SecTradeContext};
+//! use ftapi::types::{SecurityFirm, TrdEnv, TrdMarket, TrdSide};
+//!
+//! let ctx = SecTradeContext::builder()
+//!     .host("127.0.0.1")
+//!     .port(11111)
+//!     .filter_trdmarket(TrdMarket::Hk)
+//!     .security_firm(SecurityFirm::FutuSecurities)
+//!     .encrypt(None) // the process-wide default, like is_encrypt=None
+//!     .open()?; // connect, InitConnect, account list, push subscription; bounded
+//! for acc in ctx.get_acc_list()? {
+//!     println!("{} {} {:?}", acc.acc_id, acc.env, acc.trd_market_auth);
+//! }
+//! ctx.unlock_trade("123456", true)?;
+//! ctx.set_order_handler(|u| println!("order {} is {}", u.order.order_id_ex, u.order.order_status));
+//! ctx.set_fill_handler(|f| println!("fill {} x {} @ {}", f.fill.code, f.fill.qty, f.fill.price));
+//! let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 350.0).env(TrdEnv::Simulate))?;
+//! println!("placed {}", placed.order_id_ex);
+//! # Ok::<(), ftapi::Error>(())
+//! ```
+//!
+//! # What a context does
+//!
+//! * **Open** ([`ContextBuilder::open`]): TCP connect and InitConnect bounded by the
+//!   connect timeout, then Trd_GetAccList, filtered by `filter_trdmarket` and
+//!   `security_firm` exactly as the Python SDK filters (PROTOCOL.md 6.3; with no firm
+//!   given, the firm of the first real account is adopted), then Trd_SubAccPush for
+//!   those accounts. It fails with the reason instead of retrying forever.
+//! * **Account list cached**: `get_acc_list` returns the cached list; it is read at open,
+//!   after each reconnect and by [`TradeContext::refresh_acc_list`], never before every
+//!   call. Account selection (`env`, `acc_id`, `acc_index`) follows PROTOCOL.md 6.4 and
+//!   fails with a clear [`Error::InvalidArgument`](crate::Error::InvalidArgument) ("no SIMULATE account ...", "acc_id N
+//!   not found ...", "trading environment ... is not available ...").
+//! * **Typed results**: [`Account`](crate::types::Account), [`Order`](crate::types::Order),
+//!   [`OrderFill`](crate::types::OrderFill), [`Position`](crate::types::Position),
+//!   [`Funds`](crate::types::Funds) ..., codes as `MARKET.CODE`. OpenD's refusals keep
+//!   `retType`, `retMsg` and `errCode` ([`Error::Server`](crate::Error::Server)).
+//! * **Timeouts**: every call is bounded by the request timeout (default 12 s). A call
+//!   made while the context is reconnecting fails at once with
+//!   [`Error::NotConnected`](crate::Error::NotConnected), or waits up to
+//!   [`ContextBuilder::disconnected_wait`].
+//! * **Reconnect** (on by default, [`ReconnectPolicy`]): after an unexpected disconnect
+//!   the context reconnects with exponential backoff, repeats InitConnect, re-reads the
+//!   accounts, unlocks again if it was unlocked and re-subscribes the pushes, and
+//!   reports each step to the connection handler ([`ConnectionEvent`]). Calls in flight
+//!   at the disconnect fail with [`Error::Disconnected`](crate::Error::Disconnected); place/modify/combo orders are
+//!   never re-sent, and their error says that the outcome is unknown, so reconcile
+//!   with `order_list_query`.
+//! * **Rate limits** ([`RateLimits`]): place 15 / 30 s and modify 20 / 30 s per account,
+//!   unlock 10 / 30 s, as OpenD documents them; a call waits for its slot (bounded) or
+//!   fails with [`Error::RateLimited`](crate::Error::RateLimited).
+//! * **Pushes**: order and fill pushes of the context's accounts are subscribed
+//!   automatically (once per connection and account list, never duplicated) and
+//!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the context's
+//!   dispatch thread; a handler may call the context.
+//! * **Threads**: a context runs a dispatch thread, a reconnect thread and the
+//!   connection's reader thread. None of them keeps the process alive (Rust has no
+//!   "daemon" switch to forget), and dropping the context (or
+//!   [`TradeContext::close`]) stops and joins them all.
+//!
+//! # Futu and moomoo
+//!
+//! The protocol is the same for both brands; only the account's
+//! [`SecurityFirm`](crate::types::SecurityFirm) differs (values 2..=7 are moomoo
+//! entities). [`moomoo`] re-exports the contexts with the moomoo firm names.
+//!
+//! # Python SDK names
+//!
+//! | Python (`futu` / `moomoo`) | ftapi |
+//! |---|---|
+//! | `OpenSecTradeContext(filter_trdmarket, host, port, is_encrypt, security_firm)` | `SecTradeContext::builder().filter_trdmarket(..).host(..).port(..).encrypt(..).security_firm(..).open()` |
+//! | `OpenFutureTradeContext(host, port, is_encrypt, security_firm)` | `FutureTradeContext::builder()...open()` |
+//! | `SysConfig.set_proto_encrypt(bool)` | [`set_default_encrypt`] |
+//! | `SysConfig.set_init_rsa_file(path)` | [`set_default_rsa_key`], [`set_default_rsa_key_file`] |
+//! | `get_acc_list()` | `get_acc_list()` (cached), `refresh_acc_list()` |
+//! | `unlock_trade(password, password_md5, is_unlock)` | `unlock_trade(pwd, unlock)`, `unlock_trade_md5(md5, unlock)`, `unlock_trade_with(TradePassword, unlock)` |
+//! | `place_order(price, qty, code, trd_side, order_type, ...)` | `place_order(PlaceOrder::limit(code, side, qty, price)...)` → [`PlacedOrder`] |
+//! | `modify_order(op, order_id, qty, price, ...)` | `modify_order(ModifyOrder::new(op, order_id)...)` → [`ModifiedOrder`] |
+//! | `change_order(order_id, price, qty, ...)` | `modify_order(ModifyOrder::change(order_id, qty, price))` |
+//! | `cancel_all_order(trd_env, acc_id, acc_index, trdmarket)` | `cancel_all_order(CancelAll::new().market(..))` |
+//! | `order_list_query(order_id, status_filter_list, code, start, end, ...)` | `order_list_query(OrderQuery)` → `Vec<Order>` |
+//! | `deal_list_query(code, ...)` | `deal_list_query(DealQuery)` → `Vec<OrderFill>` |
+//! | `history_order_list_query(status_filter_list, code, start, end, ...)` | `history_order_list_query(HistoryOrderQuery)` → `Vec<Order>` |
+//! | `history_deal_list_query(code, start, end, ...)` | `history_deal_list_query(HistoryDealQuery)` → `Vec<OrderFill>` |
+//! | `position_list_query(code, pl_ratio_min, pl_ratio_max, ...)` | `position_list_query(PositionQuery)` → `Vec<Position>` |
+//! | `accinfo_query(trd_env, acc_id, acc_index, refresh_cache, currency)` | `accinfo_query(FundsQuery)` → `Funds` |
+//! | `acctradinginfo_query(order_type, code, price, order_id, adjust_limit, ...)` | `acctradinginfo_query(MaxQtyQuery)` → `MaxTrdQtys` |
+//! | `get_margin_ratio(code_list)` | `get_margin_ratio(codes)` → `Vec<MarginRatio>` |
+//! | `order_fee_query(order_id_list, ...)` | `order_fee_query(OrderFeeQuery)` → `Vec<OrderFee>` |
+//! | `get_acc_cash_flow(clearing_date, ..., cashflow_direction)` | `get_acc_cash_flow(CashFlowQuery)` → `Vec<CashFlow>` |
+//! | `place_combo_order(combo_leg_list, price, qty, ...)` | `place_combo_order(ComboOrder)` → [`PlacedOrder`] |
+//! | `comboorder_tradinginfo_query(...)` | `comboorder_tradinginfo_query(ComboMaxQtyQuery)` → `ComboMaxTrdQtys` |
+//! | `set_handler(TradeOrderHandlerBase)` | `set_order_handler(|u: &OrderUpdate| ..)` |
+//! | `set_handler(TradeDealHandlerBase)` | `set_fill_handler(|f: &FillUpdate| ..)` |
+//! | (connection state via logs only) | `set_connection_handler(|e: &ConnectionEvent| ..)`, `connection_state()` |
+//! | `trd_env=`, `acc_id=`, `acc_index=` arguments | `.env(..)`, `.acc_id(..)`, `.acc_index(..)` on every request ([`AccSel`]) |
+//! | `close()` / `with` | `close()` / drop |
+//! | `set_all_thread_daemon(True)` | not needed |
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+mod builder;
+mod dispatch;
+mod rate_limit;
+mod requests;
+mod session;
+mod trade;
+
+pub use self::builder::ContextBuilder;
+pub use self::dispatch::{FillUpdate, OrderUpdate};
+pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
+pub use self::requests::{
+    AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery, HistoryDealQuery,
+    HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder, PositionQuery,
+};
+pub use self::session::{ConnectionEvent, ConnectionState, ReconnectPolicy};
+pub use self::trade::{ModifiedOrder, PlacedOrder, TradeContext};
+
+use crate::codec::RsaKey;
+use crate::error::Result;
+use crate::types::{TrdCategory, TrdMarket};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The kind of a [`TradeContext`]: which accounts it asks OpenD for and how it filters
+/// them. Implemented by [`Securities`] and [`Futures`] only.
+pub trait ContextKind: sealed::Sealed + Send + Sync + 'static {
+    /// The context's name in messages (`"SecTradeContext"`).
+    const NAME: &'static str;
+    /// `trdCategory` sent in Trd_GetAccList.
+    const CATEGORY: TrdCategory;
+    /// `needGeneralSecAccount` sent in Trd_GetAccList.
+    const NEED_GENERAL_SEC_ACCOUNT: bool;
+    /// Whether futures filtering rules apply (PROTOCOL.md 6.3).
+    const FUTURES: bool;
+    /// The market accounts are filtered by unless the builder says otherwise.
+    fn default_market() -> TrdMarket;
+}
+
+/// Securities accounts (stocks, options, funds): [`SecTradeContext`].
+#[derive(Debug)]
+pub enum Securities {}
+
+/// Futures accounts: [`FutureTradeContext`].
+#[derive(Debug)]
+pub enum Futures {}
+
+impl sealed::Sealed for Securities {}
+impl sealed::Sealed for Futures {}
+
+impl ContextKind for Securities {
+    const NAME: &'static str = "SecTradeContext";
+    const CATEGORY: TrdCategory = TrdCategory::Security;
+    const NEED_GENERAL_SEC_ACCOUNT: bool = true;
+    const FUTURES: bool = false;
+    fn default_market() -> TrdMarket {
+        TrdMarket::Hk
+    }
+}
+
+impl ContextKind for Futures {
+    const NAME: &'static str = "FutureTradeContext";
+    const CATEGORY: TrdCategory = TrdCategory::Future;
+    const NEED_GENERAL_SEC_ACCOUNT: bool = false;
+    const FUTURES: bool = true;
+    fn default_market() -> TrdMarket {
+        TrdMarket::Futures
+    }
+}
+
+/// A trade context for securities accounts (Python `OpenSecTradeContext`).
+pub type SecTradeContext = TradeContext<Securities>;
+
+/// A trade context for futures accounts (Python `OpenFutureTradeContext`).
+pub type FutureTradeContext = TradeContext<Futures>;
+
+impl TradeContext<Securities> {
+    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market HK).
+    pub fn builder() -> ContextBuilder<Securities> {
+        ContextBuilder::new()
+    }
+}
+
+impl TradeContext<Futures> {
+    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market FUTURES).
+    pub fn builder() -> ContextBuilder<Futures> {
+        ContextBuilder::new()
+    }
+}
+
+static DEFAULT_ENCRYPT: AtomicBool = AtomicBool::new(false);
+static DEFAULT_RSA_KEY: RwLock<Option<RsaKey>> = RwLock::new(None);
+
+/// Sets the process-wide encryption default used by contexts built with
+/// `encrypt(None)` (the default), like the Python `SysConfig.set_proto_encrypt`.
+/// Initially `false`. Affects contexts opened afterwards.
+pub fn set_default_encrypt(encrypt: bool) {
+    DEFAULT_ENCRYPT.store(encrypt, Ordering::Relaxed);
+}
+
+/// The process-wide encryption default.
+pub fn default_encrypt() -> bool {
+    DEFAULT_ENCRYPT.load(Ordering::Relaxed)
+}
+
+/// Sets (or with `None` clears) the process-wide RSA key used by contexts whose builder
+/// was given none, like the Python `SysConfig.set_init_rsa_file`.
+pub fn set_default_rsa_key(key: Option<RsaKey>) {
+    match DEFAULT_RSA_KEY.write() {
+        Ok(mut g) => *g = key,
+        Err(poisoned) => *poisoned.into_inner() = key,
+    }
+}
+
+/// [`set_default_rsa_key`] from a PEM file (PKCS#1 or PKCS#8).
+pub fn set_default_rsa_key_file(path: impl AsRef<std::path::Path>) -> Result<()> {
+    let pem = std::fs::read_to_string(path)?;
+    set_default_rsa_key(Some(RsaKey::from_pem(&pem)?));
+    Ok(())
+}
+
+/// The process-wide RSA key, if set.
+pub fn default_rsa_key() -> Option<RsaKey> {
+    match DEFAULT_RSA_KEY.read() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// The contexts under the names moomoo users know, with the moomoo broker entities.
+///
+/// Nothing differs on the wire: these are the same types as in [`crate::context`].
+///
+/// ```no_run
+/// use ftapi::context::moomoo::{self, OpenSecTradeContext};
+/// use ftapi::types::TrdMarket;
+/// let ctx = OpenSecTradeContext::builder()
+///     .filter_trdmarket(TrdMarket::Us)
+///     .security_firm(moomoo::MOOMOO_US)
+///     .open()?;
+/// # Ok::<(), ftapi::Error>(())
+/// ```
+pub mod moomoo {
+    pub use crate::types::moomoo::*;
+
+    /// `OpenSecTradeContext` of the moomoo SDK: [`super::SecTradeContext`].
+    pub type OpenSecTradeContext = super::SecTradeContext;
+    /// `OpenFutureTradeContext` of the moomoo SDK: [`super::FutureTradeContext`].
+    pub type OpenFutureTradeContext = super::FutureTradeContext;
+}

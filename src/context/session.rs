@@ -1,0 +1,435 @@
+//! The reconnecting connection under a trade context: one [`TrdApi`], a gate that
+//! keeps user calls out while the connection is not ready, and the supervisor loop that
+//! reconnects with backoff after an unexpected disconnect.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use crate::api::{ConnSpi, TrdApi, TrdSpi};
+use crate::codec::RsaKey;
+use crate::conn::ConnConfig;
+use crate::error::{Error, Result};
+use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
+
+/// The `s2c` type of protocol `P`.
+pub(crate) type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
+/// The `c2s` type of protocol `P`.
+pub(crate) type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
+
+/// How a context reconnects after an unexpected disconnect.
+///
+/// `Default`: on, first attempt after 1 s, doubling up to 30 s between attempts,
+/// retrying forever (each attempt is bounded by the connect timeout).
+///
+/// ```
+/// use std::time::Duration;
+/// use ftapi::context::ReconnectPolicy;
+/// let p = ReconnectPolicy { max_attempts: Some(10), ..ReconnectPolicy::default() };
+/// assert!(p.enabled);
+/// assert_eq!(p.initial_delay, Duration::from_secs(1));
+/// assert!(!ReconnectPolicy::disabled().enabled);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// Reconnect at all (default true). When off, a lost connection stays down and
+    /// every call fails with [`Error::NotConnected`] until the context is dropped.
+    pub enabled: bool,
+    /// Delay before the first attempt (default 1 s).
+    pub initial_delay: Duration,
+    /// Largest delay between attempts; the delay doubles after each failure (default 30 s).
+    pub max_delay: Duration,
+    /// Give up after this many failed attempts (default `None`: never give up).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            enabled: true,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// No automatic reconnect.
+    pub fn disabled() -> Self {
+        ReconnectPolicy { enabled: false, ..Self::default() }
+    }
+}
+
+/// A change of the context's connection, given to the handler set with
+/// `set_connection_handler` (on the context's dispatch thread, in order with pushes).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// `open` connected: InitConnect done, account list read, pushes subscribed. Only
+    /// seen by a handler given to the builder.
+    Connected {
+        /// OpenD's connection id.
+        conn_id: u64,
+    },
+    /// The connection was lost. Every call in flight failed with
+    /// [`Error::Disconnected`]; writes among them have an unknown outcome.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// Whether a reconnect follows (the policy is on).
+        reconnecting: bool,
+    },
+    /// A reconnect attempt failed; the next one follows after `retry_in`.
+    ReconnectFailed {
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Why it failed.
+        error: String,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// Connected again: InitConnect done, trading unlocked again if it was unlocked,
+    /// account list re-read and pushes re-subscribed. Failures of those restore steps
+    /// follow as [`ConnectionEvent::RestoreFailed`].
+    Reconnected {
+        /// The new connection id.
+        conn_id: u64,
+        /// How many attempts it took.
+        attempts: u32,
+    },
+    /// A step of restoring the context after a reconnect failed although the
+    /// connection is up (e.g. the trade password was changed meanwhile).
+    RestoreFailed {
+        /// `"unlock_trade"`, `"get_acc_list"` or `"sub_acc_push"`.
+        step: &'static str,
+        /// OpenD's answer or the local error.
+        error: Error,
+    },
+    /// Reconnecting stopped after `ReconnectPolicy::max_attempts`; the context stays
+    /// disconnected.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        error: String,
+    },
+}
+
+/// Coarse connection state of a context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Being opened.
+    Connecting,
+    /// Connected and restored; calls go through.
+    Connected {
+        /// OpenD's connection id.
+        conn_id: u64,
+    },
+    /// Lost; reconnect attempts are running.
+    Reconnecting {
+        /// Attempts made so far.
+        attempt: u32,
+        /// Why the connection was lost (or why the last attempt failed).
+        reason: String,
+    },
+    /// Lost, and no reconnect will happen (policy off, or it gave up).
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// Closed by the user (or dropped).
+    Closed,
+}
+
+/// Where a session connects and how.
+#[derive(Clone)]
+pub(crate) struct SessionSettings {
+    pub host: String,
+    pub port: u16,
+    pub encrypt: bool,
+    pub rsa_key: Option<RsaKey>,
+    pub conn: ConnConfig,
+    pub reconnect: ReconnectPolicy,
+    /// How long a call made while not connected waits for the connection.
+    pub disconnected_wait: Duration,
+}
+
+/// What the supervisor needs from the context above it.
+pub(crate) trait SessionHooks: Send + Sync {
+    /// Reports a connection event to the user.
+    fn emit(&self, event: ConnectionEvent);
+    /// Restores the context on a fresh connection (unlock, account list, push
+    /// subscription). Steps that failed with OpenD's answer are returned; `Err` means
+    /// the connection itself failed and the attempt counts as failed.
+    fn restore(&self) -> Result<Vec<(&'static str, Error)>>;
+}
+
+/// Forwards the connection callbacks of the [`TrdApi`] to the session's channels.
+struct ConnForwarder {
+    init_tx: Sender<std::result::Result<(), String>>,
+    lost_tx: Sender<String>,
+}
+
+impl ConnSpi for ConnForwarder {
+    fn on_init_connect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
+        let r = match err_code {
+            0 => Ok(()),
+            // Local failures (refused, timed out, unreadable reply) carry their own text.
+            c if c == i64::from(crate::error::ret_type::DISCONNECT)
+                || c == i64::from(crate::error::ret_type::INVALID) =>
+            {
+                Err(desc.strip_prefix("connect failed: ").unwrap_or(desc).to_string())
+            }
+            c => Err(format!("InitConnect refused by OpenD (retType {c}): {desc}")),
+        };
+        let _ = self.init_tx.send(r);
+    }
+
+    fn on_disconnect(&self, _api: &TrdApi, _err_code: i64, desc: &str) {
+        let _ = self.lost_tx.send(desc.strip_prefix("not connected: ").unwrap_or(desc).to_string());
+    }
+}
+
+/// Whether an error means the connection itself is gone (rather than OpenD refusing).
+pub(crate) fn is_connection_error(e: &Error) -> bool {
+    matches!(e, Error::Disconnected { .. } | Error::NotConnected(_) | Error::Io(_) | Error::Connect(_))
+}
+
+/// One reconnecting connection.
+pub(crate) struct Session {
+    settings: SessionSettings,
+    api: TrdApi,
+    state: Mutex<ConnectionState>,
+    cond: Condvar,
+    closed: AtomicBool,
+    init_rx: Receiver<std::result::Result<(), String>>,
+    lost_rx: Receiver<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.settings.host)
+            .field("port", &self.settings.port)
+            .field("state", &*self.state.lock())
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session that is not connected yet. `trd_spi` receives the pushes.
+    pub(crate) fn new(settings: SessionSettings, client_id: &str, trd_spi: Arc<dyn TrdSpi>) -> Session {
+        let api = TrdApi::with_config(settings.conn.clone());
+        api.set_client_info(client_id, settings.conn.client_ver);
+        if let Some(k) = &settings.rsa_key {
+            api.set_rsa_key(k.clone());
+        }
+        let (init_tx, init_rx) = crossbeam_channel::unbounded();
+        let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
+        api.set_conn_spi(Arc::new(ConnForwarder { init_tx, lost_tx }));
+        api.set_trd_spi(trd_spi);
+        Session {
+            settings,
+            api,
+            state: Mutex::new(ConnectionState::Connecting),
+            cond: Condvar::new(),
+            closed: AtomicBool::new(false),
+            init_rx,
+            lost_rx,
+        }
+    }
+
+    pub(crate) fn api(&self) -> &TrdApi {
+        &self.api
+    }
+
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.state.lock().clone()
+    }
+
+    pub(crate) fn set_state(&self, s: ConnectionState) {
+        let mut g = self.state.lock();
+        if *g == ConnectionState::Closed {
+            return;
+        }
+        *g = s;
+        self.cond.notify_all();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// `Err` once the context is closed (for loops that wait).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::NotConnected("the trade context is closed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Connects once: TCP connect plus InitConnect, bounded by the connect timeout.
+    /// Returns the new connection id.
+    pub(crate) fn connect(&self, shutdown: &Receiver<()>) -> Result<u64> {
+        while self.init_rx.try_recv().is_ok() {}
+        self.check_open()?;
+        let (host, port) = (&self.settings.host, self.settings.port);
+        if !self.api.init_connect(host, port, self.settings.encrypt) {
+            return Err(Error::Connect(format!("{host}:{port}: could not start connecting")));
+        }
+        // The reader thread bounds TCP connect and InitConnect by the connect timeout
+        // each; this bound only matters if it is stuck.
+        let bound = self.settings.conn.connect_timeout * 2 + Duration::from_secs(1);
+        let outcome = crossbeam_channel::select! {
+            recv(self.init_rx) -> r => match r {
+                Ok(Ok(())) => Ok(self.api.get_connect_id()),
+                Ok(Err(msg)) if msg.contains(&format!("{host}:{port}")) => Err(Error::Connect(msg)),
+                Ok(Err(msg)) => Err(Error::Connect(format!("{host}:{port}: {msg}"))),
+                Err(_) => Err(Error::Connect(format!("{host}:{port}: connection events ended"))),
+            },
+            recv(shutdown) -> _ => Err(Error::NotConnected("the trade context is closed".into())),
+            default(bound) => Err(Error::Connect(format!("{host}:{port}: no InitConnect answer within {bound:?}"))),
+        };
+        if outcome.is_err() {
+            self.api.close();
+        }
+        outcome
+    }
+
+    /// Waits until the connection is ready, up to the configured bound; fails with a
+    /// clear [`Error::NotConnected`] otherwise.
+    pub(crate) fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + self.settings.disconnected_wait;
+        let mut g = self.state.lock();
+        loop {
+            match &*g {
+                ConnectionState::Connected { .. } => return Ok(()),
+                ConnectionState::Closed => return Err(Error::NotConnected("the trade context is closed".into())),
+                ConnectionState::Disconnected { reason } => {
+                    return Err(Error::NotConnected(format!("disconnected from OpenD ({reason}); not reconnecting")))
+                }
+                ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {}
+            }
+            if self.cond.wait_until(&mut g, deadline).timed_out() {
+                return Err(match &*g {
+                    ConnectionState::Reconnecting { attempt, reason } => Error::NotConnected(format!(
+                        "reconnecting to OpenD (attempts so far: {attempt}; last error: {reason})"
+                    )),
+                    ConnectionState::Connected { .. } => return Ok(()),
+                    other => Error::NotConnected(format!("not connected to OpenD ({other:?})")),
+                });
+            }
+        }
+    }
+
+    /// A blocking call that bypasses the gate (used while opening and restoring).
+    pub(crate) fn call_now<P: Protocol>(&self, c2s: C2s<P>) -> Result<S2c<P>> {
+        self.check_open()?;
+        self.api.call::<P>(c2s)
+    }
+
+    /// Closes the connection and wakes every waiter. Idempotent.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        {
+            let mut g = self.state.lock();
+            *g = ConnectionState::Closed;
+            self.cond.notify_all();
+        }
+        self.api.close();
+    }
+
+    /// The supervisor loop: waits for a lost connection and reconnects per the policy.
+    /// Returns when `shutdown` is closed.
+    pub(crate) fn supervise(&self, shutdown: &Receiver<()>, hooks: &dyn SessionHooks) {
+        loop {
+            let reason = crossbeam_channel::select! {
+                recv(self.lost_rx) -> m => match m {
+                    Ok(r) => r,
+                    Err(_) => return,
+                },
+                recv(shutdown) -> _ => return,
+            };
+            if self.is_closed() {
+                return;
+            }
+            if self.api.is_connected() {
+                log::debug!("ignoring a stale disconnect event ({reason})");
+                continue;
+            }
+            let policy = &self.settings.reconnect;
+            if !policy.enabled {
+                log::warn!("disconnected from OpenD ({reason}); automatic reconnect is off");
+                self.set_state(ConnectionState::Disconnected { reason: reason.clone() });
+                hooks.emit(ConnectionEvent::Disconnected { reason, reconnecting: false });
+                continue;
+            }
+            log::warn!("disconnected from OpenD ({reason}); reconnecting");
+            self.set_state(ConnectionState::Reconnecting { attempt: 0, reason: reason.clone() });
+            hooks.emit(ConnectionEvent::Disconnected { reason: reason.clone(), reconnecting: true });
+            if !self.reconnect(shutdown, hooks, reason) {
+                return;
+            }
+        }
+    }
+
+    /// Reconnect attempts until one succeeds (true), the policy gives up (true), or
+    /// the context is closed (false).
+    fn reconnect(&self, shutdown: &Receiver<()>, hooks: &dyn SessionHooks, mut last: String) -> bool {
+        let policy = self.settings.reconnect.clone();
+        let mut delay = policy.initial_delay;
+        let mut attempt = 0u32;
+        loop {
+            match shutdown.recv_timeout(delay) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return false,
+            }
+            if self.is_closed() {
+                return false;
+            }
+            attempt += 1;
+            self.set_state(ConnectionState::Reconnecting { attempt, reason: last.clone() });
+            let result = self.connect(shutdown).and_then(|conn_id| match hooks.restore() {
+                Ok(failures) => Ok((conn_id, failures)),
+                Err(e) => {
+                    // The fresh connection failed while restoring: drop it and retry.
+                    self.api.close();
+                    while self.lost_rx.try_recv().is_ok() {}
+                    Err(e)
+                }
+            });
+            if self.is_closed() {
+                return false;
+            }
+            match result {
+                Ok((conn_id, failures)) => {
+                    log::info!("reconnected to OpenD after {attempt} attempt(s), conn_id {conn_id}");
+                    self.set_state(ConnectionState::Connected { conn_id });
+                    hooks.emit(ConnectionEvent::Reconnected { conn_id, attempts: attempt });
+                    for (step, error) in failures {
+                        log::warn!("after reconnecting, {step} failed: {error}");
+                        hooks.emit(ConnectionEvent::RestoreFailed { step, error });
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    if policy.max_attempts.is_some_and(|max| attempt >= max) {
+                        log::error!("giving up reconnecting after {attempt} attempt(s): {last}");
+                        self.set_state(ConnectionState::Disconnected { reason: last.clone() });
+                        hooks.emit(ConnectionEvent::GaveUp { attempts: attempt, error: last });
+                        return true;
+                    }
+                    delay = (delay * 2).min(policy.max_delay.max(policy.initial_delay));
+                    log::warn!("reconnect attempt {attempt} failed: {last}; next in {delay:?}");
+                    hooks.emit(ConnectionEvent::ReconnectFailed { attempt, error: last.clone(), retry_in: delay });
+                }
+            }
+        }
+    }
+}
