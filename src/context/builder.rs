@@ -1,11 +1,10 @@
 //! `ContextBuilder`: where to connect and how the context behaves.
 
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dispatch::{self, FillUpdate, Handlers, OrderUpdate, PushForwarder};
+use super::dispatch::{self, FillUpdate, Flow, Handlers, OrderUpdate, PushForwarder};
 use super::rate_limit::{RateLimitMode, RateLimiter, RateLimits};
 use super::session::{ConnectionEvent, ReconnectPolicy, Session, SessionSettings};
 use super::trade::{Inner, KindInfo, TradeContext};
@@ -180,8 +179,9 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
-    /// Capacity of the queue between the connection and the handlers (default 4096
-    /// pushes); pushes beyond it are dropped and counted.
+    /// How many pushes may wait for the handlers (default 4096). Beyond it the
+    /// connection stops reading until a handler returns, so TCP pushes back on OpenD;
+    /// no push is dropped.
     pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
         self.push_queue = capacity.max(1);
         self
@@ -239,9 +239,9 @@ impl<K: ContextKind> ContextBuilder<K> {
             reconnect: self.reconnect,
             disconnected_wait: self.disconnected_wait,
         };
-        let (item_tx, item_rx) = crossbeam_channel::bounded(self.push_queue);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let forwarder = PushForwarder { tx: item_tx.clone(), dropped: dropped.clone() };
+        let (item_tx, item_rx) = crossbeam_channel::unbounded();
+        let flow = Arc::new(Flow::new(self.push_queue));
+        let forwarder = PushForwarder { tx: item_tx.clone(), flow: flow.clone() };
         let session = Session::new(settings, &client_id, Arc::new(forwarder));
         let info = KindInfo {
             name: K::NAME,
@@ -258,14 +258,14 @@ impl<K: ContextKind> ContextBuilder<K> {
             RateLimiter::new(self.rate_limits),
             self.firm,
             item_tx,
-            dropped,
+            flow.clone(),
         ));
         // The handle owns the shutdown from here on: an early return closes everything.
         let ctx = TradeContext::<K>::from_inner(inner.clone());
         let shutdown = inner.shutdown_rx.clone();
         let dispatcher = std::thread::Builder::new()
             .name("ftapi-ctx-dispatch".into())
-            .spawn(move || dispatch::run(handlers, item_rx, shutdown))?;
+            .spawn(move || dispatch::run(handlers, flow, item_rx, shutdown))?;
         inner.add_thread(dispatcher);
         inner.open_connection()?;
         let sup = inner.clone();

@@ -1,20 +1,22 @@
 //! Delivery of pushes and connection events to the user's handlers, on one dispatch
 //! thread per context.
 //!
-//! The connection's reader thread only converts a push to its typed form and puts it
-//! in a bounded queue; the dispatch thread runs the handlers with no lock held. A
-//! handler may therefore call the context (blocking calls included) without
-//! deadlocking the reader. If the queue is full (a handler is far too slow), further
-//! pushes are dropped with a warning and counted (`dropped_pushes`), rather than
-//! stalling the connection; connection events are never dropped for that reason.
+//! The connection's reader thread only converts a push to its typed form and queues it;
+//! the dispatch thread runs the handlers with no lock held. No push is ever dropped:
+//! when `capacity` pushes are waiting (a handler is too slow), the reader thread waits
+//! for the handler, so it stops reading and TCP pushes back on OpenD ([`Flow`]). The
+//! one exception keeps handlers free to call the context: while a handler is inside a
+//! context call, whose reply the reader must read, the reader queues beyond the
+//! capacity instead of waiting. Connection events are queued without waiting.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
-use parking_lot::RwLock;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::session::ConnectionEvent;
 use crate::api::{TrdApi, TrdSpi};
@@ -79,21 +81,94 @@ pub(crate) enum Item {
     State(ConnectionEvent),
 }
 
+/// Flow control between the connection's reader thread and the dispatch thread.
+pub(crate) struct Flow {
+    queued: Mutex<usize>,
+    cv: Condvar,
+    capacity: usize,
+    /// Handlers currently inside a context call (on the dispatch thread).
+    in_call: AtomicUsize,
+    dispatch_thread: OnceLock<ThreadId>,
+    closed: AtomicBool,
+}
+
+impl Flow {
+    pub(crate) fn new(capacity: usize) -> Flow {
+        Flow {
+            queued: Mutex::new(0),
+            cv: Condvar::new(),
+            capacity: capacity.max(1),
+            in_call: AtomicUsize::new(0),
+            dispatch_thread: OnceLock::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Waits for room for one more push (see the module docs), then counts it.
+    fn acquire(&self) {
+        let mut queued = self.queued.lock();
+        while *queued >= self.capacity
+            && self.in_call.load(Ordering::Acquire) == 0
+            && !self.closed.load(Ordering::Acquire)
+        {
+            self.cv.wait_for(&mut queued, Duration::from_millis(100));
+        }
+        *queued += 1;
+    }
+
+    /// One queued push was handled.
+    fn release(&self) {
+        let mut queued = self.queued.lock();
+        *queued = queued.saturating_sub(1);
+        self.cv.notify_all();
+    }
+
+    /// Pushes waiting for the handlers.
+    pub(crate) fn queued(&self) -> usize {
+        *self.queued.lock()
+    }
+
+    /// Marks a context call made from a handler, so the reader does not wait for the
+    /// handler while the handler waits for the reader. No-op on other threads.
+    pub(crate) fn enter_call(self: &Arc<Self>) -> Option<CallGuard> {
+        if self.dispatch_thread.get() != Some(&std::thread::current().id()) {
+            return None;
+        }
+        self.in_call.fetch_add(1, Ordering::AcqRel);
+        let _g = self.queued.lock();
+        self.cv.notify_all();
+        Some(CallGuard(self.clone()))
+    }
+
+    /// Stops all waiting for good (the context is closing).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _g = self.queued.lock();
+        self.cv.notify_all();
+    }
+}
+
+/// Ends a handler's context call (see [`Flow::enter_call`]).
+pub(crate) struct CallGuard(Arc<Flow>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.in_call.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The [`TrdSpi`] of a context's connection: converts pushes and queues them.
 pub(crate) struct PushForwarder {
     pub tx: Sender<Item>,
-    pub dropped: Arc<AtomicU64>,
+    pub flow: Arc<Flow>,
 }
 
 impl PushForwarder {
     fn forward(&self, item: Item, what: &str) {
-        match self.tx.try_send(item) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                log::warn!("push queue full (handlers too slow): {what} push dropped ({n} dropped so far)");
-            }
-            Err(TrySendError::Disconnected(_)) => log::debug!("{what} push after the context closed"),
+        self.flow.acquire();
+        if self.tx.send(item).is_err() {
+            self.flow.release();
+            log::debug!("{what} push after the context closed");
         }
     }
 }
@@ -108,11 +183,10 @@ impl TrdSpi for PushForwarder {
     }
 }
 
-/// Queues a connection event. Waits (bounded) if the queue is full, so events are not
-/// lost to a burst of pushes.
+/// Queues a connection event (never waits: events are few).
 pub(crate) fn send_state(tx: &Sender<Item>, event: ConnectionEvent) {
-    if let Err(e) = tx.send_timeout(Item::State(event), Duration::from_secs(5)) {
-        log::warn!("connection event not delivered: {e}");
+    if tx.send(Item::State(event)).is_err() {
+        log::debug!("connection event after the context closed");
     }
 }
 
@@ -124,7 +198,8 @@ fn guarded(what: &str, f: impl FnOnce()) {
 
 /// The dispatch thread's body: delivers items until `shutdown` is closed. Items still
 /// queued at shutdown are discarded.
-pub(crate) fn run(handlers: Arc<Handlers>, rx: Receiver<Item>, shutdown: Receiver<()>) {
+pub(crate) fn run(handlers: Arc<Handlers>, flow: Arc<Flow>, rx: Receiver<Item>, shutdown: Receiver<()>) {
+    let _ = flow.dispatch_thread.set(std::thread::current().id());
     loop {
         let item = crossbeam_channel::select_biased! {
             recv(shutdown) -> _ => return,
@@ -139,12 +214,14 @@ pub(crate) fn run(handlers: Arc<Handlers>, rx: Receiver<Item>, shutdown: Receive
                 if let Some(h) = h {
                     guarded("order", || h(&u));
                 }
+                flow.release();
             }
             Item::Fill(u) => {
                 let h = handlers.fill.read().clone();
                 if let Some(h) = h {
                     guarded("fill", || h(&u));
                 }
+                flow.release();
             }
             Item::State(e) => {
                 let h = handlers.state.read().clone();

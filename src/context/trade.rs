@@ -2,14 +2,13 @@
 //! push subscription and the threads behind them.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
-use super::dispatch::{self, FillUpdate, Handlers, Item, OrderUpdate};
+use super::dispatch::{self, FillUpdate, Flow, Handlers, Item, OrderUpdate};
 use super::rate_limit::{LimitKind, RateLimiter};
 use super::requests::{
     history_window, today_utc, AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
@@ -82,7 +81,7 @@ pub(crate) struct Inner {
     pub shutdown_rx: Receiver<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     item_tx: Sender<Item>,
-    pub dropped: Arc<AtomicU64>,
+    pub flow: Arc<Flow>,
 }
 
 impl Inner {
@@ -94,7 +93,7 @@ impl Inner {
         limiter: RateLimiter,
         firm: SecurityFirm,
         item_tx: Sender<Item>,
-        dropped: Arc<AtomicU64>,
+        flow: Arc<Flow>,
     ) -> Inner {
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
         Inner {
@@ -110,7 +109,7 @@ impl Inner {
             shutdown_rx,
             threads: Mutex::new(Vec::new()),
             item_tx,
-            dropped,
+            flow,
         }
     }
 
@@ -141,6 +140,7 @@ impl Inner {
             }
         }
         // A reconnect attempt racing with close may have started a connection.
+        self.flow.close();
         self.session.api().close();
         self.handlers.clear();
         *self.password.lock() = None;
@@ -149,6 +149,7 @@ impl Inner {
     /// A gated blocking call: waits (bounded) for the connection, then sends. Writes
     /// that lose the connection say that their outcome is unknown.
     fn call<P: Protocol>(&self, c2s: C2s<P>) -> Result<S2c<P>> {
+        let _in_handler = self.flow.enter_call();
         self.session.wait_ready()?;
         let r = self.session.api().call::<P>(c2s);
         if P::IS_WRITE {
@@ -420,9 +421,10 @@ impl<K: ContextKind> TradeContext<K> {
         self.inner.password.lock().is_some()
     }
 
-    /// Pushes dropped because the handler queue was full.
-    pub fn dropped_pushes(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+    /// Pushes received but not yet handled (see
+    /// [`ContextBuilder::push_queue_capacity`](super::ContextBuilder::push_queue_capacity)).
+    pub fn queued_pushes(&self) -> usize {
+        self.inner.flow.queued()
     }
 
     /// Closes the context now (also done on drop): stops reconnecting, closes the
@@ -438,8 +440,8 @@ impl<K: ContextKind> TradeContext<K> {
     /// Handles order pushes (Trd_UpdateOrder) of the context's accounts; replaces the
     /// previous handler. Runs on the context's dispatch thread, one push at a time in
     /// arrival order, and may call the context. A handler that blocks holds up the
-    /// pushes behind it (beyond the queue capacity they are dropped and counted in
-    /// [`dropped_pushes`](Self::dropped_pushes)) and delays `close` until it returns. A handler that captures the context
+    /// pushes behind it (beyond the queue capacity the connection stops reading, so
+    /// OpenD is slowed down; nothing is dropped) and delays `close` until it returns. A handler that captures the context
     /// itself (an `Arc<TradeContext>`) keeps it alive: capture a `Weak`, or call
     /// [`close`](TradeContext::close).
     pub fn set_order_handler(&self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) {
