@@ -75,7 +75,7 @@
 //! |---|---|
 //! | `OpenSecTradeContext(filter_trdmarket, host, port, is_encrypt, security_firm)` | `SecTradeContext::builder().filter_trdmarket(..).host(..).port(..).encrypt(..).security_firm(..).open()` |
 //! | `OpenFutureTradeContext(host, port, is_encrypt, security_firm)` | `FutureTradeContext::builder()...open()` |
-//! | `SysConfig.set_proto_encrypt(bool)` | [`set_default_encrypt`] |
+//! | `SysConfig.enable_proto_encrypt(bool)` | [`set_default_encrypt`] |
 //! | `SysConfig.set_init_rsa_file(path)` | [`set_default_rsa_key`], [`set_default_rsa_key_file`] |
 //! | `get_acc_list()` | `get_acc_list()` (cached), `refresh_acc_list()` |
 //! | `unlock_trade(password, password_md5, is_unlock)` | `unlock_trade(pwd, unlock)`, `unlock_trade_md5(md5, unlock)`, `unlock_trade_with(TradePassword, unlock)` |
