@@ -960,6 +960,8 @@ fn refusals_come_back_as_server_errors_with_opend_messages() {
     assert_refused(r, 2101, "nonexistent account");
     let r = place(&mut c, order_c2s(ghost, TrdSide::Buy, OrderType::Market, "HK.00700", 100.0, 0.0));
     assert_refused(r, 2202, "nonexistent account");
+    let r = rt!(c, sub_acc_push, trd_sub_acc_push, pb::trd_sub_acc_push::C2s { acc_id_list: vec![ids::HK_SIM, 42] });
+    assert_refused(r, 2008, "nonexistent account");
     // An account used with the wrong environment.
     let r = rt!(
         c,
@@ -1098,11 +1100,15 @@ fn write_requests_get_conn_id_and_serial_as_packet_id_and_replays_are_refused() 
     );
     assert_refused(r, 2205, "does not match this connection");
 
+    // The blocking call fills the PacketID too.
+    c.api.call::<pb::proto::PlaceOrder>(buy()).expect("blocking place with a filled-in PacketID");
+
     // Serials are per connection: a second connection's filled-in PacketIDs are its own.
     let mut d = Client::connect(&sim, Mode::Plain);
     assert_ne!(d.conn_id(), conn_id);
     place(&mut d, buy()).expect("another connection places with its own PacketID");
-    // Two orders placed by c (first, own) and one by d rest; the replays placed nothing.
+    // Three orders placed by c (first, own, blocking) and one by d rest; the replays
+    // placed nothing.
     let resting = rt!(
         c,
         get_order_list,
@@ -1111,7 +1117,7 @@ fn write_requests_get_conn_id_and_serial_as_packet_id_and_replays_are_refused() 
     )
     .expect("orders")
     .order_list;
-    assert_eq!(resting.len(), 3, "{resting:#?}");
+    assert_eq!(resting.len(), 4, "{resting:#?}");
 }
 
 // ---- 5. typed model ----------------------------------------------------------------
@@ -1197,7 +1203,11 @@ fn typed_conversions_of_real_replies() {
         c,
         get_flow_summary,
         trd_flow_summary,
-        pb::trd_flow_summary::C2s { header: h, clearing_date: String::new(), ..Default::default() }
+        pb::trd_flow_summary::C2s {
+            header: h,
+            clearing_date: o.create_time.get(..10).expect("a dated createTime").to_string(),
+            ..Default::default()
+        }
     )
     .expect("flows");
     let flows: Vec<CashFlow> = flows.flow_summary_info_list.iter().map(CashFlow::from).collect();
