@@ -55,6 +55,18 @@ pub fn sim_with(
     edit(b).start().expect("start simulator")
 }
 
+/// A simulator for `mode` serving `broker`, which the caller keeps to move prices
+/// (`set_price`, `tick`) and to look at its state.
+pub fn sim_with_broker(mode: Mode, broker: Arc<ftapi::sim::Broker>) -> SimServer {
+    sim_with(mode, |b| b.trade_handler(broker))
+}
+
+/// A fresh broker over `config` and a simulator for `mode` serving it.
+pub fn sim_and_broker(mode: Mode, config: ftapi::sim::accounts::BrokerConfig) -> (SimServer, Arc<ftapi::sim::Broker>) {
+    let broker = Arc::new(ftapi::sim::Broker::new(config).expect("broker configuration"));
+    (sim_with_broker(mode, broker.clone()), broker)
+}
+
 /// Everything a [`TrdApi`] reported, as channel messages.
 #[derive(Debug)]
 pub enum Event {
