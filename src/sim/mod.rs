@@ -6,6 +6,16 @@
 //! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
 //! orders, fills, funds, positions) which uses `matching` (price paths and fills).
 
+pub mod config;
+pub mod faults;
+pub mod server;
+pub mod session;
+
+pub use config::{SimConfig, SimServerBuilder};
+pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
+pub use server::{SimServer, SimStats};
+pub use session::SessionInfo;
+
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
 

@@ -1,0 +1,195 @@
+//! Settings of the simulated OpenD, and the builder that starts a [`SimServer`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::{AesMode, RsaKey};
+
+use super::faults::FaultPlan;
+use super::server::SimServer;
+use super::TradeHandler;
+
+/// OpenD's default API port.
+pub const DEFAULT_PORT: u16 = 11111;
+/// Default `keepAliveInterval` sent in the InitConnect reply, in seconds.
+pub const DEFAULT_KEEPALIVE_SECS: i32 = 10;
+/// Default `loginUserID` of the simulated OpenD.
+pub const DEFAULT_LOGIN_USER_ID: u64 = 10_000_001;
+/// Default `serverVer` (what a 10.11 OpenD might report).
+pub const DEFAULT_SERVER_VER: i32 = 1011;
+/// Default `serverBuildNo` reported by GetGlobalState.
+pub const DEFAULT_SERVER_BUILD_NO: i32 = 7108;
+/// Default limit on the body length of a client packet (1 MiB: OpenD requests are tiny).
+pub const DEFAULT_SIM_MAX_BODY_LEN: u32 = 1024 * 1024;
+/// Default socket write timeout; a client that stops reading for this long is dropped.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything that shapes the simulator's protocol behaviour. Plain data with
+/// defaults; [`SimServer::builder`] is the usual way to fill it.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to listen on (default `127.0.0.1`).
+    pub ip: IpAddr,
+    /// Port to listen on (default 11111; 0 picks a free port).
+    pub port: u16,
+    /// OpenD's RSA private key (`rsa_private_key` in OpenD's config). Without it,
+    /// nothing is ever encrypted.
+    pub rsa_key: Option<RsaKey>,
+    /// AES mode for encrypted connections: CBC (the reply carries `aesCBCiv`) or
+    /// FTAES-ECB (no IV).
+    pub aes_mode: AesMode,
+    /// `keepAliveInterval` in the InitConnect reply, seconds.
+    pub keepalive_interval: i32,
+    /// `loginUserID` in the InitConnect reply.
+    pub login_user_id: u64,
+    /// `serverVer` in InitConnect and GetGlobalState replies.
+    pub server_ver: i32,
+    /// `serverBuildNo` in GetGlobalState replies.
+    pub server_build_no: i32,
+    /// `userAttribution` in the InitConnect reply (`Common.UserAttribution`, 1 = NN).
+    pub user_attribution: i32,
+    /// The `connID` of the first accepted connection; each further one gets the next.
+    pub first_conn_id: u64,
+    /// Client packets whose header claims a longer body close the connection.
+    pub max_body_len: u32,
+    /// Socket write timeout per session.
+    pub write_timeout: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: DEFAULT_PORT,
+            rsa_key: None,
+            aes_mode: AesMode::Cbc,
+            keepalive_interval: DEFAULT_KEEPALIVE_SECS,
+            login_user_id: DEFAULT_LOGIN_USER_ID,
+            server_ver: DEFAULT_SERVER_VER,
+            server_build_no: DEFAULT_SERVER_BUILD_NO,
+            user_attribution: 1,
+            first_conn_id: 1,
+            max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// Builds and starts a [`SimServer`].
+///
+/// ```no_run
+/// use ftapi::sim::SimServer;
+/// let server = SimServer::builder().port(0).keepalive_interval(5).start().unwrap();
+/// println!("simulator on {}", server.local_addr());
+/// ```
+#[derive(Default)]
+pub struct SimServerBuilder {
+    pub(crate) config: SimConfig,
+    pub(crate) handler: Option<Arc<dyn TradeHandler>>,
+    pub(crate) faults: FaultPlan,
+}
+
+impl SimServerBuilder {
+    /// A builder with [`SimConfig::default`], no trade handler and no faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Listening IP address.
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.config.ip = ip;
+        self
+    }
+
+    /// Listening port (0 = any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Listening address (IP and port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.config.ip = addr.ip();
+        self.config.port = addr.port();
+        self
+    }
+
+    /// OpenD's RSA private key; enables encrypted connections.
+    pub fn rsa_key(mut self, key: RsaKey) -> Self {
+        self.config.rsa_key = Some(key);
+        self
+    }
+
+    /// AES mode handed to encrypted connections.
+    pub fn aes_mode(mut self, mode: AesMode) -> Self {
+        self.config.aes_mode = mode;
+        self
+    }
+
+    /// `keepAliveInterval` in seconds.
+    pub fn keepalive_interval(mut self, secs: i32) -> Self {
+        self.config.keepalive_interval = secs;
+        self
+    }
+
+    /// `loginUserID` of the simulated OpenD.
+    pub fn login_user_id(mut self, id: u64) -> Self {
+        self.config.login_user_id = id;
+        self
+    }
+
+    /// `serverVer` of the simulated OpenD.
+    pub fn server_ver(mut self, ver: i32) -> Self {
+        self.config.server_ver = ver;
+        self
+    }
+
+    /// `userAttribution` sent in the InitConnect reply.
+    pub fn user_attribution(mut self, attribution: i32) -> Self {
+        self.config.user_attribution = attribution;
+        self
+    }
+
+    /// `connID` of the first connection.
+    pub fn first_conn_id(mut self, id: u64) -> Self {
+        self.config.first_conn_id = id;
+        self
+    }
+
+    /// Limit on client body lengths.
+    pub fn max_body_len(mut self, len: u32) -> Self {
+        self.config.max_body_len = len;
+        self
+    }
+
+    /// Socket write timeout per session.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// The trading side (normally `ftapi::sim::broker::Broker`). Without one, every
+    /// `Trd_*` request is answered retType -1 "unknown protocol id N".
+    pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
+        self.handler = Some(handler);
+        self
+    }
+
+    /// Faults to inject from the start (change them later with [`SimServer::set_faults`]).
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
+        self
+    }
+
+    /// Binds the listener and starts the accept thread.
+    pub fn start(self) -> std::io::Result<SimServer> {
+        SimServer::start(self)
+    }
+}
