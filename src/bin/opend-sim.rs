@@ -1,1 +1,190 @@
-fn main() {}
+//! `opend-sim`: a simulated Futu / moomoo OpenD on TCP, for testing clients without a
+//! real gateway. Run `opend-sim --help` for the options.
+//!
+//! The first line on stdout is always `listening on <ip>:<port>` (useful with
+//! `--port 0`); the process then serves until it is killed.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ftapi::codec::{AesMode, RsaKey};
+use ftapi::sim::{SimServer, TradeHandler};
+
+const HELP: &str = "\
+opend-sim: a simulated Futu / moomoo OpenD speaking OpenD's TCP API protocol.
+
+USAGE:
+    opend-sim [OPTIONS]
+
+OPTIONS:
+    --ip IP           Address to listen on (default 127.0.0.1).
+    --port P          Port to listen on (default 11111, OpenD's API port; 0 picks a free
+                      port, shown on the first output line).
+    --rsa-key FILE    OpenD's RSA private key (PEM, PKCS#1 or PKCS#8). With it, clients
+                      may RSA-encrypt InitConnect and ask for AES-encrypted bodies.
+                      Without it nothing is ever encrypted.
+    --aes cbc|ecb     AES mode handed to encrypted connections: cbc = AES-128-CBC with
+                      an IV in the InitConnect reply (default), ecb = FTAES-ECB.
+    --keepalive S     keepAliveInterval sent to clients, in seconds (default 10).
+    --user-id N       loginUserID of the simulated OpenD (default 10000001).
+    --accounts FILE   Accounts file for the simulated broker (trading accounts, funds,
+                      positions).
+    --verbose         Log connections, requests and faults to stderr.
+    --help            Show this help and exit.
+
+OUTPUT:
+    The first line on stdout is exactly `listening on <ip>:<port>`. The simulator then
+    runs until it is killed.
+";
+
+/// Parsed command line.
+struct Args {
+    ip: IpAddr,
+    port: u16,
+    rsa_key: Option<PathBuf>,
+    aes: AesMode,
+    keepalive: i32,
+    user_id: Option<u64>,
+    accounts: Option<PathBuf>,
+    verbose: bool,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        ip: IpAddr::from([127, 0, 0, 1]),
+        port: ftapi::sim::config::DEFAULT_PORT,
+        rsa_key: None,
+        aes: AesMode::Cbc,
+        keepalive: ftapi::sim::config::DEFAULT_KEEPALIVE_SECS,
+        user_id: None,
+        accounts: None,
+        verbose: false,
+    };
+    while let Some(arg) = it.next() {
+        // Accept both `--opt value` and `--opt=value`.
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--verbose" | "-v" => a.verbose = true,
+            "--ip" => a.ip = value()?.parse().map_err(|e| format!("--ip: {e}"))?,
+            "--port" => a.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--rsa-key" => a.rsa_key = Some(PathBuf::from(value()?)),
+            "--aes" => {
+                a.aes = match value()?.to_ascii_lowercase().as_str() {
+                    "cbc" => AesMode::Cbc,
+                    "ecb" | "ftaes-ecb" | "ftaes_ecb" => AesMode::FtAesEcb,
+                    other => return Err(format!("--aes: expected cbc or ecb, got {other:?}")),
+                }
+            }
+            "--keepalive" => {
+                let s: i32 = value()?.parse().map_err(|e| format!("--keepalive: {e}"))?;
+                if s <= 0 {
+                    return Err("--keepalive must be a positive number of seconds".into());
+                }
+                a.keepalive = s;
+            }
+            "--user-id" => a.user_id = Some(value()?.parse().map_err(|e| format!("--user-id: {e}"))?),
+            "--accounts" => a.accounts = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(Some(a))
+}
+
+/// A minimal stderr logger for `--verbose`.
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            eprintln!(
+                "{}.{:03} {:<5} {}: {}",
+                t.as_secs(),
+                t.subsec_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLogger = StderrLogger;
+
+/// Builds the trade handler behind every `Trd_*` request.
+///
+/// MERGE POINT: the simulated broker (`ftapi::sim::broker::Broker`, loaded from
+/// `--accounts FILE` or with its default accounts) is wired in here. Until it exists
+/// the simulator runs without one, and every `Trd_*` request is answered
+/// retType -1 "unknown protocol id N".
+fn build_trade_handler(accounts: Option<&std::path::Path>) -> Result<Option<Arc<dyn TradeHandler>>, String> {
+    if let Some(path) = accounts {
+        log::warn!("--accounts {}: no simulated broker is built into this binary yet; ignored", path.display());
+    }
+    Ok(None)
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let mut b = SimServer::builder().ip(args.ip).port(args.port).aes_mode(args.aes).keepalive_interval(args.keepalive);
+    if let Some(id) = args.user_id {
+        b = b.login_user_id(id);
+    }
+    if let Some(path) = &args.rsa_key {
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
+        let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
+        b = b.rsa_key(key);
+    }
+    if let Some(handler) = build_trade_handler(args.accounts.as_deref())? {
+        b = b.trade_handler(handler);
+    }
+    let server = b.start().map_err(|e| format!("cannot listen on {}:{}: {e}", args.ip, args.port))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", server.local_addr()).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    // Serve until killed.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("opend-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(if args.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn });
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opend-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

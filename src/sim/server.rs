@@ -1,5 +1,25 @@
 //! The simulator's TCP server: accept loop, the table of live sessions, and the
 //! test-facing controls (faults, kills, pushes, statistics).
+//!
+//! What a session does with each packet (details in `session.rs`):
+//!
+//! | Situation | Answer |
+//! |---|---|
+//! | anything but InitConnect before a successful InitConnect | plain retType -1 "InitConnect required first" |
+//! | InitConnect whose raw body matches the header SHA-1 | decoded as plain |
+//! | InitConnect whose RSA-decrypted body matches (server has a key) | decoded as RSA |
+//! | InitConnect that is neither | plain retType -1 "InitConnect could not be decoded (...)" |
+//! | InitConnect reply | RSA iff the request was RSA and `packetEncAlgo != -1`, else plain |
+//! | later bodies | AES (the server's [`crate::codec::AesMode`]) iff the server has a key and `packetEncAlgo` is present and not -1 (absent counts as "encrypt" only for an RSA request), else plain |
+//! | KeepAlive (1004) | server time; counted per connection |
+//! | GetGlobalState (1002) | fixed market states, logged in, ProgramStatus Ready, the connID |
+//! | a second InitConnect | retType -1 "InitConnect already done on this connection" |
+//! | any other id | the [`TradeHandler`]; no handler or `None` gives retType -1 "unknown protocol id N" |
+//! | JSON bodies (format byte 1) | retType -1 (protobuf only) |
+//! | bad magic, body over the limit, SHA-1 mismatch, undecryptable body | that connection is closed and logged |
+//!
+//! Replies echo the request's protocol id and serial number; pushes carry a
+//! per-connection serial counter starting at 1.
 
 use std::collections::HashMap;
 use std::io;
