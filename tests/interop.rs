@@ -60,7 +60,8 @@ fn find_python() -> Result<PathBuf, String> {
     let out = run_bounded(cmd, &tmp, "probe", Duration::from_secs(60))
         .map_err(|e| format!("cannot run {}: {e}", candidate.display()))?;
     if !out.status.success() {
-        return Err(format!("{} cannot import futu: {}", candidate.display(), out.stderr.trim()));
+        let last_line = out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(format!("{} cannot import futu: {}", candidate.display(), last_line.trim()));
     }
     Ok(candidate)
 }
