@@ -17,6 +17,7 @@ import faulthandler
 import sys
 import time
 
+import pandas
 from futu import RET_OK, SysConfig
 from futu.common.conn_mng import FutuConnMng
 
@@ -34,6 +35,8 @@ def parse_args(description):
 def setup(args):
     """Arms the watchdog and configures the SDK (daemon threads, optional encryption)."""
     faulthandler.dump_traceback_later(args.timeout, exit=True)
+    pandas.set_option("display.width", 200)
+    pandas.set_option("display.max_columns", 12)
     # Without this, the SDK's callback threads keep the process alive until every
     # context is closed; with it, a failing script can always exit.
     SysConfig.set_all_thread_daemon(True)

@@ -20,7 +20,6 @@ opend-sim's default broker is assumed: trade password 123456, HK.00700 (lot 100)
 HK.HSImain (futures) known, enough cash in the REAL accounts.
 """
 
-import datetime
 import threading
 import time
 
@@ -237,7 +236,8 @@ def securities(args):
         funds_after = only_row(ok(ctx.accinfo_query(trd_env=REAL, acc_id=acc_id), "accinfo_query"), "accinfo")
         spent = float(funds_before["cash"]) - float(funds_after["cash"])
         step(f"cash {funds_before['cash']} -> {funds_after['cash']} after buying {STOCK_LOT} at {fill_price}")
-        check(spent >= STOCK_LOT * fill_price * 0.99, f"cash went down by {spent} only")
+        cost = STOCK_LOT * fill_price
+        check(cost <= spent <= cost * 1.05, f"cash went down by {spent} for a cost of {cost} (plus fees)")
 
         max_qtys = only_row(
             ok(
@@ -304,20 +304,29 @@ def securities(args):
         cancelled = row_with(orders, "order_id", limit_id, "order_list_query")
         check(cancelled["order_status"] == OrderStatus.CANCELLED_ALL, f"cancelled status {cancelled['order_status']}")
 
-        # 3. History (the default window is the last 90 days), margin, cash flow.
+        # 3. History (the default window is the last 90 days, today included), margin, cash flow.
         history = ok(ctx.history_order_list_query(trd_env=REAL, acc_id=acc_id), "history_order_list_query")
-        check(len(history) > 0, "history_order_list_query returned no orders")
         check(all(OrderStatus.if_has_key(s) for s in history["order_status"]), "unknown order status in history")
+        past = row_with(history, "order_id", market_id, "history_order_list_query")
+        check(past["order_status"] == OrderStatus.FILLED_ALL, f"history status of {market_id}: {past['order_status']}")
+        past = row_with(history, "order_id", limit_id, "history_order_list_query")
+        check(past["order_status"] == OrderStatus.CANCELLED_ALL, f"history status of {limit_id}: {past['order_status']}")
         history_deals = ok(ctx.history_deal_list_query(trd_env=REAL, acc_id=acc_id), "history_deal_list_query")
-        check(len(history_deals) > 0, "history_deal_list_query returned no deals")
         check(all(float(q) > 0 for q in history_deals["qty"]), "history deal with qty <= 0")
+        past_deal = row_with(history_deals, "order_id", market_id, "history_deal_list_query")
+        check(past_deal["deal_id"] == deal["deal_id"], f"history deal id {past_deal['deal_id']}")
 
-        margin = ok(ctx.get_margin_ratio([STOCK]), "get_margin_ratio")
-        row_with(margin, "code", STOCK, "get_margin_ratio")
+        margin = row_with(ok(ctx.get_margin_ratio([STOCK]), "get_margin_ratio"), "code", STOCK, "get_margin_ratio")
+        check(float(margin["im_long_ratio"]) > 0, f"im_long_ratio {margin['im_long_ratio']}")
 
-        today = datetime.date.today().strftime("%Y-%m-%d")
-        flows = ok(ctx.get_acc_cash_flow(clearing_date=today, trd_env=REAL, acc_id=acc_id), "get_acc_cash_flow")
-        step(f"cash flow entries today: {len(flows)}")
+        # The day of the fill on OpenD's clock (which may differ from ours near midnight).
+        fill_day = str(deal["create_time"])[:10]
+        flows = ok(ctx.get_acc_cash_flow(clearing_date=fill_day, trd_env=REAL, acc_id=acc_id), "get_acc_cash_flow")
+        step(f"cash flow on {fill_day}:\n{flows[['cashflow_direction', 'cashflow_amount', 'cashflow_remark']]}")
+        check(
+            any(abs(float(f["cashflow_amount"]) - spent) < 0.01 for f in records(flows)),
+            f"no cash flow entry of {spent} (the cost of the buy) on {fill_day}",
+        )
 
         # 4. The paper account needs no unlock and answers the same queries.
         sim_funds = only_row(ok(ctx.accinfo_query(trd_env=SIMULATE, acc_id=sim_acc_id), "accinfo_query (paper)"), "accinfo")
