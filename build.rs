@@ -20,5 +20,7 @@ fn main() {
     // Keep the compiled descriptors: tests compare them with the official definitions.
     std::fs::write(out.join("ftapi_fds.bin"), prost::Message::encode_to_vec(&fds)).expect("write descriptor set");
     let mut cfg = prost_build::Config::new();
+    // Messages that carry secrets get a hand-written, redacting Debug (src/pb.rs).
+    cfg.skip_debug([".Trd_UnlockTrade.C2S", ".InitConnect.S2C"]);
     cfg.compile_fds(fds).expect("generate Rust from proto descriptors");
 }

@@ -57,6 +57,32 @@ pb_mod! {
 /// (tests compare it field by field with the official definitions).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ftapi_fds.bin"));
 
+// Secrets never reach Debug output: the trade password's MD5 and the connection's AES
+// key and IV are redacted.
+impl std::fmt::Debug for trd_unlock_trade::C2s {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("C2s")
+            .field("unlock", &self.unlock)
+            .field("pwd_md5", &self.pwd_md5.as_ref().map(|_| "<redacted>"))
+            .field("security_firm", &self.security_firm)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for init_connect::S2c {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S2c")
+            .field("server_ver", &self.server_ver)
+            .field("login_user_id", &self.login_user_id)
+            .field("conn_id", &self.conn_id)
+            .field("conn_aes_key", &"<redacted>")
+            .field("keep_alive_interval", &self.keep_alive_interval)
+            .field("aes_cb_civ", &self.aes_cb_civ.as_ref().map(|_| "<redacted>"))
+            .field("user_attribution", &self.user_attribution)
+            .finish()
+    }
+}
+
 /// The response envelope every OpenD protocol shares:
 /// `retType` (required, default -400), `retMsg`, `errCode`, and the protocol's `s2c`.
 pub trait ResponseEnvelope: prost::Message + Default + Clone + Send + 'static {
@@ -86,6 +112,16 @@ pub trait Protocol: Send + Sync + 'static {
     const NAME: &'static str;
     type Request: RequestEnvelope;
     type Response: ResponseEnvelope;
+    /// Whether this is a trading write that carries `Common.PacketID` (replay protection).
+    const IS_WRITE: bool = false;
+    /// Fills `c2s.packetID` with `{conn_id, serial}` unless the caller already set one.
+    /// A no-op for protocols without a PacketID.
+    fn fill_packet_id(_req: &mut Self::Request, _conn_id: u64, _serial: u32) {}
+    /// Whether the request carries a secret (the trade password's MD5): its buffers are
+    /// wiped after sending.
+    const SENSITIVE: bool = false;
+    /// Wipes the secrets of a request after it was encoded. A no-op for most protocols.
+    fn wipe(_req: &mut Self::Request) {}
 }
 
 /// A push-only protocol (no request).
@@ -190,8 +226,8 @@ pub mod proto {
                     type Response = $m::Response;
                 }
             )*
-            /// Every request/response protocol: (id, name).
-            pub const ALL: &[(u32, &str)] = &[$(($id, $name)),*];
+            /// Every request/response protocol except the writes: (id, name).
+            pub const ALL: &[(u32, &str)] = &[$(($id, $name),)* (2005, "Trd_UnlockTrade")];
         };
     }
 
@@ -200,21 +236,64 @@ pub mod proto {
         GetGlobalState = 1002, "GetGlobalState", get_global_state;
         KeepAlive = 1004, "KeepAlive", keep_alive;
         GetAccList = 2001, "Trd_GetAccList", trd_get_acc_list;
-        UnlockTrade = 2005, "Trd_UnlockTrade", trd_unlock_trade;
         SubAccPush = 2008, "Trd_SubAccPush", trd_sub_acc_push;
         GetFunds = 2101, "Trd_GetFunds", trd_get_funds;
         GetPositionList = 2102, "Trd_GetPositionList", trd_get_position_list;
         GetMaxTrdQtys = 2111, "Trd_GetMaxTrdQtys", trd_get_max_trd_qtys;
         GetComboMaxTrdQtys = 2112, "Trd_GetComboMaxTrdQtys", trd_get_combo_max_trd_qtys;
         GetOrderList = 2201, "Trd_GetOrderList", trd_get_order_list;
-        PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order;
-        ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order;
         GetOrderFillList = 2211, "Trd_GetOrderFillList", trd_get_order_fill_list;
         GetHistoryOrderList = 2221, "Trd_GetHistoryOrderList", trd_get_history_order_list;
         GetHistoryOrderFillList = 2222, "Trd_GetHistoryOrderFillList", trd_get_history_order_fill_list;
         GetMarginRatio = 2223, "Trd_GetMarginRatio", trd_get_margin_ratio;
         GetOrderFee = 2225, "Trd_GetOrderFee", trd_get_order_fee;
         FlowSummary = 2226, "Trd_FlowSummary", trd_flow_summary;
+    }
+
+    /// `Trd_UnlockTrade` (2005): carries the MD5 of the trade password, wiped after sending.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct UnlockTrade;
+    impl Protocol for UnlockTrade {
+        const PROTO_ID: u32 = 2005;
+        const NAME: &'static str = "Trd_UnlockTrade";
+        type Request = trd_unlock_trade::Request;
+        type Response = trd_unlock_trade::Response;
+        const SENSITIVE: bool = true;
+        fn wipe(req: &mut Self::Request) {
+            if let Some(md5) = req.c2s.pwd_md5.as_mut() {
+                zeroize::Zeroize::zeroize(md5);
+            }
+        }
+    }
+
+    macro_rules! writes {
+        ($($ty:ident = $id:literal, $name:literal, $m:ident;)*) => {
+            $(
+                #[doc = concat!("`", $name, "` (", stringify!($id), "), a write carrying `Common.PacketID`.")]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct $ty;
+                impl Protocol for $ty {
+                    const PROTO_ID: u32 = $id;
+                    const NAME: &'static str = $name;
+                    type Request = $m::Request;
+                    type Response = $m::Response;
+                    const IS_WRITE: bool = true;
+                    fn fill_packet_id(req: &mut Self::Request, conn_id: u64, serial: u32) {
+                        let p = &mut req.c2s.packet_id;
+                        if p.conn_id == 0 && p.serial_no == 0 {
+                            *p = common::PacketId { conn_id, serial_no: serial };
+                        }
+                    }
+                }
+            )*
+            /// Every write protocol: (id, name).
+            pub const WRITES: &[(u32, &str)] = &[$(($id, $name)),*];
+        };
+    }
+
+    writes! {
+        PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order;
+        ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order;
         PlaceComboOrder = 2227, "Trd_PlaceComboOrder", trd_place_combo_order;
     }
 
@@ -244,7 +323,7 @@ pub mod proto {
 
 /// The protocol name for an id, if the trading side knows it.
 pub fn proto_name(proto_id: u32) -> Option<&'static str> {
-    proto::ALL.iter().chain(proto::PUSHES.iter()).find(|(id, _)| *id == proto_id).map(|(_, n)| *n)
+    proto::ALL.iter().chain(proto::WRITES).chain(proto::PUSHES).find(|(id, _)| *id == proto_id).map(|(_, n)| *n)
 }
 
 /// Whether `proto_id` is one of the push protocols (1003, 2208, 2218).

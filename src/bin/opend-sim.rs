@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ftapi::codec::{AesMode, RsaKey};
-use ftapi::sim::{SimServer, TradeHandler};
+use ftapi::sim::accounts::BrokerConfig;
+use ftapi::sim::{Broker, SimServer, TradeHandler};
 
 const HELP: &str = "\
 opend-sim: a simulated Futu / moomoo OpenD speaking OpenD's TCP API protocol.
@@ -30,8 +31,9 @@ OPTIONS:
                       an IV in the InitConnect reply (default), ecb = FTAES-ECB.
     --keepalive S     keepAliveInterval sent to clients, in seconds (default 10).
     --user-id N       loginUserID of the simulated OpenD (default 10000001).
-    --accounts FILE   Accounts file for the simulated broker (trading accounts, funds,
-                      positions).
+    --accounts FILE   Accounts file (JSON, see examples/sim-accounts.json) for the
+                      simulated broker: accounts, cash, positions, trade password,
+                      ticker. Without it the broker's default accounts are used.
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -127,17 +129,15 @@ impl log::Log for StderrLogger {
 
 static LOGGER: StderrLogger = StderrLogger;
 
-/// Builds the trade handler behind every `Trd_*` request.
-///
-/// MERGE POINT: the simulated broker (`ftapi::sim::broker::Broker`, loaded from
-/// `--accounts FILE` or with its default accounts) is wired in here. Until it exists
-/// the simulator runs without one, and every `Trd_*` request is answered
-/// retType -1 "unknown protocol id N".
+/// Builds the trade handler behind every `Trd_*` request: the simulated broker, with
+/// the accounts of `--accounts FILE` or its default accounts.
 fn build_trade_handler(accounts: Option<&std::path::Path>) -> Result<Option<Arc<dyn TradeHandler>>, String> {
-    if let Some(path) = accounts {
-        log::warn!("--accounts {}: no simulated broker is built into this binary yet; ignored", path.display());
-    }
-    Ok(None)
+    let config = match accounts {
+        Some(path) => BrokerConfig::from_json_file(path).map_err(|e| format!("--accounts: {e}"))?,
+        None => BrokerConfig::default(),
+    };
+    let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;
+    Ok(Some(Arc::new(broker)))
 }
 
 fn run(args: Args) -> Result<(), String> {

@@ -6,11 +6,15 @@
 //! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
 //! orders, fills, funds, positions) which uses `matching` (price paths and fills).
 
+pub mod accounts;
+pub mod broker;
 pub mod config;
 pub mod faults;
+pub mod matching;
 pub mod server;
 pub mod session;
 
+pub use broker::Broker;
 pub use config::{SimConfig, SimServerBuilder};
 pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
 pub use server::{SimServer, SimStats};

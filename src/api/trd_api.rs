@@ -1,0 +1,491 @@
+//! `TrdApi`: one connection to OpenD with callbacks.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use prost::Message;
+
+use super::spi::{ConnSpi, TrdSpi};
+use crate::codec::{decode_body, RsaKey};
+use crate::conn::{ConnConfig, ConnEvents, ConnState, Connection, InitInfo};
+use crate::error::{ret_type, Error, Result};
+use crate::pb::{self, Protocol, RequestEnvelope, ResponseEnvelope};
+
+/// The `s2c` type of protocol `P`.
+pub type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
+/// The `c2s` type of protocol `P`.
+pub type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
+
+struct Settings {
+    config: ConnConfig,
+    rsa_key: Option<RsaKey>,
+}
+
+struct ApiInner {
+    settings: Mutex<Settings>,
+    conn_spi: RwLock<Option<Arc<dyn ConnSpi>>>,
+    trd_spi: RwLock<Option<Arc<dyn TrdSpi>>>,
+    conn: Mutex<Option<Arc<Connection>>>,
+}
+
+impl ApiInner {
+    fn current(&self) -> Option<Arc<Connection>> {
+        self.conn.lock().clone()
+    }
+    fn is_current(&self, conn: &Arc<Connection>) -> bool {
+        self.conn.lock().as_ref().is_some_and(|c| Arc::ptr_eq(c, conn))
+    }
+}
+
+/// One trading connection to OpenD (C++ `FTAPI_Trd`, Java/C# `FTAPI_Conn_Trd`).
+///
+/// [`init_connect`](TrdApi::init_connect) returns at once; a background reader thread
+/// connects, runs InitConnect and reports through [`ConnSpi::on_init_connect`]. Each
+/// request method returns the request's serial number at once (0 if it could not be
+/// sent) and the reply arrives in the matching [`TrdSpi`] `on_reply_*` callback. The
+/// `call` family blocks for the reply instead.
+///
+/// `TrdApi` is `Send + Sync`: share it with `Arc`. Dropping it closes the connection
+/// and joins its thread. Callbacks receive a `&TrdApi` they may use freely, including
+/// calling [`close`](TrdApi::close).
+///
+/// ```no_run
+/// use ftapi::{pb, TrdApi};
+/// let api = TrdApi::new();
+/// api.init_connect("127.0.0.1", 11111, false);
+/// // once on_init_connect reported success:
+/// let accounts = api.call::<pb::proto::GetAccList>(pb::trd_get_acc_list::C2s {
+///     user_id: api.get_login_user_id(),
+///     ..Default::default()
+/// });
+/// ```
+pub struct TrdApi {
+    inner: Arc<ApiInner>,
+    owner: bool,
+}
+
+impl std::fmt::Debug for TrdApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrdApi").field("conn", &self.inner.current()).finish()
+    }
+}
+
+impl Default for TrdApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TrdApi {
+    fn drop(&mut self) {
+        if self.owner {
+            self.close();
+        }
+    }
+}
+
+impl TrdApi {
+    /// A new, unconnected API object (C++ `CreateTrdApi`).
+    pub fn new() -> TrdApi {
+        Self::with_config(ConnConfig::default())
+    }
+
+    /// A new API object with the given connection settings.
+    pub fn with_config(config: ConnConfig) -> TrdApi {
+        TrdApi {
+            inner: Arc::new(ApiInner {
+                settings: Mutex::new(Settings { config, rsa_key: None }),
+                conn_spi: RwLock::new(None),
+                trd_spi: RwLock::new(None),
+                conn: Mutex::new(None),
+            }),
+            owner: true,
+        }
+    }
+
+    /// A non-owning handle for callbacks: dropping it does not close.
+    fn view(inner: Arc<ApiInner>) -> TrdApi {
+        TrdApi { inner, owner: false }
+    }
+
+    /// Sets `InitConnect.clientID` and `clientVer` (C++ `SetClientInfo`). Takes effect at
+    /// the next `init_connect`.
+    pub fn set_client_info(&self, client_id: &str, client_ver: i32) {
+        let mut s = self.inner.settings.lock();
+        s.config.client_id = client_id.to_string();
+        s.config.client_ver = client_ver;
+    }
+
+    /// Replaces the connection settings (timeouts, limits). Takes effect at the next
+    /// `init_connect`.
+    pub fn set_config(&self, config: ConnConfig) {
+        self.inner.settings.lock().config = config;
+    }
+
+    /// The connection settings.
+    pub fn config(&self) -> ConnConfig {
+        self.inner.settings.lock().config.clone()
+    }
+
+    /// Sets the request timeout (default 12 s). Takes effect at the next `init_connect`.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        self.inner.settings.lock().config.request_timeout = timeout;
+    }
+
+    /// Sets the RSA private key (PKCS#1 or PKCS#8 PEM text) that encrypted connections
+    /// use for InitConnect; the same key OpenD is configured with (C++ `SetRSAPrivateKey`).
+    pub fn set_rsa_private_key(&self, pem: &str) -> Result<()> {
+        let key = RsaKey::from_pem(pem)?;
+        self.set_rsa_key(key);
+        Ok(())
+    }
+
+    /// Sets an already parsed RSA key.
+    pub fn set_rsa_key(&self, key: RsaKey) {
+        self.inner.settings.lock().rsa_key = Some(key);
+    }
+
+    /// Sets the connection callbacks (C++ `SetConnCallback`).
+    pub fn set_conn_spi(&self, spi: Arc<dyn ConnSpi>) {
+        *self.inner.conn_spi.write() = Some(spi);
+    }
+
+    /// Sets the reply and push callbacks (C++ `SetTrdCallback`).
+    pub fn set_trd_spi(&self, spi: Arc<dyn TrdSpi>) {
+        *self.inner.trd_spi.write() = Some(spi);
+    }
+
+    fn trd_spi(&self) -> Option<Arc<dyn TrdSpi>> {
+        self.inner.trd_spi.read().clone()
+    }
+
+    /// Starts connecting to OpenD at `ip:port` and returns at once (C++ `InitConnect`).
+    /// The result arrives in [`ConnSpi::on_init_connect`] on the reader thread. With
+    /// `encrypt`, InitConnect is RSA-encrypted with the key from
+    /// [`set_rsa_private_key`](TrdApi::set_rsa_private_key) and every later packet is
+    /// AES-encrypted as OpenD chooses (CBC, or FTAES-ECB).
+    ///
+    /// Returns `false` if a connection is already being made or is up (call `close`
+    /// first) or the thread could not be started. May be called again after `close` or
+    /// after a disconnect: each call makes a new connection with a new connection id.
+    pub fn init_connect(&self, ip: &str, port: u16, encrypt: bool) -> bool {
+        let (config, key) = {
+            let s = self.inner.settings.lock();
+            (s.config.clone(), s.rsa_key.clone())
+        };
+        let mut slot = self.inner.conn.lock();
+        if slot.as_ref().is_some_and(|c| c.state() != ConnState::Closed) {
+            return false;
+        }
+        let events = Arc::new(ApiEvents { api: Arc::downgrade(&self.inner) });
+        match Connection::start(ip, port, encrypt, key, config, events) {
+            Ok(conn) => {
+                // A previous, closed connection is replaced; its thread has ended or is
+                // ending on its own.
+                *slot = Some(conn);
+                true
+            }
+            Err(e) => {
+                log::error!("cannot start the reader thread: {e}");
+                false
+            }
+        }
+    }
+
+    /// Closes the connection (C++ `Close`): idempotent, safe from any thread including
+    /// inside a callback. Requests in flight are answered with [`Error::Disconnected`];
+    /// `on_disconnect` is not called. Joins the reader thread unless called from it.
+    pub fn close(&self) {
+        let conn = self.inner.conn.lock().take();
+        if let Some(c) = conn {
+            c.close();
+        }
+    }
+
+    /// OpenD's connection id, 0 when not connected (C++ `GetConnectID`).
+    pub fn get_connect_id(&self) -> u64 {
+        self.init_info().map_or(0, |i| i.conn_id)
+    }
+
+    /// The user logged into OpenD, 0 when not connected.
+    pub fn get_login_user_id(&self) -> u64 {
+        self.init_info().map_or(0, |i| i.login_user_id)
+    }
+
+    /// Everything InitConnect told us, when connected.
+    pub fn init_info(&self) -> Option<InitInfo> {
+        self.inner.current().and_then(|c| c.init_info().cloned())
+    }
+
+    /// The connection's state (`Closed` if none was started).
+    pub fn state(&self) -> ConnState {
+        self.inner.current().map_or(ConnState::Closed, |c| c.state())
+    }
+
+    /// Whether InitConnect succeeded and the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.state() == ConnState::Ready
+    }
+
+    /// Requests in flight.
+    pub fn pending_requests(&self) -> usize {
+        self.inner.current().map_or(0, |c| c.pending_len())
+    }
+
+    /// Sends any request and delivers the reply to `on_reply` on the reader thread.
+    /// Returns the serial number, or an error if nothing was sent (then `on_reply` is
+    /// never called). Write requests get their `Common.PacketID` filled with
+    /// `{conn_id, serial}` unless the caller set one.
+    pub fn send<P: Protocol>(
+        &self,
+        req: P::Request,
+        on_reply: impl FnOnce(&TrdApi, u32, Result<S2c<P>>) + Send + 'static,
+    ) -> Result<u32> {
+        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let weak = Arc::downgrade(&self.inner);
+        let responder = Box::new(move |serial: u32, res: Result<Vec<u8>>| {
+            let Some(inner) = weak.upgrade() else {
+                log::debug!("reply to proto {} serial {serial} after the TrdApi was dropped", P::PROTO_ID);
+                return;
+            };
+            on_reply(&TrdApi::view(inner), serial, res.and_then(|b| decode_reply::<P>(&b)));
+        });
+        Self::send_on::<P>(&conn, req, None, responder)
+    }
+
+    fn send_on<P: Protocol>(
+        conn: &Connection,
+        mut req: P::Request,
+        timeout: Option<Duration>,
+        responder: crate::conn::Responder,
+    ) -> Result<u32> {
+        let conn_id = conn.init_info().map_or(0, |i| i.conn_id);
+        let res = conn.request(
+            P::PROTO_ID,
+            timeout,
+            P::SENSITIVE,
+            &mut |buf, serial| {
+                P::fill_packet_id(&mut req, conn_id, serial);
+                req.encode_raw(buf);
+            },
+            responder,
+        );
+        P::wipe(&mut req);
+        res
+    }
+
+    /// Sends a request and blocks for its reply (or the request timeout). Must not be
+    /// called from a callback (the reply would have to be read by the very thread that
+    /// is waiting); that returns [`Error::InvalidArgument`] instead of deadlocking.
+    ///
+    /// ```no_run
+    /// # let api = ftapi::TrdApi::new();
+    /// use ftapi::pb;
+    /// let state = api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 })?;
+    /// println!("OpenD {} trd_logined={}", state.server_ver, state.trd_logined);
+    /// # Ok::<(), ftapi::Error>(())
+    /// ```
+    pub fn call<P: Protocol>(&self, c2s: C2s<P>) -> Result<S2c<P>> {
+        self.call_request::<P>(P::Request::from_c2s(c2s), None)
+    }
+
+    /// [`call`](TrdApi::call) with an explicit timeout and a whole `Request`.
+    pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
+        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        if conn.on_reader_thread() {
+            return Err(Error::InvalidArgument(
+                "blocking call from a callback would deadlock the reader thread; use the async request".into(),
+            ));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let responder = Box::new(move |_serial: u32, res: Result<Vec<u8>>| {
+            let _ = tx.send(res.and_then(|b| decode_reply::<P>(&b)));
+        });
+        let serial = Self::send_on::<P>(&conn, req, timeout, responder)?;
+        let wait = timeout.unwrap_or_else(|| conn.request_timeout());
+        // The reader answers at the deadline; the margin only matters if a callback
+        // keeps the reader busy past it.
+        match rx.recv_timeout(wait + Duration::from_secs(2)) {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),
+        }
+    }
+
+    /// GetGlobalState (1002); the reply arrives in `TrdSpi::on_reply_get_global_state`.
+    pub fn get_global_state(&self) -> u32 {
+        let req =
+            pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: self.get_login_user_id() } };
+        self.send_to_spi::<pb::proto::GetGlobalState>(req, |spi, api, serial, r| {
+            spi.on_reply_get_global_state(api, serial, r)
+        })
+    }
+
+    fn send_to_spi<P: Protocol>(&self, req: P::Request, deliver: fn(&dyn TrdSpi, &TrdApi, u32, Result<S2c<P>>)) -> u32 {
+        let res = self.send::<P>(req, move |api, serial, r| match api.trd_spi() {
+            Some(spi) => deliver(&*spi, api, serial, r),
+            None => log::warn!("reply to {} serial {serial} but no TrdSpi is set", P::NAME),
+        });
+        match res {
+            Ok(serial) => serial,
+            Err(e) => {
+                log::warn!("{} not sent: {e}", P::NAME);
+                0
+            }
+        }
+    }
+}
+
+macro_rules! request_methods {
+    ($( $(#[$doc:meta])* $method:ident => $proto:ident, $spi:ident; )*) => {
+        impl TrdApi {
+            $(
+                $(#[$doc])*
+                #[doc = ""]
+                #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`TrdSpi::", stringify!($spi), "`].")]
+                pub fn $method(&self, req: <pb::proto::$proto as Protocol>::Request) -> u32 {
+                    self.send_to_spi::<pb::proto::$proto>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
+                }
+            )*
+        }
+    };
+}
+
+request_methods! {
+    /// Trd_GetAccList (2001): the trading accounts.
+    get_acc_list => GetAccList, on_reply_get_acc_list;
+    /// Trd_UnlockTrade (2005): unlock (or lock) trading; `pwdMD5` is the MD5 of the trade password.
+    unlock_trade => UnlockTrade, on_reply_unlock_trade;
+    /// Trd_SubAccPush (2008): the accounts whose order and fill pushes this connection receives.
+    sub_acc_push => SubAccPush, on_reply_sub_acc_push;
+    /// Trd_GetFunds (2101).
+    get_funds => GetFunds, on_reply_get_funds;
+    /// Trd_GetPositionList (2102).
+    get_position_list => GetPositionList, on_reply_get_position_list;
+    /// Trd_GetMaxTrdQtys (2111).
+    get_max_trd_qtys => GetMaxTrdQtys, on_reply_get_max_trd_qtys;
+    /// Trd_GetComboMaxTrdQtys (2112).
+    get_combo_max_trd_qtys => GetComboMaxTrdQtys, on_reply_get_combo_max_trd_qtys;
+    /// Trd_GetOrderList (2201): today's orders.
+    get_order_list => GetOrderList, on_reply_get_order_list;
+    /// Trd_PlaceOrder (2202). `packetID` is filled with `{conn_id, serial}` unless set.
+    place_order => PlaceOrder, on_reply_place_order;
+    /// Trd_ModifyOrder (2205): modify, cancel, disable, enable, delete, or cancel all.
+    /// `packetID` is filled unless set.
+    modify_order => ModifyOrder, on_reply_modify_order;
+    /// Trd_GetOrderFillList (2211): today's fills.
+    get_order_fill_list => GetOrderFillList, on_reply_get_order_fill_list;
+    /// Trd_GetHistoryOrderList (2221).
+    get_history_order_list => GetHistoryOrderList, on_reply_get_history_order_list;
+    /// Trd_GetHistoryOrderFillList (2222).
+    get_history_order_fill_list => GetHistoryOrderFillList, on_reply_get_history_order_fill_list;
+    /// Trd_GetMarginRatio (2223).
+    get_margin_ratio => GetMarginRatio, on_reply_get_margin_ratio;
+    /// Trd_GetOrderFee (2225).
+    get_order_fee => GetOrderFee, on_reply_get_order_fee;
+    /// Trd_FlowSummary (2226): cash flow.
+    get_flow_summary => FlowSummary, on_reply_get_flow_summary;
+    /// Trd_PlaceComboOrder (2227). `packetID` is filled unless set.
+    place_combo_order => PlaceComboOrder, on_reply_place_combo_order;
+}
+
+/// Decodes a reply body: `retType != 0` becomes [`Error::Server`]; a success without
+/// `s2c` yields the default `s2c` (OpenD omits empty ones).
+pub(crate) fn decode_reply<P: Protocol>(body: &[u8]) -> Result<S2c<P>> {
+    let rsp: P::Response = decode_body(body)?;
+    if rsp.ret_type() != ret_type::SUCCEED {
+        return Err(Error::Server {
+            proto_id: P::PROTO_ID,
+            ret_type: rsp.ret_type(),
+            ret_msg: rsp.ret_msg().to_string(),
+            err_code: rsp.err_code(),
+        });
+    }
+    Ok(rsp.into_s2c().unwrap_or_default())
+}
+
+struct ApiEvents {
+    api: Weak<ApiInner>,
+}
+
+impl ApiEvents {
+    fn target(&self, conn: &Arc<Connection>) -> Option<Arc<ApiInner>> {
+        self.api.upgrade().filter(|inner| inner.is_current(conn))
+    }
+}
+
+impl ConnEvents for ApiEvents {
+    fn init_done(&self, conn: &Arc<Connection>, result: Result<InitInfo>) {
+        let Some(inner) = self.target(conn) else { return };
+        let spi = inner.conn_spi.read().clone();
+        let api = TrdApi::view(inner);
+        let Some(spi) = spi else {
+            log::info!("InitConnect finished ({:?}) but no ConnSpi is set", result.as_ref().err());
+            return;
+        };
+        match result {
+            Ok(_) => spi.on_init_connect(&api, 0, ""),
+            Err(e) => spi.on_init_connect(&api, e.ret_type() as i64, &e.ret_msg()),
+        }
+    }
+
+    fn push(&self, conn: &Arc<Connection>, proto_id: u32, body: Vec<u8>) {
+        let Some(inner) = self.target(conn) else { return };
+        let Some(spi) = inner.trd_spi.read().clone() else {
+            log::debug!("push {proto_id} dropped: no TrdSpi set");
+            return;
+        };
+        let api = TrdApi::view(inner);
+        fn decode<R: ResponseEnvelope>(proto_id: u32, body: &[u8]) -> Option<R::S2c> {
+            match decode_body::<R>(body) {
+                Ok(r) if r.ret_type() == 0 => r.into_s2c().or_else(|| {
+                    log::warn!("push {proto_id} without s2c dropped");
+                    None
+                }),
+                Ok(r) => {
+                    log::warn!("push {proto_id} with retType {} dropped: {}", r.ret_type(), r.ret_msg());
+                    None
+                }
+                Err(e) => {
+                    log::warn!("undecodable push {proto_id} dropped: {e}");
+                    None
+                }
+            }
+        }
+        use pb::PushProtocol;
+        match proto_id {
+            pb::proto::UpdateOrder::PROTO_ID => {
+                if let Some(s) = decode::<pb::trd_update_order::Response>(proto_id, &body) {
+                    spi.on_push_update_order(&api, s);
+                }
+            }
+            pb::proto::UpdateOrderFill::PROTO_ID => {
+                if let Some(s) = decode::<pb::trd_update_order_fill::Response>(proto_id, &body) {
+                    spi.on_push_update_order_fill(&api, s);
+                }
+            }
+            pb::proto::Notify::PROTO_ID => {
+                if let Some(s) = decode::<pb::notify::Response>(proto_id, &body) {
+                    spi.on_push_notify(&api, s);
+                }
+            }
+            other => log::debug!("push {other} has no callback"),
+        }
+    }
+
+    fn lost(&self, conn: &Arc<Connection>, error: Error) {
+        let Some(inner) = self.target(conn) else { return };
+        let spi = inner.conn_spi.read().clone();
+        let api = TrdApi::view(inner);
+        match spi {
+            Some(spi) => spi.on_disconnect(&api, ret_type::DISCONNECT as i64, &error.ret_msg()),
+            None => log::warn!("connection lost ({error}) and no ConnSpi is set"),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<TrdApi>();
+}

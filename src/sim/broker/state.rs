@@ -1,0 +1,1212 @@
+//! The broker's state: accounts with cash and positions, orders, fills, cash flows,
+//! per-connection state, and the bookkeeping of a fill.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+
+use super::clock::{now_secs, Clock};
+use crate::pb::{self, ResponseEnvelope};
+use crate::sim::accounts::{AccStatusName, AccTypeName, BrokerConfig, ConfigError, Env, RateLimits};
+use crate::sim::matching::{
+    self, currency, evaluate, fills_at_once, order_type, split_full_code, Instrument, InstrumentKind, Market,
+    OrderTerms, Side, TriggerState,
+};
+use crate::sim::PushSink;
+
+/// Initial margin rate of futures (fraction of notional).
+pub(crate) const FUTURES_IM: f64 = 0.10;
+/// Maintenance margin rate of futures.
+pub(crate) const FUTURES_MM: f64 = 0.08;
+/// Share of long market value a margin securities account may borrow against.
+pub(crate) const MARGIN_CREDIT: f64 = 0.5;
+
+/// `Trd_Common.OrderStatus` values.
+pub(crate) mod status {
+    pub const SUBMITTED: i32 = 5;
+    pub const FILLED_PART: i32 = 10;
+    pub const FILLED_ALL: i32 = 11;
+    pub const CANCELLED_PART: i32 = 14;
+    pub const CANCELLED_ALL: i32 = 15;
+    pub const FAILED: i32 = 21;
+    pub const DISABLED: i32 = 22;
+    pub const DELETED: i32 = 23;
+
+    /// No further change can happen (except Delete of a cancelled/failed order).
+    pub fn is_final(s: i32) -> bool {
+        matches!(s, FILLED_ALL | CANCELLED_PART | CANCELLED_ALL | FAILED | DELETED | 3)
+    }
+}
+
+/// A request refused with `retType` -1 and this message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reject(pub String);
+
+impl Reject {
+    pub fn new(msg: impl Into<String>) -> Reject {
+        Reject(msg.into())
+    }
+}
+
+pub(crate) type Res<T> = Result<T, Reject>;
+
+/// A position in one instrument.
+#[derive(Debug, Clone)]
+pub(crate) struct PositionRec {
+    pub position_id: u64,
+    pub instr: Instrument,
+    /// Signed quantity (negative = short).
+    pub qty: f64,
+    /// Average cost x |qty| (price units, no multiplier, no fees).
+    pub cost_total: f64,
+    /// Fees paid on this position (instrument currency).
+    pub fees: f64,
+    /// Realized P/L (instrument currency).
+    pub realized_pl: f64,
+    /// Local day the `td_*` figures belong to.
+    pub td_day: i64,
+    pub td_buy_qty: f64,
+    pub td_buy_val: f64,
+    pub td_sell_qty: f64,
+    pub td_sell_val: f64,
+}
+
+impl PositionRec {
+    pub fn avg_cost(&self) -> f64 {
+        if self.qty == 0.0 {
+            0.0
+        } else {
+            self.cost_total / self.qty.abs()
+        }
+    }
+}
+
+/// One account's live state.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub acc_id: u64,
+    pub env: i32,
+    pub markets: Vec<i32>,
+    pub firm: i32,
+    pub acc_type: Option<i32>,
+    pub sim_acc_type: Option<i32>,
+    pub card_num: Option<String>,
+    pub uni_card_num: Option<String>,
+    pub disabled: bool,
+    pub role: i32,
+    pub universal: bool,
+    pub futures: bool,
+    pub margin: bool,
+    pub currency: i32,
+    pub cash: f64,
+    /// Realized P/L in the account currency.
+    pub realized_pl: f64,
+    pub positions: Vec<PositionRec>,
+    pub place_window: VecDeque<Instant>,
+    pub modify_window: VecDeque<Instant>,
+}
+
+/// One leg of a combo order.
+#[derive(Debug, Clone)]
+pub(crate) struct LegRec {
+    pub instr: Instrument,
+    pub side: Side,
+    pub side_num: i32,
+    pub ratio: f64,
+    pub qot_market: i32,
+}
+
+/// An order.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderRec {
+    pub order_id: u64,
+    pub order_id_ex: String,
+    pub acc_id: u64,
+    pub env: i32,
+    pub trd_market: i32,
+    pub instr: Instrument,
+    pub side_num: i32,
+    pub terms: OrderTerms,
+    pub trig: TriggerState,
+    pub status: i32,
+    /// Status to restore on Enable.
+    pub status_before_disable: i32,
+    pub qty: f64,
+    pub fill_qty: f64,
+    pub fill_value: f64,
+    pub create_ts: f64,
+    pub update_ts: f64,
+    pub last_err_msg: String,
+    pub remark: Option<String>,
+    pub time_in_force: i32,
+    pub fill_outside_rth: Option<bool>,
+    pub session: Option<i32>,
+    pub jp_acc_type: Option<i32>,
+    pub expire_time: Option<String>,
+    /// Fee items by title (instrument currency), in first-seen order.
+    pub fees: Vec<(String, f64)>,
+    pub legs: Vec<LegRec>,
+    pub strategy_type: Option<i32>,
+}
+
+impl OrderRec {
+    pub fn remaining(&self) -> f64 {
+        (self.qty - self.fill_qty).max(0.0)
+    }
+
+    /// Submitted or partly filled and not disabled: it can still trade.
+    pub fn is_working(&self) -> bool {
+        matches!(self.status, status::SUBMITTED | status::FILLED_PART)
+    }
+
+    pub fn fee_total(&self) -> f64 {
+        self.fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
+    }
+
+    fn add_fee(&mut self, title: &str, value: f64) {
+        if value == 0.0 {
+            return;
+        }
+        match self.fees.iter_mut().find(|(t, _)| t == title) {
+            Some((_, v)) => *v += value,
+            None => self.fees.push((title.to_string(), value)),
+        }
+    }
+
+    /// Price used to reserve buying power for the unfilled part.
+    pub fn reserve_price(&self, market_price: f64) -> f64 {
+        if matching::needs_limit_price(self.terms.order_type) && self.terms.price > 0.0 {
+            self.terms.price
+        } else {
+            market_price.max(self.terms.aux_price.unwrap_or(0.0))
+        }
+    }
+}
+
+/// A fill.
+#[derive(Debug, Clone)]
+pub(crate) struct FillRec {
+    pub fill_id: u64,
+    pub fill_id_ex: String,
+    pub order_id: u64,
+    pub order_id_ex: String,
+    pub acc_id: u64,
+    pub env: i32,
+    pub trd_market: i32,
+    pub instr: Instrument,
+    pub side_num: i32,
+    pub qty: f64,
+    pub price: f64,
+    pub ts: f64,
+}
+
+/// A cash-flow entry.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowRec {
+    pub flow_id: u64,
+    pub acc_id: u64,
+    pub day: i64,
+    pub ts: f64,
+    pub currency: i32,
+    pub kind: String,
+    /// 1 in, 2 out.
+    pub direction: i32,
+    pub amount: f64,
+    pub remark: String,
+}
+
+/// What the broker remembers about a connection.
+pub(crate) struct ConnState {
+    pub sink: Arc<dyn PushSink>,
+    pub subs: Vec<u64>,
+    /// Firms unlocked on this connection (0 = every firm).
+    pub unlocked: HashSet<i32>,
+    pub serials: HashSet<u32>,
+    pub serial_order: VecDeque<u32>,
+}
+
+/// How many write serial numbers a connection remembers for replay protection.
+const SERIAL_MEMORY: usize = 1 << 16;
+
+/// A push waiting to be delivered after the state lock is released.
+pub(crate) struct Push {
+    pub sink: Arc<dyn PushSink>,
+    pub proto_id: u32,
+    pub body: Vec<u8>,
+}
+
+/// The whole simulated broker.
+pub(crate) struct State {
+    pub password_md5: String,
+    pub chunk_lots: f64,
+    pub limits: RateLimits,
+    pub clock: Clock,
+    pub market: Market,
+    pub accounts: Vec<Account>,
+    pub orders: Vec<OrderRec>,
+    pub order_index: HashMap<u64, usize>,
+    pub order_ex_index: HashMap<String, usize>,
+    /// Indices of orders that may still be open (final ones are dropped lazily).
+    pub open: BTreeSet<usize>,
+    pub fills: Vec<FillRec>,
+    pub flows: Vec<FlowRec>,
+    pub conns: HashMap<u64, ConnState>,
+    pub unlock_window: VecDeque<Instant>,
+    next_order: u64,
+    next_fill: u64,
+    next_position: u64,
+    next_flow: u64,
+    pub outbox: Vec<Push>,
+}
+
+/// Lower-case hex MD5 of a string.
+pub(crate) fn md5_hex(s: &str) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(s.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fee_table(instr: &Instrument, side: Side, qty: f64, price: f64, first_fill: bool) -> Vec<(&'static str, f64)> {
+    let value = qty * price * instr.multiplier;
+    let r2 = |v: f64| matching::round_to(v, 2);
+    let mut items = Vec::new();
+    match (instr.kind, instr.sec_market) {
+        (InstrumentKind::Future, _) => {
+            let per = if instr.currency == currency::HKD { 10.0 } else { 1.5 };
+            items.push(("Commission", r2(per * qty)));
+            items.push(("Platform Fee", r2(if instr.currency == currency::HKD { 2.0 } else { 0.3 } * qty)));
+        }
+        (InstrumentKind::Option, _) => {
+            items.push(("Commission", r2(0.65 * qty)));
+            items.push(("Platform Fee", r2(0.30 * qty)));
+        }
+        (_, matching::sec_market::US) => {
+            let min = if first_fill { 0.99 } else { 0.0 };
+            items.push(("Commission", r2((0.0049 * qty).max(min))));
+            items.push(("Platform Fee", r2((0.005 * qty).max(if first_fill { 1.0 } else { 0.0 }))));
+            if side == Side::Sell {
+                items.push(("SEC Fee", r2((0.0000278 * value).max(0.01))));
+                items.push(("Trading Activity Fee", r2((0.000166 * qty).max(0.01))));
+            }
+        }
+        (_, matching::sec_market::CN_SH) | (_, matching::sec_market::CN_SZ) => {
+            items.push(("Commission", r2((0.0003 * value).max(if first_fill { 3.0 } else { 0.0 }))));
+            items.push(("Handling Fee", r2(0.0000341 * value)));
+            if side == Side::Sell {
+                items.push(("Stamp Duty", r2(0.0005 * value)));
+            }
+        }
+        _ => {
+            items.push(("Commission", r2((0.0003 * value).max(if first_fill { 3.0 } else { 0.0 }))));
+            if first_fill {
+                items.push(("Platform Fee", 15.0));
+            }
+            items.push(("Stamp Duty", r2(0.001 * value).ceil()));
+            items.push(("Trading Fee", r2(0.0000565 * value)));
+            items.push(("SFC Levy", r2(0.000027 * value)));
+            items.push(("Settlement Fee", r2(0.00002 * value)));
+        }
+    }
+    items
+}
+
+/// An estimate of the fees for buying power checks (fraction of value plus a fixed part).
+pub(crate) fn fee_estimate(instr: &Instrument, qty: f64, price: f64) -> f64 {
+    fee_table(instr, Side::Sell, qty, price, true).iter().map(|(_, v)| v).fold(0.0, |a, v| a + v)
+}
+
+impl State {
+    /// Builds the state from a configuration (positions and history seeded).
+    pub fn new(cfg: &BrokerConfig) -> Result<State, ConfigError> {
+        cfg.validate()?;
+        let mut instruments = Market::default_instruments();
+        for spec in &cfg.instruments {
+            let i = spec.to_instrument().map_err(ConfigError::Invalid)?;
+            instruments.retain(|x| !(x.sec_market == i.sec_market && x.code == i.code));
+            instruments.push(i);
+        }
+        let market = Market::new(instruments, cfg.seed).map_err(ConfigError::Invalid)?;
+        let mut st = State {
+            password_md5: md5_hex(&cfg.trade_password),
+            chunk_lots: f64::from(cfg.fill_chunk_lots),
+            limits: cfg.rate_limits.clone(),
+            clock: Clock { offset_secs: i64::from(cfg.utc_offset_minutes) * 60 },
+            market,
+            accounts: Vec::new(),
+            orders: Vec::new(),
+            order_index: HashMap::new(),
+            order_ex_index: HashMap::new(),
+            open: BTreeSet::new(),
+            fills: Vec::new(),
+            flows: Vec::new(),
+            conns: HashMap::new(),
+            unlock_window: VecDeque::new(),
+            next_order: 0,
+            next_fill: 0,
+            next_position: 0,
+            next_flow: 0,
+            outbox: Vec::new(),
+        };
+        let now = now_secs();
+        for spec in &cfg.accounts {
+            let acc = Account {
+                acc_id: spec.acc_id,
+                env: spec.trd_env.number(),
+                markets: spec.market_numbers(),
+                firm: spec.security_firm.map(|f| f.number()).unwrap_or(0),
+                acc_type: spec.acc_type.map(|t| t.number()),
+                sim_acc_type: spec.sim_acc_type.map(|t| t.number()),
+                card_num: spec.card_num.clone(),
+                uni_card_num: spec.uni_card_num.clone(),
+                disabled: spec.acc_status == AccStatusName::Disabled,
+                role: match spec.acc_role {
+                    crate::sim::accounts::AccRoleName::Normal => 1,
+                    crate::sim::accounts::AccRoleName::Master => 2,
+                },
+                universal: spec.universal,
+                futures: spec.is_futures(),
+                margin: spec.is_futures() || spec.acc_type == Some(AccTypeName::Margin),
+                currency: spec.currency_number()?,
+                cash: spec.cash,
+                realized_pl: 0.0,
+                positions: Vec::new(),
+                place_window: VecDeque::new(),
+                modify_window: VecDeque::new(),
+            };
+            st.accounts.push(acc);
+            let ai = st.accounts.len() - 1;
+            let mut deposit = spec.cash;
+            for (i, p) in spec.positions.iter().enumerate() {
+                let (sec, code) = split_full_code(&p.code).ok_or_else(|| {
+                    ConfigError::Invalid(format!("account {}: bad position code {:?}", spec.acc_id, p.code))
+                })?;
+                let instr = st.market.find(sec, code).cloned().ok_or_else(|| {
+                    ConfigError::Invalid(format!("account {}: unknown instrument {}", spec.acc_id, p.code))
+                })?;
+                let acc_markets = &st.accounts[ai].markets;
+                let Some(trd_market) = instr.trd_markets().iter().copied().find(|m| acc_markets.contains(m)) else {
+                    return Err(ConfigError::Invalid(format!(
+                        "account {}: {} cannot be held in an account with these markets",
+                        spec.acc_id, p.code
+                    )));
+                };
+                if p.qty < 0.0 && instr.kind != InstrumentKind::Future {
+                    return Err(ConfigError::Invalid(format!(
+                        "account {}: only futures positions may be short ({})",
+                        spec.acc_id, p.code
+                    )));
+                }
+                let days_ago = 3.0 + i as f64;
+                let ts = now - days_ago * 86_400.0;
+                let side = if p.qty > 0.0 { Side::Buy } else { Side::Sell };
+                let qty = p.qty.abs();
+                let oi = st.new_order_record(
+                    ai,
+                    trd_market,
+                    instr.clone(),
+                    if side == Side::Buy { 1 } else { 2 },
+                    OrderTerms {
+                        side,
+                        order_type: order_type::NORMAL,
+                        price: p.cost_price,
+                        aux_price: None,
+                        trail_type: None,
+                        trail_value: None,
+                        trail_spread: None,
+                    },
+                    qty,
+                    ts,
+                );
+                // Book the historic fill without touching cash (the configured cash is
+                // what is left after it), then count it into the deposit instead.
+                let cash_before = st.accounts[ai].cash;
+                st.apply_fill(oi, qty, p.cost_price, ts, false);
+                let spent = cash_before - st.accounts[ai].cash;
+                st.accounts[ai].cash = cash_before;
+                deposit += spent;
+                if i == 0 {
+                    // A cancelled order two days back, for status variety in history.
+                    let cancel_ts = now - 2.0 * 86_400.0;
+                    let px = matching::truncate_to(p.cost_price * 1.2, instr.price_decimals());
+                    let px = instr.snap(px, true);
+                    let ci = st.new_order_record(
+                        ai,
+                        trd_market,
+                        instr.clone(),
+                        if side == Side::Buy { 2 } else { 1 },
+                        OrderTerms {
+                            side: if side == Side::Buy { Side::Sell } else { Side::Buy },
+                            order_type: order_type::NORMAL,
+                            price: px,
+                            aux_price: None,
+                            trail_type: None,
+                            trail_value: None,
+                            trail_spread: None,
+                        },
+                        instr.lot_size,
+                        cancel_ts,
+                    );
+                    let o = &mut st.orders[ci];
+                    o.status = status::CANCELLED_ALL;
+                    o.update_ts = cancel_ts + 3600.0;
+                    o.remark = Some("seeded".into());
+                }
+            }
+            // The deposit that funded the account, ten days back, first in the flow list.
+            let acc = &st.accounts[ai];
+            let (acc_id, ccy) = (acc.acc_id, acc.currency);
+            let ts = now - 10.0 * 86_400.0;
+            let flow = FlowRec {
+                flow_id: st.next_flow_id(),
+                acc_id,
+                day: st.clock.day_of(ts),
+                ts,
+                currency: ccy,
+                kind: "Deposit".into(),
+                direction: 1,
+                amount: matching::round_to(deposit.max(0.0), 2),
+                remark: "Initial deposit".into(),
+            };
+            let pos = st.flows.iter().position(|f| f.acc_id == acc_id).unwrap_or(st.flows.len());
+            st.flows.insert(pos, flow);
+        }
+        // Orders are kept in creation-time order so that history reads naturally.
+        st.orders.sort_by(|a, b| a.create_ts.total_cmp(&b.create_ts).then(a.order_id.cmp(&b.order_id)));
+        st.fills.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.fill_id.cmp(&b.fill_id)));
+        st.flows.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.flow_id.cmp(&b.flow_id)));
+        st.reindex();
+        // Seeding must not leave pushes behind (no connection exists yet anyway).
+        st.outbox.clear();
+        Ok(st)
+    }
+
+    fn reindex(&mut self) {
+        self.order_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id, i)).collect();
+        self.order_ex_index = self.orders.iter().enumerate().map(|(i, o)| (o.order_id_ex.clone(), i)).collect();
+        self.open = (0..self.orders.len()).filter(|i| !status::is_final(self.orders[*i].status)).collect();
+    }
+
+    pub fn next_flow_id(&mut self) -> u64 {
+        self.next_flow += 1;
+        3_000_000 + self.next_flow
+    }
+
+    pub fn now(&self) -> f64 {
+        now_secs()
+    }
+
+    pub fn today(&self) -> i64 {
+        self.clock.day_of(self.now())
+    }
+
+    pub fn account_index(&self, acc_id: u64) -> Option<usize> {
+        self.accounts.iter().position(|a| a.acc_id == acc_id)
+    }
+
+    /// Checks a TrdHeader: the account exists, the environment and market match.
+    pub fn check_header(&self, h: &pb::trd_common::TrdHeader) -> Res<usize> {
+        let ai = self
+            .account_index(h.acc_id)
+            .ok_or_else(|| Reject::new(format!("Nonexistent account: accID {} is unknown", h.acc_id)))?;
+        let acc = &self.accounts[ai];
+        if acc.env != h.trd_env {
+            return Err(Reject::new(format!(
+                "trdEnv {} does not match account {} (a {} account)",
+                h.trd_env,
+                acc.acc_id,
+                if acc.env == 1 { "REAL" } else { "SIMULATE" }
+            )));
+        }
+        if !acc.markets.contains(&h.trd_market) {
+            return Err(Reject::new(format!(
+                "Account {} has no trading authority for trdMarket {}",
+                acc.acc_id, h.trd_market
+            )));
+        }
+        Ok(ai)
+    }
+
+    /// Registers or refreshes a connection.
+    pub fn touch_conn(&mut self, conn_id: u64, sink: &Arc<dyn PushSink>) {
+        match self.conns.get_mut(&conn_id) {
+            Some(c) => {
+                if !Arc::ptr_eq(&c.sink, sink) {
+                    c.sink = sink.clone();
+                }
+            }
+            None => {
+                self.conns.insert(
+                    conn_id,
+                    ConnState {
+                        sink: sink.clone(),
+                        subs: Vec::new(),
+                        unlocked: HashSet::new(),
+                        serials: HashSet::new(),
+                        serial_order: VecDeque::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Replay protection for write operations.
+    pub fn check_packet_id(&mut self, conn_id: u64, packet: &pb::common::PacketId) -> Res<()> {
+        if packet.conn_id != conn_id {
+            return Err(Reject::new(format!(
+                "packetID.connID {} does not match this connection ({conn_id})",
+                packet.conn_id
+            )));
+        }
+        let Some(c) = self.conns.get_mut(&conn_id) else {
+            return Err(Reject::new("unknown connection"));
+        };
+        if !c.serials.insert(packet.serial_no) {
+            return Err(Reject::new(format!(
+                "Duplicate packetID (serialNo {}): this request was already received",
+                packet.serial_no
+            )));
+        }
+        c.serial_order.push_back(packet.serial_no);
+        if c.serial_order.len() > SERIAL_MEMORY {
+            if let Some(old) = c.serial_order.pop_front() {
+                c.serials.remove(&old);
+            }
+        }
+        Ok(())
+    }
+
+    /// REAL-environment writes need the connection to be unlocked for the account's firm.
+    pub fn check_unlocked(&self, conn_id: u64, ai: usize) -> Res<()> {
+        let acc = &self.accounts[ai];
+        if acc.env != Env::Real.number() {
+            return Ok(());
+        }
+        let ok = self.conns.get(&conn_id).is_some_and(|c| c.unlocked.contains(&0) || c.unlocked.contains(&acc.firm));
+        if ok {
+            Ok(())
+        } else {
+            Err(Reject::new(
+                "Trading is locked: please unlock trade (Trd_UnlockTrade) before placing or modifying orders",
+            ))
+        }
+    }
+
+    /// Sliding-window rate limit; `which` is "place" or "modify".
+    pub fn check_rate(&mut self, ai: usize, place: bool) -> Res<()> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        let (limit, what) = if place {
+            (self.limits.place_per_30s, "place order")
+        } else {
+            (self.limits.modify_per_30s, "modify order")
+        };
+        let acc = &mut self.accounts[ai];
+        let window = if place { &mut acc.place_window } else { &mut acc.modify_window };
+        take_slot(window, limit).map_err(|_| {
+            Reject::new(format!("Request too frequent: at most {limit} {what} requests per 30 seconds per account"))
+        })
+    }
+
+    pub fn check_unlock_rate(&mut self) -> Res<()> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        let limit = self.limits.unlock_per_30s;
+        take_slot(&mut self.unlock_window, limit)
+            .map_err(|_| Reject::new(format!("Request too frequent: at most {limit} unlock requests per 30 seconds")))
+    }
+
+    /// Finds the instrument of a request: `code` (bare, or prefixed), optional
+    /// `secMarket`, and the header's trdMarket as a hint.
+    pub fn resolve(&self, code: &str, sec_market: Option<i32>, trd_market: i32) -> Res<Instrument> {
+        let unknown = || Reject::new(format!("Unknown stock code: {code:?}"));
+        if code.is_empty() || code.len() > 64 {
+            return Err(unknown());
+        }
+        let (sec, bare) = match split_full_code(code) {
+            Some((s, c)) => (Some(s), c),
+            None => (sec_market.filter(|s| *s != 0), code),
+        };
+        let found = match sec {
+            Some(s) => self.market.find(s, bare),
+            None => {
+                let cands = self.market.find_any(bare);
+                cands.iter().copied().find(|i| i.trd_markets().contains(&trd_market)).or(cands.first().copied())
+            }
+        };
+        found.cloned().ok_or_else(unknown)
+    }
+
+    pub fn price_of(&self, instr: &Instrument) -> f64 {
+        self.market.price(instr.sec_market, &instr.code).unwrap_or(instr.start_price)
+    }
+
+    /// Creates an order record (status Submitted) and returns its index.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_order_record(
+        &mut self,
+        ai: usize,
+        trd_market: i32,
+        instr: Instrument,
+        side_num: i32,
+        terms: OrderTerms,
+        qty: f64,
+        ts: f64,
+    ) -> usize {
+        self.next_order += 1;
+        let order_id = 7_100_000_000 + self.next_order;
+        let acc = &self.accounts[ai];
+        let rec = OrderRec {
+            order_id,
+            order_id_ex: format!("SIMO{order_id:012}"),
+            acc_id: acc.acc_id,
+            env: acc.env,
+            trd_market,
+            instr,
+            side_num,
+            terms,
+            trig: TriggerState::default(),
+            status: status::SUBMITTED,
+            status_before_disable: status::SUBMITTED,
+            qty,
+            fill_qty: 0.0,
+            fill_value: 0.0,
+            create_ts: ts,
+            update_ts: ts,
+            last_err_msg: String::new(),
+            remark: None,
+            time_in_force: 0,
+            fill_outside_rth: Some(false),
+            session: None,
+            jp_acc_type: None,
+            expire_time: None,
+            fees: Vec::new(),
+            legs: Vec::new(),
+            strategy_type: None,
+        };
+        self.orders.push(rec);
+        let idx = self.orders.len() - 1;
+        self.order_index.insert(order_id, idx);
+        self.order_ex_index.insert(self.orders[idx].order_id_ex.clone(), idx);
+        self.open.insert(idx);
+        idx
+    }
+
+    /// Orders that may be open (callers still check the status).
+    pub fn open_orders(&self) -> impl Iterator<Item = &OrderRec> {
+        self.open.iter().filter_map(|i| self.orders.get(*i))
+    }
+
+    /// Finds an order of an account by id or id string.
+    pub fn find_order(&self, acc_id: u64, order_id: u64, order_id_ex: Option<&str>) -> Res<usize> {
+        let idx = match order_id_ex.filter(|s| !s.is_empty()) {
+            Some(ex) => self.order_ex_index.get(ex).copied(),
+            None => self.order_index.get(&order_id).copied(),
+        };
+        match idx {
+            Some(i) if self.orders[i].acc_id == acc_id => Ok(i),
+            _ => Err(Reject::new(format!(
+                "Order not found: {}",
+                order_id_ex.filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| order_id.to_string())
+            ))),
+        }
+    }
+
+    // ---- valuation -------------------------------------------------------------
+
+    /// Value of a position in its instrument currency (signed).
+    pub fn position_value(&self, p: &PositionRec) -> f64 {
+        p.qty * self.price_of(&p.instr) * p.instr.multiplier
+    }
+
+    pub fn position_unrealized(&self, p: &PositionRec) -> f64 {
+        (self.price_of(&p.instr) - p.avg_cost()) * p.qty * p.instr.multiplier
+    }
+
+    /// Buying power reserved by open orders (account currency); optionally ignoring
+    /// one order (sizing a modification).
+    pub fn frozen(&self, ai: usize, except: Option<u64>) -> f64 {
+        let acc = &self.accounts[ai];
+        let mut total = 0.0;
+        for o in self.open_orders() {
+            if o.acc_id != acc.acc_id || status::is_final(o.status) || Some(o.order_id) == except {
+                continue;
+            }
+            total += self.order_reservation(ai, o, o.remaining());
+        }
+        total
+    }
+
+    /// What `qty` more of this order would reserve (account currency).
+    pub fn order_reservation(&self, ai: usize, o: &OrderRec, qty: f64) -> f64 {
+        let acc = &self.accounts[ai];
+        if !o.legs.is_empty() {
+            let net = self.combo_net_price(&o.legs);
+            let px = if matching::needs_limit_price(o.terms.order_type) { o.terms.price } else { net };
+            let mult = o.legs.first().map(|l| l.instr.multiplier).unwrap_or(1.0);
+            let ccy = o.legs.first().map(|l| l.instr.currency).unwrap_or(acc.currency);
+            return currency::convert(px.max(0.0) * qty * mult, ccy, acc.currency);
+        }
+        let px = o.reserve_price(self.price_of(&o.instr));
+        match o.instr.kind {
+            InstrumentKind::Future => {
+                let opening = self.opening_qty(ai, &o.instr, o.terms.side, qty);
+                currency::convert(opening * px * o.instr.multiplier * FUTURES_IM, o.instr.currency, acc.currency)
+            }
+            _ if o.terms.side == Side::Buy => {
+                currency::convert(qty * px * o.instr.multiplier, o.instr.currency, acc.currency)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The part of a futures order that opens or extends a position (the rest closes).
+    pub fn opening_qty(&self, ai: usize, instr: &Instrument, side: Side, qty: f64) -> f64 {
+        let held = self.position(ai, instr).map(|p| p.qty).unwrap_or(0.0);
+        let closing = if held * side.sign() < 0.0 { held.abs().min(qty) } else { 0.0 };
+        qty - closing
+    }
+
+    pub fn position(&self, ai: usize, instr: &Instrument) -> Option<&PositionRec> {
+        self.accounts[ai]
+            .positions
+            .iter()
+            .find(|p| p.instr.sec_market == instr.sec_market && p.instr.code == instr.code)
+    }
+
+    /// Quantity of this instrument in open sell orders of the account.
+    pub fn pending_sell_qty(&self, ai: usize, instr: &Instrument, except: Option<u64>) -> f64 {
+        let acc_id = self.accounts[ai].acc_id;
+        self.open_orders()
+            .filter(|o| {
+                o.acc_id == acc_id
+                    && o.legs.is_empty()
+                    && !status::is_final(o.status)
+                    && o.terms.side == Side::Sell
+                    && Some(o.order_id) != except
+                    && o.instr.sec_market == instr.sec_market
+                    && o.instr.code == instr.code
+            })
+            .map(|o| o.remaining())
+            .fold(0.0, |a, v| a + v)
+    }
+
+    /// Account-level figures (account currency).
+    pub fn summary(&self, ai: usize) -> Summary {
+        let acc = &self.accounts[ai];
+        let mut s = Summary::default();
+        for p in &acc.positions {
+            let v = currency::convert(self.position_value(p), p.instr.currency, acc.currency);
+            let u = currency::convert(self.position_unrealized(p), p.instr.currency, acc.currency);
+            s.unrealized += u;
+            s.market_val += v;
+            if v >= 0.0 {
+                s.long_mv += v;
+            } else {
+                s.short_mv += -v;
+            }
+            if p.instr.kind == InstrumentKind::Future {
+                s.initial_margin += v.abs() * FUTURES_IM;
+                s.maintenance_margin += v.abs() * FUTURES_MM;
+            }
+        }
+        s.frozen = self.frozen(ai, None);
+        if acc.futures {
+            s.total_assets = acc.cash + s.unrealized;
+            s.power = (s.total_assets - s.initial_margin - s.frozen).max(0.0);
+        } else {
+            s.total_assets = acc.cash + s.market_val;
+            if acc.margin {
+                s.initial_margin = s.long_mv * MARGIN_CREDIT + s.short_mv;
+                s.maintenance_margin = s.long_mv * 0.35 + s.short_mv * 0.35;
+            }
+            // Short (option) positions tie up what closing them would cost.
+            let credit = if acc.margin { s.long_mv * MARGIN_CREDIT } else { 0.0 };
+            s.power = (acc.cash - s.frozen + credit - s.short_mv).max(0.0);
+        }
+        s.cash_power = (acc.cash - s.frozen).max(0.0);
+        s
+    }
+
+    pub fn combo_net_price(&self, legs: &[LegRec]) -> f64 {
+        legs.iter().map(|l| l.side.sign() * l.ratio * self.price_of(&l.instr)).fold(0.0, |a, v| a + v)
+    }
+
+    // ---- pushes ----------------------------------------------------------------
+
+    fn queue_push(&mut self, acc_id: u64, proto_id: u32, body: Vec<u8>) {
+        let mut ids: Vec<&u64> = self.conns.keys().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(c) = self.conns.get(id) {
+                if c.subs.contains(&acc_id) {
+                    self.outbox.push(Push { sink: c.sink.clone(), proto_id, body: body.clone() });
+                }
+            }
+        }
+    }
+
+    pub fn push_order(&mut self, oi: usize) {
+        let o = &self.orders[oi];
+        let header =
+            pb::trd_common::TrdHeader { trd_env: o.env, acc_id: o.acc_id, trd_market: o.trd_market, jp_acc_type: None };
+        let s2c = pb::trd_update_order::S2c { header, order: self.render_order(o) };
+        let resp = pb::trd_update_order::Response::build(0, None, None, Some(s2c));
+        let acc_id = o.acc_id;
+        self.queue_push(acc_id, 2208, resp.encode_to_vec());
+    }
+
+    fn push_fill(&mut self, fi: usize) {
+        let f = &self.fills[fi];
+        let header =
+            pb::trd_common::TrdHeader { trd_env: f.env, acc_id: f.acc_id, trd_market: f.trd_market, jp_acc_type: None };
+        let s2c = pb::trd_update_order_fill::S2c { header, order_fill: self.render_fill(f) };
+        let resp = pb::trd_update_order_fill::Response::build(0, None, None, Some(s2c));
+        let acc_id = f.acc_id;
+        self.queue_push(acc_id, 2218, resp.encode_to_vec());
+    }
+
+    // ---- rendering -------------------------------------------------------------
+
+    pub fn render_order(&self, o: &OrderRec) -> pb::trd_common::Order {
+        let avg = if o.fill_qty > 0.0 { matching::round_to(o.fill_value / o.fill_qty, 9) } else { 0.0 };
+        let name = if o.legs.is_empty() { o.instr.name.clone() } else { format!("Combo: {}", o.instr.name) };
+        pb::trd_common::Order {
+            trd_side: o.side_num,
+            order_type: o.terms.order_type,
+            order_status: o.status,
+            order_id: o.order_id,
+            order_id_ex: o.order_id_ex.clone(),
+            code: o.instr.code.clone(),
+            name,
+            qty: o.qty,
+            price: Some(o.terms.price),
+            create_time: self.clock.format(o.create_ts),
+            update_time: self.clock.format(o.update_ts),
+            fill_qty: Some(o.fill_qty),
+            fill_avg_price: Some(avg),
+            last_err_msg: Some(o.last_err_msg.clone()),
+            sec_market: Some(o.instr.sec_market),
+            create_timestamp: Some(o.create_ts),
+            update_timestamp: Some(o.update_ts),
+            remark: Some(o.remark.clone().unwrap_or_default()),
+            time_in_force: Some(o.time_in_force),
+            fill_outside_rth: o.fill_outside_rth,
+            aux_price: o.terms.aux_price,
+            trail_type: o.terms.trail_type,
+            trail_value: o.terms.trail_value,
+            trail_spread: o.terms.trail_spread,
+            currency: Some(o.instr.currency),
+            trd_market: Some(o.trd_market),
+            session: o.session,
+            jp_acc_type: o.jp_acc_type,
+            expire_time: o.expire_time.clone(),
+            order_amount: None,
+            strategy_type: o.strategy_type,
+            combo_legs: o
+                .legs
+                .iter()
+                .map(|l| pb::qot_common::ComboLeg {
+                    security: pb::qot_common::Security { market: l.qot_market, code: l.instr.code.clone() },
+                    side: Some(l.side_num),
+                    qty_ratio: Some(l.ratio),
+                    position_id: None,
+                    pred_side: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn render_fill(&self, f: &FillRec) -> pb::trd_common::OrderFill {
+        let hk = f.instr.sec_market == matching::sec_market::HK && f.instr.kind != InstrumentKind::Future;
+        pb::trd_common::OrderFill {
+            trd_side: f.side_num,
+            fill_id: f.fill_id,
+            fill_id_ex: f.fill_id_ex.clone(),
+            order_id: Some(f.order_id),
+            order_id_ex: Some(f.order_id_ex.clone()),
+            code: f.instr.code.clone(),
+            name: f.instr.name.clone(),
+            qty: f.qty,
+            price: f.price,
+            create_time: self.clock.format(f.ts),
+            counter_broker_id: hk.then_some(9999),
+            counter_broker_name: hk.then(|| "SIMULATED BROKER".to_string()),
+            sec_market: Some(f.instr.sec_market),
+            create_timestamp: Some(f.ts),
+            update_timestamp: Some(f.ts),
+            status: Some(0),
+            trd_market: Some(f.trd_market),
+            jp_acc_type: None,
+        }
+    }
+
+    // ---- matching --------------------------------------------------------------
+
+    /// One matching round for one order at the current price. Returns whether it traded.
+    pub fn match_order(&mut self, oi: usize) -> bool {
+        if !self.orders[oi].is_working() {
+            return false;
+        }
+        if !self.orders[oi].legs.is_empty() {
+            return self.match_combo(oi);
+        }
+        let market = self.price_of(&self.orders[oi].instr);
+        let now = self.now();
+        let o = &mut self.orders[oi];
+        let Some(fill_price) = evaluate(&o.terms, &mut o.trig, market) else {
+            return false;
+        };
+        let remaining = o.remaining();
+        if remaining <= 0.0 {
+            return false;
+        }
+        let t = o.terms.order_type;
+        let whole = fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
+        let chunk = (self.chunk_lots * o.instr.lot_size).max(o.instr.lot_size);
+        let qty = if whole { remaining } else { remaining.min(chunk) };
+        self.apply_fill(oi, qty, fill_price, now, true);
+        true
+    }
+
+    fn match_combo(&mut self, oi: usize) -> bool {
+        let net = self.combo_net_price(&self.orders[oi].legs);
+        let o = &mut self.orders[oi];
+        let mut terms = o.terms.clone();
+        terms.side = Side::Buy;
+        if evaluate(&terms, &mut o.trig, net).is_none() {
+            return false;
+        }
+        let qty = o.remaining();
+        if qty <= 0.0 {
+            return false;
+        }
+        let now = self.now();
+        self.apply_fill(oi, qty, net, now, true);
+        true
+    }
+
+    /// One matching round over every working order, oldest first.
+    pub fn match_all(&mut self) {
+        let orders = &self.orders;
+        self.open.retain(|i| orders.get(*i).is_some_and(|o| !status::is_final(o.status)));
+        let working: Vec<usize> = self.open.iter().copied().filter(|i| self.orders[*i].is_working()).collect();
+        for oi in working {
+            self.match_order(oi);
+        }
+    }
+
+    /// Books a fill of `qty` at `price` on order `oi`: order, position, cash, fees,
+    /// flows, and (if `push`) the order push followed by the fill push(es).
+    pub fn apply_fill(&mut self, oi: usize, qty: f64, price: f64, ts: f64, push: bool) {
+        let ai = match self.account_index(self.orders[oi].acc_id) {
+            Some(a) => a,
+            None => return,
+        };
+        let first_fill = self.orders[oi].fill_qty == 0.0;
+        {
+            let o = &mut self.orders[oi];
+            o.fill_qty += qty;
+            o.fill_value += qty * price;
+            o.update_ts = ts;
+            o.status = if o.fill_qty + 1e-9 >= o.qty { status::FILLED_ALL } else { status::FILLED_PART };
+        }
+        // Legs: a plain order is one leg of ratio 1.
+        let legs: Vec<(Instrument, Side, i32, f64, f64)> = {
+            let o = &self.orders[oi];
+            if o.legs.is_empty() {
+                vec![(o.instr.clone(), o.terms.side, o.side_num, qty, price)]
+            } else {
+                o.legs
+                    .iter()
+                    .map(|l| (l.instr.clone(), l.side, l.side_num, qty * l.ratio, self.price_of(&l.instr)))
+                    .collect()
+            }
+        };
+        let mut fill_indices = Vec::new();
+        for (instr, side, side_num, leg_qty, leg_price) in legs {
+            let fees = fee_table(&instr, side, leg_qty, leg_price, first_fill);
+            let fee_sum: f64 = fees.iter().map(|(_, v)| v).fold(0.0, |a, v| a + v);
+            for (title, v) in &fees {
+                self.orders[oi].add_fee(title, *v);
+            }
+            let realized = self.book_position(ai, &instr, side, leg_qty, leg_price, fee_sum, ts);
+            let acc_ccy = self.accounts[ai].currency;
+            let value = leg_qty * leg_price * instr.multiplier;
+            let (cash_delta, kind) = if instr.kind == InstrumentKind::Future {
+                (realized - fee_sum, "Futures P/L and Fees")
+            } else {
+                (-side.sign() * value - fee_sum, "Securities Trade")
+            };
+            let cash_delta = currency::convert(cash_delta, instr.currency, acc_ccy);
+            let realized_acc = currency::convert(realized, instr.currency, acc_ccy);
+            let acc = &mut self.accounts[ai];
+            acc.cash += cash_delta;
+            acc.realized_pl += realized_acc;
+            let (acc_id, env) = (acc.acc_id, acc.env);
+            let flow_id = self.next_flow_id();
+            let (order_id, order_id_ex, trd_market) = {
+                let o = &self.orders[oi];
+                (o.order_id, o.order_id_ex.clone(), o.trd_market)
+            };
+            self.flows.push(FlowRec {
+                flow_id,
+                acc_id,
+                day: self.clock.day_of(ts),
+                ts,
+                currency: acc_ccy,
+                kind: kind.into(),
+                direction: if cash_delta >= 0.0 { 1 } else { 2 },
+                amount: matching::round_to(cash_delta.abs(), 2),
+                remark: format!(
+                    "{} {} {} @ {} (order {})",
+                    if side == Side::Buy { "Buy" } else { "Sell" },
+                    leg_qty,
+                    instr.full_code(),
+                    leg_price,
+                    order_id_ex
+                ),
+            });
+            self.next_fill += 1;
+            let fill_id = 8_200_000_000 + self.next_fill;
+            self.fills.push(FillRec {
+                fill_id,
+                fill_id_ex: format!("SIMF{fill_id:012}"),
+                order_id,
+                order_id_ex,
+                acc_id,
+                env,
+                trd_market,
+                instr,
+                side_num,
+                qty: leg_qty,
+                price: leg_price,
+                ts,
+            });
+            fill_indices.push(self.fills.len() - 1);
+        }
+        if push {
+            self.push_order(oi);
+            for fi in fill_indices {
+                self.push_fill(fi);
+            }
+        }
+    }
+
+    /// Updates (or opens, or closes) the position; returns realized P/L (instrument currency).
+    #[allow(clippy::too_many_arguments)]
+    fn book_position(
+        &mut self,
+        ai: usize,
+        instr: &Instrument,
+        side: Side,
+        qty: f64,
+        price: f64,
+        fee: f64,
+        ts: f64,
+    ) -> f64 {
+        let today = self.clock.day_of(ts);
+        let idx = match self.accounts[ai]
+            .positions
+            .iter()
+            .position(|p| p.instr.sec_market == instr.sec_market && p.instr.code == instr.code)
+        {
+            Some(i) => i,
+            None => {
+                self.next_position += 1;
+                let position_id = 9_300_000_000 + self.next_position;
+                self.accounts[ai].positions.push(PositionRec {
+                    position_id,
+                    instr: instr.clone(),
+                    qty: 0.0,
+                    cost_total: 0.0,
+                    fees: 0.0,
+                    realized_pl: 0.0,
+                    td_day: today,
+                    td_buy_qty: 0.0,
+                    td_buy_val: 0.0,
+                    td_sell_qty: 0.0,
+                    td_sell_val: 0.0,
+                });
+                self.accounts[ai].positions.len() - 1
+            }
+        };
+        let p = &mut self.accounts[ai].positions[idx];
+        if p.td_day != today {
+            p.td_day = today;
+            p.td_buy_qty = 0.0;
+            p.td_buy_val = 0.0;
+            p.td_sell_qty = 0.0;
+            p.td_sell_val = 0.0;
+        }
+        let value = qty * price * instr.multiplier;
+        match side {
+            Side::Buy => {
+                p.td_buy_qty += qty;
+                p.td_buy_val += value;
+            }
+            Side::Sell => {
+                p.td_sell_qty += qty;
+                p.td_sell_val += value;
+            }
+        }
+        p.fees += fee;
+        let d = side.sign();
+        let mut realized = 0.0;
+        if p.qty == 0.0 || p.qty * d > 0.0 {
+            p.cost_total += qty * price;
+            p.qty += d * qty;
+        } else {
+            let closing = qty.min(p.qty.abs());
+            let avg = p.avg_cost();
+            realized = (price - avg) * closing * instr.multiplier * p.qty.signum();
+            p.cost_total -= avg * closing;
+            p.qty += d * closing;
+            let opening = qty - closing;
+            if opening > 0.0 {
+                p.qty = d * opening;
+                p.cost_total = opening * price;
+            }
+            if p.qty.abs() < 1e-9 {
+                p.qty = 0.0;
+                p.cost_total = 0.0;
+            }
+        }
+        p.realized_pl += realized;
+        if p.qty == 0.0 {
+            self.accounts[ai].positions.remove(idx);
+        }
+        realized
+    }
+}
+
+/// Account figures in the account currency.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Summary {
+    pub market_val: f64,
+    pub long_mv: f64,
+    pub short_mv: f64,
+    pub unrealized: f64,
+    pub frozen: f64,
+    pub total_assets: f64,
+    pub power: f64,
+    pub cash_power: f64,
+    pub initial_margin: f64,
+    pub maintenance_margin: f64,
+}
+
+fn take_slot(window: &mut VecDeque<Instant>, limit: u32) -> Result<(), ()> {
+    let now = Instant::now();
+    let span = Duration::from_secs(30);
+    while window.front().is_some_and(|t| now.duration_since(*t) >= span) {
+        window.pop_front();
+    }
+    if window.len() >= limit as usize {
+        return Err(());
+    }
+    window.push_back(now);
+    Ok(())
+}

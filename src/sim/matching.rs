@@ -1,0 +1,842 @@
+//! The simulator's market: a table of known instruments, a deterministic seeded price
+//! path per instrument, and the rules that decide when an order trades.
+//!
+//! Nothing here knows about accounts or the protocol. The broker asks two questions:
+//! "what does this instrument cost now?" ([`Market::price`]) and "does this order trade
+//! at this price, and at what price?" ([`evaluate`]).
+//!
+//! Prices move only when the broker calls [`Market::tick`] (a random walk drawn from a
+//! SplitMix64 generator seeded by the configuration seed and the code, so the same seed
+//! gives the same path on every machine) or [`Market::set_price`].
+//!
+//! ```
+//! use ftapi::sim::matching::Market;
+//! let mut m = Market::new(Market::default_instruments(), 7).unwrap();
+//! let p0 = m.price_of("HK.00700").unwrap();
+//! m.tick();
+//! let p1 = m.price_of("HK.00700").unwrap();
+//! let mut again = Market::new(Market::default_instruments(), 7).unwrap();
+//! again.tick();
+//! assert_eq!(again.price_of("HK.00700"), Some(p1));
+//! assert!(p0 > 0.0 && p1 > 0.0);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// `Trd_Common.TrdSecMarket` values used by the instrument table.
+pub mod sec_market {
+    /// Hong Kong.
+    pub const HK: i32 = 1;
+    /// United States.
+    pub const US: i32 = 2;
+    /// Shanghai A-shares.
+    pub const CN_SH: i32 = 31;
+    /// Shenzhen A-shares.
+    pub const CN_SZ: i32 = 32;
+    /// Singapore.
+    pub const SG: i32 = 41;
+    /// Japan.
+    pub const JP: i32 = 51;
+}
+
+/// `Trd_Common.TrdMarket` values the simulator uses.
+pub mod trd_market {
+    /// Hong Kong securities.
+    pub const HK: i32 = 1;
+    /// US securities.
+    pub const US: i32 = 2;
+    /// A-shares (simulated trading).
+    pub const CN: i32 = 3;
+    /// A-shares through Stock Connect (real trading).
+    pub const HKCC: i32 = 4;
+    /// Futures (real trading).
+    pub const FUTURES: i32 = 5;
+    /// Singapore securities.
+    pub const SG: i32 = 6;
+    /// Simulated HK futures.
+    pub const FUTURES_SIMULATE_HK: i32 = 10;
+    /// Simulated US futures.
+    pub const FUTURES_SIMULATE_US: i32 = 11;
+    /// Simulated SG futures.
+    pub const FUTURES_SIMULATE_SG: i32 = 12;
+    /// Simulated JP futures.
+    pub const FUTURES_SIMULATE_JP: i32 = 13;
+    /// Japan securities.
+    pub const JP: i32 = 15;
+}
+
+/// `Trd_Common.Currency` values the simulator uses.
+pub mod currency {
+    /// Hong Kong dollar.
+    pub const HKD: i32 = 1;
+    /// US dollar.
+    pub const USD: i32 = 2;
+    /// Offshore renminbi.
+    pub const CNH: i32 = 3;
+    /// Japanese yen.
+    pub const JPY: i32 = 4;
+    /// Singapore dollar.
+    pub const SGD: i32 = 5;
+
+    /// HKD per one unit of `ccy` (fixed simulator rates); `None` for an unknown currency.
+    pub fn hkd_rate(ccy: i32) -> Option<f64> {
+        match ccy {
+            HKD => Some(1.0),
+            USD => Some(7.8),
+            CNH => Some(1.08),
+            JPY => Some(0.052),
+            SGD => Some(5.8),
+            _ => None,
+        }
+    }
+
+    /// Converts `amount` from currency `from` to currency `to` (unknown currencies
+    /// count as HKD).
+    pub fn convert(amount: f64, from: i32, to: i32) -> f64 {
+        if from == to {
+            return amount;
+        }
+        let f = hkd_rate(from).unwrap_or(1.0);
+        let t = hkd_rate(to).unwrap_or(1.0);
+        amount * f / t
+    }
+}
+
+/// `Trd_Common.OrderType` values the matching rules know.
+pub mod order_type {
+    /// Limit (enhanced limit in HK).
+    pub const NORMAL: i32 = 1;
+    /// Market.
+    pub const MARKET: i32 = 2;
+    /// HK absolute limit.
+    pub const ABSOLUTE_LIMIT: i32 = 5;
+    /// HK auction (market in the auction).
+    pub const AUCTION: i32 = 6;
+    /// HK auction limit.
+    pub const AUCTION_LIMIT: i32 = 7;
+    /// HK special limit (fill and kill).
+    pub const SPECIAL_LIMIT: i32 = 8;
+    /// HK special limit, all or nothing.
+    pub const SPECIAL_LIMIT_ALL: i32 = 9;
+    /// Stop (market once triggered).
+    pub const STOP: i32 = 10;
+    /// Stop limit.
+    pub const STOP_LIMIT: i32 = 11;
+    /// Market if touched.
+    pub const MARKET_IF_TOUCHED: i32 = 12;
+    /// Limit if touched.
+    pub const LIMIT_IF_TOUCHED: i32 = 13;
+    /// Trailing stop.
+    pub const TRAILING_STOP: i32 = 14;
+    /// Trailing stop limit.
+    pub const TRAILING_STOP_LIMIT: i32 = 15;
+}
+
+/// What kind of thing an instrument is (decides margining and order routing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstrumentKind {
+    /// A stock, ETF or warrant: bought with cash, no short selling in the simulator.
+    Stock,
+    /// An option contract (quantity in contracts, value = qty x price x multiplier).
+    Option,
+    /// A futures contract: margined, long and short positions.
+    Future,
+}
+
+/// One tradable instrument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instrument {
+    /// `TrdSecMarket` of the code.
+    pub sec_market: i32,
+    /// The bare code as it travels in `code` fields (`00700`, `AAPL`, `HSImain`).
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: InstrumentKind,
+    /// Board lot: order quantities must be a multiple of it.
+    pub lot_size: f64,
+    /// Contract multiplier (1 for stocks).
+    pub multiplier: f64,
+    /// `Currency` the instrument trades in.
+    pub currency: i32,
+    /// Price at start.
+    pub start_price: f64,
+    /// Fixed price tick; `None` = the market's rule (HK spread table, else 0.01).
+    pub tick: Option<f64>,
+    /// Relative size of one random-walk step (0.001 = at most 0.1 % per tick).
+    pub volatility: f64,
+}
+
+/// The prefix the SDKs put before a code for a `TrdSecMarket` (`HK`, `US`, `SH`, ...).
+pub fn sec_market_prefix(sec_market: i32) -> Option<&'static str> {
+    Some(match sec_market {
+        sec_market::HK => "HK",
+        sec_market::US => "US",
+        sec_market::CN_SH => "SH",
+        sec_market::CN_SZ => "SZ",
+        sec_market::SG => "SG",
+        sec_market::JP => "JP",
+        _ => return None,
+    })
+}
+
+/// The `TrdSecMarket` of an SDK code prefix.
+pub fn sec_market_of_prefix(prefix: &str) -> Option<i32> {
+    Some(match prefix.to_ascii_uppercase().as_str() {
+        "HK" | "HK_FUTURE" => sec_market::HK,
+        "US" => sec_market::US,
+        "SH" => sec_market::CN_SH,
+        "SZ" => sec_market::CN_SZ,
+        "SG" => sec_market::SG,
+        "JP" => sec_market::JP,
+        _ => return None,
+    })
+}
+
+/// The `TrdSecMarket` of a `Qot_Common.QotMarket` value.
+pub fn sec_market_of_qot_market(qot_market: i32) -> Option<i32> {
+    Some(match qot_market {
+        1 | 2 => sec_market::HK,
+        11 => sec_market::US,
+        21 => sec_market::CN_SH,
+        22 => sec_market::CN_SZ,
+        31 => sec_market::SG,
+        41 => sec_market::JP,
+        _ => return None,
+    })
+}
+
+/// Splits `"HK.00700"` into `(HK, "00700")`.
+pub fn split_full_code(full: &str) -> Option<(i32, &str)> {
+    let (prefix, code) = full.split_once('.')?;
+    if code.is_empty() {
+        return None;
+    }
+    Some((sec_market_of_prefix(prefix)?, code))
+}
+
+impl Instrument {
+    /// The market-prefixed code, e.g. `HK.00700`.
+    pub fn full_code(&self) -> String {
+        format!("{}.{}", sec_market_prefix(self.sec_market).unwrap_or("XX"), self.code)
+    }
+
+    /// The `TrdMarket` values under which this instrument may be traded.
+    pub fn trd_markets(&self) -> &'static [i32] {
+        use trd_market as t;
+        match (self.kind, self.sec_market) {
+            (InstrumentKind::Future, sec_market::HK) => &[t::FUTURES, t::FUTURES_SIMULATE_HK],
+            (InstrumentKind::Future, sec_market::US) => &[t::FUTURES, t::FUTURES_SIMULATE_US],
+            (InstrumentKind::Future, sec_market::SG) => &[t::FUTURES, t::FUTURES_SIMULATE_SG],
+            (InstrumentKind::Future, sec_market::JP) => &[t::FUTURES, t::FUTURES_SIMULATE_JP],
+            (InstrumentKind::Future, _) => &[t::FUTURES],
+            (_, sec_market::HK) => &[t::HK],
+            (_, sec_market::US) => &[t::US],
+            (_, sec_market::CN_SH) | (_, sec_market::CN_SZ) => &[t::HKCC, t::CN],
+            (_, sec_market::SG) => &[t::SG],
+            (_, sec_market::JP) => &[t::JP],
+            _ => &[],
+        }
+    }
+
+    /// The price tick at `price`.
+    pub fn tick_at(&self, price: f64) -> f64 {
+        if let Some(t) = self.tick {
+            return t;
+        }
+        if self.sec_market == sec_market::HK && self.kind == InstrumentKind::Stock {
+            hk_spread(price)
+        } else {
+            0.01
+        }
+    }
+
+    /// Whether `price` lies on the tick grid (within floating-point noise).
+    pub fn on_tick(&self, price: f64) -> bool {
+        let tick = self.tick_at(price);
+        let steps = price / tick;
+        (steps - steps.round()).abs() < 1e-6
+    }
+
+    /// Snaps `price` to the tick grid: `up` rounds up, else down.
+    pub fn snap(&self, price: f64, up: bool) -> f64 {
+        let tick = self.tick_at(price);
+        let steps = price / tick;
+        let steps = if (steps - steps.round()).abs() < 1e-6 {
+            steps.round()
+        } else if up {
+            steps.ceil()
+        } else {
+            steps.floor()
+        };
+        round_to(steps * tick, 9)
+    }
+
+    /// Decimals used when truncating prices (3 for securities, 9 for futures).
+    pub fn price_decimals(&self) -> i32 {
+        if self.kind == InstrumentKind::Future {
+            9
+        } else {
+            3
+        }
+    }
+}
+
+/// The HK stock spread table (price tick by price band).
+fn hk_spread(price: f64) -> f64 {
+    const BANDS: &[(f64, f64)] = &[
+        (0.25, 0.001),
+        (0.5, 0.005),
+        (10.0, 0.01),
+        (20.0, 0.02),
+        (100.0, 0.05),
+        (200.0, 0.1),
+        (500.0, 0.2),
+        (1000.0, 0.5),
+        (2000.0, 1.0),
+        (5000.0, 2.0),
+    ];
+    for (upper, tick) in BANDS {
+        // A price equal to a band's upper bound uses the finer tick below it.
+        if price <= *upper + 1e-9 {
+            return *tick;
+        }
+    }
+    5.0
+}
+
+/// Rounds `v` to `decimals` places (half away from zero).
+pub fn round_to(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+/// Truncates `v` towards zero to `decimals` places (with a little slack so that
+/// `1.005` written as `1.00499999` survives).
+pub fn truncate_to(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    let scaled = v * f;
+    let r = scaled.round();
+    if (scaled - r).abs() < 1e-6 {
+        r / f
+    } else {
+        scaled.trunc() / f
+    }
+}
+
+/// An instrument as written in an accounts file (`"instruments": [...]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentSpec {
+    /// Market-prefixed code, e.g. `"HK.01810"`.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Kind (default `STOCK`).
+    #[serde(default = "default_kind")]
+    pub kind: InstrumentKind,
+    /// Board lot (default 1).
+    #[serde(default = "one")]
+    pub lot_size: f64,
+    /// Contract multiplier (default 1).
+    #[serde(default = "one")]
+    pub multiplier: f64,
+    /// Starting price.
+    pub price: f64,
+    /// Currency name (`HKD`, `USD`, `CNH`, `JPY`, `SGD`); default by market.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Fixed tick; default by market.
+    #[serde(default)]
+    pub tick: Option<f64>,
+    /// Random-walk step size (default 0.001).
+    #[serde(default)]
+    pub volatility: Option<f64>,
+}
+
+fn default_kind() -> InstrumentKind {
+    InstrumentKind::Stock
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Currency number from its name.
+pub fn currency_of_name(name: &str) -> Option<i32> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "HKD" => currency::HKD,
+        "USD" => currency::USD,
+        "CNH" | "CNY" => currency::CNH,
+        "JPY" => currency::JPY,
+        "SGD" => currency::SGD,
+        _ => return None,
+    })
+}
+
+fn default_currency(sec: i32) -> i32 {
+    match sec {
+        sec_market::US => currency::USD,
+        sec_market::CN_SH | sec_market::CN_SZ => currency::CNH,
+        sec_market::JP => currency::JPY,
+        sec_market::SG => currency::USD,
+        _ => currency::HKD,
+    }
+}
+
+impl InstrumentSpec {
+    /// Checks the spec and turns it into an [`Instrument`].
+    pub fn to_instrument(&self) -> Result<Instrument, String> {
+        let (sec, code) = split_full_code(&self.code)
+            .ok_or_else(|| format!("instrument code {:?} is not of the form MARKET.CODE", self.code))?;
+        let currency = match &self.currency {
+            Some(c) => currency_of_name(c).ok_or_else(|| format!("unknown currency {c:?} for {}", self.code))?,
+            None => default_currency(sec),
+        };
+        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        if !finite_pos(self.price) || !finite_pos(self.lot_size) || !finite_pos(self.multiplier) {
+            return Err(format!("instrument {}: price, lot_size and multiplier must be > 0", self.code));
+        }
+        if let Some(t) = self.tick {
+            if !finite_pos(t) {
+                return Err(format!("instrument {}: tick must be > 0", self.code));
+            }
+        }
+        let volatility = self.volatility.unwrap_or(0.001);
+        if !(volatility.is_finite() && (0.0..0.5).contains(&volatility)) {
+            return Err(format!("instrument {}: volatility must be in [0, 0.5)", self.code));
+        }
+        Ok(Instrument {
+            sec_market: sec,
+            code: code.to_string(),
+            name: self.name.clone(),
+            kind: self.kind,
+            lot_size: self.lot_size,
+            multiplier: self.multiplier,
+            currency,
+            start_price: self.price,
+            tick: self.tick,
+            volatility,
+        })
+    }
+}
+
+/// SplitMix64: a tiny, fully specified generator, so price paths do not depend on the
+/// version of any random-number crate.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    fn next_signed_unit(&mut self) -> f64 {
+        let bits = self.next_u64() >> 11; // 53 bits
+        (bits as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+}
+
+/// FNV-1a over the bytes, to mix the code into the seed.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+#[derive(Debug, Clone)]
+struct Quote {
+    instrument: Instrument,
+    price: f64,
+    rng: SplitMix64,
+}
+
+/// The simulated market: every known instrument and its current price.
+#[derive(Debug, Clone)]
+pub struct Market {
+    quotes: Vec<Quote>,
+    ticks: u64,
+}
+
+impl Market {
+    /// The built-in instrument table: HK stocks (00700, 09988, 00005, 03690, 02800),
+    /// US stocks (AAPL, TSLA, MSFT, NVDA), three AAPL options, A-shares (SH.600519,
+    /// SH.601318, SZ.000001) and futures (HK.HSImain, HK.MHImain, US.ESmain, US.NQmain,
+    /// SG.CNmain).
+    pub fn default_instruments() -> Vec<Instrument> {
+        const STOCK: InstrumentKind = InstrumentKind::Stock;
+        const OPTION: InstrumentKind = InstrumentKind::Option;
+        const FUTURE: InstrumentKind = InstrumentKind::Future;
+        let mk =
+            |sec: i32, code: &str, name: &str, kind, lot: f64, mult: f64, price: f64, tick: Option<f64>| Instrument {
+                sec_market: sec,
+                code: code.to_string(),
+                name: name.to_string(),
+                kind,
+                lot_size: lot,
+                multiplier: mult,
+                currency: default_currency(sec),
+                start_price: price,
+                tick,
+                volatility: if kind == FUTURE { 0.0005 } else { 0.001 },
+            };
+        use sec_market::*;
+        vec![
+            mk(HK, "00700", "TENCENT", STOCK, 100.0, 1.0, 380.0, None),
+            mk(HK, "09988", "BABA-W", STOCK, 100.0, 1.0, 85.0, None),
+            mk(HK, "00005", "HSBC HOLDINGS", STOCK, 400.0, 1.0, 65.0, None),
+            mk(HK, "03690", "MEITUAN-W", STOCK, 100.0, 1.0, 130.0, None),
+            mk(HK, "02800", "TRACKER FUND", STOCK, 500.0, 1.0, 18.0, None),
+            mk(US, "AAPL", "Apple", STOCK, 1.0, 1.0, 190.0, None),
+            mk(US, "TSLA", "Tesla", STOCK, 1.0, 1.0, 250.0, None),
+            mk(US, "MSFT", "Microsoft", STOCK, 1.0, 1.0, 420.0, None),
+            mk(US, "NVDA", "NVIDIA", STOCK, 1.0, 1.0, 120.0, None),
+            mk(US, "AAPL271217C200000", "AAPL 271217 200.00C", OPTION, 1.0, 100.0, 25.0, None),
+            mk(US, "AAPL271217C220000", "AAPL 271217 220.00C", OPTION, 1.0, 100.0, 18.0, None),
+            mk(US, "AAPL271217P180000", "AAPL 271217 180.00P", OPTION, 1.0, 100.0, 12.0, None),
+            mk(CN_SH, "600519", "Kweichow Moutai", STOCK, 100.0, 1.0, 1600.0, None),
+            mk(CN_SH, "601318", "Ping An Insurance", STOCK, 100.0, 1.0, 45.0, None),
+            mk(CN_SZ, "000001", "Ping An Bank", STOCK, 100.0, 1.0, 11.0, None),
+            mk(HK, "HSImain", "HSI Future Main", FUTURE, 1.0, 50.0, 19500.0, Some(1.0)),
+            mk(HK, "MHImain", "Mini HSI Future Main", FUTURE, 1.0, 10.0, 19500.0, Some(1.0)),
+            mk(US, "ESmain", "E-mini S&P 500 Main", FUTURE, 1.0, 50.0, 5200.0, Some(0.25)),
+            mk(US, "NQmain", "E-mini Nasdaq-100 Main", FUTURE, 1.0, 20.0, 18000.0, Some(0.25)),
+            mk(SG, "CNmain", "FTSE China A50 Main", FUTURE, 1.0, 1.0, 12500.0, Some(1.0)),
+        ]
+    }
+
+    /// A market over `instruments`, seeded with `seed`. Fails on a duplicate code.
+    pub fn new(instruments: Vec<Instrument>, seed: u64) -> Result<Market, String> {
+        let mut quotes: Vec<Quote> = Vec::with_capacity(instruments.len());
+        for instrument in instruments {
+            if quotes
+                .iter()
+                .any(|q| q.instrument.sec_market == instrument.sec_market && q.instrument.code == instrument.code)
+            {
+                return Err(format!("duplicate instrument {}", instrument.full_code()));
+            }
+            let rng = SplitMix64(seed ^ fnv1a(instrument.full_code().as_bytes()));
+            let price = instrument.snap(instrument.start_price, false).max(instrument.tick_at(instrument.start_price));
+            quotes.push(Quote { instrument, price, rng });
+        }
+        Ok(Market { quotes, ticks: 0 })
+    }
+
+    /// How many ticks have been applied.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Every instrument, in table order.
+    pub fn instruments(&self) -> impl Iterator<Item = &Instrument> {
+        self.quotes.iter().map(|q| &q.instrument)
+    }
+
+    fn index(&self, sec_market: i32, code: &str) -> Option<usize> {
+        self.quotes.iter().position(|q| q.instrument.sec_market == sec_market && q.instrument.code == code)
+    }
+
+    /// Finds an instrument by `TrdSecMarket` and bare code.
+    pub fn find(&self, sec_market: i32, code: &str) -> Option<&Instrument> {
+        self.index(sec_market, code).map(|i| &self.quotes[i].instrument)
+    }
+
+    /// Finds instruments by bare code in any market.
+    pub fn find_any(&self, code: &str) -> Vec<&Instrument> {
+        self.quotes.iter().map(|q| &q.instrument).filter(|i| i.code == code).collect()
+    }
+
+    /// Current price of an instrument.
+    pub fn price(&self, sec_market: i32, code: &str) -> Option<f64> {
+        self.index(sec_market, code).map(|i| self.quotes[i].price)
+    }
+
+    /// Current price by market-prefixed code (`"US.AAPL"`).
+    pub fn price_of(&self, full_code: &str) -> Option<f64> {
+        let (sec, code) = split_full_code(full_code)?;
+        self.price(sec, code)
+    }
+
+    /// Sets a price (snapped down to the tick grid, at least one tick). Returns the
+    /// price actually set, or `None` for an unknown instrument or a non-positive price.
+    pub fn set_price(&mut self, sec_market: i32, code: &str, price: f64) -> Option<f64> {
+        if !(price.is_finite() && price > 0.0) {
+            return None;
+        }
+        let i = self.index(sec_market, code)?;
+        let q = &mut self.quotes[i];
+        let p = q.instrument.snap(price, false).max(q.instrument.tick_at(price));
+        q.price = p;
+        Some(p)
+    }
+
+    /// Advances every price path by one step.
+    pub fn tick(&mut self) {
+        self.ticks += 1;
+        for q in &mut self.quotes {
+            let step = q.rng.next_signed_unit() * q.instrument.volatility;
+            let raw = q.price * (1.0 + step);
+            let tick = q.instrument.tick_at(raw);
+            // Round to the nearest tick, never below one tick.
+            let p = round_to((raw / tick).round() * tick, 9).max(tick);
+            q.price = p;
+        }
+    }
+}
+
+/// Buy or sell, as the matching rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Buy (also BuyBack).
+    Buy,
+    /// Sell (also SellShort).
+    Sell,
+}
+
+impl Side {
+    /// From a `TrdSide` number (1 Buy, 2 Sell, 3 SellShort, 4 BuyBack).
+    pub fn from_trd_side(v: i32) -> Option<Side> {
+        match v {
+            1 | 4 => Some(Side::Buy),
+            2 | 3 => Some(Side::Sell),
+            _ => None,
+        }
+    }
+
+    /// +1 for buys, -1 for sells.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+}
+
+/// The parts of an order that decide whether and where it trades.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderTerms {
+    /// Direction.
+    pub side: Side,
+    /// `OrderType` number.
+    pub order_type: i32,
+    /// Limit price (ignored for market-like types).
+    pub price: f64,
+    /// Trigger price for stop / if-touched types.
+    pub aux_price: Option<f64>,
+    /// `TrailType` (1 ratio in percent, 2 amount).
+    pub trail_type: Option<i32>,
+    /// Trail amount or percentage.
+    pub trail_value: Option<f64>,
+    /// Limit offset from the trailing stop price (trailing stop limit).
+    pub trail_spread: Option<f64>,
+}
+
+/// Trigger state an order carries between evaluations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerState {
+    /// The trigger condition has been met (stop / if-touched / trailing types).
+    pub triggered: bool,
+    /// Best price seen since placement (trailing types).
+    pub watermark: Option<f64>,
+    /// Limit price fixed at trigger time (trailing stop limit).
+    pub limit: Option<f64>,
+}
+
+/// Whether `order_type` is one the simulator's matching rules support.
+pub fn is_supported(order_type: i32) -> bool {
+    use order_type::*;
+    matches!(
+        order_type,
+        NORMAL
+            | MARKET
+            | ABSOLUTE_LIMIT
+            | AUCTION
+            | AUCTION_LIMIT
+            | SPECIAL_LIMIT
+            | SPECIAL_LIMIT_ALL
+            | STOP
+            | STOP_LIMIT
+            | MARKET_IF_TOUCHED
+            | LIMIT_IF_TOUCHED
+            | TRAILING_STOP
+            | TRAILING_STOP_LIMIT
+    )
+}
+
+/// Whether the order type carries a limit price that must be positive.
+pub fn needs_limit_price(order_type: i32) -> bool {
+    use order_type::*;
+    matches!(
+        order_type,
+        NORMAL | ABSOLUTE_LIMIT | AUCTION_LIMIT | SPECIAL_LIMIT | SPECIAL_LIMIT_ALL | STOP_LIMIT | LIMIT_IF_TOUCHED
+    )
+}
+
+/// Whether the order type needs `auxPrice` (a trigger).
+pub fn needs_aux_price(order_type: i32) -> bool {
+    use order_type::*;
+    matches!(order_type, STOP | STOP_LIMIT | MARKET_IF_TOUCHED | LIMIT_IF_TOUCHED)
+}
+
+/// Whether the order type is a trailing type (needs `trailType` and `trailValue`).
+pub fn is_trailing(order_type: i32) -> bool {
+    matches!(order_type, order_type::TRAILING_STOP | order_type::TRAILING_STOP_LIMIT)
+}
+
+/// Whether an order of this type, once it trades, takes the whole quantity at once
+/// (market-like) rather than in chunks.
+pub fn fills_at_once(order_type: i32) -> bool {
+    use order_type::*;
+    matches!(order_type, MARKET | AUCTION | STOP | MARKET_IF_TOUCHED | TRAILING_STOP)
+}
+
+fn limit_crosses(side: Side, limit: f64, market: f64) -> bool {
+    match side {
+        Side::Buy => market <= limit + 1e-9,
+        Side::Sell => market >= limit - 1e-9,
+    }
+}
+
+/// Decides whether an order trades at `market`: returns the fill price (always the
+/// market price: a crossing limit order gets the better price) or `None` to keep
+/// waiting. Updates trigger state (trailing watermarks, triggers).
+pub fn evaluate(terms: &OrderTerms, state: &mut TriggerState, market: f64) -> Option<f64> {
+    use order_type::*;
+    let t = terms.order_type;
+    match t {
+        MARKET | AUCTION => Some(market),
+        NORMAL | ABSOLUTE_LIMIT | AUCTION_LIMIT | SPECIAL_LIMIT | SPECIAL_LIMIT_ALL => {
+            limit_crosses(terms.side, terms.price, market).then_some(market)
+        }
+        STOP | STOP_LIMIT | MARKET_IF_TOUCHED | LIMIT_IF_TOUCHED => {
+            if !state.triggered {
+                let aux = terms.aux_price?;
+                let stop_like = matches!(t, STOP | STOP_LIMIT);
+                let hit = match (terms.side, stop_like) {
+                    (Side::Buy, true) | (Side::Sell, false) => market >= aux - 1e-9,
+                    (Side::Sell, true) | (Side::Buy, false) => market <= aux + 1e-9,
+                };
+                if !hit {
+                    return None;
+                }
+                state.triggered = true;
+            }
+            if matches!(t, STOP | MARKET_IF_TOUCHED) {
+                Some(market)
+            } else {
+                limit_crosses(terms.side, terms.price, market).then_some(market)
+            }
+        }
+        TRAILING_STOP | TRAILING_STOP_LIMIT => {
+            if !state.triggered {
+                let value = terms.trail_value?;
+                let wm = match (state.watermark, terms.side) {
+                    (None, _) => market,
+                    (Some(w), Side::Sell) => w.max(market),
+                    (Some(w), Side::Buy) => w.min(market),
+                };
+                state.watermark = Some(wm);
+                let ratio = terms.trail_type == Some(1);
+                let stop = match (terms.side, ratio) {
+                    (Side::Sell, true) => wm * (1.0 - value / 100.0),
+                    (Side::Sell, false) => wm - value,
+                    (Side::Buy, true) => wm * (1.0 + value / 100.0),
+                    (Side::Buy, false) => wm + value,
+                };
+                let hit = match terms.side {
+                    Side::Sell => market <= stop + 1e-9,
+                    Side::Buy => market >= stop - 1e-9,
+                };
+                if !hit {
+                    return None;
+                }
+                state.triggered = true;
+                let spread = terms.trail_spread.unwrap_or(0.0);
+                state.limit = Some(match terms.side {
+                    Side::Sell => stop - spread,
+                    Side::Buy => stop + spread,
+                });
+            }
+            if t == TRAILING_STOP {
+                Some(market)
+            } else {
+                let limit = state.limit.unwrap_or(terms.price);
+                limit_crosses(terms.side, limit, market).then_some(market)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(side: Side, t: i32, price: f64) -> OrderTerms {
+        OrderTerms {
+            side,
+            order_type: t,
+            price,
+            aux_price: None,
+            trail_type: None,
+            trail_value: None,
+            trail_spread: None,
+        }
+    }
+
+    #[test]
+    fn hk_spread_table() {
+        let m = Market::new(Market::default_instruments(), 1).unwrap();
+        let tencent = m.find(sec_market::HK, "00700").unwrap();
+        assert_eq!(tencent.tick_at(380.0), 0.2);
+        assert!(tencent.on_tick(380.2));
+        assert!(!tencent.on_tick(380.1));
+        assert_eq!(tencent.snap(380.1, true), 380.2);
+        assert_eq!(tencent.snap(380.1, false), 380.0);
+        assert_eq!(hk_spread(10.0), 0.01);
+        assert_eq!(hk_spread(10.02), 0.02);
+    }
+
+    #[test]
+    fn limit_and_stop_rules() {
+        let mut st = TriggerState::default();
+        assert_eq!(evaluate(&terms(Side::Buy, 1, 100.0), &mut st, 101.0), None);
+        assert_eq!(evaluate(&terms(Side::Buy, 1, 100.0), &mut st, 99.0), Some(99.0));
+        assert_eq!(evaluate(&terms(Side::Sell, 1, 100.0), &mut st, 99.0), None);
+        let mut stop = terms(Side::Sell, order_type::STOP, 0.0);
+        stop.aux_price = Some(95.0);
+        let mut st = TriggerState::default();
+        assert_eq!(evaluate(&stop, &mut st, 96.0), None);
+        assert_eq!(evaluate(&stop, &mut st, 94.0), Some(94.0));
+        assert!(st.triggered);
+    }
+
+    #[test]
+    fn trailing_stop_follows_the_high() {
+        let mut t = terms(Side::Sell, order_type::TRAILING_STOP, 0.0);
+        t.trail_type = Some(2);
+        t.trail_value = Some(5.0);
+        let mut st = TriggerState::default();
+        assert_eq!(evaluate(&t, &mut st, 100.0), None);
+        assert_eq!(evaluate(&t, &mut st, 110.0), None);
+        assert_eq!(evaluate(&t, &mut st, 106.0), None);
+        assert_eq!(evaluate(&t, &mut st, 105.0), Some(105.0));
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate_to(1.23456, 3), 1.234);
+        assert_eq!(truncate_to(1.005, 3), 1.005);
+        assert_eq!(truncate_to(100.9, 0), 100.0);
+    }
+}
