@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 /// How long the simulator may take to print its `listening on` line.
 const SIM_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Hard limit for one Python script (the scripts have their own, shorter, watchdog).
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The watchdog the scripts arm for themselves (seconds); below `SCRIPT_TIMEOUT`.
-const SCRIPT_WATCHDOG_SECS: u64 = 150;
+const SCRIPT_WATCHDOG_SECS: u64 = 60;
 
 const INSTALL_HINT: &str = "run .ci/run, or python3 -m venv .venv && .venv/bin/pip install futu-api";
 
@@ -233,9 +233,9 @@ enum Mode {
     Ecb,
 }
 
-/// Starts a simulator in `mode` and runs `script_name` against it with `extra_args`;
-/// panics with the script's output unless it exits 0.
-fn run_against_sim(python: &Path, script_name: &str, mode: Mode, extra_args: &[&str]) {
+/// Starts a simulator in `mode` and runs `script_name` against it; panics with the
+/// script's output (and the simulator's log) unless the script exits 0.
+fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
     let dir = TempDir::new(script_name.trim_end_matches(".py"));
     let key_path = dir.path().join("rsa-key.pem");
     let key_arg = key_path.to_string_lossy().into_owned();
@@ -257,7 +257,6 @@ fn run_against_sim(python: &Path, script_name: &str, mode: Mode, extra_args: &[&
         .args(["--host", &sim.host, "--port", &sim.port.to_string()])
         .args(["--timeout", &SCRIPT_WATCHDOG_SECS.to_string()])
         .args(&script_args)
-        .args(extra_args)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(dir.path());
@@ -265,7 +264,6 @@ fn run_against_sim(python: &Path, script_name: &str, mode: Mode, extra_args: &[&
     // `sim` stays alive until the end of this function, so a failing assertion below
     // also prints the simulator's log (see `Drop for Sim`).
     let out = result.unwrap_or_else(|e| panic!("{script_name} ({mode:?}) did not finish: {e}"));
-    println!("--- {script_name} ({mode:?}) stdout ---\n{}\n--- stderr ---\n{}", out.stdout, out.stderr);
     assert!(
         out.status.success(),
         "{script_name} ({mode:?}) failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -273,6 +271,7 @@ fn run_against_sim(python: &Path, script_name: &str, mode: Mode, extra_args: &[&
         out.stdout,
         out.stderr
     );
+    println!("--- {script_name} ({mode:?}) stdout ---\n{}\n--- stderr ---\n{}", out.stdout, out.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,38 +294,35 @@ fn protos_match_official_definitions() {
 #[test]
 fn global_state_plain() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "global_state.py", Mode::Plain, &[]);
+    run_against_sim(&python, "global_state.py", Mode::Plain);
 }
 
 #[test]
 fn global_state_aes_cbc() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "global_state.py", Mode::Cbc, &[]);
+    run_against_sim(&python, "global_state.py", Mode::Cbc);
 }
 
 #[test]
 fn global_state_aes_ecb() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "global_state.py", Mode::Ecb, &[]);
+    run_against_sim(&python, "global_state.py", Mode::Ecb);
 }
 
 #[test]
-#[ignore = "needs the broker wired into opend-sim (branch main); run with --ignored once it is"]
 fn trade_plain() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "trade.py", Mode::Plain, &[]);
+    run_against_sim(&python, "trade.py", Mode::Plain);
 }
 
 #[test]
-#[ignore = "needs the broker wired into opend-sim (branch main); run with --ignored once it is"]
 fn trade_aes_cbc() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "trade.py", Mode::Cbc, &[]);
+    run_against_sim(&python, "trade.py", Mode::Cbc);
 }
 
 #[test]
-#[ignore = "needs the broker wired into opend-sim (branch main); run with --ignored once it is"]
 fn trade_aes_ecb() {
     let Some(python) = python() else { return };
-    run_against_sim(&python, "trade.py", Mode::Ecb, &[]);
+    run_against_sim(&python, "trade.py", Mode::Ecb);
 }
