@@ -1,4 +1,44 @@
 //! ftapi: the Rust SDK for Futu / moomoo OpenD.
+//!
+//! Two ways in:
+//!
+//! - [`TrdApi`] with the [`ConnSpi`] / [`TrdSpi`] callback traits, shaped like the official
+//!   C#/Java/C++ SDKs: `init_connect` returns at once, requests return their serial number,
+//!   replies and pushes arrive on the connection's reader thread. `TrdApi::call` blocks for
+//!   a reply over the same machinery.
+//! - [`SecTradeContext`] / [`FutureTradeContext`], shaped like the Python SDK's trade
+//!   contexts: blocking, typed results, automatic reconnect, rate limits, push handlers.
+//!
+//! The layers, each usable without the ones above it: [`codec`] (the wire: 44-byte header,
+//! frame decoder, RSA/AES, SHA-1; no I/O) → [`conn`] (one connection: socket, reader
+//! thread, keepalive, pending requests) → [`api`] → [`context`]. [`pb`] holds the protobuf
+//! messages, [`types`] the typed domain data, and [`sim`] an OpenD simulator built on the
+//! same codec (feature `sim`, on by default).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ftapi::{pb, ConnSpi, TrdApi};
+//!
+//! struct Spi;
+//! impl ConnSpi for Spi {
+//!     fn on_init_connect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+//!         println!("on_init_connect: ret={err_code} desc={desc} conn_id={}", api.get_connect_id());
+//!     }
+//! }
+//!
+//! let sim = ftapi::sim::SimServer::builder().port(0).start()?; // or a real OpenD
+//! let api = TrdApi::new();
+//! api.set_conn_spi(Arc::new(Spi));
+//! api.init_connect("127.0.0.1", sim.local_addr().port(), false);
+//! # std::thread::sleep(std::time::Duration::from_millis(200));
+//! let accounts = api.call::<pb::proto::GetAccList>(pb::trd_get_acc_list::C2s {
+//!     user_id: api.get_login_user_id(),
+//!     trd_category: Some(1),
+//!     need_general_sec_account: Some(true),
+//! })?;
+//! println!("{} accounts", accounts.acc_list.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod api;
