@@ -332,6 +332,15 @@ fn parse_code(code: &str) -> Result<SecurityCode> {
 
 /// The bare symbols for a code filter: `MARKET.CODE` is stripped to `CODE`; a string
 /// without a dot is taken as a bare symbol (as the Python SDK does).
+/// Filter conditions for `codes` (`MARKET.CODE`) in `market` (`Unknown` = all).
+fn code_filter(codes: &[String], market: TrdMarket) -> Result<pb::trd_common::TrdFilterConditions> {
+    Ok(pb::trd_common::TrdFilterConditions {
+        code_list: filter_codes(codes)?,
+        filter_market: Some(market.value()),
+        ..Default::default()
+    })
+}
+
 fn filter_codes(codes: &[String]) -> Result<Vec<String>> {
     codes
         .iter()
@@ -668,12 +677,10 @@ impl<K: ContextKind> TradeContext<K> {
         let c2s = pb::trd_get_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: Some(pb::trd_common::TrdFilterConditions {
-                code_list: filter_codes(&q.codes)?,
                 order_id_ex_list: q.order_ids.clone(),
                 begin_time: q.start.clone().filter(|s| !s.is_empty()),
                 end_time: q.end.clone().filter(|s| !s.is_empty()),
-                filter_market: Some(q.filter_market.value()),
-                ..Default::default()
+                ..code_filter(&q.codes, q.filter_market)?
             }),
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -690,11 +697,9 @@ impl<K: ContextKind> TradeContext<K> {
         let c2s = pb::trd_get_history_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
-                code_list: filter_codes(&q.codes)?,
                 begin_time: Some(begin),
                 end_time: Some(end),
-                filter_market: Some(q.filter_market.value()),
-                ..Default::default()
+                ..code_filter(&q.codes, q.filter_market)?
             },
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
         };
@@ -707,11 +712,7 @@ impl<K: ContextKind> TradeContext<K> {
         let account = inner.query_header(&q.acc)?;
         let c2s = pb::trd_get_order_fill_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(pb::trd_common::TrdFilterConditions {
-                code_list: filter_codes(&q.codes)?,
-                filter_market: Some(q.filter_market.value()),
-                ..Default::default()
-            }),
+            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
             refresh_cache: q.refresh_cache.then_some(true),
         };
         Ok(inner.call::<proto::GetOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -726,11 +727,9 @@ impl<K: ContextKind> TradeContext<K> {
         let c2s = pb::trd_get_history_order_fill_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
-                code_list: filter_codes(&q.codes)?,
                 begin_time: Some(begin),
                 end_time: Some(end),
-                filter_market: Some(q.filter_market.value()),
-                ..Default::default()
+                ..code_filter(&q.codes, q.filter_market)?
             },
         };
         Ok(inner.call::<proto::GetHistoryOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -742,11 +741,7 @@ impl<K: ContextKind> TradeContext<K> {
         let account = inner.query_header(&q.acc)?;
         let c2s = pb::trd_get_position_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(pb::trd_common::TrdFilterConditions {
-                code_list: filter_codes(&q.codes)?,
-                filter_market: Some(q.filter_market.value()),
-                ..Default::default()
-            }),
+            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
             filter_pl_ratio_min: q.pl_ratio_min.map(|p| p / 100.0),
             filter_pl_ratio_max: q.pl_ratio_max.map(|p| p / 100.0),
             refresh_cache: q.refresh_cache.then_some(true),
