@@ -741,3 +741,44 @@ fn drop_and_close_release_everything() {
     wait_until("the connection to close", || s.server.connection_count() == 0);
     drop(ctx);
 }
+
+#[test]
+fn a_server_restart_is_survived_with_unlock_and_pushes_restored() {
+    let first = sim();
+    let port = first.server.local_addr().port();
+    let (etx, erx) = events();
+    let (otx, orx) = crossbeam_channel::unbounded::<OrderUpdate>();
+    let ctx = sec(&first)
+        .connection_handler(move |e| drop(etx.send(e.clone())))
+        .order_handler(move |u| drop(otx.send(u.clone())))
+        .open()
+        .unwrap();
+    ctx.unlock_trade("123456", true).unwrap();
+
+    // OpenD goes away entirely (its state with it) ...
+    drop(first);
+    wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
+    // ... and comes back on the same port, with fresh state.
+    let broker = Arc::new(Broker::with_default_accounts());
+    let second = SimServer::builder()
+        .port(port)
+        .keepalive_interval(60)
+        .trade_handler(broker.clone())
+        .start()
+        .expect("restart on the same port");
+    let e = wait_event(&erx, "Reconnected", |e| matches!(e, ConnectionEvent::Reconnected { .. }));
+    let ConnectionEvent::Reconnected { conn_id, .. } = e else { unreachable!() };
+    assert!(broker.is_unlocked(conn_id), "the new OpenD was unlocked again");
+    assert!(!broker.subscriptions(conn_id).is_empty(), "pushes subscribed again");
+    while orx.try_recv().is_ok() {}
+    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0)).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let u = orx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("push after the restart");
+        if u.order.order_id_ex == placed.order_id_ex {
+            break;
+        }
+    }
+    drop(ctx);
+    drop(second);
+}

@@ -304,6 +304,9 @@ impl SessionHooks for Inner {
     }
 
     fn restore(&self) -> Result<Vec<(&'static str, Error)>> {
+        // A subscription belongs to the connection that made it; connection ids are not
+        // unique across OpenD restarts, so never trust the old one.
+        *self.sub.lock() = None;
         let mut failures = Vec::new();
         let mut step = |name: &'static str, r: Result<()>| -> Result<()> {
             match r {
