@@ -936,8 +936,20 @@ fn opend_sim_binary_help_and_bad_arguments() {
     let out = Command::new(env!("CARGO_BIN_EXE_opend-sim")).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for opt in ["--ip", "--port", "--rsa-key", "--aes", "--keepalive", "--user-id", "--accounts", "--verbose", "--help"]
-    {
+    for opt in [
+        "--ip",
+        "--port",
+        "--rsa-key",
+        "--aes",
+        "--keepalive",
+        "--user-id",
+        "--accounts",
+        "--password",
+        "--tick-ms",
+        "--no-rate-limits",
+        "--verbose",
+        "--help",
+    ] {
         assert!(help.contains(opt), "--help documents {opt}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_opend-sim")).args(["--aes", "ctr"]).output().unwrap();

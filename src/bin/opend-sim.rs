@@ -34,6 +34,11 @@ OPTIONS:
     --accounts FILE   Accounts file (JSON, see examples/sim-accounts.json) for the
                       simulated broker: accounts, cash, positions, trade password,
                       ticker. Without it the broker's default accounts are used.
+    --password PWD    Trade password the broker accepts (default 123456, or the file's).
+    --tick-ms MS      Move prices every MS milliseconds (default: prices only move when
+                      the accounts file sets a ticker; 0 = never).
+    --no-rate-limits  Switch off OpenD's request limits (place 15 / 30 s, modify 20 / 30 s
+                      per account, unlock 10 / 30 s), e.g. for load tests.
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -51,6 +56,9 @@ struct Args {
     keepalive: i32,
     user_id: Option<u64>,
     accounts: Option<PathBuf>,
+    password: Option<String>,
+    tick_ms: Option<u64>,
+    no_rate_limits: bool,
     verbose: bool,
 }
 
@@ -63,6 +71,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         keepalive: ftapi::sim::config::DEFAULT_KEEPALIVE_SECS,
         user_id: None,
         accounts: None,
+        password: None,
+        tick_ms: None,
+        no_rate_limits: false,
         verbose: false,
     };
     while let Some(arg) = it.next() {
@@ -96,6 +107,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             }
             "--user-id" => a.user_id = Some(value()?.parse().map_err(|e| format!("--user-id: {e}"))?),
             "--accounts" => a.accounts = Some(PathBuf::from(value()?)),
+            "--password" => a.password = Some(value()?),
+            "--tick-ms" => a.tick_ms = Some(value()?.parse().map_err(|e| format!("--tick-ms: {e}"))?),
+            "--no-rate-limits" => a.no_rate_limits = true,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -131,11 +145,20 @@ static LOGGER: StderrLogger = StderrLogger;
 
 /// Builds the trade handler behind every `Trd_*` request: the simulated broker, with
 /// the accounts of `--accounts FILE` or its default accounts.
-fn build_trade_handler(accounts: Option<&std::path::Path>) -> Result<Option<Arc<dyn TradeHandler>>, String> {
-    let config = match accounts {
+fn build_trade_handler(args: &Args) -> Result<Option<Arc<dyn TradeHandler>>, String> {
+    let mut config = match &args.accounts {
         Some(path) => BrokerConfig::from_json_file(path).map_err(|e| format!("--accounts: {e}"))?,
         None => BrokerConfig::default(),
     };
+    if let Some(pwd) = &args.password {
+        config = config.with_trade_password(pwd.clone());
+    }
+    if let Some(ms) = args.tick_ms {
+        config = config.with_tick_interval_ms(ms);
+    }
+    if args.no_rate_limits {
+        config = config.with_rate_limits(false);
+    }
     let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;
     Ok(Some(Arc::new(broker)))
 }
@@ -150,7 +173,7 @@ fn run(args: Args) -> Result<(), String> {
         let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         b = b.rsa_key(key);
     }
-    if let Some(handler) = build_trade_handler(args.accounts.as_deref())? {
+    if let Some(handler) = build_trade_handler(&args)? {
         b = b.trade_handler(handler);
     }
     let server = b.start().map_err(|e| format!("cannot listen on {}:{}: {e}", args.ip, args.port))?;
