@@ -536,7 +536,9 @@ impl State {
             return Err(Reject::new(format!("Invalid quantity {}", c2s.qty)));
         }
         let acc_ccy = self.accounts[ai].currency;
-        let net = match c2s.price.filter(|p| p.is_finite() && c2s.order_type != order_type::MARKET) {
+        // The price range PlaceComboOrder accepts; a larger one overflowed the margin
+        // figures to infinity.
+        let net = match c2s.price.filter(|p| p.is_finite() && p.abs() < 1e9 && c2s.order_type != order_type::MARKET) {
             Some(p) => p,
             None => self.combo_net_price(&legs),
         };
