@@ -205,6 +205,39 @@ fn write_fuzz_seeds() {
 
 /// Replies and pushes from a real broker: `(proto_id, Response body)` for requests on
 /// the HK SIMULATE account, and the pushes an order there caused.
+/// Sanity check of the dispatch harness: its seeds reach reply and push callbacks with
+/// decoded data, and its refusal, invalid-packet and timeout paths.
+#[test]
+fn client_dispatch_seeds_reach_the_callbacks() {
+    let mut total = client_dispatch::Outcome::default();
+    for f in inputs(&root().join("fuzz/seeds/client_dispatch")) {
+        let data = std::fs::read(&f).expect("read seed");
+        let o = client_dispatch::client_dispatch(&data);
+        total.replies += o.replies;
+        total.refused += o.refused;
+        total.invalid += o.invalid;
+        total.timeouts += o.timeouts;
+        total.pushes += o.pushes;
+    }
+    assert!(total.replies >= 18 && total.pushes >= 10, "{total:?}");
+    assert!(total.refused > 0 && total.invalid > 0 && total.timeouts > 0, "{total:?}");
+}
+
+/// Sanity check of the simulator harness: its seeds place, modify and push orders.
+#[test]
+fn sim_request_seeds_reach_the_matching_engine() {
+    let mut total = sim_request::Outcome::default();
+    for f in inputs(&root().join("fuzz/seeds/sim_request")) {
+        let data = std::fs::read(&f).expect("read seed");
+        let o = sim_request::sim_request(&data);
+        total.ok += o.ok;
+        total.placed += o.placed;
+        total.modified += o.modified;
+        total.pushes += o.pushes;
+    }
+    assert!(total.ok > 0 && total.placed > 0 && total.modified > 0 && total.pushes > 0, "{total:?}");
+}
+
 type Bodies = Vec<(u32, Vec<u8>)>;
 
 fn broker_bodies() -> (Bodies, Bodies) {
