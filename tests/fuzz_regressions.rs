@@ -421,7 +421,7 @@ fn write_client_dispatch_seeds() {
         ScriptOp::PushEnvelope { which: 1, serial: 1, s2c: vec![0x0a, 0x00] },
         ScriptOp::Raw(b"garbage".to_vec()),
     ];
-    for selector in [0u8, 1, 0x0c] {
+    for selector in [0u8, 1, 0x08, 0x0c] {
         seeds.push((format!("mixed-c{selector}"), encode_input(selector, &[7, 8, 9, 10, 11], &mixed)));
     }
     seeds.push((

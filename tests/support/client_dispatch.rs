@@ -17,9 +17,10 @@
 //! Input layout (missing bytes read as zero):
 //! - byte 0, the selector: bits 0..=1 the session cipher (0 and 3 plain, 1 AES-CBC,
 //!   2 FTAES-ECB; the encrypted ones run an RSA InitConnect with the test-only key);
-//!   bits 2..=3 both set: request timeout zero (every request times out at once),
-//!   else 200 ms; bits 4..=6: 1 + that many requests; bit 7: the script is written in
-//!   7-byte pieces instead of one write;
+//!   bits 2..=3: the request timeout, 3 = zero (every request times out at once),
+//!   2 = 200 ms (replies race the timeout), else [`WAIT`] (nothing times out, so the
+//!   outcome does not depend on scheduling); bits 4..=6: 1 + that many requests; bit 7:
+//!   the script is written in 7-byte pieces instead of one write;
 //! - one byte per request: which request ([`REQUESTS`], modulo its length);
 //! - the script: a sequence of operations, see [`Op`].
 #![allow(dead_code)]
@@ -45,7 +46,7 @@ pub const AES_IV: &str = "fedcba9876543210";
 pub const CONN_ID: u64 = 7_000_000_000_001;
 /// Bound on every wait of one run; a run that needs it has found a hang.
 pub const WAIT: Duration = Duration::from_secs(10);
-/// Request timeout of the client (when the selector does not ask for zero).
+/// The short request timeout a selector can ask for.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(200);
 /// Largest body the client accepts in this harness.
 pub const MAX_BODY: u32 = 1 << 20;
@@ -524,7 +525,11 @@ pub fn client_dispatch(data: &[u8]) -> Outcome {
     let selector = cur.byte();
     let mode = selector & 3;
     let encrypted = mode == 1 || mode == 2;
-    let zero_timeout = selector & 0x0c == 0x0c;
+    let request_timeout = match (selector >> 2) & 3 {
+        3 => Duration::ZERO,
+        2 => REQUEST_TIMEOUT,
+        _ => WAIT,
+    };
     let chunked = selector & 0x80 != 0;
     let n_requests = 1 + usize::from((selector >> 4) & 7);
     let kinds: Vec<u8> = (0..n_requests).map(|_| cur.byte()).collect();
@@ -542,7 +547,7 @@ pub fn client_dispatch(data: &[u8]) -> Outcome {
     });
     let config = ConnConfig {
         connect_timeout: WAIT,
-        request_timeout: if zero_timeout { Duration::ZERO } else { REQUEST_TIMEOUT },
+        request_timeout,
         tick: Duration::from_millis(10),
         write_timeout: WAIT,
         max_body_len: MAX_BODY,
