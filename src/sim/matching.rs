@@ -568,9 +568,11 @@ impl Market {
     }
 
     /// Sets a price (snapped down to the tick grid, at least one tick). Returns the
-    /// price actually set, or `None` for an unknown instrument or a non-positive price.
+    /// price actually set, or `None` for an unknown instrument or a price that is not
+    /// in (0, 1e9], the range limit prices must be in too.
     pub fn set_price(&mut self, sec_market: i32, code: &str, price: f64) -> Option<f64> {
-        if !(price.is_finite() && price > 0.0) {
+        // Far larger prices overflow the tick arithmetic to infinity.
+        if !(price.is_finite() && price > 0.0 && price <= 1e9) {
             return None;
         }
         let i = self.index(sec_market, code)?;

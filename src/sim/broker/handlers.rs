@@ -442,7 +442,9 @@ impl State {
             None
         };
         let market_price = self.price_of(&instr);
-        let price = if c2s.price.is_finite() && c2s.price > 0.0 { c2s.price } else { market_price };
+        // Outside the range a limit price may take, the market price is used: a huge
+        // price would overflow the margin figures to infinity.
+        let price = if c2s.price.is_finite() && c2s.price > 0.0 && c2s.price <= 1e9 { c2s.price } else { market_price };
         let acc = &self.accounts[ai];
         let frozen = self.frozen(ai, except);
         let mut s = self.summary(ai);
@@ -534,7 +536,9 @@ impl State {
             return Err(Reject::new(format!("Invalid quantity {}", c2s.qty)));
         }
         let acc_ccy = self.accounts[ai].currency;
-        let net = match c2s.price.filter(|p| p.is_finite() && c2s.order_type != order_type::MARKET) {
+        // The price range PlaceComboOrder accepts; a larger one overflowed the margin
+        // figures to infinity.
+        let net = match c2s.price.filter(|p| p.is_finite() && p.abs() < 1e9 && c2s.order_type != order_type::MARKET) {
             Some(p) => p,
             None => self.combo_net_price(&legs),
         };

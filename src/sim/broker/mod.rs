@@ -154,7 +154,8 @@ impl Broker {
     }
 
     /// Sets the price of `code` (`"HK.00700"`), snapped down to the price tick, and
-    /// runs one matching round at once. Returns the price set.
+    /// runs one matching round at once. Returns the price set. The price must be in
+    /// (0, 1e9].
     pub fn set_price(&self, code: &str, price: f64) -> Result<f64, String> {
         let (sec, bare) = split_full_code(code).ok_or_else(|| format!("{code:?} is not of the form MARKET.CODE"))?;
         self.inner.with_state(|st| {
