@@ -535,11 +535,14 @@ impl ReaderThread {
             )));
         }
         if now.duration_since(self.last_keepalive) >= self.keepalive_every {
-            self.last_keepalive = now;
             let req = keep_alive::Request { c2s: keep_alive::C2s { time: unix_now() } };
             let serial = self.conn.next_serial();
-            if let Err(e) = self.writer.send(pb::proto::KeepAlive::PROTO_ID, serial, &mut |buf| req.encode_raw(buf)) {
-                return Err(Error::NotConnected(format!("sending KeepAlive failed: {e}")));
+            // Never wait for another thread's write: if one is in progress, try again on
+            // the next tick.
+            match self.writer.try_send(pb::proto::KeepAlive::PROTO_ID, serial, &mut |buf| req.encode_raw(buf)) {
+                Some(Ok(())) => self.last_keepalive = now,
+                Some(Err(e)) => return Err(Error::NotConnected(format!("sending KeepAlive failed: {e}"))),
+                None => log::trace!("KeepAlive postponed: another thread is writing"),
             }
         }
         Ok(())

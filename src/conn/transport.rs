@@ -66,6 +66,10 @@ pub trait PacketWriter: Send + Sync {
         wipe: bool,
         encode: &mut dyn FnMut(&mut Vec<u8>),
     ) -> io::Result<()>;
+    /// Like `send`, but only if no other thread is writing right now: returns `None`
+    /// instead of waiting. The reader thread sends KeepAlive this way, so a request
+    /// blocked in a slow write never keeps the reader from reading replies.
+    fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>>;
     /// Installs the cipher negotiated by InitConnect for all later packets.
     fn set_session_cipher(&self, cipher: PacketCipher);
     /// Closes both directions; a blocked reader wakes up with an error or end of stream.
@@ -165,6 +169,13 @@ impl PacketWriter for TcpWriter {
             zeroize::Zeroize::zeroize(&mut packet);
         }
         res
+    }
+
+    fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>> {
+        let _guard = self.write_lock.try_lock()?;
+        let cipher = self.session.get().unwrap_or(&self.init_cipher);
+        let packet = build_packet(proto_id, serial, cipher, false, encode);
+        Some(io::Write::write_all(&mut &self.stream, &packet))
     }
 
     fn set_session_cipher(&self, cipher: PacketCipher) {
