@@ -25,7 +25,7 @@ struct Sim {
 }
 
 fn sim() -> Sim {
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder()
         .port(0)
         .keepalive_interval(60)
@@ -192,7 +192,7 @@ fn open_fails_with_the_reason_and_does_not_retry() {
 #[test]
 fn encrypted_context_works() {
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server =
         SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker.clone()).start().expect("simulator");
     let ctx =
@@ -207,7 +207,7 @@ fn encrypted_context_works() {
 fn process_wide_encryption_default() {
     // Every other test sets `encrypt(Some(false))`, so changing the default here is safe.
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker).start().expect("simulator");
     ftapi::context::set_default_encrypt(true);
     ftapi::context::set_default_rsa_key(None);
@@ -759,7 +759,7 @@ fn a_server_restart_is_survived_with_unlock_and_pushes_restored() {
     drop(first);
     wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
     // ... and comes back on the same port, with fresh state.
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let second = SimServer::builder()
         .port(port)
         .keepalive_interval(60)

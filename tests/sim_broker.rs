@@ -215,7 +215,7 @@ fn md5(s: &str) -> String {
 }
 
 fn broker() -> Broker {
-    Broker::new(BrokerConfig::default().with_rate_limits(false)).unwrap()
+    Broker::new(BrokerConfig::relaxed().with_rate_limits(false)).unwrap()
 }
 
 fn funds(c: &Client, b: &Broker, env: i32, acc: u64, market: i32) -> trd_common::Funds {
@@ -645,7 +645,7 @@ fn ticks_move_prices_deterministically_and_match() {
     assert_eq!(a.price("HK.00700"), b.price("HK.00700"));
     assert_eq!(a.price("US.ESmain"), b.price("US.ESmain"));
     assert_ne!(a.price("HK.00700"), Some(380.0), "fifty steps moved the price");
-    let other_seed = Broker::new(BrokerConfig::default().with_seed(99)).unwrap();
+    let other_seed = Broker::new(BrokerConfig::relaxed().with_seed(99)).unwrap();
     for _ in 0..50 {
         other_seed.tick();
     }
@@ -667,7 +667,7 @@ fn ticks_move_prices_deterministically_and_match() {
 
 #[test]
 fn background_ticker_runs_and_stops_on_drop() {
-    let b = Broker::new(BrokerConfig::default().with_tick_interval_ms(2)).unwrap();
+    let b = Broker::new(BrokerConfig::relaxed().with_tick_interval_ms(2)).unwrap();
     let start = b.price("US.ESmain");
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.price("US.ESmain") == start {
@@ -1325,7 +1325,7 @@ fn margin_ratio_and_cash_flow_dates() {
 
 #[test]
 fn rate_limits_apply_per_account_and_can_be_switched_off() {
-    let b = Broker::new(BrokerConfig::default()).unwrap();
+    let b = Broker::new(BrokerConfig::relaxed()).unwrap();
     let mut c = Client::new(1);
     for _ in 0..15 {
         c.place_ok(&b, hk_sim("00700", BUY, LIMIT, 100.0, 300.0));
@@ -1387,7 +1387,7 @@ fn accounts_file_loads() {
     let _ = std::fs::remove_dir_all(&dir);
 
     // A custom password.
-    let b = Broker::new(BrokerConfig::default().with_trade_password("s3cret")).unwrap();
+    let b = Broker::new(BrokerConfig::relaxed().with_trade_password("s3cret")).unwrap();
     c.err::<pb::proto::UnlockTrade>(
         &b,
         pb::trd_unlock_trade::C2s { unlock: true, pwd_md5: Some(md5("123456")), security_firm: None },

@@ -521,7 +521,7 @@ fn history_fills(
 /// ratios, and history windows over the seeded past orders.
 fn every_request_round_trips(mode: Mode) {
     let started = now_secs();
-    let (sim, broker) = sim_and_broker(mode, BrokerConfig::default());
+    let (sim, broker) = sim_and_broker(mode, BrokerConfig::relaxed());
     assert_eq!(broker.set_price("HK.00700", 380.0), Ok(380.0));
     broker.set_price("US.AAPL271217C200000", 25.0).expect("price");
     broker.set_price("US.AAPL271217C220000", 18.0).expect("price");
@@ -842,7 +842,7 @@ fn check_push_sequence(p: &[Push], market_id: &str, limit_id: &str) {
 
 #[test]
 fn pushes_arrive_in_order_on_every_subscribed_connection_only() {
-    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::default());
+    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::relaxed());
     broker.set_price("HK.00700", 380.0).expect("price");
     let mut a = Client::connect(&sim, Mode::Plain);
     let mut b = Client::connect(&sim, Mode::Plain);
@@ -885,7 +885,7 @@ fn pushes_arrive_in_order_on_every_subscribed_connection_only() {
 
 #[test]
 fn a_later_fill_by_set_price_pushes_on_an_encrypted_connection() {
-    let (sim, broker) = sim_and_broker(Mode::Ecb, BrokerConfig::default());
+    let (sim, broker) = sim_and_broker(Mode::Ecb, BrokerConfig::relaxed());
     broker.set_price("US.AAPL", 190.0).expect("price");
     let mut c = Client::connect(&sim, Mode::Ecb);
     subscribe(&mut c, vec![ids::US_SIM]);
@@ -927,7 +927,7 @@ fn a_later_fill_by_set_price_pushes_on_an_encrypted_connection() {
 
 #[test]
 fn refusals_come_back_as_server_errors_with_opend_messages() {
-    let (sim, broker) = sim_and_broker(Mode::Cbc, BrokerConfig::default());
+    let (sim, broker) = sim_and_broker(Mode::Cbc, BrokerConfig::relaxed());
     broker.set_price("HK.00700", 380.0).expect("price");
     let mut c = Client::connect(&sim, Mode::Cbc);
     let h = hk_sim();
@@ -1033,7 +1033,7 @@ fn packet(conn_id: u64, serial_no: u32) -> PacketId {
 
 #[test]
 fn write_requests_get_conn_id_and_serial_as_packet_id_and_replays_are_refused() {
-    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::default().with_rate_limits(false));
+    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::relaxed().with_rate_limits(false));
     broker.set_price("HK.00700", 380.0).expect("price");
     let mut c = Client::connect(&sim, Mode::Plain);
     let conn_id = c.conn_id();
@@ -1124,7 +1124,7 @@ fn write_requests_get_conn_id_and_serial_as_packet_id_and_replays_are_refused() 
 
 #[test]
 fn typed_conversions_of_real_replies() {
-    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::default());
+    let (sim, broker) = sim_and_broker(Mode::Plain, BrokerConfig::relaxed());
     broker.set_price("HK.00700", 380.0).expect("price");
     broker.set_price("US.AAPL", 190.0).expect("price");
     broker.set_price("SH.600519", 1600.0).expect("price");

@@ -79,7 +79,9 @@ pub fn target(args: &Args, encrypt: bool) -> Result<Target, String> {
         (None, true) => Some(ftapi::codec::RsaKey::generate(1024).map_err(|e| e.to_string())?),
         (None, false) => None,
     };
-    let mut builder = ftapi::sim::SimServer::builder().port(0);
+    // OpenD's rules, with every market held open so that the walk-through runs at
+    // any hour (`opend-sim --clock open`).
+    let mut builder = ftapi::sim::SimServer::builder().port(0).clock(ftapi::sim::calendar::ClockSpec::Open);
     if let Some(k) = &rsa_key {
         builder = builder.rsa_key(k.clone());
     }
