@@ -127,9 +127,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--no-rate-limits" => a.no_rate_limits = true,
             "--clock" => a.clock = Some(value()?.parse().map_err(|e| format!("--clock: {e}"))?),
             "--relaxed" => a.relaxed = true,
-            "--fill-delay-ms" => {
-                a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?)
-            }
+            "--fill-delay-ms" => a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }

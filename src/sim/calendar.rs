@@ -255,68 +255,68 @@ impl CalMarket {
         match self {
             CalMarket::HkStock => {
                 const S: &[Segment] = &[
-                (hm(9, 0), hm(9, 30), Auction),
-                (hm(9, 30), hm(12, 0), Morning),
-                (hm(12, 0), hm(13, 0), Rest),
-                (hm(13, 0), hm(16, 0), Afternoon),
-                (hm(16, 0), hm(16, 10), ClosingAuction),
-            ];
+                    (hm(9, 0), hm(9, 30), Auction),
+                    (hm(9, 30), hm(12, 0), Morning),
+                    (hm(12, 0), hm(13, 0), Rest),
+                    (hm(13, 0), hm(16, 0), Afternoon),
+                    (hm(16, 0), hm(16, 10), ClosingAuction),
+                ];
                 S
             }
             CalMarket::UsStock => {
                 const S: &[Segment] = &[
-                (hm(4, 0), hm(9, 30), PreMarket),
-                (hm(9, 30), hm(16, 0), Afternoon),
-                (hm(16, 0), hm(20, 0), AfterHours),
-                (hm(20, 0), hm(24, 0), AfterHoursEnd),
-            ];
+                    (hm(4, 0), hm(9, 30), PreMarket),
+                    (hm(9, 30), hm(16, 0), Afternoon),
+                    (hm(16, 0), hm(20, 0), AfterHours),
+                    (hm(20, 0), hm(24, 0), AfterHoursEnd),
+                ];
                 S
             }
             CalMarket::CnStock => {
                 const S: &[Segment] = &[
-                (hm(9, 15), hm(9, 25), Auction),
-                (hm(9, 25), hm(9, 30), WaitingOpen),
-                (hm(9, 30), hm(11, 30), Morning),
-                (hm(11, 30), hm(13, 0), Rest),
-                (hm(13, 0), hm(15, 0), Afternoon),
-            ];
+                    (hm(9, 15), hm(9, 25), Auction),
+                    (hm(9, 25), hm(9, 30), WaitingOpen),
+                    (hm(9, 30), hm(11, 30), Morning),
+                    (hm(11, 30), hm(13, 0), Rest),
+                    (hm(13, 0), hm(15, 0), Afternoon),
+                ];
                 S
             }
             CalMarket::SgStock => {
                 const S: &[Segment] = &[
-                (hm(8, 30), hm(9, 0), Auction),
-                (hm(9, 0), hm(12, 0), Morning),
-                (hm(12, 0), hm(13, 0), Rest),
-                (hm(13, 0), hm(17, 0), Afternoon),
-            ];
+                    (hm(8, 30), hm(9, 0), Auction),
+                    (hm(9, 0), hm(12, 0), Morning),
+                    (hm(12, 0), hm(13, 0), Rest),
+                    (hm(13, 0), hm(17, 0), Afternoon),
+                ];
                 S
             }
             CalMarket::JpStock => {
                 const S: &[Segment] = &[
-                (hm(8, 0), hm(9, 0), Auction),
-                (hm(9, 0), hm(11, 30), Morning),
-                (hm(11, 30), hm(12, 30), Rest),
-                (hm(12, 30), hm(15, 30), Afternoon),
-            ];
+                    (hm(8, 0), hm(9, 0), Auction),
+                    (hm(9, 0), hm(11, 30), Morning),
+                    (hm(11, 30), hm(12, 30), Rest),
+                    (hm(12, 30), hm(15, 30), Afternoon),
+                ];
                 S
             }
             CalMarket::MyStock => {
                 const S: &[Segment] = &[
-                (hm(8, 30), hm(9, 0), Auction),
-                (hm(9, 0), hm(12, 30), Morning),
-                (hm(12, 30), hm(14, 30), Rest),
-                (hm(14, 30), hm(17, 0), Afternoon),
-            ];
+                    (hm(8, 30), hm(9, 0), Auction),
+                    (hm(9, 0), hm(12, 30), Morning),
+                    (hm(12, 30), hm(14, 30), Rest),
+                    (hm(14, 30), hm(17, 0), Afternoon),
+                ];
                 S
             }
             CalMarket::HkFuture => {
                 const S: &[Segment] = &[
-                (hm(9, 15), hm(12, 0), FutureOpen),
-                (hm(12, 0), hm(13, 0), FutureBreak),
-                (hm(13, 0), hm(16, 30), FutureOpen),
-                (hm(16, 30), hm(17, 15), FutureBreak),
-                (hm(17, 15), hm(27, 0), FutureOpen),
-            ];
+                    (hm(9, 15), hm(12, 0), FutureOpen),
+                    (hm(12, 0), hm(13, 0), FutureBreak),
+                    (hm(13, 0), hm(16, 30), FutureOpen),
+                    (hm(16, 30), hm(17, 15), FutureBreak),
+                    (hm(17, 15), hm(27, 0), FutureOpen),
+                ];
                 S
             }
             // CME Globex: a trading day starts at 18:00 the evening before; modelled as
@@ -327,18 +327,18 @@ impl CalMarket {
             }
             CalMarket::SgFuture => {
                 const S: &[Segment] = &[
-                (hm(9, 0), hm(16, 35), FutureOpen),
-                (hm(16, 35), hm(17, 15), FutureBreak),
-                (hm(17, 15), hm(29, 15), FutureOpen),
-            ];
+                    (hm(9, 0), hm(16, 35), FutureOpen),
+                    (hm(16, 35), hm(17, 15), FutureBreak),
+                    (hm(17, 15), hm(29, 15), FutureOpen),
+                ];
                 S
             }
             CalMarket::JpFuture => {
                 const S: &[Segment] = &[
-                (hm(8, 45), hm(15, 45), FutureOpen),
-                (hm(15, 45), hm(17, 0), FutureBreak),
-                (hm(17, 0), hm(30, 0), FutureOpen),
-            ];
+                    (hm(8, 45), hm(15, 45), FutureOpen),
+                    (hm(15, 45), hm(17, 0), FutureBreak),
+                    (hm(17, 0), hm(30, 0), FutureOpen),
+                ];
                 S
             }
         }
@@ -370,8 +370,7 @@ impl CalMarket {
         // A night session that started the previous (week)day.
         if weekday(day - 1) < 5 {
             let m = minute + 1440;
-            if let Some(p) = self.segments().iter().find(|(s, e, _)| *e > 1440 && (*s..*e).contains(&m)).map(|s| s.2)
-            {
+            if let Some(p) = self.segments().iter().find(|(s, e, _)| *e > 1440 && (*s..*e).contains(&m)).map(|s| s.2) {
                 return p;
             }
         }
@@ -651,7 +650,7 @@ mod tests {
     fn weekdays_and_dst() {
         assert_eq!(weekday(0), 3); // Thursday
         assert_eq!(weekday(days_from_civil(2026, 12, 1)), 1); // Tuesday
-        // 2026: DST from 8 March to 1 November.
+                                                              // 2026: DST from 8 March to 1 November.
         assert_eq!(new_york_offset(at("2026-03-08T06:59:59Z")), -5 * 3600);
         assert_eq!(new_york_offset(at("2026-03-08T07:00:00Z")), -4 * 3600);
         assert_eq!(new_york_offset(at("2026-11-01T05:59:59Z")), -4 * 3600);

@@ -4,8 +4,8 @@
 //! HKT, US in New York time) and timestamps as `f64` seconds. [`Clock`] formats and
 //! parses them for a [`CalMarket`], or at one fixed offset when configured so.
 
-pub(crate) use crate::sim::calendar::{civil_from_days, days_from_civil};
 use crate::sim::calendar::CalMarket;
+pub(crate) use crate::sim::calendar::{civil_from_days, days_from_civil};
 
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {

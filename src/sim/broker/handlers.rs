@@ -5,16 +5,16 @@ use super::state::{
     err_code, fee_estimate, status, trd_market_cal, Event, LegRec, OrderRec, Reject, Res, State, FUTURES_IM,
     MARGIN_CREDIT,
 };
-use crate::sim::accounts::Env;
-use crate::sim::calendar::CalMarket;
-use crate::types::{ModifyOrderOp, TimeInForce};
 use crate::pb;
 use crate::pb::trd_common::{TrdFilterConditions, TrdHeader};
+use crate::sim::accounts::Env;
+use crate::sim::calendar::CalMarket;
 use crate::sim::matching::{
     self, currency, is_supported, is_trailing, needs_aux_price, needs_limit_price, order_type, sec_market,
     sec_market_of_qot_market, Instrument, InstrumentKind, OrderTerms, Side,
 };
 use crate::sim::ConnInfo;
+use crate::types::{ModifyOrderOp, TimeInForce};
 
 const MAX_QTY: f64 = 1e10;
 /// Initial margin of a short stock position (fraction of its value).
@@ -884,9 +884,12 @@ impl State {
                     ccy,
                 );
                 if need > power + 1e-6 {
-                    return Err(Reject::code(format!(
+                    return Err(Reject::code(
+                        format!(
                         "Insufficient buying power: the order needs {need:.2} {name}, buying power is {power:.2} {name}"
-                    ), err_code::INSUFFICIENT));
+                    ),
+                        err_code::INSUFFICIENT,
+                    ));
                 }
             }
             (_, Side::Sell) => {
@@ -1110,7 +1113,15 @@ impl State {
         let cal = instr.cal_market();
         let local = now.floor() as i64 + cal.local_offset_secs(now);
         let (y, m, d) = crate::sim::calendar::civil_from_days(local.div_euclid(86_400));
-        let (y, m) = if d > 25 { if m == 12 { (y + 1, 1) } else { (y, m + 1) } } else { (y, m) };
+        let (y, m) = if d > 25 {
+            if m == 12 {
+                (y + 1, 1)
+            } else {
+                (y, m + 1)
+            }
+        } else {
+            (y, m)
+        };
         Some(format!("{root}{:02}{m:02}", y.rem_euclid(100)))
     }
 

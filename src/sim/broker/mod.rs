@@ -50,8 +50,8 @@ use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
 use self::state::{Event, Push, Reject, Res, State};
-use super::calendar::MarketClock;
 use super::accounts::{BrokerConfig, ConfigError};
+use super::calendar::MarketClock;
 use super::matching::{self, split_full_code};
 use super::{ConnInfo, TradeHandler};
 use crate::pb::{proto, Protocol, RequestEnvelope, ResponseEnvelope};
@@ -450,8 +450,12 @@ fn spawn_scheduler(weak: Weak<Inner>) -> Result<JoinHandle<()>, ConfigError> {
                     if g.stop {
                         break;
                     }
-                    let stale: Vec<u64> =
-                        g.gated.iter().filter(|(_, (since, _))| now.duration_since(*since) >= GATE_TIMEOUT).map(|(c, _)| *c).collect();
+                    let stale: Vec<u64> = g
+                        .gated
+                        .iter()
+                        .filter(|(_, (since, _))| now.duration_since(*since) >= GATE_TIMEOUT)
+                        .map(|(c, _)| *c)
+                        .collect();
                     for c in stale {
                         g.release(c, now);
                     }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use prost::Message;
 
 use super::clock::Clock;
-use crate::sim::calendar::{CalMarket, MarketClock};
 use crate::pb::{self, ResponseEnvelope};
 use crate::sim::accounts::{AccStatusName, AccTypeName, BrokerConfig, ConfigError, Env, RateLimits};
+use crate::sim::calendar::{CalMarket, MarketClock};
 use crate::sim::matching::{
     self, currency, evaluate, fills_at_once, order_type, split_full_code, Instrument, InstrumentKind, Market,
     OrderTerms, Side, TriggerState,
@@ -704,11 +704,9 @@ impl State {
 
     /// Checks a TrdHeader: the account exists, the environment and market match.
     pub fn check_header(&self, h: &pb::trd_common::TrdHeader) -> Res<usize> {
-        let ai = self
-            .account_index(h.acc_id)
-            .ok_or_else(|| {
-                Reject::code(format!("Nonexistent account: accID {} is unknown", h.acc_id), err_code::ACCOUNT)
-            })?;
+        let ai = self.account_index(h.acc_id).ok_or_else(|| {
+            Reject::code(format!("Nonexistent account: accID {} is unknown", h.acc_id), err_code::ACCOUNT)
+        })?;
         let acc = &self.accounts[ai];
         if acc.env != h.trd_env {
             return Err(Reject::new(format!(
