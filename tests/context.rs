@@ -700,9 +700,16 @@ fn rate_limits_fail_or_wait() {
     let e = ctx.place_order(order().env(TrdEnv::Real)).unwrap_err();
     assert!(matches!(e, Error::Server { proto_id: 2202, .. }), "{e:?}");
     // the default limits are OpenD's
-    assert_eq!(RateLimits::default().place_order, RateLimit::new(15, Duration::from_secs(30)));
-    assert_eq!(RateLimits::default().modify_order, RateLimit::new(20, Duration::from_secs(30)));
+    assert_eq!(
+        RateLimits::default().place_order,
+        RateLimit::new(15, Duration::from_secs(30)).with_min_interval(Duration::from_millis(20))
+    );
+    assert_eq!(
+        RateLimits::default().modify_order,
+        RateLimit::new(20, Duration::from_secs(30)).with_min_interval(Duration::from_millis(40))
+    );
     assert_eq!(RateLimits::default().unlock_trade, RateLimit::new(10, Duration::from_secs(30)));
+    assert_eq!(RateLimits::default().query, RateLimit::new(10, Duration::from_secs(30)));
 }
 
 #[test]
