@@ -259,8 +259,19 @@ fn a_resting_order_keeps_filling_without_a_ticker() {
     c.rec.wait("SUBMITTED", |p| statuses(p, &ex).contains(&5));
     // The market comes down to the limit once: the order fills in chunks, one chunk
     // per fill delay, until done.
+    // Past the first fill attempt (the order was not marketable then).
+    std::thread::sleep(Duration::from_millis(100));
     b.set_price("HK.00700", price - 30.0).unwrap();
-    c.rec.wait("FILLED_ALL", |p| statuses(p, &ex).contains(&11));
+    let pushes = c.rec.wait("FILLED_ALL", |p| statuses(p, &ex).contains(&11));
+    let fills: Vec<f64> = pushes
+        .iter()
+        .filter_map(|x| match x {
+            Pushed::Fill(f) => Some(f.qty),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills, vec![1000.0, 1000.0, 1000.0], "chunks of 10 lots");
+    assert_eq!(statuses(&pushes, &ex), vec![2, 5, 10, 10, 11]);
 }
 
 #[test]

@@ -388,9 +388,10 @@ impl CalMarket {
 }
 
 /// How the simulated clock runs (`opend-sim --clock`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum ClockSpec {
     /// Wall time (the default, like a real OpenD).
+    #[default]
     Real,
     /// Wall time, but every market is in its regular session (for tests that must
     /// pass at any hour).
@@ -403,12 +404,6 @@ pub enum ClockSpec {
         /// Simulated seconds per wall second (> 0).
         speed: f64,
     },
-}
-
-impl Default for ClockSpec {
-    fn default() -> Self {
-        ClockSpec::Real
-    }
 }
 
 impl fmt::Display for ClockSpec {
@@ -446,7 +441,7 @@ fn digits(s: &str, n: usize) -> Option<u32> {
 /// Parses an RFC 3339 instant (`2026-12-01T10:00:00+08:00`, `...Z`, optional fraction).
 pub fn parse_rfc3339(s: &str) -> Option<f64> {
     let s = s.trim();
-    if s.len() < 20 || !s.is_char_boundary(10) || !s.is_char_boundary(19) {
+    if s.len() < 20 || !s.is_ascii() {
         return None;
     }
     let (date, rest) = s.split_at(10);
@@ -477,7 +472,7 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
     }
     let offset: i64 = match zone {
         "Z" | "z" => 0,
-        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
+        z if z.len() == 6 && z.is_ascii() && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
             let oh = i64::from(digits(&z[1..3], 2)?);
             let om = i64::from(digits(&z[4..6], 2)?);
             if oh > 23 || om > 59 {
@@ -642,6 +637,9 @@ mod tests {
         );
         assert!("2026-12-01T10:00:00+08:00x0".parse::<ClockSpec>().is_err());
         assert!("tomorrow".parse::<ClockSpec>().is_err());
+        assert!("2026-12-01T10:00:00+0é00".parse::<ClockSpec>().is_err());
+        assert!("2026-12-01T10:00:00é".parse::<ClockSpec>().is_err());
+        assert!("é026-12-01T10:00:00+08:00".parse::<ClockSpec>().is_err());
         let spec: ClockSpec = "2026-12-01T02:00:00Zx2".parse().unwrap();
         assert_eq!(spec.to_string().parse::<ClockSpec>(), Ok(spec));
     }

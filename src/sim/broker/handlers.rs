@@ -980,7 +980,7 @@ impl State {
         if hk_stock && t == order_type::MARKET && tif == TimeInForce::Gtc.value() {
             return Err(Reject::new("HK market orders are valid for the day only (DAY); GTC is not supported"));
         }
-        self.check_session_accepts(&instr, t, ai)?;
+        self.check_session_accepts(&instr, t)?;
         let terms = self.order_terms(&instr, side, t, c2s.price, c2s.adjust_price, c2s.adjust_side_and_limit, c2s)?;
         let market_price = self.price_of(&instr);
         let ref_price =
@@ -1083,7 +1083,7 @@ impl State {
     }
 
     /// OpenD refuses market orders outside continuous trading; limit orders wait.
-    fn check_session_accepts(&self, instr: &Instrument, t: i32, ai: usize) -> Res<()> {
+    fn check_session_accepts(&self, instr: &Instrument, t: i32) -> Res<()> {
         if self.relaxed {
             return Ok(());
         }
@@ -1098,7 +1098,6 @@ impl State {
                 err_code::MARKET_CLOSED,
             ));
         }
-        let _ = ai;
         Ok(())
     }
 
@@ -1330,7 +1329,7 @@ impl State {
         let legs = self.resolve_legs(&c2s.combo_legs, c2s.header.trd_market)?;
         let t = c2s.order_type;
         if let Some(first) = legs.first() {
-            self.check_session_accepts(&first.instr.clone(), t, ai)?;
+            self.check_session_accepts(&first.instr.clone(), t)?;
         }
         if t != order_type::NORMAL && t != order_type::MARKET {
             return Err(Reject::new(format!("Order type {t} is not supported for combo orders")));

@@ -86,6 +86,8 @@ pub(crate) enum Event {
     Ack(u64),
     /// Try to fill the order (completely, if it is marketable).
     Fill(u64),
+    /// Try to fill one more chunk of a partly filled resting order.
+    Chunk(u64),
 }
 
 pub(crate) type Res<T> = Result<T, Reject>;
@@ -654,12 +656,13 @@ impl State {
                     self.push_order(oi);
                 }
             }
-            Event::Fill(id) => {
+            Event::Fill(id) | Event::Chunk(id) => {
                 let Some(&oi) = self.order_index.get(&id) else { return };
                 if !self.orders[oi].is_working() {
                     return;
                 }
-                let traded = self.match_order_full(oi);
+                let traded =
+                    if matches!(ev, Event::Fill(_)) { self.match_order_full(oi) } else { self.match_order(oi) };
                 let o = &self.orders[oi];
                 let fak = o.time_in_force == crate::types::TimeInForce::Ioc.value()
                     || matches!(o.terms.order_type, order_type::SPECIAL_LIMIT | order_type::SPECIAL_LIMIT_ALL);
@@ -668,7 +671,7 @@ impl State {
                 } else if traded && self.orders[oi].is_working() {
                     // A partly filled order keeps trading without a ticker.
                     let d = self.fill_delay;
-                    self.schedule(d, Event::Fill(id));
+                    self.schedule(d, Event::Chunk(id));
                 }
             }
         }
@@ -1251,7 +1254,11 @@ impl State {
         self.open.retain(|i| orders.get(*i).is_some_and(|o| !status::is_final(o.status)));
         let working: Vec<usize> = self.open.iter().copied().filter(|i| self.orders[*i].is_working()).collect();
         for oi in working {
-            self.match_order(oi);
+            if self.match_order(oi) && !self.relaxed && self.orders[oi].is_working() {
+                // A partly filled order keeps trading, a chunk per fill delay.
+                let (d, id) = (self.fill_delay, self.orders[oi].order_id);
+                self.schedule(d, Event::Chunk(id));
+            }
         }
     }
 
