@@ -68,6 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::ClockSpec;
 use super::matching::{currency, trd_market, InstrumentSpec};
+use crate::types::{SecurityFirm, SimAccType, TrdAccType, TrdEnv};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,8 @@ impl Env {
     /// The `TrdEnv` number.
     pub fn number(self) -> i32 {
         match self {
-            Env::Simulate => 0,
-            Env::Real => 1,
+            Env::Simulate => TrdEnv::Simulate.value(),
+            Env::Real => TrdEnv::Real.value(),
         }
     }
 }
@@ -186,15 +187,16 @@ pub enum FirmName {
 impl FirmName {
     /// The `SecurityFirm` number.
     pub fn number(self) -> i32 {
-        match self {
-            FirmName::Futusecurities => 1,
-            FirmName::Futuinc => 2,
-            FirmName::Futusg => 3,
-            FirmName::Futuau => 4,
-            FirmName::Futuca => 5,
-            FirmName::Futumy => 6,
-            FirmName::Futujp => 7,
-        }
+        let firm = match self {
+            FirmName::Futusecurities => SecurityFirm::FutuSecurities,
+            FirmName::Futuinc => SecurityFirm::FutuInc,
+            FirmName::Futusg => SecurityFirm::FutuSg,
+            FirmName::Futuau => SecurityFirm::FutuAu,
+            FirmName::Futuca => SecurityFirm::FutuCa,
+            FirmName::Futumy => SecurityFirm::FutuMy,
+            FirmName::Futujp => SecurityFirm::FutuJp,
+        };
+        firm.value()
     }
 }
 
@@ -211,11 +213,12 @@ pub enum AccTypeName {
 impl AccTypeName {
     /// The `TrdAccType` number.
     pub fn number(self) -> i32 {
-        match self {
-            AccTypeName::Cash => 1,
-            AccTypeName::Margin => 2,
-            AccTypeName::Derivatives => 6,
-        }
+        let t = match self {
+            AccTypeName::Cash => TrdAccType::Cash,
+            AccTypeName::Margin => TrdAccType::Margin,
+            AccTypeName::Derivatives => TrdAccType::Derivatives,
+        };
+        t.value()
     }
 }
 
@@ -233,12 +236,13 @@ pub enum SimAccTypeName {
 impl SimAccTypeName {
     /// The `SimAccType` number.
     pub fn number(self) -> i32 {
-        match self {
-            SimAccTypeName::Stock => 1,
-            SimAccTypeName::Option => 2,
-            SimAccTypeName::Futures => 3,
-            SimAccTypeName::StockAndOption => 4,
-        }
+        let t = match self {
+            SimAccTypeName::Stock => SimAccType::Stock,
+            SimAccTypeName::Option => SimAccType::Option,
+            SimAccTypeName::Futures => SimAccType::Futures,
+            SimAccTypeName::StockAndOption => SimAccType::StockAndOption,
+        };
+        t.value()
     }
 }
 

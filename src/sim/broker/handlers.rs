@@ -14,7 +14,7 @@ use crate::sim::matching::{
     sec_market_of_qot_market, Instrument, InstrumentKind, OrderTerms, Side,
 };
 use crate::sim::ConnInfo;
-use crate::types::{ModifyOrderOp, TimeInForce};
+use crate::types::{ModifyOrderOp, TimeInForce, TrdAccStatus, TrdCategory, TrdMarket};
 
 const MAX_QTY: f64 = 1e10;
 /// Initial margin of a short stock position (fraction of its value).
@@ -199,11 +199,11 @@ impl State {
             .accounts
             .iter()
             .filter(|a| {
-                let crypto = a.markets.contains(&7);
-                let by_cat = match category {
-                    1 => !a.futures && !crypto,
-                    2 => a.futures,
-                    3 => crypto,
+                let crypto = a.markets.contains(&TrdMarket::Crypto.value());
+                let by_cat = match TrdCategory::from_value(category) {
+                    TrdCategory::Security => !a.futures && !crypto,
+                    TrdCategory::Future => a.futures,
+                    TrdCategory::Crypto => crypto,
                     _ => true,
                 };
                 by_cat && (need_general || !a.universal)
@@ -217,7 +217,7 @@ impl State {
                 security_firm: (a.firm != 0).then_some(a.firm),
                 sim_acc_type: a.sim_acc_type,
                 uni_card_num: a.uni_card_num.clone(),
-                acc_status: Some(i32::from(a.disabled)),
+                acc_status: Some(if a.disabled { TrdAccStatus::Disabled } else { TrdAccStatus::Active }.value()),
                 acc_role: Some(a.role),
                 jp_acc_type: Vec::new(),
                 competition_acc_name: None,
@@ -235,7 +235,7 @@ impl State {
     ) -> Res<pb::trd_unlock_trade::S2c> {
         self.check_unlock_rate()?;
         let firm = c2s.security_firm.unwrap_or(0);
-        let real_accounts = self.accounts.iter().filter(|a| a.env == 1);
+        let real_accounts = self.accounts.iter().filter(|a| a.env == Env::Real.number());
         let has = real_accounts.clone().any(|a| firm == 0 || a.firm == firm);
         if !has {
             return Err(Reject::new(if firm == 0 {
@@ -302,7 +302,7 @@ impl State {
         let cv = |v: f64| matching::round_to(currency::convert(v, acc.currency, rc), 2);
         let cash = acc.cash_total();
         let avl = (cash - s.frozen).max(0.0);
-        let us = acc.markets.contains(&2) && !acc.futures;
+        let us = acc.markets.contains(&matching::trd_market::US) && !acc.futures;
         let market_info_list = acc
             .markets
             .iter()
@@ -957,7 +957,7 @@ impl State {
         let qty = order_qty(&instr, c2s.qty)?;
         check_remark(&c2s.remark)?;
         let tif = c2s.time_in_force.unwrap_or(0);
-        if !(0..=3).contains(&tif) {
+        if !TimeInForce::from_value(tif).is_known() {
             return Err(Reject::new(format!("Invalid timeInForce {tif}")));
         }
         if tif == TimeInForce::Gtd.value() && c2s.expire_time.as_deref().map_or(true, |s| s.trim().is_empty()) {
@@ -1149,7 +1149,7 @@ impl State {
             }
         }
         if c2s.for_all == Some(true) {
-            if op != 2 {
+            if ModifyOrderOp::from_value(op) != ModifyOrderOp::Cancel {
                 return Err(Reject::new("forAll is only supported with the Cancel operation"));
             }
             let market = c2s.trd_market.filter(|m| *m != 0);
@@ -1169,7 +1169,10 @@ impl State {
         }
         let oi = self.find_order(acc_id, c2s.order_id, c2s.order_id_ex.as_deref())?;
         let (st, trd_market) = (self.orders[oi].status, self.orders[oi].trd_market);
-        if trd_market == matching::trd_market::US && matches!(op, 3..=5) {
+        let op_kind = ModifyOrderOp::from_value(op);
+        if trd_market == matching::trd_market::US
+            && matches!(op_kind, ModifyOrderOp::Disable | ModifyOrderOp::Enable | ModifyOrderOp::Delete)
+        {
             return Err(Reject::new("US orders support only the Normal (modify) and Cancel operations"));
         }
         if trd_market == matching::trd_market::HKCC && op == ModifyOrderOp::Normal.value() {
@@ -1182,8 +1185,8 @@ impl State {
                 status_name(st)
             ))
         };
-        match op {
-            1 => {
+        match op_kind {
+            ModifyOrderOp::Normal => {
                 if status::is_final(st) {
                     return Err(final_err());
                 }
@@ -1192,13 +1195,13 @@ impl State {
                 }
                 self.modify_normal(ai, oi, c2s)?;
             }
-            2 => {
+            ModifyOrderOp::Cancel => {
                 if status::is_final(st) {
                     return Err(final_err());
                 }
                 self.cancel_order(oi, "");
             }
-            3 => {
+            ModifyOrderOp::Disable => {
                 if st == status::DISABLED {
                     return Err(Reject::new("The order is already disabled"));
                 }
@@ -1212,7 +1215,7 @@ impl State {
                 o.update_ts = now;
                 self.push_order(oi);
             }
-            4 => {
+            ModifyOrderOp::Enable => {
                 if st != status::DISABLED {
                     return Err(Reject::new("Only disabled orders can be enabled"));
                 }
@@ -1223,10 +1226,14 @@ impl State {
                 self.push_order(oi);
                 self.request_match(oi);
             }
-            5 => {
+            ModifyOrderOp::Delete => {
                 let deletable = matches!(
                     st,
-                    status::DISABLED | status::CANCELLED_ALL | status::CANCELLED_PART | status::FAILED | 3
+                    status::DISABLED
+                        | status::CANCELLED_ALL
+                        | status::CANCELLED_PART
+                        | status::FAILED
+                        | status::SUBMIT_FAILED
                 );
                 if !deletable {
                     return Err(Reject::new(format!(
@@ -1343,7 +1350,7 @@ impl State {
         }
         check_remark(&c2s.remark)?;
         let tif = c2s.time_in_force.unwrap_or(0);
-        if !(0..=3).contains(&tif) {
+        if !TimeInForce::from_value(tif).is_known() {
             return Err(Reject::new(format!("Invalid timeInForce {tif}")));
         }
         let price = if t == order_type::NORMAL {

@@ -28,6 +28,7 @@ pub(crate) const MARGIN_CREDIT: f64 = 0.5;
 pub(crate) mod status {
     use crate::types::OrderStatus as S;
     pub const SUBMITTING: i32 = S::Submitting.value();
+    pub const SUBMIT_FAILED: i32 = S::SubmitFailed.value();
     pub const SUBMITTED: i32 = S::Submitted.value();
     pub const FILLED_PART: i32 = S::FilledPart.value();
     pub const FILLED_ALL: i32 = S::FilledAll.value();
@@ -460,8 +461,8 @@ impl State {
                 uni_card_num: spec.uni_card_num.clone(),
                 disabled: spec.acc_status == AccStatusName::Disabled,
                 role: match spec.acc_role {
-                    crate::sim::accounts::AccRoleName::Normal => 1,
-                    crate::sim::accounts::AccRoleName::Master => 2,
+                    crate::sim::accounts::AccRoleName::Normal => crate::types::TrdAccRole::Normal.value(),
+                    crate::sim::accounts::AccRoleName::Master => crate::types::TrdAccRole::Master.value(),
                 },
                 universal: spec.universal,
                 futures: spec.is_futures(),
@@ -716,7 +717,7 @@ impl State {
                 "trdEnv {} does not match account {} (a {} account)",
                 h.trd_env,
                 acc.acc_id,
-                if acc.env == 1 { "REAL" } else { "SIMULATE" }
+                crate::types::TrdEnv::from_value(acc.env)
             )));
         }
         if !acc.markets.contains(&h.trd_market) {
