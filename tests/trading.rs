@@ -938,14 +938,17 @@ fn refusals_come_back_as_server_errors_with_opend_messages() {
     assert_refused(r, 2005, "incorrect trade password");
     assert!(!broker.is_unlocked(c.conn_id()));
 
-    // A REAL-environment write without unlocking, on this connection, even though
-    // another connection unlocked.
-    let mut other = Client::connect(&sim, Mode::Cbc);
-    rt!(other, unlock_trade, trd_unlock_trade, unlock_c2s("123456", SecurityFirm::FutuSecurities)).expect("unlock");
+    // A REAL-environment write without unlocking.
     let r = place(&mut c, order_c2s(hk_real(), TrdSide::Buy, OrderType::Normal, "HK.00700", 100.0, 300.0));
     assert_refused(r, 2202, "unlock");
     let r = rt!(c, modify_order, trd_modify_order, modify_c2s(hk_real(), ModifyOrderOp::Cancel, "SIMO000000000001"));
     assert_refused(r, 2205, "unlock");
+    // Unlocking is OpenD-wide: once another connection unlocks, this one may trade.
+    let mut other = Client::connect(&sim, Mode::Cbc);
+    rt!(other, unlock_trade, trd_unlock_trade, unlock_c2s("123456", SecurityFirm::FutuSecurities)).expect("unlock");
+    assert!(broker.is_unlocked(c.conn_id()));
+    place(&mut c, order_c2s(hk_real(), TrdSide::Buy, OrderType::Normal, "HK.00700", 100.0, 300.0))
+        .expect("a REAL order after another connection unlocked");
 
     // Insufficient buying power.
     let r = place(&mut c, order_c2s(h, TrdSide::Buy, OrderType::Normal, "HK.00700", 100_000.0, 380.0));
@@ -1020,7 +1023,8 @@ fn refusals_come_back_as_server_errors_with_opend_messages() {
         .api
         .call::<pb::proto::GetFunds>(pb::trd_get_funds::C2s { header: ghost, ..Default::default() })
         .expect_err("refused");
-    assert_eq!((e.ret_type(), e.err_code()), (-1, -1));
+    // The simulator's errCode for an unknown account (docs/simulator.md).
+    assert_eq!((e.ret_type(), e.err_code()), (-1, 1006));
     assert!(e.ret_msg().contains("Nonexistent account"), "{e}");
     assert!(c.api.is_connected());
 }
