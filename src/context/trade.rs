@@ -22,7 +22,7 @@ use crate::pb::{self, proto, Protocol};
 use crate::types::{
     adopt_security_firm, check_trd_env, filter_accounts, market_env_enabled, select_account, trd_market_for_code,
     Account, AccountRef, CashFlow, ComboMaxTrdQtys, Funds, MarginRatio, MaxTrdQtys, ModifyOrderOp, Order, OrderFee,
-    OrderFill, Position, SecurityCode, SecurityFirm, TradePassword, TrdCategory, TrdEnv, TrdMarket,
+    OrderFill, Position, SecurityCode, SecurityFirm, SelectError, TradePassword, TrdCategory, TrdEnv, TrdMarket,
 };
 
 /// The fixed facts of a context kind, as values.
@@ -163,6 +163,9 @@ impl Inner {
                         P::NAME
                     ),
                 },
+                Error::Server { proto_id, ret_msg, .. } if says_locked(&ret_msg) => {
+                    Error::NotUnlocked { proto_id, ret_msg }
+                }
                 other => other,
             })
         } else {
@@ -244,9 +247,7 @@ impl Inner {
 
     fn select_unchecked(&self, acc: &AccSel) -> Result<Account> {
         let accounts = self.accounts.read();
-        select_account(&accounts, acc.env, acc.acc_id, acc.acc_index).cloned().map_err(|e| {
-            Error::InvalidArgument(format!("{e} (the account list is cached: call refresh_acc_list after changes)"))
-        })
+        Ok(select_account(&accounts, acc.env, acc.acc_id, acc.acc_index).cloned()?)
     }
 
     /// Header with the account's first market (queries, modify, fees, cash flow).
@@ -326,6 +327,13 @@ impl SessionHooks for Inner {
         step("sub_acc_push", self.ensure_subscribed())?;
         Ok(failures)
     }
+}
+
+/// Whether OpenD's `retMsg` for a refused order says that trading is locked. OpenD
+/// has no dedicated `errCode` for it, so its message is read: English ("unlock") or
+/// Chinese ("解锁"), ignoring case.
+fn says_locked(ret_msg: &str) -> bool {
+    ret_msg.to_ascii_lowercase().contains("unlock") || ret_msg.contains("解锁")
 }
 
 /// Parses a `MARKET.CODE`.
@@ -523,12 +531,13 @@ impl<K: ContextKind> TradeContext<K> {
             return Ok(());
         }
         if !inner.accounts.read().iter().any(|a| a.is_real()) {
-            return Err(Error::InvalidArgument(format!(
-                "no REAL account in this {}'s account list (market {}, firm {}): nothing to unlock",
+            log::debug!(
+                "{}: no REAL account (market {}, firm {}): nothing to unlock",
                 inner.info.name,
                 inner.info.market,
                 self.security_firm()
-            )));
+            );
+            return Err(SelectError::NoAccount { env: TrdEnv::Real }.into());
         }
         inner.session.wait_ready()?;
         inner.rate_limit(LimitKind::Unlock, 0)?;

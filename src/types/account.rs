@@ -57,12 +57,18 @@ pub enum SelectError {
     /// A securities context was created with the FUTURES market.
     #[error("a securities trade context cannot use futures accounts (market FUTURES); use a futures context")]
     FuturesInSecurityContext,
-}
-
-impl From<SelectError> for crate::Error {
-    fn from(e: SelectError) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
+    /// `acc_id` names more than one account of that environment in the context's
+    /// list (OpenD listed the same account twice, e.g. under two categories or
+    /// firms). Which one is meant cannot be told, so none is chosen.
+    #[error("acc_id {acc_id} names {count} {env} accounts in this context's account list; which one is meant is ambiguous")]
+    Ambiguous {
+        /// The account ID asked for.
+        acc_id: u64,
+        /// The environment asked for.
+        env: TrdEnv,
+        /// How many accounts of the list carry that ID and environment.
+        count: usize,
+    },
 }
 
 /// Whether a context with market `market` accepts requests in `env` (the SDK's
@@ -159,7 +165,8 @@ pub fn adopt_security_firm(accounts: &[Account]) -> Option<SecurityFirm> {
 ///
 /// With `acc_id == 0`, takes the `acc_index`-th account of environment `env`;
 /// otherwise the account `acc_id`, which must have environment `env`
-/// (`acc_index` is then ignored).
+/// (`acc_index` is then ignored) and must appear only once with it
+/// ([`SelectError::Ambiguous`] otherwise).
 pub fn select_account(
     accounts: &[Account],
     env: TrdEnv,
@@ -167,10 +174,13 @@ pub fn select_account(
     acc_index: usize,
 ) -> Result<&Account, SelectError> {
     if acc_id != 0 {
-        return accounts
-            .iter()
-            .find(|a| a.acc_id == acc_id && a.env == env)
-            .ok_or(SelectError::AccIdNotFound { acc_id, env });
+        let mut matching = accounts.iter().filter(|a| a.acc_id == acc_id && a.env == env);
+        let first = matching.next().ok_or(SelectError::AccIdNotFound { acc_id, env })?;
+        let others = matching.count();
+        if others > 0 {
+            return Err(SelectError::Ambiguous { acc_id, env, count: others + 1 });
+        }
+        return Ok(first);
     }
     let mut of_env = accounts.iter().filter(|a| a.env == env);
     let count = accounts.iter().filter(|a| a.env == env).count();

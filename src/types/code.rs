@@ -206,12 +206,6 @@ pub enum ParseCodeError {
     UnknownMarket(String),
 }
 
-impl From<ParseCodeError> for crate::Error {
-    fn from(e: ParseCodeError) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
-}
-
 fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
