@@ -105,7 +105,7 @@ pub fn read_path(data: &[u8]) -> Outcome {
     }
     let body =
         if matches!(cipher, PacketCipher::Rsa(_)) { &payload[..payload.len().min(MAX_RSA_SEAL)] } else { payload };
-    let packet = seal_packet(2201, 7, body, &cipher);
+    let packet = seal_packet(2201, 7, body, &cipher).expect("seal");
     let mut dec = FrameDecoder::with_max_body_len(MAX_BODY);
     let mut frames = Vec::new();
     for part in packet.chunks(chunk) {
