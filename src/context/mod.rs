@@ -116,8 +116,9 @@ pub use self::builder::ContextBuilder;
 pub use self::dispatch::{FillUpdate, OrderUpdate};
 pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
 pub use self::requests::{
-    AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery, HistoryDealQuery,
-    HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder, PositionQuery,
+    AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
+    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
+    PositionQuery, TimeWindow,
 };
 pub use self::session::{ConnectionEvent, ConnectionState, ReconnectPolicy};
 pub use self::trade::{ModifiedOrder, PlacedOrder, TradeContext};

@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use super::dispatch::{self, FillUpdate, Flow, Handlers, Item, OrderUpdate};
 use super::rate_limit::{LimitKind, RateLimiter};
 use super::requests::{
-    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
+    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
     HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
     PositionQuery,
 };
@@ -341,17 +341,17 @@ fn parse_code(code: &str) -> Result<SecurityCode> {
     Ok(code.trim().parse::<SecurityCode>()?)
 }
 
-/// The bare symbols for a code filter: `MARKET.CODE` is stripped to `CODE`; a string
-/// without a dot is taken as a bare symbol (as the Python SDK does).
-/// Filter conditions for `codes` (`MARKET.CODE`) in `market` (`Unknown` = all).
-fn code_filter(codes: &[String], market: TrdMarket) -> Result<pb::trd_common::TrdFilterConditions> {
+/// Filter conditions for a [`CodeFilter`]: its codes in its market (`Unknown` = all).
+fn code_filter(filter: &CodeFilter) -> Result<pb::trd_common::TrdFilterConditions> {
     Ok(pb::trd_common::TrdFilterConditions {
-        code_list: filter_codes(codes)?,
-        filter_market: Some(market.value()),
+        code_list: filter_codes(&filter.codes)?,
+        filter_market: Some(filter.market.value()),
         ..Default::default()
     })
 }
 
+/// The bare symbols for a code filter: `MARKET.CODE` is stripped to `CODE`; a string
+/// without a dot is taken as a bare symbol (as the Python SDK does).
 fn filter_codes(codes: &[String]) -> Result<Vec<String>> {
     codes
         .iter()
@@ -690,9 +690,9 @@ impl<K: ContextKind> TradeContext<K> {
             header: account.to_pb_header(),
             filter_conditions: Some(pb::trd_common::TrdFilterConditions {
                 order_id_ex_list: q.order_ids.clone(),
-                begin_time: q.start.clone().filter(|s| !s.is_empty()),
-                end_time: q.end.clone().filter(|s| !s.is_empty()),
-                ..code_filter(&q.codes, q.filter_market)?
+                begin_time: q.window.start.clone().filter(|s| !s.is_empty()),
+                end_time: q.window.end.clone().filter(|s| !s.is_empty()),
+                ..code_filter(&q.filter)?
             }),
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -705,13 +705,13 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_order_list_query(&self, q: HistoryOrderQuery) -> Result<Vec<Order>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
-        let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
+        let (begin, end) = history_window(q.window.start.as_deref(), q.window.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
                 begin_time: Some(begin),
                 end_time: Some(end),
-                ..code_filter(&q.codes, q.filter_market)?
+                ..code_filter(&q.filter)?
             },
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
         };
@@ -724,7 +724,7 @@ impl<K: ContextKind> TradeContext<K> {
         let account = inner.query_header(&q.acc)?;
         let c2s = pb::trd_get_order_fill_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
+            filter_conditions: Some(code_filter(&q.filter)?),
             refresh_cache: q.refresh_cache.then_some(true),
         };
         Ok(inner.call::<proto::GetOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -735,13 +735,13 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_deal_list_query(&self, q: HistoryDealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
-        let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
+        let (begin, end) = history_window(q.window.start.as_deref(), q.window.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_fill_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
                 begin_time: Some(begin),
                 end_time: Some(end),
-                ..code_filter(&q.codes, q.filter_market)?
+                ..code_filter(&q.filter)?
             },
         };
         Ok(inner.call::<proto::GetHistoryOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -753,7 +753,7 @@ impl<K: ContextKind> TradeContext<K> {
         let account = inner.query_header(&q.acc)?;
         let c2s = pb::trd_get_position_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
+            filter_conditions: Some(code_filter(&q.filter)?),
             filter_pl_ratio_min: q.pl_ratio_min.map(|p| p / 100.0),
             filter_pl_ratio_max: q.pl_ratio_max.map(|p| p / 100.0),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -868,8 +868,8 @@ impl<K: ContextKind> TradeContext<K> {
             header: account.to_pb_header(),
             clearing_date: q.clearing_date.clone(),
             cash_flow_direction: Some(q.direction.value()),
-            start_create_date: q.start.clone(),
-            end_create_date: q.end.clone(),
+            start_create_date: q.window.start.clone(),
+            end_create_date: q.window.end.clone(),
         };
         Ok(inner.call::<proto::FlowSummary>(c2s)?.flow_summary_info_list.iter().map(CashFlow::from).collect())
     }
