@@ -420,8 +420,61 @@ impl<K: ContextKind> TradeContext<K> {
     }
 
     /// OpenD's id of the current connection (0 while disconnected).
+    #[doc(alias = "GetConnectID")]
+    #[doc(alias = "get_connect_id")]
     pub fn conn_id(&self) -> u64 {
         self.inner.session.api().get_connect_id()
+    }
+
+    /// The user id OpenD is logged in with (its InitConnect reply's `loginUserID`; 0
+    /// before the first connection).
+    #[doc(alias = "get_login_user_id")]
+    #[doc(alias = "GetLoginUserID")]
+    pub fn login_user_id(&self) -> u64 {
+        self.inner.session.api().get_login_user_id()
+    }
+
+    /// OpenD's global state (GetGlobalState, 1002: market states, whether OpenD is
+    /// logged in to the quote and trade servers, server time ...), as the Python SDK's
+    /// `get_global_state`. Gated like every call: waits (bounded) while reconnecting.
+    #[doc(alias = "GetGlobalState")]
+    #[doc(alias = "getGlobalState")]
+    pub fn get_global_state(&self) -> Result<pb::get_global_state::S2c> {
+        let user_id = self.inner.session.api().get_login_user_id();
+        self.inner.call::<proto::GetGlobalState>(pb::get_global_state::C2s { user_id })
+    }
+
+    /// Sends any request and waits for its reply, through the context's connection and
+    /// under the context's rules (waits, bounded, while reconnecting; may be called
+    /// from a handler). For the protocols the context does not wrap; the request goes
+    /// out exactly as given (no account selection, no rate limit).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &ftapi::SecTradeContext) -> ftapi::Result<()> {
+    /// use ftapi::pb;
+    /// let s2c = ctx.call::<pb::proto::GetAccList>(pb::trd_get_acc_list::C2s {
+    ///     user_id: ctx.login_user_id(),
+    ///     trd_category: None,
+    ///     need_general_sec_account: Some(true),
+    /// })?;
+    /// println!("{} accounts, unfiltered", s2c.acc_list.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn call<P: Protocol>(
+        &self,
+        c2s: <P::Request as pb::RequestEnvelope>::C2s,
+    ) -> Result<<P::Response as pb::ResponseEnvelope>::S2c> {
+        self.inner.call::<P>(c2s)
+    }
+
+    /// The context's own [`TrdApi`](crate::TrdApi) (the same one across reconnections),
+    /// for what neither the context nor [`call`](Self::call) offers, e.g.
+    /// [`TrdApi::call_request`](crate::TrdApi::call_request) with its own timeout. Its
+    /// SPIs are the context's: replies to the non-blocking requests (`place_order` and
+    /// so on, which return a serial) are not delivered anywhere, so use blocking calls.
+    /// Do not replace its SPIs or close it; close the context instead.
+    pub fn trd_api(&self) -> &crate::TrdApi {
+        self.inner.session.api()
     }
 
     /// The market the context filters accounts by.
@@ -477,6 +530,18 @@ impl<K: ContextKind> TradeContext<K> {
     /// restore failures); on the dispatch thread, in order with the pushes.
     pub fn set_connection_handler(&self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
         *self.inner.handlers.state.write() = Some(Arc::new(handler));
+    }
+
+    /// Handles OpenD's system notifications (Notify, 1003: program status, login
+    /// state, quote rights, API quota and the like; the Python SDK's
+    /// `SysNotifyHandlerBase`); replaces the previous handler. Runs on the dispatch
+    /// thread in order with the order and fill pushes, under the same rules as
+    /// [`set_order_handler`](Self::set_order_handler). Without a handler these pushes
+    /// are dropped.
+    #[doc(alias = "SysNotifyHandlerBase")]
+    #[doc(alias = "OnPush_Notify")]
+    pub fn set_notify_handler(&self, handler: impl Fn(&pb::notify::S2c) + Send + Sync + 'static) {
+        *self.inner.handlers.notify.write() = Some(Arc::new(handler));
     }
 
     /// Removes every handler.
