@@ -1,4 +1,4 @@
-//! Golden vectors and error cases for the wire codec (PROTOCOL.md sections 1, 2.1 and 3).
+//! Golden vectors and error cases for the wire codec (docs/protocol.md sections 1 and 3).
 
 use std::io::Read;
 use std::sync::OnceLock;
@@ -70,7 +70,10 @@ fn keepalive_packet_matches_protocol_1_6() {
     assert_eq!(expected.len(), 52);
     assert_eq!(packet, expected);
     // seal_packet over the serialized body gives the same bytes.
-    assert_eq!(seal_packet(1004, 1234, &prost::Message::encode_to_vec(&req), &PacketCipher::Plain).expect("seal"), expected);
+    assert_eq!(
+        seal_packet(1004, 1234, &prost::Message::encode_to_vec(&req), &PacketCipher::Plain).expect("seal"),
+        expected
+    );
 
     let frame = frames_of(&packet).remove(0);
     assert_eq!(

@@ -56,8 +56,10 @@ fn packets(max_body: usize) -> impl Strategy<Value = Vec<Packet>> {
 }
 
 fn check_round_trip(cipher: &PacketCipher, pkts: &[Packet], chunks: &[usize]) -> Result<(), TestCaseError> {
-    let stream: Vec<u8> =
-        pkts.iter().flat_map(|(proto, serial, body)| seal_packet(*proto, *serial, body, cipher).expect("seal")).collect();
+    let stream: Vec<u8> = pkts
+        .iter()
+        .flat_map(|(proto, serial, body)| seal_packet(*proto, *serial, body, cipher).expect("seal"))
+        .collect();
     let (frames, left) = decode_chunked(&stream, chunks).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(left, 0);
     prop_assert_eq!(frames.len(), pkts.len());

@@ -195,7 +195,7 @@ fn write_fuzz_seeds() {
             write(format!("sealed-c{cipher_sel}-m{i}"), data);
         }
     }
-    // The KeepAlive request of PROTOCOL.md 1.6.
+    // The KeepAlive request of docs/protocol.md 1.5.
     let ka = keep_alive::Request { c2s: keep_alive::C2s { time: 1_700_000_000 } };
     let mut data = vec![0u8];
     data.extend_from_slice(&seal_message(1004, 1234, &ka, &PacketCipher::Plain).expect("seal"));

@@ -298,6 +298,7 @@ impl ModifyOrder {
     }
 
     /// Changes quantity and price (Python `change_order`).
+    #[doc(alias = "change_order")]
     pub fn change(order_id: impl Into<String>, qty: f64, price: f64) -> Self {
         ModifyOrder { qty, price, ..Self::new(ModifyOrderOp::Normal, order_id) }
     }

@@ -11,8 +11,8 @@ use parking_lot::{Mutex, RwLock};
 use super::dispatch::{self, FillUpdate, Flow, Handlers, Item, OrderUpdate};
 use super::rate_limit::{LimitKind, RateLimiter};
 use super::requests::{
-    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
-    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
+    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery,
+    FundsQuery, HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
     PositionQuery,
 };
 use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c, Session, SessionHooks};
@@ -69,7 +69,7 @@ pub(crate) struct Inner {
     pub session: Session,
     pub handlers: Arc<Handlers>,
     pub limiter: RateLimiter,
-    /// The filtered account list (PROTOCOL.md 6.3), in OpenD's order.
+    /// The filtered account list (docs/protocol.md 6.2), in OpenD's order.
     accounts: RwLock<Vec<Account>>,
     /// The context's firm; `Unknown` until adopted from the first real account.
     firm: Mutex<SecurityFirm>,
@@ -517,11 +517,15 @@ impl<K: ContextKind> TradeContext<K> {
     /// OpenD is slowed down; nothing is dropped) and delays `close` until it returns. A handler that captures the context
     /// itself (an `Arc<TradeContext>`) keeps it alive: capture a `Weak`, or call
     /// [`close`](TradeContext::close).
+    #[doc(alias = "set_handler")]
+    #[doc(alias = "TradeOrderHandlerBase")]
     pub fn set_order_handler(&self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) {
         *self.inner.handlers.order.write() = Some(Arc::new(handler));
     }
 
     /// Handles fill pushes (Trd_UpdateOrderFill); as [`set_order_handler`](Self::set_order_handler).
+    #[doc(alias = "set_handler")]
+    #[doc(alias = "TradeDealHandlerBase")]
     pub fn set_fill_handler(&self, handler: impl Fn(&FillUpdate) + Send + Sync + 'static) {
         *self.inner.handlers.fill.write() = Some(Arc::new(handler));
     }
@@ -552,7 +556,7 @@ impl<K: ContextKind> TradeContext<K> {
     // ----- accounts -----
 
     /// The context's accounts (Python `get_acc_list`), filtered by market and firm
-    /// (PROTOCOL.md 6.3), from the cache: read at open and after every reconnect, and
+    /// (docs/protocol.md 6.2), from the cache: read at open and after every reconnect, and
     /// by [`refresh_acc_list`](Self::refresh_acc_list). No request is sent.
     pub fn get_acc_list(&self) -> Result<Vec<Account>> {
         self.inner.session.check_open()?;
@@ -577,12 +581,14 @@ impl<K: ContextKind> TradeContext<K> {
     ///
     /// As in the Python SDK, a context whose market has no real trading returns `Ok`
     /// without sending anything, and a context without a REAL account fails.
+    #[doc(alias = "UnlockTrade")]
     pub fn unlock_trade(&self, password: &str, unlock: bool) -> Result<()> {
         self.unlock_trade_with(TradePassword::plain(password), unlock)
     }
 
     /// [`unlock_trade`](Self::unlock_trade) with the MD5 of the password (Python
     /// `password_md5`): 32 hex characters.
+    #[doc(alias = "password_md5")]
     pub fn unlock_trade_md5(&self, password_md5: &str, unlock: bool) -> Result<()> {
         self.unlock_trade_with(TradePassword::md5(password_md5)?, unlock)
     }
@@ -622,6 +628,7 @@ impl<K: ContextKind> TradeContext<K> {
     /// [`Error::Disconnected`] and says that the outcome is unknown: the order is not
     /// re-sent, so check the order list before placing it again. An
     /// [`Error::Timeout`] leaves the outcome unknown in the same way.
+    #[doc(alias = "PlaceOrder")]
     pub fn place_order(&self, order: PlaceOrder) -> Result<PlacedOrder> {
         let inner = &self.inner;
         let code = parse_code(&order.code)?;
@@ -664,6 +671,8 @@ impl<K: ContextKind> TradeContext<K> {
     /// and `change_order`; Trd_ModifyOrder). Waits for a rate-limit slot first (20 per
     /// 30 s per account by default). A lost connection leaves the outcome unknown, as
     /// for [`place_order`](Self::place_order).
+    #[doc(alias = "ModifyOrder")]
+    #[doc(alias = "change_order")]
     pub fn modify_order(&self, m: ModifyOrder) -> Result<ModifiedOrder> {
         let inner = &self.inner;
         if m.order_id.trim().is_empty() {

@@ -1,5 +1,5 @@
 //! The SDK's account rules as pure functions: which accounts a trade context keeps
-//! (PROTOCOL.md 6.3), which one a request uses (6.4), and which market/environment
+//! (docs/protocol.md 6.2), which one a request uses (6.3), and which market/environment
 //! pairs a context accepts.
 //!
 //! ```
@@ -60,7 +60,9 @@ pub enum SelectError {
     /// `acc_id` names more than one account of that environment in the context's
     /// list (OpenD listed the same account twice, e.g. under two categories or
     /// firms). Which one is meant cannot be told, so none is chosen.
-    #[error("acc_id {acc_id} names {count} {env} accounts in this context's account list; which one is meant is ambiguous")]
+    #[error(
+        "acc_id {acc_id} names {count} {env} accounts in this context's account list; which one is meant is ambiguous"
+    )]
     Ambiguous {
         /// The account ID asked for.
         acc_id: u64,
@@ -110,7 +112,7 @@ pub fn market_env_enabled(market: TrdMarket, env: TrdEnv) -> bool {
     }
 }
 
-/// The checks the SDK makes before choosing an account (PROTOCOL.md 6.4, steps 1-2):
+/// The checks the SDK makes before choosing an account (docs/protocol.md 6.3, steps 1-2):
 /// the (market, env) pair must be enabled, and a securities context must not use the
 /// FUTURES market.
 pub fn check_trd_env(category: TrdCategory, market: TrdMarket, env: TrdEnv) -> Result<(), SelectError> {
@@ -123,7 +125,7 @@ pub fn check_trd_env(category: TrdCategory, market: TrdMarket, env: TrdEnv) -> R
     Ok(())
 }
 
-/// Whether a context with `market` / `firm` keeps `account` (PROTOCOL.md 6.3).
+/// Whether a context with `market` / `firm` keeps `account` (docs/protocol.md 6.2).
 ///
 /// Market: the context market is `Unknown` (none), or it is in the account's
 /// `trdMarketAuthList`, or (futures contexts, and as in the SDK any context whose
@@ -155,13 +157,13 @@ pub fn filter_accounts(
 }
 
 /// The firm a context created without one adopts: that of the first REAL account
-/// that has a firm (PROTOCOL.md 6.2 b). `None` if there is no such account.
+/// that has a firm (docs/protocol.md 6.1, firm adoption). `None` if there is no such account.
 pub fn adopt_security_firm(accounts: &[Account]) -> Option<SecurityFirm> {
     accounts.iter().find(|a| a.is_real() && a.security_firm.is_firm()).map(|a| a.security_firm)
 }
 
 /// Chooses the account for a request from the context's filtered list
-/// (PROTOCOL.md 6.4 step 3).
+/// (docs/protocol.md 6.3 step 3).
 ///
 /// With `acc_id == 0`, takes the `acc_index`-th account of environment `env`;
 /// otherwise the account `acc_id`, which must have environment `env`

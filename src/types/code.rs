@@ -314,7 +314,7 @@ impl TryFrom<&str> for SecurityCode {
 
 /// The header `trdMarket` the SDK uses for an order-like request on `code`
 /// (place order, max quantities, margin ratios, combo orders), from the code's
-/// prefix, the context's category and the environment (PROTOCOL.md 6.4):
+/// prefix, the context's category and the environment (docs/protocol.md 6.3):
 ///
 /// | prefix | SECURITY / CRYPTO (any other category) | FUTURE, REAL | FUTURE, SIMULATE |
 /// |---|---|---|---|
