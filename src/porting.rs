@@ -159,9 +159,9 @@
 //! | `set_handler(TradeDealHandlerBase)` | [`set_fill_handler`](crate::TradeContext::set_fill_handler) |
 //! | `set_handler(SysNotifyHandlerBase)` | [`set_notify_handler`](crate::TradeContext::set_notify_handler) |
 //! | (connection state in logs only) | [`set_connection_handler`](crate::TradeContext::set_connection_handler), [`connection_state`](crate::TradeContext::connection_state) |
-//! | `trd_env=`, `acc_id=`, `acc_index=` | `.env(..)`, `.acc_id(..)`, `.acc_index(..)` on every request ([`AccSel`](crate::context::AccSel)) |
-//! | `code=`, `trdmarket=`, `start=`, `end=` | `.code(..)`, `.filter_market(..)`, `.window(..)` ([`CodeFilter`](crate::context::CodeFilter), [`TimeWindow`](crate::context::TimeWindow)) |
-//! | `close()` / `with` | [`close`](crate::TradeContext::close) / drop |
+//! | `trd_env=`, `acc_id=`, `acc_index=` arguments (no alias) | `.env(..)`, `.acc_id(..)`, `.acc_index(..)` on every request ([`AccSel`](crate::context::AccSel)) |
+//! | `code=`, `trdmarket=`, `start=`, `end=` arguments (no alias) | `.code(..)`, `.filter_market(..)`, `.window(..)` ([`CodeFilter`](crate::context::CodeFilter), [`TimeWindow`](crate::context::TimeWindow)) |
+//! | `close()` / `with` (same name) | [`close`](crate::TradeContext::close) / drop |
 //! | `set_all_thread_daemon(True)` | not needed: nothing keeps the process alive (no alias) |
 //! | (a request the context does not wrap) | [`call`](crate::TradeContext::call), [`trd_api`](crate::TradeContext::trd_api) |
 //!
