@@ -219,7 +219,7 @@ fn rsa_pem() -> &'static str {
     static PEM: OnceLock<String> = OnceLock::new();
     PEM.get_or_init(|| {
         let key = ftapi::codec::RsaKey::generate(1024).expect("generate RSA key");
-        let pem = key.to_pkcs1_pem();
+        let pem = key.to_pkcs1_pem().expect("pem").to_string();
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "not PKCS#1 PEM");
         pem
     })

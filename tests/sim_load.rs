@@ -76,7 +76,8 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) {
             let h = ftapi::codec::FrameHeader { proto_id: 1001, body_len: u32::MAX, ..Default::default() };
             h.to_bytes().to_vec()
         }
-        2 => ftapi::codec::seal_packet(1001, 1, b"\xff\xff\xff not protobuf", &ftapi::codec::PacketCipher::Plain),
+        2 => ftapi::codec::seal_packet(1001, 1, b"\xff\xff\xff not protobuf", &ftapi::codec::PacketCipher::Plain)
+            .expect("seal"),
         _ => b"FT\xe9\x03\x00\x00".to_vec(),
     };
     let _ = s.write_all(&bytes);

@@ -236,7 +236,7 @@ impl Connection {
                 log::warn!("send of proto {proto_id} failed: {e}; closing the connection");
                 writer.shutdown();
                 match self.pending.take(key) {
-                    Some(_) => Err(Error::Io(e.to_string())),
+                    Some(_) => Err(Error::from(e)),
                     None => Ok(serial),
                 }
             }

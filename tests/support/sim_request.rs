@@ -988,7 +988,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
             },
         };
         let init_cipher = if init_mode == 2 { PacketCipher::Rsa(test_rsa_key().clone()) } else { PacketCipher::Plain };
-        sock.write_all(&seal_message(1001, 1, &req, &init_cipher)).expect("send InitConnect");
+        sock.write_all(&seal_message(1001, 1, &req, &init_cipher).expect("seal")).expect("send InitConnect");
         let frame = read_frame(&mut sock, &mut dec).expect("an InitConnect reply");
         assert_eq!((frame.header.proto_id, frame.header.serial_no), (1001, 1), "InitConnect reply header");
         let plain = open_frame(frame, &init_cipher).expect("the InitConnect reply opens");
@@ -1055,7 +1055,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
                 sent.only_well_formed = false;
                 let proto = TRADING[usize::from(g.b()) % TRADING.len()];
                 let body = g.cur.chunk().to_vec();
-                let mut pk = seal_packet(proto, header_serial, &body, &cipher);
+                let mut pk = seal_packet(proto, header_serial, &body, &cipher).expect("seal");
                 match mode % 4 {
                     0 => pk[16] ^= 0x5a,
                     1 => pk[6] = 1,
@@ -1066,7 +1066,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
                         } else {
                             PacketCipher::Plain
                         };
-                        pk = seal_packet(proto, header_serial, &body, &wrong);
+                        pk = seal_packet(proto, header_serial, &body, &wrong).expect("seal");
                         pk[16..36].copy_from_slice(&ftapi::codec::sha1_digest(&body));
                     }
                 }
@@ -1078,7 +1078,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
         // A request under a push id would come back looking like a push, and a second
         // InitConnect on an uninitialized session would switch to a cipher we never see.
         let proto = if pb::is_push(proto) || (init_mode == 3 && proto == 1001) { proto | 0x4000_0000 } else { proto };
-        stream.extend_from_slice(&seal_packet(proto, header_serial, &body, &cipher));
+        stream.extend_from_slice(&seal_packet(proto, header_serial, &body, &cipher).expect("seal"));
         sent.expected.push((proto, header_serial));
         out.requests += 1;
     }
