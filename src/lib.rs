@@ -51,7 +51,7 @@ pub mod pb;
 pub mod sim;
 pub mod types;
 
-pub use api::{ConnSpi, TrdApi, TrdSpi};
+pub use api::{ConnSpi, QotApi, QotSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};
 pub use context::{
     ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, ReconnectPolicy, SecTradeContext,
