@@ -30,4 +30,5 @@ mod trd_api;
 pub use self::qot_api::QotApi;
 pub use self::qot_spi::QotSpi;
 pub use self::spi::{ConnSpi, TrdSpi};
+pub(crate) use self::trd_api::decode_push;
 pub use self::trd_api::TrdApi;
