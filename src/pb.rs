@@ -53,6 +53,33 @@ pb_mod! {
     trd_notify => "Trd_Notify.proto",
 }
 
+// The Qot protocols the simulator's market data serves (src/sim/market).
+pb_mod! {
+    qot_sub => "Qot_Sub.proto",
+    qot_reg_qot_push => "Qot_RegQotPush.proto",
+    qot_get_sub_info => "Qot_GetSubInfo.proto",
+    qot_get_basic_qot => "Qot_GetBasicQot.proto",
+    qot_update_basic_qot => "Qot_UpdateBasicQot.proto",
+    qot_get_kl => "Qot_GetKL.proto",
+    qot_update_kl => "Qot_UpdateKL.proto",
+    qot_get_rt => "Qot_GetRT.proto",
+    qot_update_rt => "Qot_UpdateRT.proto",
+    qot_get_ticker => "Qot_GetTicker.proto",
+    qot_update_ticker => "Qot_UpdateTicker.proto",
+    qot_get_order_book => "Qot_GetOrderBook.proto",
+    qot_update_order_book => "Qot_UpdateOrderBook.proto",
+    qot_get_broker => "Qot_GetBroker.proto",
+    qot_update_broker => "Qot_UpdateBroker.proto",
+    qot_request_history_kl => "Qot_RequestHistoryKL.proto",
+    qot_request_history_kl_quota => "Qot_RequestHistoryKLQuota.proto",
+    qot_request_rehab => "Qot_RequestRehab.proto",
+    qot_get_rehab => "Qot_GetRehab.proto",
+    qot_get_static_info => "Qot_GetStaticInfo.proto",
+    qot_get_security_snapshot => "Qot_GetSecuritySnapshot.proto",
+    qot_get_market_state => "Qot_GetMarketState.proto",
+    qot_request_trade_date => "Qot_RequestTradeDate.proto",
+}
+
 /// The compiled `proto/` files as a serialized `google.protobuf.FileDescriptorSet`
 /// (tests compare it field by field with the official definitions).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ftapi_fds.bin"));
@@ -330,3 +357,49 @@ pub fn proto_name(proto_id: u32) -> Option<&'static str> {
 pub fn is_push(proto_id: u32) -> bool {
     proto::PUSHES.iter().any(|(id, _)| *id == proto_id)
 }
+
+// Envelopes of the Qot protocols above.
+envelopes!(
+    qot_sub,
+    qot_reg_qot_push,
+    qot_get_sub_info,
+    qot_get_basic_qot,
+    qot_get_kl,
+    qot_get_rt,
+    qot_get_ticker,
+    qot_get_order_book,
+    qot_get_broker,
+    qot_request_history_kl,
+    qot_request_history_kl_quota,
+    qot_request_rehab,
+    qot_get_rehab,
+    qot_get_static_info,
+    qot_get_security_snapshot,
+    qot_get_market_state,
+    qot_request_trade_date,
+    qot_update_basic_qot,
+    qot_update_kl,
+    qot_update_rt,
+    qot_update_ticker,
+    qot_update_order_book,
+    qot_update_broker
+);
+requests!(
+    qot_sub,
+    qot_reg_qot_push,
+    qot_get_sub_info,
+    qot_get_basic_qot,
+    qot_get_kl,
+    qot_get_rt,
+    qot_get_ticker,
+    qot_get_order_book,
+    qot_get_broker,
+    qot_request_history_kl,
+    qot_request_history_kl_quota,
+    qot_request_rehab,
+    qot_get_rehab,
+    qot_get_static_info,
+    qot_get_security_snapshot,
+    qot_get_market_state,
+    qot_request_trade_date
+);
