@@ -18,31 +18,34 @@ use super::live::{Tick, BOOK_LEVELS};
 use super::subs::{is_served_sub_type, kl_type_of_sub, sub_of_kl_type, Item};
 use super::{now_secs, round9, Entry, Inner, PriceSource, Push, State};
 
-/// Protocol ids served here.
+/// Protocol ids served here (from the protocol table in `pb`).
 pub(crate) mod ids {
-    pub const SUB: u32 = 3001;
-    pub const REG_QOT_PUSH: u32 = 3002;
-    pub const GET_SUB_INFO: u32 = 3003;
-    pub const GET_BASIC_QOT: u32 = 3004;
-    pub const UPDATE_BASIC_QOT: u32 = 3005;
-    pub const GET_KL: u32 = 3006;
-    pub const UPDATE_KL: u32 = 3007;
-    pub const GET_RT: u32 = 3008;
-    pub const UPDATE_RT: u32 = 3009;
-    pub const GET_TICKER: u32 = 3010;
-    pub const UPDATE_TICKER: u32 = 3011;
-    pub const GET_ORDER_BOOK: u32 = 3012;
-    pub const UPDATE_ORDER_BOOK: u32 = 3013;
-    pub const GET_BROKER: u32 = 3014;
-    pub const UPDATE_BROKER: u32 = 3015;
+    use crate::pb::{proto, Protocol, PushProtocol};
+    pub const SUB: u32 = proto::Sub::PROTO_ID;
+    pub const REG_QOT_PUSH: u32 = proto::RegQotPush::PROTO_ID;
+    pub const GET_SUB_INFO: u32 = proto::GetSubInfo::PROTO_ID;
+    pub const GET_BASIC_QOT: u32 = proto::GetBasicQot::PROTO_ID;
+    pub const UPDATE_BASIC_QOT: u32 = proto::UpdateBasicQot::PROTO_ID;
+    pub const GET_KL: u32 = proto::GetKL::PROTO_ID;
+    pub const UPDATE_KL: u32 = proto::UpdateKL::PROTO_ID;
+    pub const GET_RT: u32 = proto::GetRT::PROTO_ID;
+    pub const UPDATE_RT: u32 = proto::UpdateRT::PROTO_ID;
+    pub const GET_TICKER: u32 = proto::GetTicker::PROTO_ID;
+    pub const UPDATE_TICKER: u32 = proto::UpdateTicker::PROTO_ID;
+    pub const GET_ORDER_BOOK: u32 = proto::GetOrderBook::PROTO_ID;
+    pub const UPDATE_ORDER_BOOK: u32 = proto::UpdateOrderBook::PROTO_ID;
+    pub const GET_BROKER: u32 = proto::GetBroker::PROTO_ID;
+    pub const UPDATE_BROKER: u32 = proto::UpdateBroker::PROTO_ID;
+    /// Qot_GetRehab: an older protocol the official SDKs no longer send (no id in their
+    /// tables); OpenD's id for it.
     pub const GET_REHAB: u32 = 3102;
-    pub const REQUEST_HISTORY_KL: u32 = 3103;
-    pub const REQUEST_HISTORY_KL_QUOTA: u32 = 3104;
-    pub const REQUEST_REHAB: u32 = 3105;
-    pub const GET_STATIC_INFO: u32 = 3202;
-    pub const GET_SECURITY_SNAPSHOT: u32 = 3203;
-    pub const REQUEST_TRADE_DATE: u32 = 3219;
-    pub const GET_MARKET_STATE: u32 = 3223;
+    pub const REQUEST_HISTORY_KL: u32 = proto::RequestHistoryKL::PROTO_ID;
+    pub const REQUEST_HISTORY_KL_QUOTA: u32 = proto::RequestHistoryKLQuota::PROTO_ID;
+    pub const REQUEST_REHAB: u32 = proto::RequestRehab::PROTO_ID;
+    pub const GET_STATIC_INFO: u32 = proto::GetStaticInfo::PROTO_ID;
+    pub const GET_SECURITY_SNAPSHOT: u32 = proto::GetSecuritySnapshot::PROTO_ID;
+    pub const REQUEST_TRADE_DATE: u32 = proto::RequestTradeDate::PROTO_ID;
+    pub const GET_MARKET_STATE: u32 = proto::GetMarketState::PROTO_ID;
 }
 
 /// The most K-lines one page of RequestHistoryKL carries when the client sets no limit.
