@@ -213,7 +213,7 @@ fn run(args: Args) -> Result<(), String> {
         b = b.rsa_key(key);
     }
     if let Some((broker, quote)) = build_trade_handler(&args)? {
-        b = b.broker(broker).quote_config(quote);
+        b = b.trade_handler(broker).quote_config(quote);
     }
     if args.no_quotes {
         b = b.no_quote_handler();

@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::codec::{AesMode, RsaKey};
 
 use super::faults::FaultPlan;
-use super::market::QuoteConfig;
+use super::market::{PriceSource, QuoteConfig};
 use super::server::SimServer;
-use super::{Broker, QuoteHandler, TradeHandler};
+use super::{QuoteHandler, TradeHandler};
 
 /// OpenD's default API port.
 pub const DEFAULT_PORT: u16 = 11111;
@@ -88,9 +88,9 @@ pub struct SimServerBuilder {
     pub(crate) config: SimConfig,
     pub(crate) handler: Option<Arc<dyn TradeHandler>>,
     pub(crate) faults: FaultPlan,
-    /// The broker whose prices the default market data serves (the default broker, or
-    /// the one given to [`SimServerBuilder::broker`]).
-    pub(crate) broker: Option<Arc<Broker>>,
+    /// The prices the default market data quotes: the trade handler's
+    /// ([`TradeHandler::price_source`]), else its own.
+    pub(crate) prices: Option<Arc<dyn PriceSource>>,
     /// The market-data side: `None` = none, `Some(None)` = the default [`super::MarketData`].
     pub(crate) quote: Option<Option<Arc<dyn QuoteHandler>>>,
     /// Settings of the default market data.
@@ -104,7 +104,7 @@ impl Default for SimServerBuilder {
             config: SimConfig::default(),
             handler: Some(broker.clone()),
             faults: FaultPlan::default(),
-            broker: Some(broker),
+            prices: Some(broker),
             quote: Some(None),
             quote_config: QuoteConfig::default(),
         }
@@ -200,24 +200,18 @@ impl SimServerBuilder {
     /// The trading side. By default a [`Broker`](super::Broker) with the default
     /// accounts; pass your own `Arc<Broker>` to reach it from a test (e.g. `set_price`),
     /// or any other [`TradeHandler`].
+    ///
+    /// The default market data quotes the handler's prices when it has some
+    /// ([`TradeHandler::price_source`]; a broker does).
     pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
+        self.prices = handler.clone().price_source();
         self.handler = Some(handler);
-        self.broker = None;
-        self
-    }
-
-    /// The trading side is `broker`, and the default market data serves its prices (an
-    /// order fills at the quote's last price).
-    pub fn broker(mut self, broker: Arc<Broker>) -> Self {
-        self.handler = Some(broker.clone());
-        self.broker = Some(broker);
         self
     }
 
     /// The market-data side: every request the trade handler does not take goes here.
-    /// By default a [`MarketData`](super::MarketData) over the broker's prices (see
-    /// [`SimServerBuilder::broker`]), or over a market of its own when the trade handler
-    /// is not a broker given that way.
+    /// By default a [`MarketData`](super::MarketData) over the trade handler's prices
+    /// (the broker's), or over a market of its own when the handler has none.
     pub fn quote_handler(mut self, handler: Arc<dyn QuoteHandler>) -> Self {
         self.quote = Some(Some(handler));
         self
@@ -248,7 +242,7 @@ impl SimServerBuilder {
     /// market data (a [`SimServerBuilder::quote_handler`] given before or after stays).
     pub fn no_trade_handler(mut self) -> Self {
         self.handler = None;
-        self.broker = None;
+        self.prices = None;
         if matches!(self.quote, Some(None)) {
             self.quote = None;
         }

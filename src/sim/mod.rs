@@ -54,6 +54,12 @@ pub trait TradeHandler: Send + Sync {
     fn handle(&self, conn: &ConnInfo, proto_id: u32, body: &[u8]) -> Option<Vec<u8>>;
     /// The connection closed: forget its unlock state and push subscription.
     fn disconnected(&self, conn_id: u64);
+    /// The prices this handler trades at, if it has a market of its own: the server's
+    /// default market data then quotes these prices, so that an order fills at the
+    /// quote's last price. `None` (the default): the market data keeps its own prices.
+    fn price_source(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn market::PriceSource>> {
+        None
+    }
 }
 
 /// The market-data side of the simulator, as the server sees it: every request the

@@ -176,11 +176,11 @@ impl SimServer {
     }
 
     pub(crate) fn start(b: SimServerBuilder) -> io::Result<SimServer> {
-        let SimServerBuilder { config, handler, faults, broker, quote, quote_config } = b;
+        let SimServerBuilder { config, handler, faults, prices, quote, quote_config } = b;
         let quote: Option<Arc<dyn QuoteHandler>> = match quote {
             None => None,
             Some(Some(q)) => Some(q),
-            Some(None) => Some(Arc::new(super::market::default_for(broker, quote_config)?)),
+            Some(None) => Some(Arc::new(super::market::default_for(prices, quote_config)?)),
         };
         let listener = TcpListener::bind(SocketAddr::new(config.ip, config.port))?;
         let local_addr = listener.local_addr()?;

@@ -335,11 +335,10 @@ pub(crate) fn round9(v: f64) -> f64 {
     (v * 1e9).round() / 1e9
 }
 
-/// How [`MarketData`] is chosen for a server: the builder's default follows the trade
-/// handler's broker when there is one.
-pub(crate) fn default_for(broker: Option<Arc<Broker>>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
-    match broker {
-        Some(b) => MarketData::with_broker(b, cfg),
+/// The server's default market data: over the trade handler's prices when it has some.
+pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
+    match prices {
+        Some(p) => MarketData::new(p, cfg),
         None => MarketData::standalone(cfg),
     }
 }
