@@ -502,7 +502,6 @@ macro_rules! protocol_table {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use protocol_table;
 
 /// Wipes a request's secrets after it was encoded (the `trd_secret` protocols).
