@@ -261,6 +261,10 @@ impl TradeHandler for Broker {
     fn disconnected(&self, conn_id: u64) {
         self.inner.state.lock().conns.remove(&conn_id);
     }
+
+    fn price_source(self: Arc<Self>) -> Option<Arc<dyn super::market::PriceSource>> {
+        Some(self)
+    }
 }
 
 impl Drop for Broker {
