@@ -4,6 +4,7 @@
 
 mod quote_support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ftapi::context::{
@@ -292,4 +293,122 @@ fn a_reconnect_restores_the_subscriptions_without_first_push() {
     let aapl = restored.iter().find(|r| r.security_list[0].code == "AAPL").expect("AAPL restored");
     assert_eq!(aapl.is_reg_or_un_reg_push, Some(false), "subscribe_push=false is kept");
     assert_eq!(ctx.get_stock_quote(["HK.00700"]).expect("quote after reconnect").len(), 1);
+}
+
+// ------------------------------------------------------------------------------------
+// Against the simulator's own market data (src/sim/market): real round trips.
+
+mod against_the_simulator {
+    use super::*;
+    use ftapi::sim::market::{MarketData, QuoteConfig};
+    use ftapi::sim::{Broker, SimServer};
+
+    /// A year range around today, `yyyy-MM-dd`.
+    fn around_this_year() -> (String, String) {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let year = 1970 + secs / 31_556_952;
+        (format!("{}-01-01", year - 1), format!("{}-12-31", year + 1))
+    }
+
+    fn sim_market() -> (SimServer, Arc<MarketData>) {
+        let broker = Arc::new(Broker::with_default_accounts());
+        let cfg = QuoteConfig { unsub_min: Duration::from_millis(200), ..QuoteConfig::default() };
+        let market = Arc::new(MarketData::with_broker(broker.clone(), cfg).expect("market data"));
+        let sim = SimServer::builder()
+            .port(0)
+            .trade_handler(broker)
+            .quote_handler(market.clone())
+            .start()
+            .expect("start simulator");
+        (sim, market)
+    }
+
+    #[test]
+    fn quotes_books_tickers_klines_snapshots_and_basic_info() {
+        let (sim, market) = sim_market();
+        let ctx = builder(&sim).unsubscribe_min_age(Duration::from_millis(200)).open().expect("open");
+        ctx.subscribe(
+            ["HK.00700"],
+            [SubType::Quote, SubType::OrderBook, SubType::Ticker, SubType::KDay, SubType::RtData],
+        )
+        .expect("subscribe");
+        let q = ctx.get_stock_quote(["HK.00700"]).expect("quote");
+        assert_eq!(q[0].code, "HK.00700");
+        assert_eq!(Some(q[0].last_price), market.last_price("HK.00700"), "the quote is the market's last price");
+        assert!(q[0].low_price <= q[0].last_price && q[0].last_price <= q[0].high_price);
+        let book = ctx.get_order_book("HK.00700", 10).expect("order book");
+        assert_eq!((book.bid.len(), book.ask.len()), (10, 10));
+        assert!(book.bid[0].price < book.ask[0].price);
+        market.step();
+        assert!(!ctx.get_rt_ticker("HK.00700", 10).expect("ticker").is_empty());
+        assert!(!ctx.get_rt_data("HK.00700").expect("rt").is_empty());
+        assert_eq!(ctx.get_cur_kline("HK.00700", 5, KLType::Day, RehabType::Forward).expect("kline").len(), 5);
+        let snap = ctx.get_market_snapshot(["HK.00700"]).expect("snapshot");
+        assert!(snap[0].lot_size > 0);
+        let info = ctx.get_stock_basicinfo(Market::Hk, SecurityType::Stock, ["HK.00700"]).expect("basic info");
+        assert_eq!(info[0].code, "HK.00700");
+        assert!(ctx.get_rehab("HK.00700").is_ok());
+        assert!(ctx.get_global_state().expect("global state").qot_logined);
+        // A sub type that was not subscribed is refused by the simulator, as by OpenD.
+        assert!(matches!(ctx.get_broker_queue("HK.00700"), Err(Error::Server { .. })));
+    }
+
+    #[test]
+    fn history_pages_until_the_last_key() {
+        let (sim, _market) = sim_market();
+        let ctx = builder(&sim).open().expect("open");
+        let (start, end) = around_this_year();
+        let q = HistoryKlQuery::new("HK.00700", start, end).max_count(100);
+        let first = ctx.request_history_kline(q.clone()).expect("first page");
+        assert_eq!(first.klines.len(), 100);
+        assert!(first.page_req_key.is_some());
+        let all = ctx.request_history_kline_all(q, 1000).expect("all pages");
+        assert!(all.len() > 100);
+        assert!(all.windows(2).all(|w| w[0].time_key < w[1].time_key), "pages join in order");
+        let quota = ctx.get_history_kl_quota(true).expect("quota");
+        assert_eq!(quota.used_quota, 1);
+        assert_eq!(quota.detail_list[0].0, "HK.00700");
+    }
+
+    #[test]
+    fn quote_pushes_reach_the_handler_and_unsubscribe_after_the_rule() {
+        let (sim, market) = sim_market();
+        let ctx = builder(&sim).unsubscribe_min_age(Duration::from_millis(200)).open().expect("open");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        ctx.set_quote_handler(move |q| {
+            let _ = tx.send((q.code.clone(), q.last_price));
+        });
+        ctx.subscribe(["HK.00700"], [SubType::Quote]).expect("subscribe");
+        // The first push comes right after subscribing; then one per step.
+        let (code, _) = rx.recv_timeout(WAIT).expect("first push");
+        assert_eq!(code, "HK.00700");
+        market.step();
+        let (_, last) = rx.recv_timeout(WAIT).expect("push after a step");
+        assert_eq!(Some(last), market.last_price("HK.00700"));
+        std::thread::sleep(Duration::from_millis(250));
+        ctx.unsubscribe(["HK.00700"], [SubType::Quote]).expect("unsubscribe after the rule");
+        assert_eq!(ctx.query_subscription(false).expect("subs").own_used, 0);
+    }
+
+    #[test]
+    fn qot_api_round_trip() {
+        use ftapi::QotApi;
+        let (sim, _market) = sim_market();
+        let api = QotApi::new();
+        let addr = sim.local_addr();
+        assert!(api.init_connect(&addr.ip().to_string(), addr.port(), false));
+        wait_until("connected", || api.is_connected());
+        api.call::<pb::proto::Sub>(pb::qot_sub::C2s {
+            security_list: vec![tencent()],
+            sub_type_list: vec![SubType::Quote.value()],
+            is_sub_or_un_sub: true,
+            ..Default::default()
+        })
+        .expect("Qot_Sub");
+        let q = api
+            .call::<pb::proto::GetBasicQot>(pb::qot_get_basic_qot::C2s { security_list: vec![tencent()], header: None })
+            .expect("Qot_GetBasicQot");
+        assert_eq!(q.basic_qot_list[0].security, tencent());
+        assert!(q.basic_qot_list[0].cur_price > 0.0);
+    }
 }

@@ -291,7 +291,7 @@ impl TradeHandler for FakeQuotes {
 
 /// A simulator on a free loopback port serving `fake`.
 pub fn sim_with_fake(fake: Arc<FakeQuotes>) -> SimServer {
-    SimServer::builder().port(0).trade_handler(fake).start().expect("start simulator")
+    SimServer::builder().port(0).trade_handler(fake).no_quote_handler().start().expect("start simulator")
 }
 
 /// A push body (the protocol's `Response` with `s2c`).
