@@ -236,6 +236,11 @@ enum Mode {
 /// Starts a simulator in `mode` and runs `script_name` against it; panics with the
 /// script's output (and the simulator's log) unless the script exits 0.
 fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
+    run_against_sim_with(python, script_name, mode, &[], &[]);
+}
+
+/// [`run_against_sim`] with extra simulator and script arguments.
+fn run_against_sim_with(python: &Path, script_name: &str, mode: Mode, extra_sim: &[&str], extra_script: &[&str]) {
     let dir = TempDir::new(script_name.trim_end_matches(".py"));
     let key_path = dir.path().join("rsa-key.pem");
     let key_arg = key_path.to_string_lossy().into_owned();
@@ -250,6 +255,8 @@ fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
             script_args.extend(["--rsa-key".into(), key_arg.clone(), "--expect-aes".into(), aes.into()]);
         }
     }
+    sim_args.extend_from_slice(extra_sim);
+    script_args.extend(extra_script.iter().map(|s| s.to_string()));
     let sim = Sim::start(&dir, &sim_args);
 
     let mut cmd = Command::new(python);
@@ -325,4 +332,26 @@ fn trade_aes_cbc() {
 fn trade_aes_ecb() {
     let Some(python) = python() else { return };
     run_against_sim(&python, "trade.py", Mode::Ecb);
+}
+
+/// The simulator's settings for the quote script: prices move (and pushes flow) every
+/// 100 ms, and the one-minute unsubscribe rule is shortened to 2 s.
+const QUOTE_SIM_ARGS: &[&str] = &["--tick-ms", "100", "--unsub-secs", "2"];
+
+#[test]
+fn quote_plain() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Plain, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
+}
+
+#[test]
+fn quote_aes_cbc() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Cbc, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
+}
+
+#[test]
+fn quote_aes_ecb() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Ecb, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
 }
