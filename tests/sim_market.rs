@@ -487,9 +487,7 @@ fn rehab_factors_and_adjusted_history() {
     // Forward-adjusted prices before the last ex-date are lower by the dividend; after
     // it, equal. Backward-adjusted are higher by every dividend so far.
     let ex = &last.time;
-    let (y, rest) = ex.split_at(4);
-    let begin = format!("{}{rest}", y.parse::<i32>().unwrap() - 0);
-    let begin = format!("{}-01-01", &begin[..4]);
+    let begin = format!("{}-01-01", &ex[..4]);
     let end = format!("{}-12-31", &ex[..4]);
     let raw = c.ok::<proto::RequestHistoryKL>(&q, history_c2s("HK.00700", 2, 0, &begin, &end, Some(1000)));
     let fwd = c.ok::<proto::RequestHistoryKL>(&q, history_c2s("HK.00700", 2, 1, &begin, &end, Some(1000)));

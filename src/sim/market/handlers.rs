@@ -142,7 +142,8 @@ fn find(st: &State, sec: &qc::Security) -> Res<usize> {
     let found = sec_market_of_qot_market(sec.market)
         .and_then(|m| st.entries.iter().position(|e| e.instrument.sec_market == m && e.instrument.code == sec.code));
     found.ok_or_else(|| {
-        format!("Unknown security {}.{} (not in the simulator's instrument table)", sec.market, sec.code)
+        let prefix = super::subs::qot_market_prefix(sec.market);
+        format!("Unknown security {prefix}.{} (not in the simulator's instrument table)", sec.code)
     })
 }
 

@@ -15,6 +15,9 @@ pub const MAX_TICKERS: usize = 1000;
 /// Levels of the order book.
 pub const BOOK_LEVELS: usize = 10;
 
+/// One side of the HK broker queue: (broker id, position) pairs.
+pub type BrokerSide = Vec<(i64, i32)>;
+
 /// One trade.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tick {
@@ -198,9 +201,9 @@ impl Live {
         (bids, asks)
     }
 
-    /// The HK broker queue: (broker id, position) per side, ten brokers over the best
-    /// three levels.
-    pub fn broker_queue(&self) -> (Vec<(i64, i32)>, Vec<(i64, i32)>) {
+    /// The HK broker queue: (bid side, ask side), ten brokers each over the best three
+    /// levels.
+    pub fn broker_queue(&self) -> (BrokerSide, BrokerSide) {
         let side = |s: i64| {
             (0..10)
                 .map(|i| {
