@@ -39,6 +39,9 @@ OPTIONS:
                       the accounts file sets a ticker; 0 = never).
     --no-rate-limits  Switch off OpenD's request limits (place 15 / 30 s, modify 20 / 30 s
                       per account, unlock 10 / 30 s), e.g. for load tests.
+    --push-flood N    After a connection's Trd_SubAccPush succeeds, send it N
+                      Trd_UpdateOrder pushes for the first subscribed account as fast
+                      as the socket takes them, then carry on normally (benchmarks).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -60,6 +63,7 @@ struct Args {
     tick_ms: Option<u64>,
     no_rate_limits: bool,
     verbose: bool,
+    push_flood: Option<usize>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -75,6 +79,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         tick_ms: None,
         no_rate_limits: false,
         verbose: false,
+        push_flood: None,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -110,6 +115,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--password" => a.password = Some(value()?),
             "--tick-ms" => a.tick_ms = Some(value()?.parse().map_err(|e| format!("--tick-ms: {e}"))?),
             "--no-rate-limits" => a.no_rate_limits = true,
+            "--push-flood" => a.push_flood = Some(value()?.parse().map_err(|e| format!("--push-flood: {e}"))?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -172,6 +178,9 @@ fn run(args: Args) -> Result<(), String> {
         let pem = std::fs::read_to_string(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         b = b.rsa_key(key);
+    }
+    if let Some(n) = args.push_flood {
+        b = b.push_flood(n);
     }
     if let Some(handler) = build_trade_handler(&args)? {
         b = b.trade_handler(handler);

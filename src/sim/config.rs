@@ -55,6 +55,10 @@ pub struct SimConfig {
     pub max_body_len: u32,
     /// Socket write timeout per session.
     pub write_timeout: Duration,
+    /// After a connection's Trd_SubAccPush succeeds, send it this many Trd_UpdateOrder
+    /// pushes for the first subscribed account, as fast as the socket takes them
+    /// (`opend-sim --push-flood N`; default `None`, no flood).
+    pub push_flood: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -72,6 +76,7 @@ impl Default for SimConfig {
             first_conn_id: 1,
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            push_flood: None,
         }
     }
 }
@@ -182,6 +187,13 @@ impl SimServerBuilder {
     /// Socket write timeout per session.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Floods every connection with `count` Trd_UpdateOrder pushes right after its
+    /// Trd_SubAccPush succeeds (see [`SimConfig::push_flood`]).
+    pub fn push_flood(mut self, count: usize) -> Self {
+        self.config.push_flood = Some(count);
         self
     }
 

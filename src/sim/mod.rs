@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod broker;
 pub mod config;
 pub mod faults;
+mod flood;
 pub mod matching;
 pub mod server;
 pub mod session;

@@ -192,6 +192,26 @@ impl Session {
         sent
     }
 
+    /// Runs `f` on the writer (socket, session cipher, push serial counter) under the
+    /// writer lock, if the session is initialized and open; `None` otherwise. The push
+    /// flood writes its pre-sealed batches this way.
+    pub(crate) fn with_push_writer<R>(
+        &self,
+        f: impl FnOnce(&mut TcpStream, &PacketCipher, &mut u32) -> R,
+    ) -> Option<R> {
+        let mut out = self.out.lock();
+        if self.is_closed() || !out.ready {
+            return None;
+        }
+        let Out { stream, cipher, push_serial, .. } = &mut *out;
+        Some(f(stream, cipher, push_serial))
+    }
+
+    /// Adds `n` pushes written outside [`Session::send_push`] to the server's counter.
+    pub(crate) fn count_pushes(&self, n: u64) {
+        self.counters.pushes.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Writes one packet, or what `fault` makes of it. Returns `false` if the
     /// connection is closed afterwards (write error, or a fault that closes).
     fn emit(
@@ -484,7 +504,9 @@ impl Reader {
             id => {
                 let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
                 match body {
-                    Some(b) => self.reply(&h, &b),
+                    Some(b) => self.reply(&h, &b).map(|()| {
+                        super::flood::after_reply(&self.core, &info, &self.sess, id, &plain, &b);
+                    }),
                     None => self.reply_error(&h, &format!("unknown protocol id {id}")),
                 }
             }
