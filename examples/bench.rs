@@ -82,9 +82,21 @@ struct Opts {
     connects: usize,
     in_flight: usize,
     sim: Option<PathBuf>,
+    only: Option<Vec<String>>,
 }
 
+/// The phases `--only` can select.
+const PHASES: &[&str] = &["floor", "calls", "flood", "spi", "context", "connect"];
+
 impl Opts {
+    /// Whether phase `name` runs (all of them without `--only`).
+    fn want(&self, name: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(list) => list.iter().any(|p| p == name),
+        }
+    }
+
     fn parse(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
         let mut o = Opts {
             host: "127.0.0.1".into(),
@@ -98,6 +110,7 @@ impl Opts {
             connects: 20,
             in_flight: 1000,
             sim: None,
+            only: None,
         };
         fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
             let v = v.ok_or_else(|| format!("{name} needs a value"))?;
@@ -116,9 +129,18 @@ impl Opts {
                 "--connects" => o.connects = num("--connects", it.next())?,
                 "--in-flight" => o.in_flight = num("--in-flight", it.next())?,
                 "--sim" => o.sim = Some(PathBuf::from(it.next().ok_or("--sim needs a value")?)),
+                "--only" => {
+                    let list = it.next().ok_or("--only needs a value")?;
+                    let parts: Vec<String> = list.split(',').map(|p| p.trim().to_string()).collect();
+                    if let Some(bad) = parts.iter().find(|p| !PHASES.contains(&p.as_str())) {
+                        return Err(format!("--only: unknown phase {bad:?} (phases: {})", PHASES.join(",")));
+                    }
+                    o.only = Some(parts);
+                }
                 "--help" | "-h" => {
                     return Err("usage: bench [--host H --port P] [--encrypt --rsa-key FILE] [--n N] [--pushes N] \
-                                [--python PY] [--python-pushes N] [--connects N] [--in-flight N] [--sim PATH]"
+                                [--python PY] [--python-pushes N] [--connects N] [--in-flight N] [--sim PATH] \
+                                [--only PHASE,...]"
                         .into())
                 }
                 other => return Err(format!("unexpected argument {other:?}")),
@@ -670,23 +692,33 @@ fn run(opts: &Opts) -> Result<(), String> {
     };
     eprintln!("bench: mode {mode}, server {host}:{port}, n {}, pushes {}", opts.n, opts.pushes);
 
-    let (floor_ns, floor_per_s) = floor(&host, port, session_key, opts.n)?;
+    let nan = f64::NAN;
+    let (floor_ns, floor_per_s) =
+        if opts.want("floor") { floor(&host, port, session_key, opts.n)? } else { (Vec::new(), nan) };
     let (floor_p50, floor_p99) = p50_p99(floor_ns);
-    eprintln!("bench: floor done");
-    let (rtt_ns, rtt_per_s, pipelined) = trdapi_calls(&host, port, session_key, opts.n, opts.in_flight)?;
+    let (rtt_ns, rtt_per_s, pipelined) = if opts.want("calls") {
+        trdapi_calls(&host, port, session_key, opts.n, opts.in_flight)?
+    } else {
+        (Vec::new(), nan, nan)
+    };
     let (rtt_p50, rtt_p99) = p50_p99(rtt_ns);
-    eprintln!("bench: TrdApi calls done");
-    let sim_flood = bare_flood(&host, port, session_key, opts.pushes)?;
-    eprintln!("bench: bare flood done");
-    let spi = trdspi_flood(&host, port, session_key, opts.pushes)?;
-    eprintln!("bench: TrdSpi flood done");
-    let (ctx_pushes, ctx_peak, ctx_ns) = context(&host, port, session_key, opts.pushes, opts.n)?;
+    let sim_flood = if opts.want("flood") { bare_flood(&host, port, session_key, opts.pushes)? } else { None };
+    let spi = if opts.want("spi") {
+        trdspi_flood(&host, port, session_key, opts.pushes)?
+    } else {
+        PushFigures { per_s: None, peak_rss_mib: None, rss_before_mib: None }
+    };
+    let (ctx_pushes, ctx_peak, ctx_ns) = if opts.want("context") {
+        context(&host, port, session_key, opts.pushes, opts.n)?
+    } else {
+        (None, None, Vec::new())
+    };
     let (ctx_p50, ctx_p99) = p50_p99(ctx_ns);
-    eprintln!("bench: context done");
 
     // (f) InitConnect with RSA-1024 and RSA-2048.
     let mut connect = [None, None];
     match &bin {
+        _ if !opts.want("connect") => {}
         Some(bin) => {
             for (i, bits) in [1024usize, 2048].into_iter().enumerate() {
                 let (k, p) = match (&main_key, &main_key_path) {
@@ -708,7 +740,6 @@ fn run(opts: &Opts) -> Result<(), String> {
             }
         }
     }
-    eprintln!("bench: connects done");
 
     let mut py = None;
     if let Some(interp) = &opts.python {
