@@ -62,27 +62,31 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(&opts) {
-        eprintln!("bench: error: {e}");
-        std::process::exit(1);
+    match run(&opts) {
+        // The JSON object is always the last line on stdout.
+        Ok(json) => println!("{json}"),
+        Err(e) => {
+            eprintln!("bench: error: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
-/// The command line.
+/// The command line (public so that tests/bench_smoke.rs can drive the bench).
 #[derive(Debug, Clone, PartialEq)]
-struct Opts {
-    host: String,
-    port: Option<u16>,
-    encrypt: bool,
-    rsa_key: Option<PathBuf>,
-    n: usize,
-    pushes: usize,
-    python: Option<String>,
-    python_pushes: usize,
-    connects: usize,
-    in_flight: usize,
-    sim: Option<PathBuf>,
-    only: Option<Vec<String>>,
+pub struct Opts {
+    pub host: String,
+    pub port: Option<u16>,
+    pub encrypt: bool,
+    pub rsa_key: Option<PathBuf>,
+    pub n: usize,
+    pub pushes: usize,
+    pub python: Option<String>,
+    pub python_pushes: usize,
+    pub connects: usize,
+    pub in_flight: usize,
+    pub sim: Option<PathBuf>,
+    pub only: Option<Vec<String>>,
 }
 
 /// The phases `--only` can select.
@@ -97,7 +101,8 @@ impl Opts {
         }
     }
 
-    fn parse(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
+    /// Parses the arguments (without the program name).
+    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Opts, String> {
         let mut o = Opts {
             host: "127.0.0.1".into(),
             port: None,
@@ -657,7 +662,8 @@ fn python(opts: &Opts, py: &str, host: &str, port: u16, key_path: Option<&Path>)
     }
 }
 
-fn run(opts: &Opts) -> Result<(), String> {
+/// Runs the bench, prints the table and returns the JSON object (printed by `main`).
+pub fn run(opts: &Opts) -> Result<Value, String> {
     let mode = if opts.encrypt { "cbc" } else { "plain" };
     // The session key for encrypted mode: --rsa-key, or a fresh 1024-bit one.
     let mut temp_files = Vec::new();
@@ -857,43 +863,5 @@ fn run(opts: &Opts) -> Result<(), String> {
     if let Some(m) = &py {
         out.insert("python".into(), Value::Object(m.clone()));
     }
-    println!("{}", Value::Object(out));
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Opts;
-
-    fn parse(args: &[&str]) -> Result<Opts, String> {
-        Opts::parse(args.iter().map(|s| s.to_string()))
-    }
-
-    #[test]
-    fn pinned_command_line_parses() {
-        let o = parse(&[
-            "--host",
-            "::1",
-            "--port",
-            "11111",
-            "--encrypt",
-            "--rsa-key",
-            "k.pem",
-            "--n",
-            "50",
-            "--pushes",
-            "1000",
-        ])
-        .unwrap();
-        assert_eq!(o.host, "::1");
-        assert_eq!(o.port, Some(11111));
-        assert!(o.encrypt);
-        assert_eq!(o.rsa_key.as_deref(), Some(std::path::Path::new("k.pem")));
-        assert_eq!((o.n, o.pushes), (50, 1000));
-        let d = parse(&[]).unwrap();
-        assert_eq!((d.port, d.encrypt, d.n, d.pushes), (None, false, 5000, 1_000_000));
-        assert!(parse(&["--n"]).is_err());
-        assert!(parse(&["--n", "x"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
-    }
+    Ok(Value::Object(out))
 }
