@@ -16,8 +16,8 @@ use prost::Message;
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::codec::{
-    decode_body, open_frame, seal_packet, seal_packet_into, sha1_digest, AesMode, CodecError, Frame, FrameDecoder, FrameHeader,
-    PacketCipher, HEADER_LEN,
+    decode_body, open_frame, seal_packet, seal_packet_into, sha1_digest, AesMode, CodecError, Frame, FrameDecoder,
+    FrameHeader, PacketCipher, HEADER_LEN,
 };
 use crate::pb::{self, common, get_global_state, init_connect, keep_alive, notify, Protocol, PushProtocol};
 
