@@ -17,7 +17,8 @@
 //!
 //! Measured, in this order (`--n` calls each, default 5000; `--pushes` default 1,000,000):
 //! * (a) the floor: a minimal blocking loop on a bare socket writing one pre-sealed
-//!   GetGlobalState packet and reading exactly one framed reply (no decoding);
+//!   GetGlobalState packet and reading exactly one framed reply (no decoding); the same
+//!   for the Trd_GetFunds packet `accinfo_query` sends (the floor of (d));
 //! * (b) `TrdApi::call::<GetGlobalState>` round trips (p50, p99, calls/s);
 //! * (c) `TrdApi::send` pipelined GetGlobalState, `--in-flight` (1000) at a time, 10 × `--n`
 //!   requests;
@@ -460,20 +461,46 @@ fn connect_api(
 // ---------------------------------------------------------------------------------
 // The measurements
 
-/// (a) The floor. Returns per-call nanoseconds.
-fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<(Vec<u64>, f64), String> {
+/// (a) The floor, for GetGlobalState and for Trd_GetFunds (what `accinfo_query` sends):
+/// per-call nanoseconds and calls/s of each.
+#[allow(clippy::type_complexity)]
+fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<((Vec<u64>, f64), (Vec<u64>, f64)), String> {
     let mut raw = Raw::connect(host, port, key)?;
     let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: raw.user_id } };
     let packet = seal_message(pb::proto::GetGlobalState::PROTO_ID, 7, &req, &raw.cipher);
+    let gs = floor_loop(&mut raw, &packet, n)?;
+    // The account accinfo_query(FundsQuery::default().env(Simulate)) picks on an HK context.
+    let c2s = pb::trd_get_acc_list::C2s { user_id: raw.user_id, trd_category: None, need_general_sec_account: None };
+    let body = raw.call::<pb::proto::GetAccList>(8, c2s)?;
+    let accs = pb::trd_get_acc_list::Response::decode(body.as_slice()).map_err(|e| e.to_string())?;
+    let acc = accs
+        .s2c
+        .and_then(|s| s.acc_list.into_iter().find(|a| a.trd_env == 0 && a.trd_market_auth_list.contains(&1)))
+        .ok_or("no SIMULATE HK account")?;
+    let req = pb::trd_get_funds::Request {
+        c2s: pb::trd_get_funds::C2s {
+            header: pb::trd_common::TrdHeader { trd_env: 0, acc_id: acc.acc_id, trd_market: 1, jp_acc_type: None },
+            refresh_cache: None,
+            currency: Some(1),
+            asset_category: Some(0),
+        },
+    };
+    let packet = seal_message(pb::proto::GetFunds::PROTO_ID, 9, &req, &raw.cipher);
+    let funds = floor_loop(&mut raw, &packet, n)?;
+    Ok((gs, funds))
+}
+
+/// Writes `packet` and reads one framed reply, `n` times (after a warm-up).
+fn floor_loop(raw: &mut Raw, packet: &[u8], n: usize) -> Result<(Vec<u64>, f64), String> {
     for _ in 0..n.min(500) {
-        raw.write(&packet)?;
+        raw.write(packet)?;
         raw.read_frame()?;
     }
     let mut ns = Vec::with_capacity(n);
     let t0 = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        raw.s.write_all(&packet).map_err(|e| e.to_string())?;
+        raw.s.write_all(packet).map_err(|e| e.to_string())?;
         raw.read_frame()?;
         ns.push(t.elapsed().as_nanos() as u64);
     }
@@ -699,9 +726,13 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     eprintln!("bench: mode {mode}, server {host}:{port}, n {}, pushes {}", opts.n, opts.pushes);
 
     let nan = f64::NAN;
-    let (floor_ns, floor_per_s) =
-        if opts.want("floor") { floor(&host, port, session_key, opts.n)? } else { (Vec::new(), nan) };
+    let ((floor_ns, floor_per_s), (ffloor_ns, ffloor_per_s)) = if opts.want("floor") {
+        floor(&host, port, session_key, opts.n)?
+    } else {
+        ((Vec::new(), nan), (Vec::new(), nan))
+    };
     let (floor_p50, floor_p99) = p50_p99(floor_ns);
+    let (ffloor_p50, ffloor_p99) = p50_p99(ffloor_ns);
     let (rtt_ns, rtt_per_s, pipelined) = if opts.want("calls") {
         trdapi_calls(&host, port, session_key, opts.n, opts.in_flight)?
     } else {
@@ -784,7 +815,7 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     };
     let pyf = |k: &str| py.as_ref().and_then(|m| m.get(k)).and_then(Value::as_f64);
     println!("ftapi bench, mode {mode}, n {}, pushes {}, server {host}:{port}", opts.n, opts.pushes);
-    println!("{:<46} {:>14} {:>14} {:>12}", "figure", "value", "vs floor", "vs Python");
+    println!("{:<46} {:>14} {:>14} {:>12}", "figure", "value", "vs floor", "x Python");
     let row = |name: &str, v: String, vf: String, vp: String| println!("{name:<46} {v:>14} {vf:>14} {vp:>12}");
     row(
         "(a) floor GetGlobalState p50 / p99 us",
@@ -811,10 +842,11 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
         String::new(),
         String::new(),
     );
+    row("(a') floor Trd_GetFunds p50 / p99 us", format!("{ffloor_p50:.1} / {ffloor_p99:.1}"), "1.00x".into(), String::new());
     row(
         "(d) context accinfo_query p50 / p99 us",
         format!("{ctx_p50:.1} / {ctx_p99:.1}"),
-        ratio(Some(ctx_p50), Some(floor_p50)),
+        format!("{} / {}", ratio(Some(ctx_p50), Some(ffloor_p50)), ratio(Some(ctx_p99), Some(ffloor_p99))),
         ratio(pyf("accinfo_p50_us"), Some(ctx_p50)),
     );
     row("simulator flood into a bare reader, pushes/s", f0(sim_flood), String::new(), String::new());
@@ -846,6 +878,9 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     out.insert("floor_p50_us".into(), num(floor_p50));
     out.insert("floor_p99_us".into(), num(floor_p99));
     out.insert("floor_per_s".into(), num(floor_per_s));
+    out.insert("funds_floor_p50_us".into(), num(ffloor_p50));
+    out.insert("funds_floor_p99_us".into(), num(ffloor_p99));
+    out.insert("funds_floor_per_s".into(), num(ffloor_per_s));
     out.insert("rtt_p50_us".into(), num(rtt_p50));
     out.insert("rtt_p99_us".into(), num(rtt_p99));
     out.insert("rtt_per_s".into(), num(rtt_per_s));
