@@ -3,17 +3,20 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--host H --port P] [--encrypt --rsa-key FILE] [--n N] [--pushes N]
-//!     [--python PY] [--python-pushes N] [--connects N] [--in-flight N] [--sim PATH]
+//!     [--flood-port P] [--python PY] [--python-pushes N] [--connects N] [--in-flight N]
+//!     [--sim PATH] [--only floor,calls,flood,spi,context,connect]
 //! ```
 //!
-//! Without `--port` it starts a release `opend-sim` (found next to this example's own
-//! executable, `target/release/opend-sim`, and built with
-//! `cargo build --release --bin opend-sim` if it is missing; `--sim PATH` picks another
-//! binary) as a separate process with `--port 0 --no-rate-limits --push-flood N`, plus
-//! two short-lived ones with a 1024-bit and a 2048-bit RSA key for the InitConnect
-//! figures. With `--port`, everything runs against that server: it must flood on
-//! Trd_SubAccPush (`opend-sim --push-flood N` with the same N as `--pushes`) for the
-//! push rows, and only the key given with `--rsa-key` is timed for InitConnect.
+//! Without `--port` it starts release `opend-sim` processes (the binary next to this
+//! example's own executable, `target/release/opend-sim`, built with
+//! `cargo build --release --bin opend-sim` if it is missing; `--sim PATH` picks another):
+//! one `--port 0 --no-rate-limits` for the request figures, one with `--push-flood N` as
+//! well for the push figures (so no latency is measured on a process that has just
+//! been flooded), and two short-lived ones with a 1024-bit and a 2048-bit RSA key for
+//! the InitConnect figures. With `--port`, everything runs against that server (and the
+//! push figures against `--flood-port`, default the same): for the push rows it must
+//! flood on Trd_SubAccPush (`opend-sim --push-flood N`, the same N as `--pushes`), and
+//! only the key given with `--rsa-key` is timed for InitConnect.
 //!
 //! Measured, in this order (`--n` calls each, default 5000; `--pushes` default 1,000,000):
 //! * (a) the floor: a minimal blocking loop on a bare socket writing one pre-sealed
@@ -22,12 +25,14 @@
 //! * (b) `TrdApi::call::<GetGlobalState>` round trips (p50, p99, calls/s);
 //! * (c) `TrdApi::send` pipelined GetGlobalState, `--in-flight` (1000) at a time, 10 × `--n`
 //!   requests;
+//! * (d) `accinfo_query(FundsQuery::default().env(Simulate))` round trips on a
+//!   `SecTradeContext` (HK);
 //! * the simulator's flood rate: a bare socket reader counting Trd_UpdateOrder frames
 //!   (headers only) after Trd_SubAccPush, i.e. what the simulator can deliver;
 //! * (e) pushes/s into a counting `TrdSpi::on_push_update_order`, and (g) the peak RSS
 //!   during that flood (VmHWM after resetting it through /proc/self/clear_refs);
 //! * (e) pushes/s into a `SecTradeContext` order handler (the flood starts when the
-//!   context subscribes at open), then (d) `accinfo_query` round trips on that context;
+//!   context subscribes at open, so the time includes opening it);
 //! * (f) InitConnect time (TCP connect, RSA InitConnect, AES key) with RSA-1024 and
 //!   RSA-2048 (median of `--connects`, default 20);
 //! * with `--python PY`: `benches/python_sdk.py` run by that interpreter against its own
@@ -87,6 +92,7 @@ pub struct Opts {
     pub connects: usize,
     pub in_flight: usize,
     pub sim: Option<PathBuf>,
+    pub flood_port: Option<u16>,
     pub only: Option<Vec<String>>,
 }
 
@@ -116,6 +122,7 @@ impl Opts {
             connects: 20,
             in_flight: 1000,
             sim: None,
+            flood_port: None,
             only: None,
         };
         fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
@@ -126,6 +133,7 @@ impl Opts {
             match a.as_str() {
                 "--host" => o.host = it.next().ok_or("--host needs a value")?,
                 "--port" => o.port = Some(num("--port", it.next())?),
+                "--flood-port" => o.flood_port = Some(num("--flood-port", it.next())?),
                 "--encrypt" => o.encrypt = true,
                 "--rsa-key" => o.rsa_key = Some(PathBuf::from(it.next().ok_or("--rsa-key needs a value")?)),
                 "--n" => o.n = num("--n", it.next())?,
@@ -146,7 +154,7 @@ impl Opts {
                 "--help" | "-h" => {
                     return Err("usage: bench [--host H --port P] [--encrypt --rsa-key FILE] [--n N] [--pushes N] \
                                 [--python PY] [--python-pushes N] [--connects N] [--in-flight N] [--sim PATH] \
-                                [--only PHASE,...]"
+                                [--flood-port P] [--only PHASE,...]"
                         .into())
                 }
                 other => return Err(format!("unexpected argument {other:?}")),
@@ -612,34 +620,54 @@ fn trdspi_flood(host: &str, port: u16, key: Option<&RsaKey>, pushes: usize) -> R
     Ok(PushFigures { per_s, peak_rss_mib, rss_before_mib })
 }
 
-/// (e) pushes into a context order handler (flooded when the context subscribes at
-/// open), then (d) accinfo_query round trips on that context.
-fn context(
+/// A securities context on HK (it subscribes its accounts' pushes when it opens).
+fn open_context(
     host: &str,
     port: u16,
     key: Option<&RsaKey>,
-    pushes: usize,
-    n: usize,
-) -> Result<(Option<f64>, Option<f64>, Vec<u64>), String> {
-    let (counter, rx) = PushCounter::new(pushes);
-    let c = counter.clone();
+    counter: Arc<PushCounter>,
+) -> Result<SecTradeContext, String> {
     let mut b = SecTradeContext::builder()
         .host(host)
         .port(port)
         .filter_trdmarket(TrdMarket::Hk)
         .encrypt(Some(key.is_some()))
-        .order_handler(move |_u| c.hit());
+        .order_handler(move |_u| counter.hit());
     if let Some(k) = key {
         b = b.rsa_key(k.clone());
     }
+    b.open().map_err(|e| format!("context open: {e}"))
+}
+
+/// (e) pushes into a context order handler (flooded when the context subscribes at
+/// open) and the peak RSS meanwhile.
+fn context_flood(
+    host: &str,
+    port: u16,
+    key: Option<&RsaKey>,
+    pushes: usize,
+) -> Result<(Option<f64>, Option<f64>), String> {
+    let (counter, rx) = PushCounter::new(pushes);
     let reset = reset_peak_rss();
     let t0 = Instant::now();
-    let ctx = b.open().map_err(|e| format!("context open: {e}"))?;
+    let ctx = open_context(host, port, key, counter.clone())?;
     let end = counter.wait(&rx, Duration::from_secs(5));
     let per_s = end.map(|t| pushes as f64 / (t - t0).as_secs_f64());
     let peak = if reset { proc_status_mib("VmHWM:") } else { None };
+    ctx.close();
+    Ok((per_s, peak))
+}
+
+/// (d) accinfo_query round trips on a fresh context. If the server floods every
+/// subscription (`drain` > 0), the flood is taken first.
+fn context_rtt(host: &str, port: u16, key: Option<&RsaKey>, n: usize, drain: usize) -> Result<Vec<u64>, String> {
+    let (counter, rx) = PushCounter::new(drain.max(1));
+    let ctx = open_context(host, port, key, counter.clone())?;
+    if drain > 0 {
+        counter.wait(&rx, Duration::from_secs(5));
+    }
     let q = || FundsQuery::default().env(TrdEnv::Simulate);
-    for _ in 0..n.min(200) {
+    for _ in 0..n.min(500) {
         ctx.accinfo_query(q()).map_err(|e| format!("accinfo_query: {e}"))?;
     }
     let mut ns = Vec::with_capacity(n);
@@ -649,7 +677,7 @@ fn context(
         ns.push(t.elapsed().as_nanos() as u64);
     }
     ctx.close();
-    Ok((per_s, peak, ns))
+    Ok(ns)
 }
 
 /// (f) median InitConnect time in ms.
@@ -708,22 +736,30 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
 
     let mut sims = Vec::new();
     let bin = if opts.port.is_none() { Some(sim_binary(opts)?) } else { None };
-    let port = match (opts.port, &bin) {
-        (Some(p), _) => p,
+    // Two simulators: one for the request figures, one that floods every subscription
+    // (so that no latency is measured right after a flood on the same process).
+    let (port, flood_port) = match (opts.port, &bin) {
+        (Some(p), _) => (p, opts.flood_port.unwrap_or(p)),
         (None, Some(bin)) => {
+            let key_args = match &main_key_path {
+                Some(p) => vec!["--rsa-key".to_string(), p.display().to_string()],
+                None => Vec::new(),
+            };
+            let lat = spawn_sim(bin, &key_args)?;
             let mut args = vec!["--push-flood".to_string(), opts.pushes.to_string()];
-            if let Some(p) = &main_key_path {
-                args.push("--rsa-key".into());
-                args.push(p.display().to_string());
-            }
-            let sim = spawn_sim(bin, &args)?;
-            let port = sim.port;
-            sims.push(sim);
-            port
+            args.extend(key_args.iter().cloned());
+            let flood = spawn_sim(bin, &args)?;
+            let ports = (lat.port, flood.port);
+            sims.push(lat);
+            sims.push(flood);
+            ports
         }
         (None, None) => unreachable!("a binary is found whenever no port is given"),
     };
-    eprintln!("bench: mode {mode}, server {host}:{port}, n {}, pushes {}", opts.n, opts.pushes);
+    eprintln!(
+        "bench: mode {mode}, server {host}:{port}, flooding server {host}:{flood_port}, n {}, pushes {}",
+        opts.n, opts.pushes
+    );
 
     let nan = f64::NAN;
     let ((floor_ns, floor_per_s), (ffloor_ns, ffloor_per_s)) = if opts.want("floor") {
@@ -739,18 +775,21 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
         (Vec::new(), nan, nan)
     };
     let (rtt_p50, rtt_p99) = p50_p99(rtt_ns);
-    let sim_flood = if opts.want("flood") { bare_flood(&host, port, session_key, opts.pushes)? } else { None };
+    let ctx_ns = if opts.want("context") {
+        let drain = if flood_port == port { opts.pushes } else { 0 };
+        context_rtt(&host, port, session_key, opts.n, drain)?
+    } else {
+        Vec::new()
+    };
+    let (ctx_p50, ctx_p99) = p50_p99(ctx_ns);
+    let sim_flood = if opts.want("flood") { bare_flood(&host, flood_port, session_key, opts.pushes)? } else { None };
     let spi = if opts.want("spi") {
-        trdspi_flood(&host, port, session_key, opts.pushes)?
+        trdspi_flood(&host, flood_port, session_key, opts.pushes)?
     } else {
         PushFigures { per_s: None, peak_rss_mib: None, rss_before_mib: None }
     };
-    let (ctx_pushes, ctx_peak, ctx_ns) = if opts.want("context") {
-        context(&host, port, session_key, opts.pushes, opts.n)?
-    } else {
-        (None, None, Vec::new())
-    };
-    let (ctx_p50, ctx_p99) = p50_p99(ctx_ns);
+    let (ctx_pushes, ctx_peak) =
+        if opts.want("context") { context_flood(&host, flood_port, session_key, opts.pushes)? } else { (None, None) };
 
     // (f) InitConnect with RSA-1024 and RSA-2048.
     let mut connect = [None, None];
@@ -814,7 +853,10 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
         _ => "n/a".into(),
     };
     let pyf = |k: &str| py.as_ref().and_then(|m| m.get(k)).and_then(Value::as_f64);
-    println!("ftapi bench, mode {mode}, n {}, pushes {}, server {host}:{port}", opts.n, opts.pushes);
+    println!(
+        "ftapi bench, mode {mode}, n {}, pushes {}, servers {host}:{port} and {host}:{flood_port} (flooding)",
+        opts.n, opts.pushes
+    );
     println!("{:<46} {:>14} {:>14} {:>12}", "figure", "value", "vs floor", "x Python");
     let row = |name: &str, v: String, vf: String, vp: String| println!("{name:<46} {v:>14} {vf:>14} {vp:>12}");
     row(
@@ -842,7 +884,12 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
         String::new(),
         String::new(),
     );
-    row("(a') floor Trd_GetFunds p50 / p99 us", format!("{ffloor_p50:.1} / {ffloor_p99:.1}"), "1.00x".into(), String::new());
+    row(
+        "(a') floor Trd_GetFunds p50 / p99 us",
+        format!("{ffloor_p50:.1} / {ffloor_p99:.1}"),
+        "1.00x".into(),
+        String::new(),
+    );
     row(
         "(d) context accinfo_query p50 / p99 us",
         format!("{ctx_p50:.1} / {ctx_p99:.1}"),
