@@ -24,7 +24,6 @@ mod rsa;
 pub use self::cipher::{AesMode, PacketCipher};
 pub use self::frame::{Frame, FrameDecoder, DEFAULT_MAX_BODY_LEN};
 pub use self::header::{FrameHeader, HEADER_LEN, MAGIC};
-pub(crate) use self::packet::seal_packet_into;
 pub use self::packet::{decode_body, open_frame, seal_message, seal_packet, sha1_digest};
 pub use self::rsa::RsaKey;
 

@@ -17,18 +17,10 @@ pub fn sha1_digest(data: &[u8]) -> [u8; 20] {
 /// from a plaintext body.
 pub fn seal_packet(proto_id: u32, serial_no: u32, plain: &[u8], cipher: &PacketCipher) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + cipher.sealed_len(plain.len()));
-    seal_packet_into(&mut out, proto_id, serial_no, plain, cipher);
+    out.resize(HEADER_LEN, 0);
+    cipher.encrypt_into(plain, &mut out);
+    finish_header(&mut out, proto_id, serial_no, sha1_digest(plain));
     out
-}
-
-/// Like [`seal_packet`], appending the packet to `out` (which may already hold other
-/// packets), so that several packets can go out in one write.
-pub(crate) fn seal_packet_into(out: &mut Vec<u8>, proto_id: u32, serial_no: u32, plain: &[u8], cipher: &PacketCipher) {
-    let start = out.len();
-    out.reserve(HEADER_LEN + cipher.sealed_len(plain.len()));
-    out.resize(start + HEADER_LEN, 0);
-    cipher.encrypt_into(plain, out);
-    finish_header(&mut out[start..], proto_id, serial_no, sha1_digest(plain));
 }
 
 /// Serializes a protobuf message and seals it into a packet. The message is encoded

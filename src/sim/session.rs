@@ -16,8 +16,8 @@ use prost::Message;
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::codec::{
-    decode_body, open_frame, seal_packet, seal_packet_into, sha1_digest, AesMode, CodecError, Frame, FrameDecoder,
-    FrameHeader, PacketCipher, HEADER_LEN,
+    decode_body, open_frame, seal_packet, sha1_digest, AesMode, CodecError, Frame, FrameDecoder, FrameHeader,
+    PacketCipher, HEADER_LEN,
 };
 use crate::pb::{self, common, get_global_state, init_connect, keep_alive, notify, Protocol, PushProtocol};
 
@@ -154,7 +154,7 @@ impl Session {
                 return false;
             }
             let Out { cipher, batch, .. } = &mut *out;
-            seal_packet_into(batch, proto_id, serial, plain, cipher);
+            batch.extend_from_slice(&seal_packet(proto_id, serial, plain, cipher));
             return true;
         }
         if !self.flush_batch(&mut out) {
