@@ -16,7 +16,7 @@ use std::io::Write;
 
 use prost::Message;
 
-use crate::codec::seal_packet;
+use crate::codec::{open_frame, seal_packet, Frame, FrameHeader, PacketCipher};
 use crate::pb::{self, Protocol, PushProtocol, ResponseEnvelope};
 
 use super::server::Core;
@@ -26,17 +26,24 @@ use super::ConnInfo;
 /// Bytes written per `write` call during a flood (rounded to whole packets).
 const BATCH_BYTES: usize = 256 * 1024;
 
-/// Called after every reply of the generic (trade handler) path: starts the flood if
-/// `proto_id` is Trd_SubAccPush, the reply says success and a flood is configured.
-pub(crate) fn after_reply(core: &Core, info: &ConnInfo, sess: &Session, proto_id: u32, req: &[u8], reply: &[u8]) {
+/// Whether `header` is a Trd_SubAccPush request that may start a flood.
+pub(crate) fn wanted(core: &Core, header: &FrameHeader) -> bool {
+    core.config.push_flood.is_some_and(|n| n > 0) && header.proto_id == pb::proto::SubAccPush::PROTO_ID
+}
+
+/// Called after the session handled the Trd_SubAccPush request `req` (a frame as
+/// received): starts the flood if the reply it sent says success.
+pub(crate) fn after_sub_acc_push(core: &Core, info: &ConnInfo, sess: &Session, cipher: &PacketCipher, req: Frame) {
     let Some(count) = core.config.push_flood.filter(|n| *n > 0) else {
         return;
     };
-    if proto_id != pb::proto::SubAccPush::PROTO_ID {
-        return;
-    }
-    let ok = pb::trd_sub_acc_push::Response::decode(reply).is_ok_and(|r| r.ret_type == 0);
-    let first = pb::trd_sub_acc_push::Request::decode(req).ok().and_then(|r| r.c2s.acc_id_list.first().copied());
+    let ok = sess
+        .take_sub_acc_push_reply()
+        .is_some_and(|b| pb::trd_sub_acc_push::Response::decode(b.as_slice()).is_ok_and(|r| r.ret_type == 0));
+    let first = open_frame(req, cipher)
+        .ok()
+        .and_then(|p| pb::trd_sub_acc_push::Request::decode(p.as_slice()).ok())
+        .and_then(|r| r.c2s.acc_id_list.first().copied());
     let (true, Some(acc_id)) = (ok, first) else {
         return;
     };

@@ -62,6 +62,8 @@ struct Out {
     /// order on the wire is unchanged.
     corked: bool,
     batch: Vec<u8>,
+    /// The body of the last Trd_SubAccPush reply, for the push flood (`flood.rs`).
+    sub_acc_push_reply: Option<Vec<u8>>,
 }
 
 /// One connection, shared by its reader thread, the server (for pushes, kills and
@@ -103,6 +105,7 @@ impl Session {
             push_serial: 0,
             corked: false,
             batch: Vec::new(),
+            sub_acc_push_reply: None,
         };
         let sess = Session {
             conn_id,
@@ -149,6 +152,9 @@ impl Session {
     fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
         let mut out = self.out.lock();
         let fault = self.faults.lock().take(self.conn_id, proto_id, PacketKind::Reply);
+        if proto_id == pb::proto::SubAccPush::PROTO_ID {
+            out.sub_acc_push_reply = Some(plain.to_vec());
+        }
         if fault.is_none() && out.corked {
             if self.is_closed() {
                 return false;
@@ -261,6 +267,11 @@ impl Session {
                 false
             }
         }
+    }
+
+    /// Takes the body of the last Trd_SubAccPush reply sent, if any.
+    pub(crate) fn take_sub_acc_push_reply(&self) -> Option<Vec<u8>> {
+        self.out.lock().sub_acc_push_reply.take()
     }
 
     /// Adds `n` pushes written outside [`Session::send_push`] to the server's counter.
@@ -507,8 +518,13 @@ impl Reader {
             let ended = loop {
                 match self.dec.next_frame() {
                     Ok(Some(frame)) => {
+                        // `--push-flood`: a Trd_SubAccPush request is kept for after its reply.
+                        let sub = super::flood::wanted(&self.core, &frame.header).then(|| frame.clone());
                         if let Err(reason) = self.on_frame(frame) {
                             break Some(reason);
+                        }
+                        if let (Some(req), Some(info)) = (sub, &self.info) {
+                            super::flood::after_sub_acc_push(&self.core, info, &self.sess, &self.cipher, req);
                         }
                     }
                     Ok(None) => break None,
@@ -569,9 +585,7 @@ impl Reader {
             id => {
                 let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
                 match body {
-                    Some(b) => self.reply(&h, &b).map(|()| {
-                        super::flood::after_reply(&self.core, &info, &self.sess, id, &plain, &b);
-                    }),
+                    Some(b) => self.reply(&h, &b),
                     None => self.reply_error(&h, &format!("unknown protocol id {id}")),
                 }
             }
