@@ -244,6 +244,24 @@ fn read_key(path: &Path) -> Result<RsaKey, String> {
     RsaKey::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The codec's sealers return the packet, or a `Result` of it where sealing can fail;
+/// this takes either.
+trait IntoPacket {
+    fn into_packet(self) -> Result<Vec<u8>, String>;
+}
+
+impl IntoPacket for Vec<u8> {
+    fn into_packet(self) -> Result<Vec<u8>, String> {
+        Ok(self)
+    }
+}
+
+impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
+    fn into_packet(self) -> Result<Vec<u8>, String> {
+        self.map_err(|e| format!("sealing: {e}"))
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // A bare socket speaking just enough of the protocol (the floor and the flood reader)
 
@@ -276,7 +294,7 @@ impl Raw {
                 ai_type: Some(0),
             },
         };
-        raw.write(&seal_message(pb::proto::InitConnect::PROTO_ID, 1, &req, &init_cipher))?;
+        raw.write(&seal_message(pb::proto::InitConnect::PROTO_ID, 1, &req, &init_cipher).into_packet()?)?;
         let (header, body) = raw.read_frame()?;
         let plain = open_frame(Frame { header, body: body.to_vec() }, &init_cipher).map_err(|e| e.to_string())?;
         let rsp = pb::init_connect::Response::decode(plain.as_slice()).map_err(|e| e.to_string())?;
@@ -341,7 +359,7 @@ impl Raw {
         c2s: <P::Request as pb::RequestEnvelope>::C2s,
     ) -> Result<Vec<u8>, String> {
         let req = <P::Request as pb::RequestEnvelope>::from_c2s(c2s);
-        let packet = seal_message(P::PROTO_ID, serial, &req, &self.cipher);
+        let packet = seal_message(P::PROTO_ID, serial, &req, &self.cipher).into_packet()?;
         self.write(&packet)?;
         loop {
             let (h, body) = self.read_frame()?;
@@ -475,7 +493,7 @@ fn connect_api(
 fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<((Vec<u64>, f64), (Vec<u64>, f64)), String> {
     let mut raw = Raw::connect(host, port, key)?;
     let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: raw.user_id } };
-    let packet = seal_message(pb::proto::GetGlobalState::PROTO_ID, 7, &req, &raw.cipher);
+    let packet = seal_message(pb::proto::GetGlobalState::PROTO_ID, 7, &req, &raw.cipher).into_packet()?;
     let gs = floor_loop(&mut raw, &packet, n)?;
     // The account accinfo_query(FundsQuery::default().env(Simulate)) picks on an HK context.
     let c2s = pb::trd_get_acc_list::C2s { user_id: raw.user_id, trd_category: None, need_general_sec_account: None };
@@ -493,7 +511,7 @@ fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<((Vec<
             asset_category: Some(0),
         },
     };
-    let packet = seal_message(pb::proto::GetFunds::PROTO_ID, 9, &req, &raw.cipher);
+    let packet = seal_message(pb::proto::GetFunds::PROTO_ID, 9, &req, &raw.cipher).into_packet()?;
     let funds = floor_loop(&mut raw, &packet, n)?;
     Ok((gs, funds))
 }
@@ -566,7 +584,7 @@ fn bare_flood(host: &str, port: u16, key: Option<&RsaKey>, pushes: usize) -> Res
     let mut raw = Raw::connect(host, port, key)?;
     let acc = first_account(&mut raw)?;
     let req = pb::trd_sub_acc_push::Request { c2s: pb::trd_sub_acc_push::C2s { acc_id_list: vec![acc] } };
-    let packet = seal_message(pb::proto::SubAccPush::PROTO_ID, 3, &req, &raw.cipher);
+    let packet = seal_message(pb::proto::SubAccPush::PROTO_ID, 3, &req, &raw.cipher).into_packet()?;
     raw.s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     raw.write(&packet)?;

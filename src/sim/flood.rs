@@ -26,6 +26,24 @@ use super::ConnInfo;
 /// Bytes written per `write` call during a flood (rounded to whole packets).
 const BATCH_BYTES: usize = 256 * 1024;
 
+/// The codec's sealers return the packet, or a `Result` of it where sealing can fail;
+/// this takes either (`None` after logging the error).
+pub(crate) trait IntoPacket {
+    fn into_packet(self) -> Option<Vec<u8>>;
+}
+
+impl IntoPacket for Vec<u8> {
+    fn into_packet(self) -> Option<Vec<u8>> {
+        Some(self)
+    }
+}
+
+impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
+    fn into_packet(self) -> Option<Vec<u8>> {
+        self.map_err(|e| log::error!("sealing a packet failed: {e}")).ok()
+    }
+}
+
 /// Whether `header` is a Trd_SubAccPush request that may start a flood.
 pub(crate) fn wanted(core: &Core, header: &FrameHeader) -> bool {
     core.config.push_flood.is_some_and(|n| n > 0) && header.proto_id == pb::proto::SubAccPush::PROTO_ID
@@ -112,7 +130,9 @@ pub(crate) fn order_push_body(header: pb::trd_common::TrdHeader) -> Vec<u8> {
 /// with the session cipher, batched, one push serial each). Returns how many were
 /// written; stops early if the session is not initialized or the connection fails.
 pub(crate) fn flood(sess: &Session, proto_id: u32, body: &[u8], count: usize) -> usize {
-    let Some(template) = sess.with_push_writer(|_, cipher, _| seal_packet(proto_id, 0, body, cipher)) else {
+    let Some(Some(template)) =
+        sess.with_push_writer(|_, cipher, _| seal_packet(proto_id, 0, body, cipher).into_packet())
+    else {
         return 0;
     };
     let len = template.len();

@@ -160,7 +160,9 @@ impl Session {
                 return false;
             }
             let Out { cipher, batch, .. } = &mut *out;
-            batch.extend_from_slice(&seal_packet(proto_id, serial, plain, cipher));
+            if let Some(p) = super::flood::IntoPacket::into_packet(seal_packet(proto_id, serial, plain, cipher)) {
+                batch.extend_from_slice(&p);
+            }
             return true;
         }
         if !self.flush_batch(&mut out) {
