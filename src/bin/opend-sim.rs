@@ -56,6 +56,9 @@ OPTIONS:
                       limits, UTC time strings. Without it the simulator follows OpenD's
                       rules (docs/simulator.md).
     --fill-delay-ms MS  Delay between an order's acknowledgement and its fill (default 50).
+    --push-flood N    After a connection's Trd_SubAccPush succeeds, send it N
+                      Trd_UpdateOrder pushes for the first subscribed account as fast
+                      as the socket takes them, then carry on normally (benchmarks).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -84,6 +87,7 @@ struct Args {
     history_kl_quota: Option<i32>,
     unsub_secs: Option<f64>,
     no_quotes: bool,
+    push_flood: Option<usize>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -106,6 +110,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         history_kl_quota: None,
         unsub_secs: None,
         no_quotes: false,
+        push_flood: None,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -156,6 +161,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
                 a.unsub_secs = Some(s);
             }
             "--no-quotes" => a.no_quotes = true,
+            "--push-flood" => a.push_flood = Some(value()?.parse().map_err(|e| format!("--push-flood: {e}"))?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -238,6 +244,9 @@ fn run(args: Args) -> Result<(), String> {
         let pem = std::fs::read_to_string(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         b = b.rsa_key(key);
+    }
+    if let Some(n) = args.push_flood {
+        b = b.push_flood(n);
     }
     if let Some((broker, quote)) = build_trade_handler(&args)? {
         b = b.trade_handler(broker).quote_config(quote);

@@ -64,6 +64,10 @@ pub struct SimConfig {
     pub relaxed: bool,
     /// Fill delay of the default broker (`opend-sim --fill-delay-ms`).
     pub fill_delay: Duration,
+    /// After a connection's Trd_SubAccPush succeeds, send it this many Trd_UpdateOrder
+    /// pushes for the first subscribed account, as fast as the socket takes them
+    /// (`opend-sim --push-flood N`; default `None`, no flood).
+    pub push_flood: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -84,6 +88,7 @@ impl Default for SimConfig {
             clock: MarketClock::new(ClockSpec::Real),
             relaxed: false,
             fill_delay: Duration::from_millis(super::accounts::DEFAULT_FILL_DELAY_MS),
+            push_flood: None,
         }
     }
 }
@@ -209,6 +214,13 @@ impl SimServerBuilder {
     /// Socket write timeout per session.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Floods every connection with `count` Trd_UpdateOrder pushes right after its
+    /// Trd_SubAccPush succeeds (see [`SimConfig::push_flood`]).
+    pub fn push_flood(mut self, count: usize) -> Self {
+        self.config.push_flood = Some(count);
         self
     }
 

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod config;
 pub mod faults;
 pub mod market;
+mod flood;
 pub mod matching;
 pub mod server;
 pub mod session;

@@ -54,6 +54,14 @@ struct Out {
     encrypted: bool,
     recv_notify: bool,
     push_serial: u32,
+    /// While the reader handles the frames of one read, replies without a fault are
+    /// sealed into `batch` and written together at the end (one `write` instead of one
+    /// per reply). Anything else written meanwhile flushes the batch first, so the
+    /// order on the wire is unchanged.
+    corked: bool,
+    batch: Vec<u8>,
+    /// The body of the last Trd_SubAccPush reply, for the push flood (`flood.rs`).
+    sub_acc_push_reply: Option<Vec<u8>>,
 }
 
 /// One connection, shared by its reader thread, the server (for pushes, kills and
@@ -93,6 +101,9 @@ impl Session {
             encrypted: false,
             recv_notify: false,
             push_serial: 0,
+            corked: false,
+            batch: Vec::new(),
+            sub_acc_push_reply: None,
         };
         let sess = Session {
             conn_id,
@@ -139,6 +150,22 @@ impl Session {
     fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
         let mut out = self.out.lock();
         let fault = self.faults.lock().take(self.conn_id, proto_id, PacketKind::Reply);
+        if proto_id == pb::proto::SubAccPush::PROTO_ID {
+            out.sub_acc_push_reply = Some(plain.to_vec());
+        }
+        if fault.is_none() && out.corked {
+            if self.is_closed() {
+                return false;
+            }
+            let Out { cipher, batch, .. } = &mut *out;
+            if let Some(p) = super::flood::IntoPacket::into_packet(seal_packet(proto_id, serial, plain, cipher)) {
+                batch.extend_from_slice(&p);
+            }
+            return true;
+        }
+        if !self.flush_batch(&mut out) {
+            return false;
+        }
         let Out { stream, cipher, .. } = &mut *out;
         self.emit(stream, cipher, proto_id, serial, plain, fault)
     }
@@ -152,6 +179,9 @@ impl Session {
             return None;
         }
         let fault = self.faults.lock().take(self.conn_id, proto_id, PacketKind::Push);
+        if !self.flush_batch(&mut out) {
+            return Some(false);
+        }
         out.push_serial = out.push_serial.wrapping_add(1);
         let serial = out.push_serial;
         let Out { stream, cipher, .. } = &mut *out;
@@ -188,6 +218,65 @@ impl Session {
             }
         }
         sent
+    }
+
+    /// Runs `f` on the writer (socket, session cipher, push serial counter) under the
+    /// writer lock, if the session is initialized and open; `None` otherwise. The push
+    /// flood writes its pre-sealed batches this way.
+    pub(crate) fn with_push_writer<R>(
+        &self,
+        f: impl FnOnce(&mut TcpStream, &PacketCipher, &mut u32) -> R,
+    ) -> Option<R> {
+        let mut out = self.out.lock();
+        if self.is_closed() || !out.ready || !self.flush_batch(&mut out) {
+            return None;
+        }
+        let Out { stream, cipher, push_serial, .. } = &mut *out;
+        Some(f(stream, cipher, push_serial))
+    }
+
+    /// Starts batching replies (see `Out::corked`).
+    pub(crate) fn cork(&self) {
+        self.out.lock().corked = true;
+    }
+
+    /// Writes the batched replies and stops batching. `false` if the connection failed.
+    pub(crate) fn uncork(&self) -> bool {
+        let mut out = self.out.lock();
+        out.corked = false;
+        self.flush_batch(&mut out)
+    }
+
+    /// Writes the batched replies, if any. `false` (and the session closed) if the
+    /// write failed.
+    fn flush_batch(&self, out: &mut Out) -> bool {
+        if out.batch.is_empty() {
+            return true;
+        }
+        let Out { stream, batch, .. } = out;
+        let res = if self.is_closed() { Ok(()) } else { stream.write_all(batch) };
+        batch.clear();
+        if batch.capacity() > 1024 * 1024 {
+            *batch = Vec::new();
+        }
+        match res {
+            Ok(()) => !self.is_closed(),
+            Err(e) => {
+                log::info!("conn {} ({}): write failed: {e}", self.conn_id, self.peer);
+                self.close("write failed");
+                false
+            }
+        }
+    }
+
+    /// Takes the body of the last Trd_SubAccPush reply sent, if any.
+    pub(crate) fn take_sub_acc_push_reply(&self) -> Option<Vec<u8>> {
+        self.out.lock().sub_acc_push_reply.take()
+    }
+
+    /// Adds `n` pushes written outside [`Session::send_push`] to the server's counter.
+    pub(crate) fn count_pushes(&self, n: u64) {
+        self.counters.pushes.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Writes one packet, or what `fault` makes of it. Returns `false` if the
@@ -429,20 +518,34 @@ impl Reader {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return format!("read failed: {e}"),
             }
-            loop {
+            // The replies to every frame of this read go out in one write.
+            self.sess.cork();
+            let ended = loop {
                 match self.dec.next_frame() {
                     Ok(Some(frame)) => {
+                        // `--push-flood`: a Trd_SubAccPush request is kept for after its reply.
+                        let sub = super::flood::wanted(&self.core, &frame.header).then(|| frame.clone());
                         if let Err(reason) = self.on_frame(frame) {
-                            return reason;
+                            break Some(reason);
+                        }
+                        if let (Some(req), Some(info)) = (sub, &self.info) {
+                            super::flood::after_sub_acc_push(&self.core, info, &self.sess, &self.cipher, req);
                         }
                     }
-                    Ok(None) => break,
+                    Ok(None) => break None,
                     Err(e) => {
                         self.core.counters.malformed.fetch_add(1, Ordering::Relaxed);
                         log::warn!("conn {} ({}): malformed input, closing: {e}", self.sess.conn_id, self.sess.peer);
-                        return format!("malformed input: {e}");
+                        break Some(format!("malformed input: {e}"));
                     }
                 }
+            };
+            let flushed = self.sess.uncork();
+            if let Some(reason) = ended {
+                return reason;
+            }
+            if !flushed {
+                return "write failed".into();
             }
         }
     }
@@ -653,6 +756,9 @@ impl Reader {
             // Reply and switch ciphers under the writer lock, so that no push can be
             // sealed with the new cipher before the reply is on the wire.
             let mut out = self.sess.out.lock();
+            if !self.sess.flush_batch(&mut out) {
+                return Err("connection closed while answering InitConnect".into());
+            }
             let Out { stream, .. } = &mut *out;
             if !self.sess.emit(stream, &reply_cipher, h.proto_id, h.serial_no, &body, wire_fault) {
                 return Err("connection closed while answering InitConnect".into());
