@@ -190,7 +190,7 @@ fn an_unanswered_request_times_out() {
     let sim =
         sim_with(Mode::Plain, |b| b.faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(1002))));
     let (api, rx) = recorded_api(Mode::Plain);
-    api.set_request_timeout(Duration::from_millis(300));
+    api.set_config(api.config().to_builder().request_timeout(Duration::from_millis(300)).build());
     connect(&api, &rx, &sim, Mode::Plain);
     let serial = api.get_global_state();
     let err = wait_for(&rx, "the timeout", |e| match e {

@@ -161,7 +161,7 @@ fn run_case(case: &Case, mode: Mode) {
     // connection; the keepalive interval is short so dead-connection detection is quick.
     let sim = sim_with(mode, |b| b.keepalive_interval(1).faults((case.plan)()));
     let (api, rx) = recorded_api(mode);
-    api.set_request_timeout(Duration::from_millis(500));
+    api.set_config(api.config().to_builder().request_timeout(Duration::from_millis(500)).build());
     let addr = sim.local_addr();
     assert!(api.init_connect(&addr.ip().to_string(), addr.port(), mode != Mode::Plain), "{label}");
     let (code, desc) = wait_init(&rx);
