@@ -236,25 +236,24 @@ fn fault_matrix() {
 /// after about three keepalive intervals; the pending request is answered. (The same
 /// rule is checked without a socket in tests/transport.rs; once over TCP here.)
 fn silent_server_is_detected_as_dead() {
-    for mode in [Mode::Plain] {
-        let sim = sim_with(mode, |b| b.keepalive_interval(1));
-        let (api, rx) = recorded_api(mode);
-        connect(&api, &rx, &sim, mode);
-        sim.set_faults(FaultPlan::silent());
-        let serial = api.get_global_state();
-        let reply = wait_for(&rx, "the pending answer", |e| match e {
-            Event::GlobalState(s, r) if s == serial => Some(r),
-            _ => None,
-        });
-        // The 500 ms request timeout may win the race against the dead-connection timer.
-        let e = reply.expect_err("no reply from a silent server");
-        assert!(matches!(e, Error::Timeout { .. } | Error::Disconnected { .. }), "{e}");
-        let desc = wait_for(&rx, "the disconnect", |e| match e {
-            Event::Disconnect(_, desc) => Some(desc),
-            _ => None,
-        });
-        assert!(desc.contains("keepalive timeout"), "{desc}");
-    }
+    let mode = Mode::Plain;
+    let sim = sim_with(mode, |b| b.keepalive_interval(1));
+    let (api, rx) = recorded_api(mode);
+    connect(&api, &rx, &sim, mode);
+    sim.set_faults(FaultPlan::silent());
+    let serial = api.get_global_state();
+    let reply = wait_for(&rx, "the pending answer", |e| match e {
+        Event::GlobalState(s, r) if s == serial => Some(r),
+        _ => None,
+    });
+    // The 500 ms request timeout may win the race against the dead-connection timer.
+    let e = reply.expect_err("no reply from a silent server");
+    assert!(matches!(e, Error::Timeout { .. } | Error::Disconnected { .. }), "{e}");
+    let desc = wait_for(&rx, "the disconnect", |e| match e {
+        Event::Disconnect(_, desc) => Some(desc),
+        _ => None,
+    });
+    assert!(desc.contains("keepalive timeout"), "{desc}");
 }
 
 fn connection_refused() {

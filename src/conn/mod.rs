@@ -20,7 +20,7 @@ mod failure;
 pub mod memory;
 mod pending;
 mod tcp;
-pub mod transport;
+mod transport;
 
 pub use self::config::{ConnConfig, ConnConfigBuilder};
 pub use self::connection::ConnState;
