@@ -15,6 +15,12 @@
 //! messages, [`types`] the typed domain data, and [`sim`] an OpenD simulator built on the
 //! same codec (feature `sim`, on by default).
 //!
+//! Porting from the official C++, C#, Java or Python SDK? [`porting`] maps every official
+//! name to its ftapi item, and the documentation search knows the official names too
+//! (`OnReply_PlaceOrder`, `SetConnCallback`, `initConnect`, `OpenSecTradeContext` ...).
+//! The wire protocol the crate implements is described in `docs/protocol.md` in the
+//! repository.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use ftapi::{pb, ConnSpi, TrdApi};
@@ -47,6 +53,7 @@ pub mod conn;
 pub mod context;
 pub mod error;
 pub mod pb;
+pub mod porting;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;

@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, InnerIvInit};
-use aes::Aes128;
 use parking_lot::Mutex;
 use prost::Message;
 use rand::distributions::{Alphanumeric, DistString};
@@ -207,7 +205,10 @@ impl Session {
             return false;
         }
         let result = match fault {
-            None => stream.write_all(&seal_packet(proto_id, serial, plain, cipher)).map(|_| true),
+            None => seal_packet(proto_id, serial, plain, cipher)
+                .map_err(io::Error::other)
+                .and_then(|p| stream.write_all(&p))
+                .map(|_| true),
             Some(f) => {
                 log::info!("conn {}: fault {f:?} on proto {proto_id} serial {serial}", self.conn_id);
                 self.emit_faulty(stream, cipher, proto_id, serial, plain, f)
@@ -237,12 +238,12 @@ impl Session {
         plain: &[u8],
         fault: PacketFault,
     ) -> io::Result<bool> {
-        let packet = || seal_packet(proto_id, serial, plain, cipher);
+        let packet = || seal_packet(proto_id, serial, plain, cipher).map_err(io::Error::other);
         match fault {
             PacketFault::Drop => Ok(true),
             PacketFault::Close => Ok(false),
             PacketFault::CorruptSha1 => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[16..36].iter_mut().for_each(|b| *b ^= 0xFF);
                 stream.write_all(&p).map(|_| true)
             }
@@ -251,12 +252,12 @@ impl Session {
                 stream.write_all(&junk).map(|_| true)
             }
             PacketFault::HugeBodyLen { body_len } => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[12..16].copy_from_slice(&body_len.to_le_bytes());
                 stream.write_all(&p).map(|_| true)
             }
             PacketFault::ByteByByte { pause } => {
-                for b in packet() {
+                for b in packet()? {
                     if self.is_closed() {
                         return Ok(false);
                     }
@@ -269,24 +270,24 @@ impl Session {
                 Ok(true)
             }
             PacketFault::CloseMidHeader => {
-                let p = packet();
+                let p = packet()?;
                 stream.write_all(&p[..MID_HEADER])?;
                 Ok(false)
             }
             PacketFault::CloseMidBody => {
-                let p = packet();
+                let p = packet()?;
                 let body = p.len() - HEADER_LEN;
                 let cut = if body >= 2 { HEADER_LEN + body / 2 } else { HEADER_LEN };
                 stream.write_all(&p[..cut])?;
                 Ok(false)
             }
             PacketFault::BadMagic => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[0..2].copy_from_slice(b"XX");
                 stream.write_all(&p).map(|_| true)
             }
             PacketFault::Undecryptable(how) => {
-                let body = undecryptable_body(cipher, plain, how);
+                let body = undecryptable_body(cipher, plain, how).map_err(io::Error::other)?;
                 let header = FrameHeader {
                     proto_id,
                     serial_no: serial,
@@ -303,7 +304,7 @@ impl Session {
             PacketFault::InitFail { .. }
             | PacketFault::InitNoS2c
             | PacketFault::InitBadAesKey
-            | PacketFault::InitBadIv => stream.write_all(&packet()).map(|_| true),
+            | PacketFault::InitBadIv => stream.write_all(&packet()?).map(|_| true),
         }
     }
 }
@@ -315,8 +316,8 @@ impl PushSink for Session {
 }
 
 /// A body that `cipher` cannot decrypt (see [`BadCipher`]).
-fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Vec<u8> {
-    match (cipher, how) {
+fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Result<Vec<u8>, CodecError> {
+    Ok(match (cipher, how) {
         (PacketCipher::Plain, _) => {
             let mut b = plain.to_vec();
             match b.first_mut() {
@@ -326,20 +327,19 @@ fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Ve
             b
         }
         (_, BadCipher::WrongLength) => {
-            let mut b = cipher.encrypt(plain);
+            let mut b = cipher.encrypt(plain)?;
             b.pop();
             b
         }
-        (PacketCipher::AesCbc { aes, iv }, BadCipher::BadPadding) => {
+        (PacketCipher::AesCbc { key, iv }, BadCipher::BadPadding) => {
             // Zero-fill to whole blocks plus one zero block: the last plaintext byte is
             // 0, which no PKCS#7 pad can be.
             let mut data = plain.to_vec();
             data.resize(plain.len().div_ceil(16) * 16 + 16, 0);
-            let enc = cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
-            enc.encrypt_padded_vec_mut::<NoPadding>(&data)
+            key.cbc_encrypt_blocks(iv, &data)
         }
         (PacketCipher::FtAesEcb { .. }, BadCipher::BadPadding) => {
-            let mut b = cipher.encrypt(plain);
+            let mut b = cipher.encrypt(plain)?;
             if let Some(last) = b.last_mut() {
                 *last = 0xFF;
             }
@@ -347,7 +347,7 @@ fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Ve
         }
         // A block of all ones is larger than any modulus of that size.
         (PacketCipher::Rsa(k), BadCipher::BadPadding) => vec![0xFF; k.block_len()],
-    }
+    })
 }
 
 /// A 16-character alphanumeric string (AES key or IV).
@@ -484,7 +484,13 @@ impl Reader {
             id => {
                 let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
                 match body {
-                    Some(b) => self.reply(&h, &b),
+                    Some(b) => {
+                        let sent = self.reply(&h, &b);
+                        if let Some(handler) = self.core.handler.as_ref() {
+                            handler.replied(&info, id);
+                        }
+                        sent
+                    }
                     None => self.reply_error(&h, &format!("unknown protocol id {id}")),
                 }
             }
@@ -512,25 +518,26 @@ impl Reader {
         }
         let cfg = &self.core.config;
         let now = unix_now();
-        // Fixed, plausible market states: stock markets in the afternoon session
-        // (Qot_Common.QotMarketState 5), futures open (23).
+        // Market states at the simulated time of the trade handler's clock (or ours).
+        let clock = self.core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(cfg.clock);
+        let st = clock.global_states();
         let s2c = get_global_state::S2c {
-            market_hk: 5,
-            market_us: 5,
-            market_sh: 5,
-            market_sz: 5,
-            market_hk_future: 23,
-            market_us_future: Some(23),
-            market_sg_future: Some(23),
-            market_jp_future: Some(23),
-            market_sg: Some(5),
-            market_my: Some(5),
-            market_jp: Some(5),
+            market_hk: st.hk,
+            market_us: st.us,
+            market_sh: st.sh,
+            market_sz: st.sz,
+            market_hk_future: st.hk_future,
+            market_us_future: Some(st.us_future),
+            market_sg_future: Some(st.sg_future),
+            market_jp_future: Some(st.jp_future),
+            market_sg: Some(st.sg),
+            market_my: Some(st.my),
+            market_jp: Some(st.jp),
             qot_logined: true,
             trd_logined: true,
             server_ver: cfg.server_ver,
             server_build_no: cfg.server_build_no,
-            time: now as i64,
+            time: st.time as i64,
             local_time: Some(now),
             program_status: Some(common::ProgramStatus {
                 r#type: common::ProgramStatusType::Ready as i32,
