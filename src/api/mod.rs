@@ -1,7 +1,7 @@
 //! The callback API, shaped like the official C#/Java/C++ SDKs: one [`TrdApi`] (trading)
-//! or [`QotApi`] (market data) per connection, a background reader thread, and the
-//! user's [`ConnSpi`] / [`TrdSpi`] / [`QotSpi`] callbacks. `QotApi` runs on a `TrdApi`
-//! engine, so both share the connection machinery.
+//! or [`QotApi`] (market data) per connection, a background I/O thread, a callback
+//! thread, and the user's [`ConnSpi`] / [`TrdSpi`] / [`QotSpi`] callbacks. `QotApi` runs
+//! on a `TrdApi` engine, so both share the connection machinery.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -18,7 +18,7 @@
 //! api.set_client_info("mybot", 1);
 //! api.set_conn_spi(Arc::new(MySpi));
 //! assert!(api.init_connect("127.0.0.1", 11111, false)); // returns at once
-//! // ... on_init_connect arrives on the reader thread ...
+//! // ... on_init_connect arrives on the callback thread ...
 //! api.close();
 //! ```
 

@@ -175,8 +175,10 @@ impl QotApi {
     }
 
     /// Sets the request timeout (default 12 s). Takes effect at the next `init_connect`.
+    #[deprecated(note = "use ConnConfig::builder().request_timeout(..) with QotApi::with_config")]
     pub fn set_request_timeout(&self, timeout: Duration) {
-        self.shared.engine.set_request_timeout(timeout);
+        let config = self.shared.engine.config().to_builder().request_timeout(timeout).build();
+        self.shared.engine.set_config(config);
     }
 
     /// Sets the RSA private key (PEM) for encrypted connections (C++ `SetRSAPrivateKey`).

@@ -1275,8 +1275,7 @@ impl QuoteContextBuilder {
             host: self.host,
             port: self.port,
             encrypt,
-            rsa_key,
-            conn: self.conn,
+            conn: ConnConfig { rsa_key, ..self.conn },
             reconnect: self.reconnect,
             disconnected_wait: self.disconnected_wait,
         };

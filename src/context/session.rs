@@ -10,8 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::api::{ConnSpi, TrdApi, TrdSpi};
-use crate::codec::RsaKey;
-use crate::conn::ConnConfig;
+use crate::conn::{ConnConfig, ConnFailure, SocketFailKind};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -151,7 +150,7 @@ pub(crate) struct SessionSettings {
     pub host: String,
     pub port: u16,
     pub encrypt: bool,
-    pub rsa_key: Option<RsaKey>,
+    /// Every connection setting, the resolved RSA key included.
     pub conn: ConnConfig,
     pub reconnect: ReconnectPolicy,
     /// How long a call made while not connected waits for the connection.
@@ -168,29 +167,31 @@ pub(crate) trait SessionHooks: Send + Sync {
     fn restore(&self) -> Result<Vec<(&'static str, Error)>>;
 }
 
-/// Forwards the connection callbacks of the [`TrdApi`] to the session's channels.
+/// Forwards the connection callbacks of the [`TrdApi`] to the session's channels, as
+/// the typed [`ConnFailure`] the core reported (no parsing of descriptions).
 struct ConnForwarder {
-    init_tx: Sender<std::result::Result<(), String>>,
-    lost_tx: Sender<String>,
+    init_tx: Sender<std::result::Result<(), ConnFailure>>,
+    lost_tx: Sender<ConnFailure>,
+}
+
+impl ConnForwarder {
+    fn failure(api: &TrdApi, err_code: i64, desc: &str) -> ConnFailure {
+        // The core records the failure before it calls back, on this same thread.
+        api.last_conn_failure()
+            .filter(|f| f.err_code() == err_code)
+            .or_else(|| ConnFailure::from_err_code(err_code))
+            .unwrap_or_else(|| ConnFailure::socket(SocketFailKind::Unknown, desc))
+    }
 }
 
 impl ConnSpi for ConnForwarder {
-    fn on_init_connect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
-        let r = match err_code {
-            0 => Ok(()),
-            // Local failures (refused, timed out, unreadable reply) carry their own text.
-            c if c == i64::from(crate::error::ret_type::DISCONNECT)
-                || c == i64::from(crate::error::ret_type::INVALID) =>
-            {
-                Err(desc.strip_prefix("connect failed: ").unwrap_or(desc).to_string())
-            }
-            c => Err(format!("InitConnect refused by OpenD (retType {c}): {desc}")),
-        };
+    fn on_init_connect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+        let r = if err_code == 0 { Ok(()) } else { Err(Self::failure(api, err_code, desc)) };
         let _ = self.init_tx.send(r);
     }
 
-    fn on_disconnect(&self, _api: &TrdApi, _err_code: i64, desc: &str) {
-        let _ = self.lost_tx.send(desc.strip_prefix("not connected: ").unwrap_or(desc).to_string());
+    fn on_disconnect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+        let _ = self.lost_tx.send(Self::failure(api, err_code, desc));
     }
 }
 
@@ -206,8 +207,8 @@ pub(crate) struct Session {
     state: Mutex<ConnectionState>,
     cond: Condvar,
     closed: AtomicBool,
-    init_rx: Receiver<std::result::Result<(), String>>,
-    lost_rx: Receiver<String>,
+    init_rx: Receiver<std::result::Result<(), ConnFailure>>,
+    lost_rx: Receiver<ConnFailure>,
 }
 
 impl std::fmt::Debug for Session {
@@ -223,11 +224,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session that is not connected yet. `trd_spi` receives the pushes.
     pub(crate) fn new(settings: SessionSettings, client_id: &str, trd_spi: Arc<dyn TrdSpi>) -> Session {
-        let api = TrdApi::with_config(settings.conn.clone());
-        api.set_client_info(client_id, settings.conn.client_ver);
-        if let Some(k) = &settings.rsa_key {
-            api.set_rsa_key(k.clone());
-        }
+        let api = TrdApi::with_config(ConnConfig { client_id: client_id.to_string(), ..settings.conn.clone() });
         let (init_tx, init_rx) = crossbeam_channel::unbounded();
         let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
         api.set_conn_spi(Arc::new(ConnForwarder { init_tx, lost_tx }));
@@ -282,14 +279,18 @@ impl Session {
         if !self.api.init_connect(host, port, self.settings.encrypt) {
             return Err(Error::Connect(format!("{host}:{port}: could not start connecting")));
         }
-        // The reader thread bounds TCP connect and InitConnect by the connect timeout
-        // each; this bound only matters if it is stuck.
-        let bound = self.settings.conn.connect_timeout * 2 + Duration::from_secs(1);
+        // The I/O thread bounds connecting plus InitConnect by the connect timeout; this
+        // bound only matters if it is stuck.
+        let bound = self.settings.conn.connect_timeout + Duration::from_secs(1);
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
-                Ok(Err(msg)) if msg.contains(&format!("{host}:{port}")) => Err(Error::Connect(msg)),
-                Ok(Err(msg)) => Err(Error::Connect(format!("{host}:{port}: {msg}"))),
+                Ok(Err(f)) => Err(Error::Connect(match f.ret_type() {
+                    Some(rt) => format!("{host}:{port}: InitConnect refused by OpenD (retType {rt}): {f}"),
+                    None if f.is_init_failure() => format!("{host}:{port}: {f}"),
+                    // Socket failures already name the address.
+                    None => f.to_string(),
+                })),
                 Err(_) => Err(Error::Connect(format!("{host}:{port}: connection events ended"))),
             },
             recv(shutdown) -> _ => Err(Error::NotConnected("the trade context is closed".into())),
@@ -350,7 +351,7 @@ impl Session {
         loop {
             let reason = crossbeam_channel::select! {
                 recv(self.lost_rx) -> m => match m {
-                    Ok(r) => r,
+                    Ok(f) => f.to_string(),
                     Err(_) => return,
                 },
                 recv(shutdown) -> _ => return,
