@@ -171,7 +171,7 @@ impl Sim {
     fn start(dir: &TempDir, extra_args: &[&str]) -> Sim {
         let log = dir.path().join("opend-sim.stderr");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
-        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose", "--relaxed", "--clock", "open"])
+        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -236,6 +236,12 @@ enum Mode {
 /// Starts a simulator in `mode` and runs `script_name` against it; panics with the
 /// script's output (and the simulator's log) unless the script exits 0.
 fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
+    // The walk-throughs predate OpenD's rules: relaxed mode, every market open.
+    run_against_sim_with(python, script_name, mode, &["--relaxed", "--clock", "open"]);
+}
+
+/// Like [`run_against_sim`], with these extra `opend-sim` arguments.
+fn run_against_sim_with(python: &Path, script_name: &str, mode: Mode, sim_extra: &[&str]) {
     let dir = TempDir::new(script_name.trim_end_matches(".py"));
     let key_path = dir.path().join("rsa-key.pem");
     let key_arg = key_path.to_string_lossy().into_owned();
@@ -250,6 +256,7 @@ fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
             script_args.extend(["--rsa-key".into(), key_arg.clone(), "--expect-aes".into(), aes.into()]);
         }
     }
+    sim_args.extend(sim_extra);
     let sim = Sim::start(&dir, &sim_args);
 
     let mut cmd = Command::new(python);
@@ -325,4 +332,17 @@ fn trade_aes_cbc() {
 fn trade_aes_ecb() {
     let Some(python) = python() else { return };
     run_against_sim(&python, "trade.py", Mode::Ecb);
+}
+
+#[test]
+fn opend_rules_plain() {
+    let Some(python) = python() else { return };
+    // OpenD's rules (the default), with every market held open.
+    run_against_sim_with(&python, "rules.py", Mode::Plain, &["--clock", "open"]);
+}
+
+#[test]
+fn opend_rules_aes_cbc() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"]);
 }
