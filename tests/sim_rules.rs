@@ -275,6 +275,36 @@ fn a_resting_order_keeps_filling_without_a_ticker() {
 }
 
 #[test]
+fn an_order_the_account_can_no_longer_afford_fails_by_push() {
+    let mut cfg = BrokerConfig::default().with_clock(ClockSpec::Open).with_fill_delay_ms(300);
+    cfg.accounts[3].cash = 40_000.0; // HK_SIM, a cash account here
+    cfg.accounts[3].acc_type = Some(AccTypeName::Cash);
+    let b = Broker::new(cfg).unwrap();
+    let c = Client::new(1);
+    c.subscribe(&b, &[ids::HK_SIM]);
+    b.set_price("HK.00700", 380.0).unwrap();
+    // 38,000 HKD plus fees fits at 380 ...
+    let ex = c
+        .ok::<pb::proto::PlaceOrder>(&b, c.place_c2s(SIM, ids::HK_SIM, HK, "00700", BUY, MARKET, 100.0, 0.0))
+        .order_id_ex
+        .unwrap();
+    c.rec.wait("SUBMITTED", |p| statuses(p, &ex).contains(&5));
+    // ... but the market jumps before the fill.
+    b.set_price("HK.00700", 450.0).unwrap();
+    let pushes = c.rec.wait("FAILED", |p| statuses(p, &ex).contains(&21));
+    let failed = pushes
+        .iter()
+        .find_map(|x| match x {
+            Pushed::Order(o) if o.order_id_ex == ex && o.order_status == 21 => Some(o.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(failed.last_err_msg.unwrap().contains("Insufficient buying power"));
+    assert_eq!(failed.fill_qty, Some(0.0));
+    assert!(b.cash(ids::HK_SIM).unwrap() > 39_000.0, "nothing was paid");
+}
+
+#[test]
 fn market_hours_decide_what_trades() {
     // Saturday in Hong Kong: market orders are refused, limit orders wait.
     let b = broker_at(at("2026-12-05T10:00:00+08:00"));

@@ -1228,6 +1228,15 @@ impl State {
         let whole = full || fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
         let chunk = (self.chunk_lots * o.instr.lot_size).max(o.instr.lot_size);
         let qty = if whole { remaining } else { remaining.min(chunk) };
+        if let Some(why) = self.buy_shortfall(oi, qty, fill_price) {
+            // OpenD's rules: the order fails asynchronously, with the reason.
+            let o = &mut self.orders[oi];
+            o.status = status::FAILED;
+            o.update_ts = now;
+            o.last_err_msg = why;
+            self.push_order(oi);
+            return false;
+        }
         self.apply_fill(oi, qty, fill_price, now, true);
         true
     }
