@@ -338,6 +338,22 @@ fn market_hours_decide_what_trades() {
 }
 
 #[test]
+fn day_orders_expire_at_the_close() {
+    // 16:09:59 in Hong Kong, a second before the closing auction ends.
+    let b = broker_at(at("2026-12-01T16:09:59+08:00"));
+    let c = Client::new(1);
+    c.unlock(&b);
+    c.subscribe(&b, &[ids::HK_REAL]);
+    let price = b.price("HK.00700").unwrap();
+    let ex = c
+        .ok::<pb::proto::PlaceOrder>(&b, c.place_c2s(REAL, ids::HK_REAL, HK, "00700", BUY, LIMIT, 100.0, price - 40.0))
+        .order_id_ex
+        .unwrap();
+    let pushes = c.rec.wait("the expiry", |p| statuses(p, &ex).contains(&15));
+    assert_eq!(statuses(&pushes, &ex), vec![2, 5, 15]);
+}
+
+#[test]
 fn us_extended_hours_need_fill_outside_rth() {
     // 05:00 in New York: the pre-market session.
     let b = broker_at(at("2026-12-01T05:00:00-05:00"));
