@@ -710,6 +710,7 @@ fn the_server_reports_market_states_from_the_clock() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
     let gs = api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 }).unwrap();
     assert_eq!(gs.market_hk, 4, "HK lunch break");
+    assert_eq!(server.market_clock().phase(CalMarket::HkStock), ftapi::sim::calendar::Phase::Rest);
     assert_eq!(gs.market_sh, 4, "A-share lunch break");
     assert_eq!(gs.market_us, 11, "23:30 in New York: after the after-hours session");
     assert_eq!(gs.market_hk_future, 24, "HK futures break");
