@@ -171,7 +171,7 @@ impl Sim {
     fn start(dir: &TempDir, extra_args: &[&str]) -> Sim {
         let log = dir.path().join("opend-sim.stderr");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
-        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose", "--relaxed", "--clock", "open"])
+        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -236,7 +236,8 @@ enum Mode {
 /// Starts a simulator in `mode` and runs `script_name` against it; panics with the
 /// script's output (and the simulator's log) unless the script exits 0.
 fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
-    run_against_sim_with(python, script_name, mode, &[], &[]);
+    // The walk-throughs predate OpenD's rules: relaxed mode, every market open.
+    run_against_sim_with(python, script_name, mode, &["--relaxed", "--clock", "open"], &[]);
 }
 
 /// [`run_against_sim`] with extra simulator and script arguments.
@@ -336,7 +337,7 @@ fn trade_aes_ecb() {
 
 /// The simulator's settings for the quote script: prices move (and pushes flow) every
 /// 100 ms, and the one-minute unsubscribe rule is shortened to 2 s.
-const QUOTE_SIM_ARGS: &[&str] = &["--tick-ms", "100", "--unsub-secs", "2"];
+const QUOTE_SIM_ARGS: &[&str] = &["--tick-ms", "100", "--unsub-secs", "2", "--clock", "open"];
 
 #[test]
 fn quote_plain() {
@@ -354,4 +355,17 @@ fn quote_aes_cbc() {
 fn quote_aes_ecb() {
     let Some(python) = python() else { return };
     run_against_sim_with(&python, "quote.py", Mode::Ecb, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
+}
+
+#[test]
+fn opend_rules_plain() {
+    let Some(python) = python() else { return };
+    // OpenD's rules (the default), with every market held open.
+    run_against_sim_with(&python, "rules.py", Mode::Plain, &["--clock", "open"], &[]);
+}
+
+#[test]
+fn opend_rules_aes_cbc() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"], &[]);
 }

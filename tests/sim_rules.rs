@@ -275,6 +275,36 @@ fn a_resting_order_keeps_filling_without_a_ticker() {
 }
 
 #[test]
+fn an_order_the_account_can_no_longer_afford_fails_by_push() {
+    let mut cfg = BrokerConfig::default().with_clock(ClockSpec::Open).with_fill_delay_ms(300);
+    cfg.accounts[3].cash = 40_000.0; // HK_SIM, a cash account here
+    cfg.accounts[3].acc_type = Some(AccTypeName::Cash);
+    let b = Broker::new(cfg).unwrap();
+    let c = Client::new(1);
+    c.subscribe(&b, &[ids::HK_SIM]);
+    b.set_price("HK.00700", 380.0).unwrap();
+    // 38,000 HKD plus fees fits at 380 ...
+    let ex = c
+        .ok::<pb::proto::PlaceOrder>(&b, c.place_c2s(SIM, ids::HK_SIM, HK, "00700", BUY, MARKET, 100.0, 0.0))
+        .order_id_ex
+        .unwrap();
+    c.rec.wait("SUBMITTED", |p| statuses(p, &ex).contains(&5));
+    // ... but the market jumps before the fill.
+    b.set_price("HK.00700", 450.0).unwrap();
+    let pushes = c.rec.wait("FAILED", |p| statuses(p, &ex).contains(&21));
+    let failed = pushes
+        .iter()
+        .find_map(|x| match x {
+            Pushed::Order(o) if o.order_id_ex == ex && o.order_status == 21 => Some(o.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(failed.last_err_msg.unwrap().contains("Insufficient buying power"));
+    assert_eq!(failed.fill_qty, Some(0.0));
+    assert!(b.cash(ids::HK_SIM).unwrap() > 39_000.0, "nothing was paid");
+}
+
+#[test]
 fn market_hours_decide_what_trades() {
     // Saturday in Hong Kong: market orders are refused, limit orders wait.
     let b = broker_at(at("2026-12-05T10:00:00+08:00"));
@@ -305,6 +335,22 @@ fn market_hours_decide_what_trades() {
         .unwrap();
     c.rec.wait("the fill at the open", |p| statuses(p, &ex).contains(&11));
     assert_eq!(b.clock().phase(CalMarket::HkStock), ftapi::sim::calendar::Phase::Morning);
+}
+
+#[test]
+fn day_orders_expire_at_the_close() {
+    // 16:09:59 in Hong Kong, a second before the closing auction ends.
+    let b = broker_at(at("2026-12-01T16:09:59+08:00"));
+    let c = Client::new(1);
+    c.unlock(&b);
+    c.subscribe(&b, &[ids::HK_REAL]);
+    let price = b.price("HK.00700").unwrap();
+    let ex = c
+        .ok::<pb::proto::PlaceOrder>(&b, c.place_c2s(REAL, ids::HK_REAL, HK, "00700", BUY, LIMIT, 100.0, price - 40.0))
+        .order_id_ex
+        .unwrap();
+    let pushes = c.rec.wait("the expiry", |p| statuses(p, &ex).contains(&15));
+    assert_eq!(statuses(&pushes, &ex), vec![2, 5, 15]);
 }
 
 #[test]
@@ -664,6 +710,7 @@ fn the_server_reports_market_states_from_the_clock() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
     let gs = api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 }).unwrap();
     assert_eq!(gs.market_hk, 4, "HK lunch break");
+    assert_eq!(server.market_clock().phase(CalMarket::HkStock), ftapi::sim::calendar::Phase::Rest);
     assert_eq!(gs.market_sh, 4, "A-share lunch break");
     assert_eq!(gs.market_us, 11, "23:30 in New York: after the after-hours session");
     assert_eq!(gs.market_hk_future, 24, "HK futures break");

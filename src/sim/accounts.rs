@@ -454,7 +454,8 @@ impl Default for BrokerConfig {
 pub const DEFAULT_FILL_DELAY_MS: u64 = 50;
 
 impl BrokerConfig {
-    /// The default accounts in relaxed mode (see [`BrokerConfig::relaxed`]).
+    /// The default accounts in relaxed mode (the `relaxed` field: every market open, fills
+    /// before the reply, no paper, interval or query limits, UTC time strings).
     pub fn relaxed() -> BrokerConfig {
         BrokerConfig { relaxed: true, ..BrokerConfig::default() }
     }

@@ -23,8 +23,8 @@
 //! let spec: ClockSpec = "2026-12-01T10:00:00+08:00".parse().unwrap();
 //! let clock = MarketClock::new(spec);
 //! assert_eq!(clock.phase(CalMarket::HkStock), Phase::Morning);
-//! // ... and 21:00 of the day before in New York: after-hours.
-//! assert_eq!(clock.phase(CalMarket::UsStock), Phase::AfterHours);
+//! // ... and 21:00 of the day before in New York: after the after-hours session.
+//! assert_eq!(clock.phase(CalMarket::UsStock), Phase::AfterHoursEnd);
 //! assert_eq!(MarketClock::new(ClockSpec::Open).phase(CalMarket::UsStock), Phase::Afternoon);
 //! ```
 

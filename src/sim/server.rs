@@ -212,6 +212,12 @@ impl SimServer {
         &self.core.config
     }
 
+    /// The market clock GetGlobalState reports from: the trade handler's if it has one,
+    /// else the configuration's (`SimServerBuilder::clock`).
+    pub fn market_clock(&self) -> super::calendar::MarketClock {
+        self.core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(self.core.config.clock)
+    }
+
     /// Replaces the fault plan; applies to packets sent from now on.
     pub fn set_faults(&self, plan: FaultPlan) {
         *self.core.faults.lock() = plan;

@@ -826,6 +826,19 @@ impl State {
         Ok(ai)
     }
 
+    /// OpenD's rules: a stock or option buy whose cost at the fill price no longer fits
+    /// the buying power (the market moved after a market order was accepted) fails with
+    /// this reason. `None` in relaxed mode, for sells, futures and combos.
+    pub(crate) fn buy_shortfall(&self, oi: usize, qty: f64, price: f64) -> Option<String> {
+        let o = &self.orders[oi];
+        if self.relaxed || o.terms.side != Side::Buy || !o.legs.is_empty() || o.instr.kind == InstrumentKind::Future {
+            return None;
+        }
+        let ai = self.account_index(o.acc_id)?;
+        let already = self.order_reservation(ai, o, qty);
+        self.check_affordable(ai, &o.instr, Side::Buy, qty, price, Some(o.order_id), already).err().map(|r| r.0)
+    }
+
     /// Refuses a request that paper trading does not support.
     fn refuse_on_paper(&self, ai: usize, msg: &str) -> Res<()> {
         if self.paper_rules(ai) {

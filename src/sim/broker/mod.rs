@@ -5,18 +5,27 @@
 //! The broker never sees a socket. The server hands it the plaintext request body and
 //! the [`ConnInfo`] of the connection; the broker returns the plaintext `Response` body
 //! and sends order (2208) and fill (2218) pushes through `ConnInfo::sink` of every
-//! connection whose latest Trd_SubAccPush named the account. Pushes caused by a request
-//! go out before the request's reply, in a real broker's order: `Submitted`, then
-//! `Filled_Part` / `Filled_All`, then the fill.
+//! connection whose latest Trd_SubAccPush named the account.
 //!
-//! Rules the broker enforces, as OpenD does:
+//! Two modes (docs/simulator.md has the full list of rules and their sources):
+//! - **OpenD's rules** (the default): the reply to a request comes first; the pushes it
+//!   caused are held until the session reports [`TradeHandler::replied`]. An order is
+//!   SUBMITTING in the reply, then pushed SUBMITTED, then filled after the fill delay
+//!   by the scheduler thread (a marketable order completely, whatever its size). Orders
+//!   trade only while their market is in session on the [`MarketClock`]; paper accounts
+//!   have the paper-trading limits; minimum intervals and query limits apply.
+//! - **Relaxed** ([`BrokerConfig::relaxed()`]): every market open, orders matched inside
+//!   the request (pushes before the reply: `Submitted`, then `Filled_Part` /
+//!   `Filled_All`, then the fill), none of the paper, interval or query limits.
+//!
+//! Rules in both modes:
 //! - the TrdHeader must name a known account, with its environment and one of its
 //!   markets;
 //! - writes (2202, 2205, 2227) must carry `packetID.connID` equal to the connection id
 //!   and a `serialNo` not used before on that connection;
-//! - REAL-environment writes need the connection to be unlocked (2005, MD5 of the trade
-//!   password, hex in either case); unlock state is per connection and forgotten on
-//!   disconnect;
+//! - REAL-environment writes need OpenD to be unlocked (2005, MD5 of the trade
+//!   password, hex in either case); the unlock is OpenD-wide: any connection unlocks or
+//!   locks for all, and a closing connection locks nothing;
 //! - rate limits per 30 s: 15 place and 20 modify requests per account, 10 unlocks
 //!   (switchable off in [`BrokerConfig::rate_limits`]);
 //! - quantities are whole lots, limit prices on the price tick (or snapped with
@@ -29,7 +38,7 @@
 //!
 //! ```
 //! use ftapi::sim::broker::Broker;
-//! let broker = Broker::with_default_accounts();
+//! let broker = Broker::relaxed_default();
 //! broker.set_price("HK.00700", 400.0).unwrap();
 //! assert_eq!(broker.price("HK.00700"), Some(400.0));
 //! broker.tick();
@@ -235,7 +244,8 @@ impl Broker {
         self.relaxed
     }
 
-    /// A broker over the default account set ([`BrokerConfig::default`]), no ticker.
+    /// A broker over the default account set ([`BrokerConfig::default`]: OpenD's rules
+    /// on the wall clock), no ticker.
     pub fn with_default_accounts() -> Broker {
         match Broker::new(BrokerConfig::default()) {
             Ok(b) => b,
@@ -244,7 +254,7 @@ impl Broker {
         }
     }
 
-    /// The default accounts in relaxed mode ([`BrokerConfig::relaxed`]), no ticker: the
+    /// The default accounts in relaxed mode ([`BrokerConfig::relaxed()`]), no ticker: the
     /// quick broker for tests that do not exercise OpenD's rules.
     pub fn relaxed_default() -> Broker {
         match Broker::new(BrokerConfig::relaxed()) {

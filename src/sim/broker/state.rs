@@ -10,7 +10,7 @@ use prost::Message;
 use super::clock::Clock;
 use crate::pb::{self, ResponseEnvelope};
 use crate::sim::accounts::{AccStatusName, AccTypeName, BrokerConfig, ConfigError, Env, RateLimits};
-use crate::sim::calendar::{CalMarket, MarketClock};
+use crate::sim::calendar::{CalMarket, MarketClock, Phase};
 use crate::sim::matching::{
     self, currency, evaluate, fills_at_once, order_type, split_full_code, Instrument, InstrumentKind, Market,
     OrderTerms, Side, TriggerState,
@@ -330,6 +330,8 @@ pub(crate) struct State {
     pub events: Vec<(Duration, Event)>,
     /// Markets last seen in continuous trading (to match resting orders at the open).
     pub trading_markets: HashSet<CalMarket>,
+    /// The phase each market was last seen in (to expire DAY orders at the close).
+    pub last_phase: HashMap<CalMarket, Phase>,
     pub market: Market,
     pub accounts: Vec<Account>,
     pub orders: Vec<OrderRec>,
@@ -432,6 +434,7 @@ impl State {
             unlocked: HashSet::new(),
             events: Vec::new(),
             trading_markets: HashSet::new(),
+            last_phase: HashMap::new(),
             market,
             accounts: Vec::new(),
             orders: Vec::new(),
@@ -632,15 +635,49 @@ impl State {
         !self.relaxed && self.accounts[ai].env == Env::Simulate.number()
     }
 
-    /// Looks for markets that have just opened and runs a matching round if any did.
+    /// Looks for markets that have just opened (runs a matching round) or closed for
+    /// the day (DAY orders still working there expire).
     pub fn session_watch(&mut self) {
         let now = self.now();
         let open: HashSet<CalMarket> =
             CalMarket::ALL.iter().copied().filter(|m| self.mclock.phase_at(*m, now).is_continuous()).collect();
         let opened = open.iter().any(|m| !self.trading_markets.contains(m));
         self.trading_markets = open;
+        let mut closed = Vec::new();
+        for m in CalMarket::ALL.iter().copied() {
+            let phase = self.mclock.phase_at(m, now);
+            let ends_day = matches!(phase, Phase::Closed | Phase::AfterHoursEnd | Phase::FutureClose);
+            if let Some(prev) = self.last_phase.insert(m, phase) {
+                let was_day = !matches!(prev, Phase::Closed | Phase::AfterHoursEnd | Phase::FutureClose);
+                if ends_day && was_day {
+                    closed.push(m);
+                }
+            }
+        }
+        if !closed.is_empty() && !self.relaxed {
+            self.expire_day_orders(&closed);
+        }
         if opened {
             self.match_all();
+        }
+    }
+
+    /// DAY orders still working in `markets` are cancelled at the end of the day.
+    fn expire_day_orders(&mut self, markets: &[CalMarket]) {
+        let day = crate::types::TimeInForce::Day.value();
+        let expiring: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
+            .filter(|i| {
+                let o = &self.orders[*i];
+                o.time_in_force == day
+                    && matches!(o.status, status::SUBMITTING | status::SUBMITTED | status::FILLED_PART)
+                    && markets.contains(&o.instr.cal_market())
+            })
+            .collect();
+        for oi in expiring {
+            self.cancel_order(oi, "Expired: a DAY order ends with the trading day");
         }
     }
 
@@ -1228,6 +1265,15 @@ impl State {
         let whole = full || fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
         let chunk = (self.chunk_lots * o.instr.lot_size).max(o.instr.lot_size);
         let qty = if whole { remaining } else { remaining.min(chunk) };
+        if let Some(why) = self.buy_shortfall(oi, qty, fill_price) {
+            // OpenD's rules: the order fails asynchronously, with the reason.
+            let o = &mut self.orders[oi];
+            o.status = status::FAILED;
+            o.update_ts = now;
+            o.last_err_msg = why;
+            self.push_order(oi);
+            return false;
+        }
         self.apply_fill(oi, qty, fill_price, now, true);
         true
     }
