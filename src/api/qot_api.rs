@@ -322,6 +322,7 @@ macro_rules! qot_request_methods {
         #[doc = concat!("`", $name, "` (", stringify!($id), "), C++ `FTAPI_Qot::", stringify!($ty), "`.")]
         #[doc = ""]
         #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`QotSpi::", stringify!($spi), "`].")]
+        #[doc(alias = $name)]
         pub fn $fn(&self, req: <pb::proto::$ty as Protocol>::Request) -> u32 {
             self.send_to_spi::<pb::proto::$ty>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
         }
