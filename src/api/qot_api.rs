@@ -19,6 +19,9 @@ use crate::conn::{ConnConfig, ConnState, InitInfo};
 use crate::error::{Error, Result};
 use crate::pb::{self, Protocol};
 
+/// Hands a decoded reply to its `QotSpi` callback.
+type Deliver<P> = fn(&dyn QotSpi, &QotApi, u32, Result<S2c<P>, Error>);
+
 struct QotShared {
     /// The connection engine; its push hook and connection callbacks lead back here.
     engine: TrdApi,
@@ -281,11 +284,7 @@ impl QotApi {
         self.shared.engine.call_request::<P>(req, timeout)
     }
 
-    fn send_to_spi<P: Protocol>(
-        &self,
-        req: P::Request,
-        deliver: fn(&dyn QotSpi, &QotApi, u32, Result<S2c<P>, Error>),
-    ) -> u32 {
+    fn send_to_spi<P: Protocol>(&self, req: P::Request, deliver: Deliver<P>) -> u32 {
         let res = self.send::<P>(req, move |api, serial, r| match api.qot_spi() {
             Some(spi) => deliver(&*spi, api, serial, r),
             None => log::warn!("reply to {} serial {serial} but no QotSpi is set", P::NAME),

@@ -130,11 +130,14 @@ impl LimitTable for RateLimits {
     }
 }
 
+/// The send times of the recent calls, per (kind, key).
+type Windows<K> = Mutex<HashMap<(K, u64), VecDeque<Instant>>>;
+
 /// Sliding-window limiter shared by the calls of one context.
 #[derive(Debug)]
 pub(crate) struct RateLimiter<T: LimitTable = RateLimits> {
     limits: T,
-    windows: Mutex<HashMap<(T::Kind, u64), VecDeque<Instant>>>,
+    windows: Windows<T::Kind>,
 }
 
 impl<T: LimitTable> RateLimiter<T> {

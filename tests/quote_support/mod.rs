@@ -69,8 +69,10 @@ pub struct FakeQuotes {
     pub refuse: Mutex<Vec<u32>>,
     /// The subscriptions per connection: (code, subType).
     pub subs: Mutex<HashMap<u64, Vec<(String, i32)>>>,
-    /// The Qot_Sub requests seen.
-    pub sub_requests: Mutex<Vec<pb::qot_sub::C2s>>,
+    /// The Qot_Sub requests seen, with the connection id.
+    pub sub_requests: Mutex<Vec<(u64, pb::qot_sub::C2s)>>,
+    /// The history K-line quota left (default 97).
+    pub kl_remain: Mutex<Option<i32>>,
 }
 
 fn ok<P: Protocol>(s2c: <P::Response as ResponseEnvelope>::S2c) -> Option<Vec<u8>> {
@@ -113,7 +115,7 @@ impl TradeHandler for FakeQuotes {
         match proto_id {
             Sub::PROTO_ID => {
                 let c2s = req::<Sub>(body)?;
-                self.sub_requests.lock().push(c2s.clone());
+                self.sub_requests.lock().push((conn.conn_id, c2s.clone()));
                 let mut subs = self.subs.lock();
                 let list = subs.entry(conn.conn_id).or_default();
                 if c2s.is_unsub_all == Some(true) {
@@ -212,7 +214,7 @@ impl TradeHandler for FakeQuotes {
             RequestHistoryKL::PROTO_ID => {
                 let c2s = req::<RequestHistoryKL>(body)?;
                 let start = match &c2s.next_req_key {
-                    Some(k) => usize::from_str_radix(std::str::from_utf8(k).ok()?, 10).ok()?,
+                    Some(k) => std::str::from_utf8(k).ok()?.parse::<usize>().ok()?,
                     None => 0,
                 };
                 let page = c2s.max_ack_kl_num.unwrap_or(1000).max(1) as usize;
@@ -275,7 +277,7 @@ impl TradeHandler for FakeQuotes {
             }
             RequestHistoryKLQuota::PROTO_ID => ok::<RequestHistoryKLQuota>(pb::qot_request_history_kl_quota::S2c {
                 used_quota: 3,
-                remain_quota: 97,
+                remain_quota: self.kl_remain.lock().unwrap_or(97),
                 detail_list: Vec::new(),
             }),
             _ => None,
@@ -289,7 +291,7 @@ impl TradeHandler for FakeQuotes {
 
 /// A simulator on a free loopback port serving `fake`.
 pub fn sim_with_fake(fake: Arc<FakeQuotes>) -> SimServer {
-    SimServer::builder().port(0).trade_handler(fake).start().expect("start simulator")
+    SimServer::builder().port(0).trade_handler(fake).no_quote_handler().start().expect("start simulator")
 }
 
 /// A push body (the protocol's `Response` with `s2c`).
