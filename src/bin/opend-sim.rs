@@ -36,7 +36,8 @@ OPTIONS:
                       ticker. Without it the broker's default accounts are used.
     --password PWD    Trade password the broker accepts (default 123456, or the file's).
     --tick-ms MS      Move prices every MS milliseconds (default: prices only move when
-                      the accounts file sets a ticker; 0 = never).
+                      the accounts file sets a ticker; 0 = never). The market data
+                      samples them as often and pushes every subscribed type.
     --sub-quota N     Market data: subscription quota, (security, SubType) pairs over
                       all connections (default 1000).
     --history-kl-quota N

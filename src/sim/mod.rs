@@ -4,7 +4,9 @@
 //!
 //! Layout: `server` (accept loop, sessions, InitConnect/KeepAlive/GetGlobalState,
 //! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
-//! orders, fills, funds, positions) which uses `matching` (price paths and fills).
+//! orders, fills, funds, positions) which uses `matching` (price paths and fills), and
+//! every `Qot_*` request to `market` (quotes, order books, tickers, K-lines,
+//! subscriptions and their pushes, over the broker's prices).
 
 pub mod accounts;
 pub mod broker;

@@ -14,7 +14,8 @@
 //! | KeepAlive (1004) | server time; counted per connection |
 //! | GetGlobalState (1002) | fixed market states, logged in, ProgramStatus Ready, the connID |
 //! | a second InitConnect | retType -1 "InitConnect already done on this connection" |
-//! | any other id | the [`TradeHandler`]; no handler or `None` gives retType -1 "unknown protocol id N" |
+//! | any other id | the [`TradeHandler`], then the [`QuoteHandler`] if it declined; neither gives retType -1 "unknown protocol id N" |
+//! | a `Qot_*` id (3000-3999) or 1005-1009 the market data does not model | retType -1 "opend-sim does not serve Qot_X (proto N): ..." |
 //! | JSON bodies (format byte 1) | retType -1 (protobuf only) |
 //! | bad magic, body over the limit, SHA-1 mismatch, undecryptable body | that connection is closed and logged |
 //!

@@ -7,8 +7,9 @@ A walk through the quote calls of the SDK's OpenQuoteContext, with checks that t
 answers hang together: subscribe, query_subscription, the one-minute unsubscribe rule
 (refused at once, accepted after the simulator's shortened duration), get_stock_quote,
 get_order_book, get_rt_ticker, get_cur_kline, request_history_kline with paging (the
-pages add up to the one-shot answer), get_market_snapshot, get_stock_basicinfo, the
-quote and order book push handlers, and a request the simulator does not model.
+pages add up to the one-shot answer), get_market_snapshot, get_stock_basicinfo, request_trading_days,
+get_market_state, get_rehab, get_history_kl_quota, get_broker_queue, the quote and order
+book push handlers, and a request the simulator does not model.
 
 opend-sim must be started with a ticker (--tick-ms) so that pushes flow, and with
 --unsub-secs equal to this script's --unsub-secs.
@@ -191,6 +192,22 @@ def main(args):
         check(set(by) == {STOCK, US_STOCK}, f"snapshot codes: {sorted(by)}")
         check(int(by[STOCK]["lot_size"]) == 100 and int(by[US_STOCK]["lot_size"]) == 1, f"lot sizes: {snaps}")
         check(by[STOCK]["last_price"] > 0, f"snapshot price: {by[STOCK]}")
+
+        # Reference data and quotas.
+        days = ok(ctx.request_trading_days(market="HK", start="2026-11-02", end="2026-11-06"), "request_trading_days")
+        check([d["time"] for d in days] == [f"2026-11-0{i}" for i in range(2, 7)], f"trading days: {days}")
+        states = records(ok(ctx.get_market_state([STOCK, "HK.HSImain"]), "get_market_state"))
+        check(len(states) == 2, f"market states: {states}")
+        rehab = records(ok(ctx.get_rehab(STOCK), "get_rehab"))
+        check(len(rehab) >= 8 and all(r["forward_adj_factorA"] == 1.0 for r in rehab), f"rehab: {rehab[:2]}")
+        quota = ok(ctx.get_history_kl_quota(get_detail=True), "get_history_kl_quota")
+        check(quota[0] == 1 and len(quota[2]) == 1 and quota[2][0]["code"] == STOCK, f"history quota: {quota}")
+        ok(ctx.subscribe([STOCK], [SubType.BROKER]), "subscribe BROKER")
+        subscribed_at = time.monotonic()  # the latest subscription sets the unsubscribe time
+        ret, bids, asks = ctx.get_broker_queue(STOCK)
+        check(ret == RET_OK and len(bids) == 10 and len(asks) == 10, f"broker queue: {ret} {bids}")
+        step("get_broker_queue: RET_OK")
+        subtypes.append(SubType.BROKER)
 
         # Pushes of the subscribed types.
         quotes.wait_for(f"{STOCK} quote", lambda r: r["code"] == STOCK and r["last_price"] > 0)

@@ -50,6 +50,8 @@ pub(crate) mod ids {
 
 /// The most K-lines one page of RequestHistoryKL carries when the client sets no limit.
 const DEFAULT_PAGE: usize = 1000;
+/// The most K-lines one page carries whatever the client asks (bounds the reply).
+const MAX_PAGE: usize = 10_000;
 /// The most securities per snapshot request (OpenD's limit).
 const MAX_SNAPSHOT: usize = 400;
 
@@ -880,7 +882,7 @@ fn request_history_kl(
         },
     };
     let page = match c.max_ack_kl_num {
-        Some(n) if n > 0 => n as usize,
+        Some(n) if n > 0 => (n as usize).min(MAX_PAGE),
         _ => DEFAULT_PAGE,
     };
     let e = &st.entries[i];

@@ -167,8 +167,8 @@ impl History {
         let open = self.snap((last_close - div) * (1.0 + 0.3 * signed(hash3(self.key, day, 1)) * daily_vol));
         let high = self.snap(open.max(close) * (1.0 + unit(hash3(self.key, day, 2)) * daily_vol * 0.5));
         let low = self.snap(open.min(close) * (1.0 - unit(hash3(self.key, day, 3)) * daily_vol * 0.5));
-        let (volume, turnover) =
-            self.minutes(day, open, high, low, close).iter().fold((0, 0.0), |(v, t), b| (v + b.volume, t + b.turnover));
+        let volume = self.day_volume(day);
+        let turnover = volume as f64 * (open + high + low + close) / 4.0;
         Some(Bar { ts: self.cal.midnight(day), day, open, high, low, close, last_close, volume, turnover })
     }
 
@@ -178,6 +178,29 @@ impl History {
             Some(b) => self.minutes(day, b.open, b.high, b.low, b.close),
             None => Vec::new(),
         }
+    }
+
+    /// Lots traded in minute `i` of `day`: 1 + (i * m + c) mod 20 with a day's odd `m`
+    /// coprime to 20, so that a day's total has a closed form (see `day_volume`).
+    fn minute_lots(&self, day: i64, i: i64) -> i64 {
+        let (m, c) = self.volume_pattern(day);
+        1 + (i * m + c).rem_euclid(20)
+    }
+
+    fn volume_pattern(&self, day: i64) -> (i64, i64) {
+        const COPRIME: [i64; 8] = [1, 3, 7, 9, 11, 13, 17, 19];
+        let h = hash3(self.key, day, 6);
+        (COPRIME[(h % 8) as usize], ((h >> 8) % 20) as i64)
+    }
+
+    /// The day's volume: the sum of its minutes' volumes, without computing them (every
+    /// 20 consecutive minutes cover each residue once: 20 + 190 lots).
+    fn day_volume(&self, day: i64) -> i64 {
+        let n = self.cal.minutes_per_day().max(1);
+        let lot = self.instrument.lot_size.max(1.0) as i64;
+        let full = n / 20;
+        let rest: i64 = (full * 20..n).map(|i| self.minute_lots(day, i)).sum();
+        lot * (full * 210 + rest)
     }
 
     fn minutes(&self, day: i64, open: f64, high: f64, low: f64, close: f64) -> Vec<Bar> {
@@ -201,7 +224,7 @@ impl History {
             if i == il {
                 lo = low;
             }
-            let volume = lot * (1 + (hash3(self.key, day, 10_000 + i) % 20) as i64);
+            let volume = lot * self.minute_lots(day, i);
             let ts = self.cal.midnight(day) + self.cal.trading_minute_end(i) * 60;
             out.push(Bar {
                 ts,

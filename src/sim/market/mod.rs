@@ -3,9 +3,9 @@
 //! static info, market state and trading days, subscriptions with OpenD's quota and
 //! one-minute unsubscribe rule, and the pushes of every subscribed type.
 //!
-//! [`MarketData`] is the [`QuoteHandler`](super::QuoteHandler) the server hands every
+//! [`MarketData`] is the [`QuoteHandler`] the server hands every
 //! `Qot_*` request to. It reads prices from a [`PriceSource`]: the
-//! [`Broker`](super::Broker) the simulator trades with (so the price an order fills at
+//! [`Broker`] the simulator trades with (so the price an order fills at
 //! is the quote's last price) or a market of its own. Every price the source shows
 //! becomes a trade of the live day (a ticker); history before the live day is generated
 //! from the seed, the instrument and the date alone ([`history`]).
