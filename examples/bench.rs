@@ -235,8 +235,7 @@ fn spawn_sim(bin: &Path, args: &[String]) -> Result<SimProc, String> {
 fn key_file(bits: usize) -> Result<(RsaKey, PathBuf), String> {
     let key = RsaKey::generate(bits).map_err(|e| e.to_string())?;
     let path = std::env::temp_dir().join(format!("ftapi-bench-{}-{bits}.pem", std::process::id()));
-    let pem = key.to_pkcs1_pem().map_err(|e| e.to_string())?;
-    std::fs::write(&path, pem.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, key.to_pkcs1_pem().pem_text()?).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((key, path))
 }
 
@@ -260,6 +259,24 @@ impl IntoPacket for Vec<u8> {
 impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
     fn into_packet(self) -> Result<Vec<u8>, String> {
         self.map_err(|e| format!("sealing: {e}"))
+    }
+}
+
+/// `RsaKey::to_pkcs1_pem` returns the PEM text, or a `Result` of a wrapper that wipes
+/// it; this takes either.
+trait PemText {
+    fn pem_text(self) -> Result<String, String>;
+}
+
+impl PemText for String {
+    fn pem_text(self) -> Result<String, String> {
+        Ok(self)
+    }
+}
+
+impl<T: std::ops::Deref<Target = String>, E: std::fmt::Display> PemText for Result<T, E> {
+    fn pem_text(self) -> Result<String, String> {
+        self.map(|t| t.to_string()).map_err(|e| format!("writing the key: {e}"))
     }
 }
 
