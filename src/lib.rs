@@ -50,6 +50,7 @@ pub mod pb;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;
+mod wsnet;
 
 pub use api::{ConnSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};

@@ -250,12 +250,7 @@ mod tests {
     fn request_header_golden() {
         // The header of the official client's first message (Init, section 2).
         let h = WsRequestHeader { cmd: CMD_INIT, section: 2 };
-        assert_eq!(
-            h.to_bytes(),
-            [
-                0x66, 0x74, 0x2d, 0x76, 0x31, 0x2e, 0x30, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2
-            ]
-        );
+        assert_eq!(h.to_bytes(), [0x66, 0x74, 0x2d, 0x76, 0x31, 0x2e, 0x30, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
         let big = WsRequestHeader { cmd: 0x0102_0304, section: 0x1122_3344_5566_7788 };
         let b = big.to_bytes();
         assert_eq!(&b[8..20], &[1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);

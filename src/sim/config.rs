@@ -8,6 +8,7 @@ use crate::codec::{AesMode, RsaKey};
 
 use super::faults::FaultPlan;
 use super::server::SimServer;
+use super::ws::WsSettings;
 use super::TradeHandler;
 
 /// OpenD's default API port.
@@ -55,6 +56,8 @@ pub struct SimConfig {
     pub max_body_len: u32,
     /// Socket write timeout per session.
     pub write_timeout: Duration,
+    /// The WebSocket port (OpenD's `websocket_port`); `None` = TCP only.
+    pub websocket: Option<WsSettings>,
 }
 
 impl Default for SimConfig {
@@ -72,6 +75,7 @@ impl Default for SimConfig {
             first_conn_id: 1,
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            websocket: None,
         }
     }
 }
@@ -182,6 +186,29 @@ impl SimServerBuilder {
     /// Socket write timeout per session.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Also serves OpenD's WebSocket port on `port` (0 = any free port; see
+    /// [`SimServer::ws_addr`]) on the same IP, sharing accounts, orders and pushes with
+    /// the TCP port. Clients log in with `key` (they send its MD5).
+    pub fn websocket(mut self, port: u16, key: &str) -> Self {
+        let tls = self.config.websocket.take().filter(|w| w.is_tls());
+        let mut ws = WsSettings::new(port, key);
+        if let Some(old) = tls {
+            ws = old.rekeyed(port, key);
+        }
+        self.config.websocket = Some(ws);
+        self
+    }
+
+    /// Serves the WebSocket port over TLS (`wss://`) with this certificate chain and
+    /// unencrypted private key, both PEM text (OpenD's `websocket_cert` and
+    /// `websocket_private_key`). Without [`SimServerBuilder::websocket`], the port is
+    /// 0 and the key empty. Bad PEM makes [`SimServerBuilder::start`] fail.
+    pub fn websocket_tls_pem(mut self, cert_chain_pem: &str, private_key_pem: &str) -> Self {
+        let ws = self.config.websocket.take().unwrap_or_else(|| WsSettings::new(0, ""));
+        self.config.websocket = Some(ws.with_tls_pem(cert_chain_pem, private_key_pem));
         self
     }
 

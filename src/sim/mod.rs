@@ -11,14 +11,17 @@ pub mod broker;
 pub mod config;
 pub mod faults;
 pub mod matching;
+mod router;
 pub mod server;
 pub mod session;
+pub mod ws;
 
 pub use broker::Broker;
 pub use config::{SimConfig, SimServerBuilder};
 pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
 pub use server::{SimServer, SimStats};
 pub use session::SessionInfo;
+pub use ws::WsSettings;
 
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
