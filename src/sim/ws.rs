@@ -438,12 +438,14 @@ impl WsReader<'_> {
             err_code: None,
             s2c: Some(init_web_socket::S2c { server_time: Some(unix_now() as i64), conn_id: Some(conn_id) }),
         };
-        if !self.sess.send(CMD_INIT, section, &rsp.encode_to_vec()) {
-            return;
-        }
+        // Logged in before the reply leaves, so that the client never sees a reply for a
+        // session the server does not yet count as initialized.
         self.info = Some(ConnInfo { conn_id, login_user_id: self.core.config.login_user_id, sink: self.sess.clone() });
         self.sess.logged_in.store(true, Ordering::Release);
         self.core.counters.init_ok.fetch_add(1, Ordering::Relaxed);
+        if !self.sess.send(CMD_INIT, section, &rsp.encode_to_vec()) {
+            return;
+        }
         log::info!(
             "ws conn {conn_id}: Init ok (language {:?}, client {:?})",
             c2s.programming_language.as_deref().unwrap_or(""),
