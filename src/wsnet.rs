@@ -15,7 +15,7 @@
 //! report `WouldBlock` instead, and tungstenite retries them on the next read.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,11 +44,6 @@ pub(crate) struct LinkWriter {
 }
 
 impl LinkWriter {
-    /// Closes the socket in both directions: a blocked read returns.
-    pub(crate) fn shutdown(&self) {
-        let _ = self.link.sock.shutdown(Shutdown::Both);
-    }
-
     fn write_locked(&self, buf: &[u8]) -> io::Result<()> {
         let mut tls = self.link.tls.lock();
         let wsock = if self.may_wait {
@@ -216,13 +211,6 @@ impl Write for WriteSide {
     }
 }
 
-impl WriteSide {
-    /// Closes the socket in both directions.
-    pub(crate) fn shutdown(&self) {
-        self.0.shutdown();
-    }
-}
-
 /// Splits a connected socket (after the TLS handshake, if any) into the reader's stream
 /// and the writers' stream. The socket's read timeout becomes the reader's tick.
 pub(crate) fn split(sock: TcpStream, tls: Option<rustls::Connection>) -> io::Result<(ReadSide, WriteSide)> {
@@ -233,12 +221,20 @@ pub(crate) fn split(sock: TcpStream, tls: Option<rustls::Connection>) -> io::Res
     Ok((read_side, WriteSide(LinkWriter { link, may_wait: true })))
 }
 
-/// Runs the TLS handshake on `sock` until it completes or `deadline` passes (the
-/// socket's read timeout paces the checks).
-pub(crate) fn tls_handshake(sock: &mut TcpStream, conn: &mut rustls::Connection, deadline: Instant) -> io::Result<()> {
+/// Runs the TLS handshake on `sock` until it completes, `deadline` passes or `abort`
+/// says so (the socket's read timeout paces the checks).
+pub(crate) fn tls_handshake(
+    sock: &mut TcpStream,
+    conn: &mut rustls::Connection,
+    deadline: Instant,
+    abort: &dyn Fn() -> bool,
+) -> io::Result<()> {
     while conn.is_handshaking() {
         if Instant::now() >= deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
+        }
+        if abort() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "TLS handshake abandoned"));
         }
         match conn.complete_io(sock) {
             Ok(_) => {}

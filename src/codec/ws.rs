@@ -314,6 +314,30 @@ mod tests {
         assert!(decode_request(&msg).is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics_and_round_trips(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            cmd in proptest::num::u32::ANY,
+            section in proptest::num::u64::ANY,
+            error in proptest::num::i32::ANY,
+            msg in ".{0,12}",
+        ) {
+            let _ = decode_reply(&bytes);
+            let _ = decode_request(&bytes);
+            let h = WsReplyHeader::with_error(cmd, section, error, &msg);
+            let m = encode_reply(&h, &bytes);
+            let (back, body) = decode_reply(&m).unwrap();
+            proptest::prop_assert_eq!(back, h);
+            proptest::prop_assert!(msg.starts_with(&back.errmsg_text()));
+            proptest::prop_assert_eq!(body, bytes.as_slice());
+            let r = encode_request(cmd, section, &bytes);
+            let (rh, rb) = decode_request(&r).unwrap();
+            proptest::prop_assert_eq!((rh.cmd, rh.section), (cmd, section));
+            proptest::prop_assert_eq!(rb, bytes.as_slice());
+        }
+    }
+
     #[test]
     fn key_md5() {
         assert_eq!(key_md5_hex("123456"), "e10adc3949ba59abbe56e057f20f883e");

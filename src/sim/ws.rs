@@ -295,7 +295,7 @@ fn handshake(
             let mut conn = rustls::Connection::Server(
                 rustls::ServerConnection::new(cfg.clone()).map_err(|e| io::Error::other(e.to_string()))?,
             );
-            wsnet::tls_handshake(&mut stream, &mut conn, deadline)?;
+            wsnet::tls_handshake(&mut stream, &mut conn, deadline, &|| core.is_stopping())?;
             Some(conn)
         }
         None => None,
@@ -309,6 +309,9 @@ fn handshake(
             Err(HandshakeError::Interrupted(mid)) => {
                 if Instant::now() >= deadline {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "WebSocket handshake timed out"));
+                }
+                if core.is_stopping() {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "the server is stopping"));
                 }
                 attempt = mid.handshake();
             }
