@@ -60,10 +60,18 @@ impl LinkWriter {
                 (&self.link.sock).write_all(buf)?;
             }
             Some(conn) => {
-                conn.writer().write_all(buf)?;
+                // rustls takes at most its buffer limit per write: seal and drain in turns.
                 let mut records = Vec::with_capacity(buf.len() + 64);
-                while conn.wants_write() {
-                    conn.write_tls(&mut records)?;
+                let mut rest = buf;
+                while !rest.is_empty() {
+                    let n = conn.writer().write(rest)?;
+                    while conn.wants_write() {
+                        conn.write_tls(&mut records)?;
+                    }
+                    if n == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                    rest = &rest[n..];
                 }
                 // Records are sealed in order; the socket lock (already held) keeps them
                 // in order on the wire, so the TLS state can be released now.
