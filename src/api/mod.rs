@@ -1,5 +1,5 @@
 //! The callback API, shaped like the official C#/Java/C++ SDKs: one [`TrdApi`] per
-//! connection, a background reader thread, and the user's [`ConnSpi`] / [`TrdSpi`]
+//! connection, a background I/O thread, a callback thread, and the user's [`ConnSpi`] / [`TrdSpi`]
 //! callbacks.
 //!
 //! ```no_run
@@ -17,7 +17,7 @@
 //! api.set_client_info("mybot", 1);
 //! api.set_conn_spi(Arc::new(MySpi));
 //! assert!(api.init_connect("127.0.0.1", 11111, false)); // returns at once
-//! // ... on_init_connect arrives on the reader thread ...
+//! // ... on_init_connect arrives on the callback thread ...
 //! api.close();
 //! ```
 

@@ -6,23 +6,28 @@ use crate::pb;
 
 /// Connection callbacks (C++ `FTSPI_Conn`: `OnInitConnect`, `OnDisConnect`).
 ///
-/// Every method runs on the connection's reader thread with no lock held; it may call
-/// any method of the [`TrdApi`] it is given, including `close()`, but should return
-/// promptly (the reader does nothing else while a callback runs, which is also how a
-/// slow consumer pushes back on OpenD through TCP).
+/// Every method runs on the connection's callback thread with no lock held, in wire
+/// order with replies and pushes; it may call any method of the [`TrdApi`] it is given,
+/// including `close()` and the blocking `call`. A slow callback delays the callbacks
+/// after it but not the connection: keepalive and request timeouts run on the I/O
+/// thread. When `push_queue_capacity` pushes wait for the callbacks, the I/O thread
+/// stops reading, so TCP pushes back on OpenD.
 pub trait ConnSpi: Send + Sync {
     /// InitConnect finished. `err_code` is 0 and `desc` empty on success; otherwise
-    /// `err_code` is OpenD's `retType` (or the local equivalent: -200 for network
-    /// failures, -500 for undecodable data, see [`Error::ret_type`]) and `desc` says why
-    /// (OpenD's `retMsg`, or e.g. "connection refused", "RSA key not set").
+    /// `err_code` is the official composite code (high 32 bits the failure kind, low 32
+    /// bits the OS error number or the InitConnect failure kind; decode it with
+    /// [`ConnFailure::from_err_code`](crate::conn::ConnFailure::from_err_code)) and
+    /// `desc` says why (OpenD's `retMsg`, or e.g. "connection refused", "RSA key not
+    /// set"). [`TrdApi::last_conn_failure`] gives the same, typed.
     fn on_init_connect(&self, api: &TrdApi, err_code: i64, desc: &str) {
         let _ = (api, err_code, desc);
     }
 
     /// A connection that was up has been lost (never called after [`TrdApi::close`]).
     /// Fires exactly once per lost connection; every request in flight has already been
-    /// answered with [`Error::Disconnected`]. `err_code` is -200 (`RetType_DisConnect`);
-    /// `desc` says why.
+    /// answered with [`Error::Disconnected`]. `err_code` is the official composite code
+    /// (e.g. `RecvFailed` in the high 32 bits, the OS error number in the low 32; see
+    /// [`ConnFailure`](crate::conn::ConnFailure)); `desc` says why.
     fn on_disconnect(&self, api: &TrdApi, err_code: i64, desc: &str) {
         let _ = (api, err_code, desc);
     }
@@ -37,7 +42,7 @@ macro_rules! trd_spi {
         /// retMsg and errCode), a timeout ([`Error::Timeout`], retType -100) or a lost
         /// connection ([`Error::Disconnected`], retType -200). Every request that returned a
         /// non-zero serial gets exactly one call. All methods default to doing nothing and
-        /// run on the reader thread with no lock held.
+        /// run on the connection's callback thread with no lock held (see [`ConnSpi`]).
         pub trait TrdSpi: Send + Sync {
             $(
                 $(#[$doc])*

@@ -8,7 +8,9 @@ use prost::Message;
 
 use super::spi::{ConnSpi, TrdSpi};
 use crate::codec::{decode_body, RsaKey};
-use crate::conn::{ConnConfig, ConnEvents, ConnState, Connection, InitInfo};
+use crate::conn::{
+    ConnConfig, ConnEvents, ConnFailure, ConnState, Connection, InitInfo, Responder, Serials, TcpTransport, Transport,
+};
 use crate::error::{ret_type, Error, Result};
 use crate::pb::{self, Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -27,6 +29,10 @@ struct ApiInner {
     conn_spi: RwLock<Option<Arc<dyn ConnSpi>>>,
     trd_spi: RwLock<Option<Arc<dyn TrdSpi>>>,
     conn: Mutex<Option<Arc<Connection>>>,
+    /// One serial counter for every connection of this API object: never reused.
+    serials: Arc<Serials>,
+    /// Why the last connection failed or was lost.
+    last_failure: Mutex<Option<ConnFailure>>,
 }
 
 impl ApiInner {
@@ -40,7 +46,7 @@ impl ApiInner {
 
 /// One trading connection to OpenD (C++ `FTAPI_Trd`, Java/C# `FTAPI_Conn_Trd`).
 ///
-/// [`init_connect`](TrdApi::init_connect) returns at once; a background reader thread
+/// [`init_connect`](TrdApi::init_connect) returns at once; a background I/O thread
 /// connects, runs InitConnect and reports through [`ConnSpi::on_init_connect`]. Each
 /// request method returns the request's serial number at once (0 if it could not be
 /// sent) and the reply arrives in the matching [`TrdSpi`] `on_reply_*` callback. The
@@ -99,6 +105,8 @@ impl TrdApi {
                 conn_spi: RwLock::new(None),
                 trd_spi: RwLock::new(None),
                 conn: Mutex::new(None),
+                serials: Arc::new(Serials::default()),
+                last_failure: Mutex::new(None),
             }),
             owner: true,
         }
@@ -161,7 +169,7 @@ impl TrdApi {
     }
 
     /// Starts connecting to OpenD at `ip:port` and returns at once (C++ `InitConnect`).
-    /// The result arrives in [`ConnSpi::on_init_connect`] on the reader thread. With
+    /// The result arrives in [`ConnSpi::on_init_connect`] on the callback thread. With
     /// `encrypt`, InitConnect is RSA-encrypted with the key from
     /// [`set_rsa_private_key`](TrdApi::set_rsa_private_key) and every later packet is
     /// AES-encrypted as OpenD chooses (CBC, or FTAES-ECB).
@@ -170,32 +178,49 @@ impl TrdApi {
     /// first) or the thread could not be started. May be called again after `close` or
     /// after a disconnect: each call makes a new connection with a new connection id.
     pub fn init_connect(&self, ip: &str, port: u16, encrypt: bool) -> bool {
-        let (config, key) = {
-            let s = self.inner.settings.lock();
-            (s.config.clone(), s.rsa_key.clone())
-        };
+        let key = self.inner.settings.lock().rsa_key.clone();
+        self.init_connect_with(Box::new(TcpTransport::new(ip, port, encrypt, key)))
+    }
+
+    /// Starts connecting over any [`Transport`] and returns at once, like
+    /// [`init_connect`](TrdApi::init_connect) (which is this with a
+    /// [`TcpTransport`]). The result arrives in [`ConnSpi::on_init_connect`].
+    ///
+    /// Returns `false` if a connection is already being made or is up, or the threads
+    /// could not be started.
+    pub fn init_connect_with(&self, transport: Box<dyn Transport>) -> bool {
+        let config = self.inner.settings.lock().config.clone();
         let mut slot = self.inner.conn.lock();
         if slot.as_ref().is_some_and(|c| c.state() != ConnState::Closed) {
             return false;
         }
         let events = Arc::new(ApiEvents { api: Arc::downgrade(&self.inner) });
-        match Connection::start(ip, port, encrypt, key, config, events) {
+        match Connection::start(transport, config, self.inner.serials.clone(), events) {
             Ok(conn) => {
-                // A previous, closed connection is replaced; its thread has ended or is
-                // ending on its own.
+                // A previous, closed connection is replaced; its threads have ended or
+                // are ending on their own.
                 *slot = Some(conn);
                 true
             }
             Err(e) => {
-                log::error!("cannot start the reader thread: {e}");
+                log::error!("cannot start the connection threads: {e}");
                 false
             }
         }
     }
 
+    /// Why the last connection failed to open or was lost (`None` if none did): the
+    /// typed form of the `err_code` and `desc` that [`ConnSpi`] received, with OpenD's
+    /// `retType`/`retMsg` when it refused InitConnect.
+    pub fn last_conn_failure(&self) -> Option<ConnFailure> {
+        self.inner.last_failure.lock().clone()
+    }
+
     /// Closes the connection (C++ `Close`): idempotent, safe from any thread including
-    /// inside a callback. Requests in flight are answered with [`Error::Disconnected`];
-    /// `on_disconnect` is not called. Joins the reader thread unless called from it.
+    /// inside a callback, and prompt even while connecting or logging in. Requests in
+    /// flight are answered with [`Error::Disconnected`]; `on_disconnect` is not called;
+    /// pushes not yet delivered are dropped. Joins the connection's threads (except the
+    /// calling one).
     pub fn close(&self) {
         let conn = self.inner.conn.lock().take();
         if let Some(c) = conn {
@@ -233,7 +258,7 @@ impl TrdApi {
         self.inner.current().map_or(0, |c| c.pending_len())
     }
 
-    /// Sends any request and delivers the reply to `on_reply` on the reader thread.
+    /// Sends any request and delivers the reply to `on_reply` on the callback thread.
     /// Returns the serial number, or an error if nothing was sent (then `on_reply` is
     /// never called). Write requests get their `Common.PacketID` filled with
     /// `{conn_id, serial}` unless the caller set one.
@@ -244,13 +269,13 @@ impl TrdApi {
     ) -> Result<u32> {
         let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
         let weak = Arc::downgrade(&self.inner);
-        let responder = Box::new(move |serial: u32, res: Result<Vec<u8>>| {
+        let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<Vec<u8>>| {
             let Some(inner) = weak.upgrade() else {
                 log::debug!("reply to proto {} serial {serial} after the TrdApi was dropped", P::PROTO_ID);
                 return;
             };
             on_reply(&TrdApi::view(inner), serial, res.and_then(|b| decode_reply::<P>(&b)));
-        });
+        }));
         Self::send_on::<P>(&conn, req, None, responder)
     }
 
@@ -258,7 +283,7 @@ impl TrdApi {
         conn: &Connection,
         mut req: P::Request,
         timeout: Option<Duration>,
-        responder: crate::conn::Responder,
+        responder: Responder,
     ) -> Result<u32> {
         let conn_id = conn.init_info().map_or(0, |i| i.conn_id);
         let res = conn.request(
@@ -275,9 +300,9 @@ impl TrdApi {
         res
     }
 
-    /// Sends a request and blocks for its reply (or the request timeout). Must not be
-    /// called from a callback (the reply would have to be read by the very thread that
-    /// is waiting); that returns [`Error::InvalidArgument`] instead of deadlocking.
+    /// Sends a request and blocks for its reply (or the request timeout). May be called
+    /// from any thread, callbacks included (the reply is read by the connection's I/O
+    /// thread, not by the callback thread).
     ///
     /// ```no_run
     /// # let api = ftapi::TrdApi::new();
@@ -293,21 +318,19 @@ impl TrdApi {
     /// [`call`](TrdApi::call) with an explicit timeout and a whole `Request`.
     pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
         let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
-        if conn.on_reader_thread() {
-            return Err(Error::InvalidArgument(
-                "blocking call from a callback would deadlock the reader thread; use the async request".into(),
-            ));
+        if conn.on_io_thread() {
+            return Err(Error::InvalidArgument("blocking call from the connection's I/O thread".into()));
         }
+        let _in_call = conn.enter_call();
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let responder = Box::new(move |_serial: u32, res: Result<Vec<u8>>| {
-            let _ = tx.send(res.and_then(|b| decode_reply::<P>(&b)));
-        });
+        let responder = Responder::Direct(Box::new(move |_serial: u32, res: Result<Vec<u8>>| {
+            let _ = tx.send(res);
+        }));
         let serial = Self::send_on::<P>(&conn, req, timeout, responder)?;
         let wait = timeout.unwrap_or_else(|| conn.request_timeout());
-        // The reader answers at the deadline; the margin only matters if a callback
-        // keeps the reader busy past it.
+        // The I/O thread answers at the deadline; the margin only matters if it is stuck.
         match rx.recv_timeout(wait + Duration::from_secs(2)) {
-            Ok(r) => r,
+            Ok(r) => r.and_then(|b| decode_reply::<P>(&b)),
             Err(_) => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),
         }
     }
@@ -415,8 +438,11 @@ impl ApiEvents {
 }
 
 impl ConnEvents for ApiEvents {
-    fn init_done(&self, conn: &Arc<Connection>, result: Result<InitInfo>) {
+    fn init_done(&self, conn: &Arc<Connection>, result: std::result::Result<InitInfo, ConnFailure>) {
         let Some(inner) = self.target(conn) else { return };
+        if let Err(f) = &result {
+            *inner.last_failure.lock() = Some(f.clone());
+        }
         let spi = inner.conn_spi.read().clone();
         let api = TrdApi::view(inner);
         let Some(spi) = spi else {
@@ -425,7 +451,7 @@ impl ConnEvents for ApiEvents {
         };
         match result {
             Ok(_) => spi.on_init_connect(&api, 0, ""),
-            Err(e) => spi.on_init_connect(&api, e.ret_type() as i64, &e.ret_msg()),
+            Err(f) => spi.on_init_connect(&api, f.err_code(), f.message()),
         }
     }
 
@@ -473,13 +499,14 @@ impl ConnEvents for ApiEvents {
         }
     }
 
-    fn lost(&self, conn: &Arc<Connection>, error: Error) {
+    fn lost(&self, conn: &Arc<Connection>, failure: ConnFailure) {
         let Some(inner) = self.target(conn) else { return };
+        *inner.last_failure.lock() = Some(failure.clone());
         let spi = inner.conn_spi.read().clone();
         let api = TrdApi::view(inner);
         match spi {
-            Some(spi) => spi.on_disconnect(&api, ret_type::DISCONNECT as i64, &error.ret_msg()),
-            None => log::warn!("connection lost ({error}) and no ConnSpi is set"),
+            Some(spi) => spi.on_disconnect(&api, failure.err_code(), failure.message()),
+            None => log::warn!("connection lost ({failure}) and no ConnSpi is set"),
         }
     }
 }

@@ -1,129 +1,112 @@
-//! The connection state machine and its reader thread.
+//! The connection core: one I/O thread that opens the link, reads, routes and runs the
+//! timers, and one callback thread that runs user code in wire order.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
-use super::pending::{PendingTable, Responder};
-use super::transport::{Packet, PacketReader, PacketWriter, ReadError, ReadEvent, TcpOptions, TcpTransport};
-use crate::codec::{decode_body, AesMode, PacketCipher, RsaKey};
+use super::config::ConnConfig;
+use super::failure::{ConnFailure, SocketFailKind};
+use super::pending::{PendingEntry, PendingTable, Responder};
+use super::transport::{
+    Cancel, Incoming, InitInfo, Liveness, OpenContext, PacketReceiver, PacketSender, Serials, Transport,
+};
 use crate::error::Error;
-use crate::pb::{self, init_connect, keep_alive, Protocol};
-
-/// Settings of a connection. `Default` gives the official SDKs' values where they have
-/// one.
-///
-/// ```
-/// use std::time::Duration;
-/// let cfg = ftapi::conn::ConnConfig { request_timeout: Duration::from_secs(5), ..Default::default() };
-/// assert_eq!(cfg.client_id, "ftapi");
-/// ```
-#[derive(Debug, Clone)]
-pub struct ConnConfig {
-    /// TCP connect plus InitConnect must finish within this (default 10 s).
-    pub connect_timeout: Duration,
-    /// A request without a reply after this fails with [`Error::Timeout`] (default 12 s).
-    pub request_timeout: Duration,
-    /// Granularity of timeouts and keepalive (default 100 ms).
-    pub tick: Duration,
-    /// A socket write blocked for this long fails and closes the connection (default 10 s).
-    pub write_timeout: Duration,
-    /// Largest body accepted from OpenD (default 64 MiB).
-    pub max_body_len: u32,
-    /// `InitConnect.clientID` (default `"ftapi"`).
-    pub client_id: String,
-    /// `InitConnect.clientVer` (default 300, like the official SDKs).
-    pub client_ver: i32,
-    /// `InitConnect.programmingLanguage` (default `"Rust"`).
-    pub programming_language: String,
-    /// Ask OpenD for Notify (1003) pushes (default true).
-    pub recv_notify: bool,
-    /// The connection is declared dead after this many keepalive intervals without
-    /// receiving anything (default 3).
-    pub dead_after_intervals: u32,
-}
-
-impl Default for ConnConfig {
-    fn default() -> Self {
-        ConnConfig {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(12),
-            tick: Duration::from_millis(100),
-            write_timeout: Duration::from_secs(10),
-            max_body_len: crate::codec::DEFAULT_MAX_BODY_LEN,
-            client_id: "ftapi".into(),
-            client_ver: 300,
-            programming_language: "Rust".into(),
-            recv_notify: true,
-            dead_after_intervals: 3,
-        }
-    }
-}
-
-/// What a successful InitConnect told us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitInfo {
-    /// OpenD's connection id (also the `connID` of every `Common.PacketID`).
-    pub conn_id: u64,
-    /// The user logged into OpenD.
-    pub login_user_id: u64,
-    /// OpenD's version.
-    pub server_ver: i32,
-    /// Keepalive interval in seconds; KeepAlive is sent every 4/5 of it.
-    pub keepalive_interval: i32,
-    /// The AES mode in use, `None` for a plain connection.
-    pub aes_mode: Option<AesMode>,
-    /// `userAttribution` if OpenD sent it.
-    pub user_attribution: Option<i32>,
-}
+use crate::pb::{self, keep_alive, Protocol};
 
 /// Lifecycle of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnState {
-    /// TCP connect or InitConnect in progress.
+    /// Connecting and logging in (TCP connect and InitConnect, or a transport's own
+    /// handshake).
     Connecting,
-    /// InitConnect succeeded; requests may be sent.
+    /// Logged in; requests may be sent.
     Ready,
     /// Closed or lost; it will not come back (a new connection is made instead).
     Closed,
 }
 
-/// Connection events, delivered on the reader thread with no lock held.
-pub trait ConnEvents: Send + Sync + 'static {
-    /// InitConnect finished (or connecting failed). Not called if the user closed first.
-    fn init_done(&self, conn: &Arc<Connection>, result: Result<InitInfo, Error>);
+/// Connection events, delivered on the connection's callback thread with no lock held.
+pub(crate) trait ConnEvents: Send + Sync + 'static {
+    /// Opening finished (or failed). Not called if the user closed first.
+    fn init_done(&self, conn: &Arc<Connection>, result: Result<InitInfo, ConnFailure>);
     /// A push packet (1003, 2208, 2218, ...), plaintext body.
     fn push(&self, conn: &Arc<Connection>, proto_id: u32, body: Vec<u8>);
     /// A connection that was ready has been lost (never called after a user `close`).
-    fn lost(&self, conn: &Arc<Connection>, error: Error);
+    fn lost(&self, conn: &Arc<Connection>, failure: ConnFailure);
 }
 
 const ST_CONNECTING: u8 = 0;
 const ST_READY: u8 = 1;
 const ST_CLOSED: u8 = 2;
 
-/// One connection to OpenD. Created by [`Connection::start`], which returns at once;
-/// a background thread connects, performs InitConnect, then reads and dispatches.
-pub struct Connection {
+/// One unit of work for the callback thread.
+struct Job {
+    /// A push: counted against the push capacity, skipped after a user close.
+    push: bool,
+    run: Box<dyn FnOnce() + Send>,
+}
+
+/// Push admission between the I/O thread and the callback thread.
+struct PushFlow {
+    queued: Mutex<usize>,
+    cv: Condvar,
+    capacity: usize,
+    /// Blocking calls made from the callback thread that are waiting for their reply.
+    in_call: AtomicUsize,
+}
+
+impl PushFlow {
+    fn release(&self) {
+        let mut q = self.queued.lock();
+        *q = q.saturating_sub(1);
+        self.cv.notify_all();
+    }
+
+    fn wake(&self) {
+        let _g = self.queued.lock();
+        self.cv.notify_all();
+    }
+}
+
+/// Marks a blocking call made on the callback thread (see [`Connection::enter_call`]).
+pub(crate) struct CallGuard(Arc<Connection>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.flow.in_call.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One connection. Created by [`Connection::start`], which returns at once; the I/O
+/// thread opens the link through the transport, then reads and routes.
+pub(crate) struct Connection {
     config: ConnConfig,
+    peer: String,
     events: Arc<dyn ConnEvents>,
     state: AtomicU8,
     user_closed: AtomicBool,
-    serial: AtomicU32,
+    serials: Arc<Serials>,
     pending: PendingTable,
-    writer: OnceLock<Arc<dyn PacketWriter>>,
+    sender: OnceLock<Arc<dyn PacketSender>>,
     init: OnceLock<InitInfo>,
-    reader_id: OnceLock<ThreadId>,
-    reader: Mutex<Option<JoinHandle<()>>>,
+    cancel: Arc<Cancel>,
+    io_id: OnceLock<ThreadId>,
+    callback_id: OnceLock<ThreadId>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    flow: PushFlow,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
+            .field("peer", &self.peer)
             .field("state", &self.state())
             .field("init", &self.init.get())
             .field("pending", &self.pending.len())
@@ -132,39 +115,52 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Starts connecting to `host:port` in a background thread and returns at once.
-    /// With `encrypt`, `rsa_key` must be set (else `init_done` reports "RSA key not set").
-    pub fn start(
-        host: &str,
-        port: u16,
-        encrypt: bool,
-        rsa_key: Option<RsaKey>,
+    /// Starts opening `transport` on a new I/O thread and returns at once.
+    pub(crate) fn start(
+        transport: Box<dyn Transport>,
         config: ConnConfig,
+        serials: Arc<Serials>,
         events: Arc<dyn ConnEvents>,
     ) -> std::io::Result<Arc<Connection>> {
+        let capacity = config.push_queue_capacity.max(1);
         let conn = Arc::new(Connection {
             config,
+            peer: transport.peer(),
             events,
             state: AtomicU8::new(ST_CONNECTING),
             user_closed: AtomicBool::new(false),
-            serial: AtomicU32::new(1),
+            serials,
             pending: PendingTable::default(),
-            writer: OnceLock::new(),
+            sender: OnceLock::new(),
             init: OnceLock::new(),
-            reader_id: OnceLock::new(),
-            reader: Mutex::new(None),
+            cancel: Arc::new(Cancel::default()),
+            io_id: OnceLock::new(),
+            callback_id: OnceLock::new(),
+            threads: Mutex::new(Vec::new()),
+            flow: PushFlow { queued: Mutex::new(0), cv: Condvar::new(), capacity, in_call: AtomicUsize::new(0) },
         });
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let c = conn.clone();
-        let host = host.to_string();
-        let handle = std::thread::Builder::new()
+        let callback = std::thread::Builder::new().name("ftapi-callback".into()).spawn(move || callback_loop(c, rx))?;
+        let c = conn.clone();
+        let io = match std::thread::Builder::new()
             .name("ftapi-reader".into())
-            .spawn(move || ReaderThread::run(c, host, port, encrypt, rsa_key))?;
-        *conn.reader.lock() = Some(handle);
+            .spawn(move || IoThread::run(c, transport, tx))
+        {
+            Ok(h) => h,
+            Err(e) => {
+                // The job sender went with the failed closure: the callback thread ends.
+                conn.state.store(ST_CLOSED, Ordering::Release);
+                let _ = callback.join();
+                return Err(e);
+            }
+        };
+        conn.threads.lock().extend([io, callback]);
         Ok(conn)
     }
 
     /// Current state.
-    pub fn state(&self) -> ConnState {
+    pub(crate) fn state(&self) -> ConnState {
         match self.state.load(Ordering::Acquire) {
             ST_CONNECTING => ConnState::Connecting,
             ST_READY => ConnState::Ready,
@@ -172,41 +168,50 @@ impl Connection {
         }
     }
 
-    /// InitConnect's result, once it succeeded.
-    pub fn init_info(&self) -> Option<&InitInfo> {
+    /// The login's result, once it succeeded.
+    pub(crate) fn init_info(&self) -> Option<&InitInfo> {
         self.init.get()
     }
 
     /// Number of requests waiting for a reply.
-    pub fn pending_len(&self) -> usize {
+    pub(crate) fn pending_len(&self) -> usize {
         self.pending.len()
     }
 
     /// The configured request timeout.
-    pub fn request_timeout(&self) -> Duration {
+    pub(crate) fn request_timeout(&self) -> Duration {
         self.config.request_timeout
     }
 
-    /// Whether the calling thread is this connection's reader thread (where callbacks run).
-    pub fn on_reader_thread(&self) -> bool {
-        self.reader_id.get() == Some(&std::thread::current().id())
+    /// Whether the calling thread is this connection's I/O thread (no user code runs
+    /// there).
+    pub(crate) fn on_io_thread(&self) -> bool {
+        self.io_id.get() == Some(&std::thread::current().id())
     }
 
-    fn next_serial(&self) -> u32 {
-        loop {
-            let s = self.serial.fetch_add(1, Ordering::Relaxed);
-            if s != 0 {
-                return s;
-            }
+    /// Whether the calling thread is this connection's callback thread.
+    pub(crate) fn on_callback_thread(&self) -> bool {
+        self.callback_id.get() == Some(&std::thread::current().id())
+    }
+
+    /// Marks a blocking call made from a callback, so the I/O thread does not wait for
+    /// the callback thread (to queue a push) while the callback waits for the I/O thread
+    /// (to read its reply). `None` on other threads.
+    pub(crate) fn enter_call(self: &Arc<Self>) -> Option<CallGuard> {
+        if !self.on_callback_thread() {
+            return None;
         }
+        self.flow.in_call.fetch_add(1, Ordering::AcqRel);
+        self.flow.wake();
+        Some(CallGuard(self.clone()))
     }
 
     /// Sends a request. `encode` appends the plaintext body and is given the serial
     /// number (for `Common.PacketID`); with `sensitive` the packet buffers are wiped
-    /// after the write. On `Ok(serial)` the responder will be called
-    /// exactly once (reply, timeout or disconnect); on `Err` it is dropped uncalled and
-    /// nothing was sent.
-    pub fn request(
+    /// after the write. On `Ok(serial)` the responder will be called exactly once
+    /// (reply, timeout or disconnect); on `Err` it is dropped uncalled and nothing was
+    /// sent.
+    pub(crate) fn request(
         &self,
         proto_id: u32,
         timeout: Option<Duration>,
@@ -214,12 +219,12 @@ impl Connection {
         encode: &mut dyn FnMut(&mut Vec<u8>, u32),
         responder: Responder,
     ) -> Result<u32, Error> {
-        let writer = match (self.state(), self.writer.get()) {
-            (ConnState::Ready, Some(w)) => w.clone(),
+        let sender = match (self.state(), self.sender.get()) {
+            (ConnState::Ready, Some(s)) => s.clone(),
             (ConnState::Connecting, _) => return Err(Error::NotConnected("InitConnect has not finished".into())),
             _ => return Err(Error::NotConnected("connection is closed".into())),
         };
-        let serial = self.next_serial();
+        let serial = self.serials.next();
         let key = (proto_id, serial);
         self.pending.insert(key, timeout.unwrap_or(self.config.request_timeout), responder);
         // Teardown marks the state closed before it drains the table: if we still see it
@@ -230,338 +235,274 @@ impl Connection {
                 None => Ok(serial),
             };
         }
-        match writer.send_wiping(proto_id, serial, sensitive, &mut |buf| encode(buf, serial)) {
+        match sender.send(proto_id, serial, sensitive, &mut |buf| encode(buf, serial)) {
             Ok(()) => Ok(serial),
             Err(e) => {
                 log::warn!("send of proto {proto_id} failed: {e}; closing the connection");
-                writer.shutdown();
+                sender.shutdown();
                 match self.pending.take(key) {
-                    Some(_) => Err(Error::Io(e.to_string())),
+                    Some(_) => Err(Error::from(e)),
                     None => Ok(serial),
                 }
             }
         }
     }
 
-    /// Closes the connection (idempotent). Pending requests are answered with
-    /// [`Error::Disconnected`]; no `lost` event follows. Joins the reader thread unless
-    /// called from it.
-    pub fn close(&self) {
+    /// Closes the connection (idempotent), also while it is still opening. Pending
+    /// requests are answered with [`Error::Disconnected`]; no `lost` event follows.
+    /// Joins the I/O thread, then the callback thread, except the calling thread.
+    pub(crate) fn close(&self) {
         self.user_closed.store(true, Ordering::Release);
         self.state.store(ST_CLOSED, Ordering::Release);
-        if let Some(w) = self.writer.get() {
-            w.shutdown();
+        self.cancel.fire();
+        if let Some(s) = self.sender.get() {
+            s.shutdown();
         }
-        if self.on_reader_thread() {
-            return;
-        }
-        let handle = self.reader.lock().take();
-        if let Some(h) = handle {
-            let _ = h.join();
+        self.flow.wake();
+        let me = std::thread::current().id();
+        let handles: Vec<JoinHandle<()>> = self.threads.lock().drain(..).collect();
+        for h in handles {
+            if h.thread().id() != me {
+                let _ = h.join();
+            }
         }
     }
 }
 
-/// The body of the background thread: connect, InitConnect, then read and dispatch
-/// until the connection ends.
-struct ReaderThread {
-    conn: Arc<Connection>,
-    reader: Box<dyn PacketReader>,
-    writer: Arc<dyn PacketWriter>,
-    last_rx: Instant,
-    last_keepalive: Instant,
-    keepalive_every: Duration,
-    dead_after: Duration,
-    next_timer: Instant,
+fn callback_loop(conn: Arc<Connection>, rx: Receiver<Job>) {
+    let _ = conn.callback_id.set(std::thread::current().id());
+    for job in rx.iter() {
+        // After a user close, pushes are dropped; answers are still delivered.
+        if !(job.push && conn.user_closed.load(Ordering::Acquire)) && catch_unwind(AssertUnwindSafe(job.run)).is_err() {
+            log::error!("a callback panicked; the panic was caught and the connection goes on");
+        }
+        if job.push {
+            conn.flow.release();
+        }
+    }
 }
 
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-impl ReaderThread {
-    fn run(conn: Arc<Connection>, host: String, port: u16, encrypt: bool, rsa_key: Option<RsaKey>) {
-        let _ = conn.reader_id.set(std::thread::current().id());
-        let init_cipher = match (encrypt, rsa_key) {
-            (false, _) => PacketCipher::Plain,
-            (true, Some(k)) => PacketCipher::Rsa(k),
-            (true, None) => {
-                return Self::fail_init(&conn, None, Error::Connect("RSA key not set (set_rsa_private_key)".into()))
+/// The I/O thread: open, then read, route and run the timers until the link ends.
+struct IoThread {
+    conn: Arc<Connection>,
+    tx: Sender<Job>,
+    sender: Arc<dyn PacketSender>,
+    receiver: Box<dyn PacketReceiver>,
+    liveness: Liveness,
+    last_rx: Instant,
+    last_beat: Instant,
+    next_timer: Instant,
+}
+
+fn enqueue(tx: &Sender<Job>, push: bool, run: impl FnOnce() + Send + 'static) {
+    // The callback thread only ends once every sender is gone, so this cannot fail
+    // while the I/O thread runs.
+    let _ = tx.send(Job { push, run: Box::new(run) });
+}
+
+impl IoThread {
+    fn run(conn: Arc<Connection>, transport: Box<dyn Transport>, tx: Sender<Job>) {
+        let _ = conn.io_id.set(std::thread::current().id());
+        let ctx = OpenContext {
+            config: conn.config.clone(),
+            cancel: conn.cancel.clone(),
+            serials: conn.serials.clone(),
+            deadline: Instant::now() + conn.config.connect_timeout,
+        };
+        let result = if ctx.is_cancelled() { Err(ctx.cancelled_failure()) } else { transport.open(&ctx) };
+        let link = match result {
+            Ok(link) => link,
+            Err(f) => {
+                conn.cancel.clear();
+                conn.state.store(ST_CLOSED, Ordering::Release);
+                if !conn.user_closed.load(Ordering::Acquire) {
+                    log::info!("connecting to {} failed: {f}", conn.peer);
+                    let (c, ev) = (conn.clone(), conn.events.clone());
+                    enqueue(&tx, false, move || ev.init_done(&c, Err(f)));
+                }
+                return;
             }
         };
-        let opts = TcpOptions {
-            connect_timeout: conn.config.connect_timeout,
-            tick: conn.config.tick,
-            write_timeout: conn.config.write_timeout,
-            max_body_len: conn.config.max_body_len,
-            read_chunk: 128 * 1024,
-        };
-        let (writer, reader) = match TcpTransport::connect(&host, port, &opts, init_cipher) {
-            Ok(halves) => halves,
-            Err(e) => return Self::fail_init(&conn, None, Error::Connect(format!("{host}:{port}: {e}"))),
-        };
-        let writer: Arc<dyn PacketWriter> = Arc::new(writer);
-        let _ = conn.writer.set(writer.clone());
+        let _ = conn.sender.set(link.sender.clone());
+        conn.cancel.clear();
         if conn.user_closed.load(Ordering::Acquire) {
-            writer.shutdown();
+            link.sender.shutdown();
             return;
         }
+        let info = link.info;
+        let _ = conn.init.set(info.clone());
         let now = Instant::now();
-        let mut rt = ReaderThread {
+        let io = IoThread {
             conn,
-            reader: Box::new(reader),
-            writer,
+            tx,
+            sender: link.sender,
+            receiver: link.receiver,
+            liveness: info.liveness,
             last_rx: now,
-            last_keepalive: now,
-            keepalive_every: Duration::from_secs(8),
-            dead_after: Duration::from_secs(30),
+            last_beat: now,
             next_timer: now,
         };
-        match rt.init_connect(encrypt) {
-            Ok(info) => {
-                rt.keepalive_every = Duration::from_millis(info.keepalive_interval.max(1) as u64 * 800);
-                rt.dead_after = Duration::from_secs(
-                    info.keepalive_interval.max(1) as u64 * rt.conn.config.dead_after_intervals.max(1) as u64,
-                );
-                let _ = rt.conn.init.set(info.clone());
-                rt.conn.state.store(ST_READY, Ordering::Release);
-                let now = Instant::now();
-                rt.last_keepalive = now;
-                rt.last_rx = now;
-                if rt.conn.user_closed.load(Ordering::Acquire) {
-                    return rt.teardown(Error::NotConnected("closed by the user".into()));
-                }
-                rt.conn.events.init_done(&rt.conn, Ok(info));
-                rt.main_loop();
-            }
-            Err(e) => {
-                let w = rt.writer.clone();
-                Self::fail_init(&rt.conn, Some(&*w), e)
-            }
+        if io.conn.state.compare_exchange(ST_CONNECTING, ST_READY, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return io.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
         }
-    }
-
-    fn fail_init(conn: &Arc<Connection>, writer: Option<&dyn PacketWriter>, e: Error) {
-        conn.state.store(ST_CLOSED, Ordering::Release);
-        if let Some(w) = writer {
-            w.shutdown();
-        }
-        if conn.user_closed.load(Ordering::Acquire) {
-            return;
-        }
-        log::info!("InitConnect failed: {e}");
-        conn.events.init_done(conn, Err(e));
-    }
-
-    fn init_connect(&mut self, encrypt: bool) -> Result<InitInfo, Error> {
-        let cfg = &self.conn.config;
-        let c2s = init_connect::C2s {
-            client_ver: cfg.client_ver,
-            client_id: cfg.client_id.clone(),
-            recv_notify: Some(cfg.recv_notify),
-            packet_enc_algo: Some(if encrypt { pb::common::PacketEncAlgo::AesCbc as i32 } else { -1 }),
-            push_proto_fmt: Some(0),
-            programming_language: Some(cfg.programming_language.clone()),
-            ai_type: Some(0),
-        };
-        let req = init_connect::Request { c2s };
-        let serial = self.conn.next_serial();
-        self.writer
-            .send(pb::proto::InitConnect::PROTO_ID, serial, &mut |buf| req.encode_raw(buf))
-            .map_err(|e| Error::Connect(format!("sending InitConnect: {e}")))?;
-        let deadline = Instant::now() + cfg.connect_timeout;
-        loop {
-            if self.conn.user_closed.load(Ordering::Acquire) {
-                return Err(Error::NotConnected("closed by the user".into()));
-            }
-            match self.reader.read_packet() {
-                Ok(ReadEvent::Packet(p)) if p.header.proto_id == pb::proto::InitConnect::PROTO_ID => {
-                    return self.init_reply(p, encrypt);
-                }
-                Ok(ReadEvent::Packet(p)) => {
-                    log::debug!("ignoring proto {} before InitConnect finished", p.header.proto_id);
-                }
-                Ok(ReadEvent::BadPacket { header, error }) if header.proto_id != pb::proto::InitConnect::PROTO_ID => {
-                    log::debug!("ignoring bad packet proto {} before InitConnect finished: {error}", header.proto_id);
-                }
-                Ok(ReadEvent::Idle) => {}
-                Err(ReadError::Io(e)) => {
-                    return Err(Error::Connect(format!("connection lost during InitConnect: {e}")));
-                }
-                Ok(ReadEvent::BadPacket { error: e, .. }) | Err(ReadError::Codec(e)) => {
-                    let hint = if encrypt {
-                        " (wrong RSA key, or OpenD answered without encryption)"
-                    } else {
-                        " (is OpenD expecting an encrypted connection?)"
-                    };
-                    return Err(Error::Connect(format!("InitConnect reply unreadable: {e}{hint}")));
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Connect(format!("no InitConnect reply within {:?}", cfg.connect_timeout)));
-            }
-        }
-    }
-
-    fn init_reply(&mut self, mut p: Packet, encrypt: bool) -> Result<InitInfo, Error> {
-        let decoded = decode_body::<init_connect::Response>(&p.body);
-        // The reply carries the session key: wipe every copy once the cipher is built.
-        zeroize::Zeroize::zeroize(&mut p.body);
-        let mut rsp = decoded?;
-        let result = self.init_from(&rsp, encrypt);
-        if let Some(s2c) = rsp.s2c.as_mut() {
-            zeroize::Zeroize::zeroize(&mut s2c.conn_aes_key);
-            if let Some(iv) = s2c.aes_cb_civ.as_mut() {
-                zeroize::Zeroize::zeroize(iv);
-            }
-        }
-        result
-    }
-
-    fn init_from(&mut self, rsp: &init_connect::Response, encrypt: bool) -> Result<InitInfo, Error> {
-        if rsp.ret_type != 0 {
-            return Err(Error::Server {
-                proto_id: pb::proto::InitConnect::PROTO_ID,
-                ret_type: rsp.ret_type,
-                ret_msg: rsp.ret_msg.clone().unwrap_or_default(),
-                err_code: rsp.err_code.unwrap_or(0),
-            });
-        }
-        let s2c = rsp.s2c.as_ref().ok_or_else(|| Error::Connect("InitConnect succeeded but carried no s2c".into()))?;
-        let aes_mode = if encrypt {
-            if s2c.conn_aes_key.is_empty() {
-                return Err(Error::Connect(
-                    "OpenD sent no AES key for an encrypted connection; refusing to continue unencrypted".into(),
-                ));
-            }
-            let cipher = PacketCipher::from_init_connect(&s2c.conn_aes_key, s2c.aes_cb_civ.as_deref())?;
-            let mode = if s2c.aes_cb_civ.is_some() { AesMode::Cbc } else { AesMode::FtAesEcb };
-            self.reader.set_session_cipher(cipher.clone());
-            self.writer.set_session_cipher(cipher);
-            Some(mode)
-        } else {
-            self.reader.set_session_cipher(PacketCipher::Plain);
-            self.writer.set_session_cipher(PacketCipher::Plain);
-            None
-        };
-        Ok(InitInfo {
-            conn_id: s2c.conn_id,
-            login_user_id: s2c.login_user_id,
-            server_ver: s2c.server_ver,
-            keepalive_interval: s2c.keep_alive_interval,
-            aes_mode,
-            user_attribution: s2c.user_attribution,
-        })
+        let (c, ev) = (io.conn.clone(), io.conn.events.clone());
+        enqueue(&io.tx, false, move || ev.init_done(&c, Ok(info)));
+        io.main_loop();
     }
 
     fn main_loop(mut self) {
         loop {
             if self.conn.user_closed.load(Ordering::Acquire) {
-                return self.teardown(Error::NotConnected("closed by the user".into()));
+                return self.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
             }
-            match self.reader.read_packet() {
-                Ok(ReadEvent::Packet(p)) => {
+            let step = match self.receiver.recv() {
+                Ok(Incoming::Packet { proto_id, serial, body }) => {
                     self.last_rx = Instant::now();
-                    self.dispatch(p);
+                    self.dispatch(proto_id, serial, body)
                 }
-                Ok(ReadEvent::BadPacket { header, error }) => {
+                Ok(Incoming::Failed { proto_id, serial, error }) => {
                     // The stream is still in sync: fail only what this packet answers.
                     self.last_rx = Instant::now();
-                    self.bad_packet(header, error);
+                    self.failed(proto_id, serial, error);
+                    Ok(())
                 }
-                Ok(ReadEvent::Idle) => {}
-                Err(ReadError::Io(e)) => {
-                    let reason = if self.conn.user_closed.load(Ordering::Acquire) {
-                        "closed by the user".to_string()
-                    } else {
-                        format!("connection lost: {e}")
-                    };
-                    return self.teardown(Error::NotConnected(reason));
+                Ok(Incoming::Alive) => {
+                    self.last_rx = Instant::now();
+                    Ok(())
                 }
-                Err(ReadError::Codec(e)) => {
-                    return self.teardown(Error::NotConnected(format!("corrupt data from OpenD: {e}")));
-                }
-            }
-            if let Err(e) = self.timers() {
-                return self.teardown(e);
+                Ok(Incoming::Idle) => Ok(()),
+                Err(f) => Err(f.context("connection lost")),
+            };
+            if let Err(f) = step.and_then(|()| self.timers(true)) {
+                return self.teardown(f);
             }
         }
     }
 
-    fn dispatch(&mut self, p: Packet) {
-        let proto_id = p.header.proto_id;
+    fn answer(&self, serial: u32, entry: PendingEntry, result: Result<Vec<u8>, Error>) {
+        match entry.responder {
+            Responder::Direct(f) => f(serial, result),
+            Responder::Callback(f) => enqueue(&self.tx, false, move || f(serial, result)),
+        }
+    }
+
+    fn dispatch(&mut self, proto_id: u32, serial: u32, body: Vec<u8>) -> Result<(), ConnFailure> {
         if pb::is_push(proto_id) {
-            self.conn.events.push(&self.conn, proto_id, p.body);
-            return;
+            self.admit_push()?;
+            let (c, ev) = (self.conn.clone(), self.conn.events.clone());
+            enqueue(&self.tx, true, move || ev.push(&c, proto_id, body));
+            return Ok(());
         }
-        match self.conn.pending.take((proto_id, p.header.serial_no)) {
-            Some(entry) => (entry.responder)(p.header.serial_no, Ok(p.body)),
+        match self.conn.pending.take((proto_id, serial)) {
+            Some(entry) => self.answer(serial, entry, Ok(body)),
             None if proto_id == pb::proto::KeepAlive::PROTO_ID => {}
-            None => log::debug!(
-                "dropping unexpected reply proto {proto_id} serial {} (late or unknown)",
-                p.header.serial_no
-            ),
+            None => log::debug!("dropping unexpected reply proto {proto_id} serial {serial} (late or unknown)"),
         }
+        Ok(())
     }
 
-    fn bad_packet(&mut self, header: crate::codec::FrameHeader, error: crate::codec::CodecError) {
-        let proto_id = header.proto_id;
+    /// Waits until the callback thread has room for one more push. Meanwhile timeouts
+    /// and keepalive go on; the link is not declared dead for the time the I/O thread
+    /// itself did not read.
+    fn admit_push(&mut self) -> Result<(), ConnFailure> {
+        let mut stalled = false;
+        loop {
+            {
+                let flow = &self.conn.flow;
+                let mut q = flow.queued.lock();
+                if *q < flow.capacity
+                    || flow.in_call.load(Ordering::Acquire) > 0
+                    || self.conn.user_closed.load(Ordering::Acquire)
+                {
+                    *q += 1;
+                    break;
+                }
+                flow.cv.wait_for(&mut q, self.conn.config.tick);
+            }
+            if !stalled {
+                log::debug!("push queue full ({}); waiting for the callbacks", self.conn.flow.capacity);
+            }
+            stalled = true;
+            self.timers(false)?;
+        }
+        if stalled {
+            self.last_rx = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn failed(&mut self, proto_id: u32, serial: u32, error: Error) {
         if pb::is_push(proto_id) {
             log::warn!("push {proto_id} dropped: {error}");
             return;
         }
-        match self.conn.pending.take((proto_id, header.serial_no)) {
+        match self.conn.pending.take((proto_id, serial)) {
             Some(entry) => {
-                log::warn!("reply to proto {proto_id} serial {} is invalid: {error}", header.serial_no);
-                (entry.responder)(header.serial_no, Err(Error::Codec(error)));
+                log::warn!("reply to proto {proto_id} serial {serial} is invalid: {error}");
+                self.answer(serial, entry, Err(error));
             }
-            None => log::warn!("invalid packet proto {proto_id} serial {} dropped: {error}", header.serial_no),
+            None => log::warn!("invalid packet proto {proto_id} serial {serial} dropped: {error}"),
         }
     }
 
-    fn timers(&mut self) -> Result<(), Error> {
+    fn timers(&mut self, check_dead: bool) -> Result<(), ConnFailure> {
         let now = Instant::now();
         if now < self.next_timer {
             return Ok(());
         }
         self.next_timer = now + self.conn.config.tick;
         for ((proto_id, serial), entry) in self.conn.pending.take_expired(now) {
-            (entry.responder)(serial, Err(Error::Timeout { proto_id, serial, after: entry.timeout }));
+            let after = entry.timeout;
+            self.answer(serial, entry, Err(Error::Timeout { proto_id, serial, after }));
         }
-        if now.duration_since(self.last_rx) > self.dead_after {
-            return Err(Error::NotConnected(format!(
-                "nothing received from OpenD for {:?} (keepalive timeout)",
-                self.dead_after
-            )));
+        let (every, dead_after, ping) = match self.liveness {
+            Liveness::KeepAlive { every, dead_after } => (every, dead_after, false),
+            Liveness::Ping { every, dead_after } => (every, dead_after, true),
+            Liveness::None => return Ok(()),
+        };
+        if check_dead && now.duration_since(self.last_rx) > dead_after {
+            return Err(ConnFailure::socket(
+                SocketFailKind::RecvFailed,
+                format!("nothing received from OpenD for {dead_after:?} (keepalive timeout)"),
+            ));
         }
-        if now.duration_since(self.last_keepalive) >= self.keepalive_every {
-            let req = keep_alive::Request { c2s: keep_alive::C2s { time: unix_now() } };
-            let serial = self.conn.next_serial();
+        if now.duration_since(self.last_beat) >= every {
             // Never wait for another thread's write: if one is in progress, try again on
             // the next tick.
-            match self.writer.try_send(pb::proto::KeepAlive::PROTO_ID, serial, &mut |buf| req.encode_raw(buf)) {
-                Some(Ok(())) => self.last_keepalive = now,
-                Some(Err(e)) => return Err(Error::NotConnected(format!("sending KeepAlive failed: {e}"))),
-                None => log::trace!("KeepAlive postponed: another thread is writing"),
+            let sent = if ping {
+                self.sender.ping()
+            } else {
+                let req = keep_alive::Request { c2s: keep_alive::C2s { time: unix_now() } };
+                let serial = self.conn.serials.next();
+                self.sender.try_send(pb::proto::KeepAlive::PROTO_ID, serial, &mut |buf| req.encode_raw(buf))
+            };
+            match sent {
+                Some(Ok(())) => self.last_beat = now,
+                Some(Err(e)) => {
+                    return Err(ConnFailure::io(SocketFailKind::SendFailed, "sending KeepAlive failed", &e))
+                }
+                None => log::trace!("keepalive postponed: another thread is writing"),
             }
         }
         Ok(())
     }
 
-    fn teardown(self, error: Error) {
+    fn teardown(self, failure: ConnFailure) {
         let was_ready = self.conn.state.swap(ST_CLOSED, Ordering::AcqRel) == ST_READY;
-        self.writer.shutdown();
+        self.sender.shutdown();
         let user = self.conn.user_closed.load(Ordering::Acquire);
-        let reason = match &error {
-            Error::NotConnected(r) => r.clone(),
-            e => e.to_string(),
-        };
+        let reason = if user { "closed by the user".to_string() } else { failure.message().to_string() };
         for ((proto_id, serial), entry) in self.conn.pending.drain() {
-            (entry.responder)(serial, Err(Error::Disconnected { proto_id, serial, reason: reason.clone() }));
+            self.answer(serial, entry, Err(Error::Disconnected { proto_id, serial, reason: reason.clone() }));
         }
         if was_ready && !user {
-            log::info!("connection lost: {reason}");
-            self.conn.events.lost(&self.conn, error);
+            log::info!("connection to {} lost: {reason}", self.conn.peer);
+            let (c, ev) = (self.conn.clone(), self.conn.events.clone());
+            enqueue(&self.tx, false, move || ev.lost(&c, failure));
         }
     }
 }

@@ -1,13 +1,33 @@
-//! One connection to OpenD: the transport, the reader thread, InitConnect, keepalive,
-//! serial numbers, pending requests and their timeouts.
+//! One connection to OpenD, over any transport.
 //!
-//! This layer knows packets, not trading: it sends `(proto_id, body)` and hands
-//! replies to the responder registered for `(proto_id, serial)`, pushes and connection
-//! events to a [`ConnEvents`] implementation (the API layer).
+//! The core here owns what does not depend on the wire: serial numbers, the table of
+//! pending requests and their timeouts, keepalive and dead-link detection, push routing,
+//! teardown, and the rule that every request gets exactly one answer. A [`Transport`]
+//! only opens a link (connect and log in), sends and receives packets, and shuts down:
+//! [`TcpTransport`] for OpenD's TCP API port, [`memory::MemoryTransport`] for tests and
+//! fuzzing (a scripted peer, no socket); OpenD's WebSocket port plugs in the same way.
+//!
+//! Threads: each connection has an I/O thread (`ftapi-reader`: opens the link, reads,
+//! routes replies and pushes, runs timeouts and keepalive) and a callback thread
+//! (`ftapi-callback`: runs every user callback in wire order). A slow callback therefore
+//! never stops keepalive or the timeouts of calls made from other threads.
+//!
+//! Failures are typed: [`ConnFailure`] carries the official composite error code.
 
+mod config;
 mod connection;
+mod failure;
+pub mod memory;
 mod pending;
+mod tcp;
 pub mod transport;
 
-pub use self::connection::{ConnConfig, ConnEvents, ConnState, Connection, InitInfo};
-pub use self::pending::{PendingEntry, PendingTable, Responder};
+pub use self::config::ConnConfig;
+pub use self::connection::ConnState;
+pub(crate) use self::connection::{ConnEvents, Connection};
+pub use self::failure::{ConnFailure, FailKind, InitFailKind, SocketFailKind, ERR_CODE_OK, INIT_FAIL};
+pub(crate) use self::pending::Responder;
+pub(crate) use self::transport::Serials;
+pub use self::transport::{
+    Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, TcpTransport, Transport,
+};

@@ -7,42 +7,51 @@ use parking_lot::Mutex;
 
 use crate::error::Error;
 
-/// Where a reply goes: called once with the request's serial number and the reply's
+/// The function that receives an answer: the request's serial number and the reply's
 /// plaintext body, or why there is none.
-pub type Responder = Box<dyn FnOnce(u32, Result<Vec<u8>, Error>) + Send>;
+pub(crate) type AnswerFn = Box<dyn FnOnce(u32, Result<Vec<u8>, Error>) + Send>;
+
+/// Where a reply goes; called exactly once.
+pub(crate) enum Responder {
+    /// Run on the I/O thread as soon as the answer is known: must be quick and must not
+    /// call user code (a blocking `call` hands the bytes to the waiting thread).
+    Direct(AnswerFn),
+    /// Run on the connection's callback thread, in order with pushes (user callbacks).
+    Callback(AnswerFn),
+}
 
 /// One waiting request.
-pub struct PendingEntry {
+pub(crate) struct PendingEntry {
     /// When it times out.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// The timeout it was given (for the error message).
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Who gets the answer.
-    pub responder: Responder,
+    pub(crate) responder: Responder,
 }
 
 /// Requests in flight on one connection, keyed by `(proto_id, serial)` as OpenD echoes
 /// both in the reply header. The lock is only held for a map operation, never while an
 /// answer is delivered.
 #[derive(Default)]
-pub struct PendingTable {
+pub(crate) struct PendingTable {
     map: Mutex<HashMap<(u32, u32), PendingEntry>>,
 }
 
 impl PendingTable {
     /// Registers a request.
-    pub fn insert(&self, key: (u32, u32), timeout: Duration, responder: Responder) {
+    pub(crate) fn insert(&self, key: (u32, u32), timeout: Duration, responder: Responder) {
         let entry = PendingEntry { deadline: Instant::now() + timeout, timeout, responder };
         self.map.lock().insert(key, entry);
     }
 
     /// Removes and returns the entry for `key`, if it is still waiting.
-    pub fn take(&self, key: (u32, u32)) -> Option<PendingEntry> {
+    pub(crate) fn take(&self, key: (u32, u32)) -> Option<PendingEntry> {
         self.map.lock().remove(&key)
     }
 
     /// Removes and returns every entry whose deadline has passed.
-    pub fn take_expired(&self, now: Instant) -> Vec<((u32, u32), PendingEntry)> {
+    pub(crate) fn take_expired(&self, now: Instant) -> Vec<((u32, u32), PendingEntry)> {
         let mut map = self.map.lock();
         if !map.values().any(|e| e.deadline <= now) {
             return Vec::new();
@@ -52,17 +61,12 @@ impl PendingTable {
     }
 
     /// Removes and returns every entry.
-    pub fn drain(&self) -> Vec<((u32, u32), PendingEntry)> {
+    pub(crate) fn drain(&self) -> Vec<((u32, u32), PendingEntry)> {
         std::mem::take(&mut *self.map.lock()).into_iter().collect()
     }
 
     /// Number of requests waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.lock().len()
-    }
-
-    /// Whether nothing is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

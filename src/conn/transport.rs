@@ -1,272 +1,352 @@
 //! The transport seam: how packets reach OpenD and come back.
 //!
-//! The connection logic (pending requests, keepalive, timeouts) talks to a
-//! [`PacketWriter`] and a [`PacketReader`]; [`TcpTransport`] implements them over OpenD's
-//! TCP API port with the 44-byte framing and body ciphers of [`crate::codec`]. Another
-//! transport (OpenD's WebSocket port frames packets differently) plugs in here.
+//! The connection core (serial numbers, pending requests, timeouts, liveness, push
+//! routing, teardown) is the same for every transport. A transport only has to:
+//!
+//! 1. **open** a link ([`Transport::open`]): connect, run its own login or handshake
+//!    (InitConnect on TCP, the Init message on WebSocket), and report what it learnt as
+//!    [`InitInfo`] (connection id, login user id, the [`Liveness`] policy). Opening runs
+//!    on the connection's I/O thread and must give up promptly once
+//!    [`OpenContext::is_cancelled`] turns true; [`OpenContext::tcp_connect`] and
+//!    [`OpenContext::on_cancel`] make that easy;
+//! 2. **send** packets `(proto_id, serial, body)` from any thread ([`PacketSender`]);
+//! 3. **receive** packets, waiting at most one tick per call, on the I/O thread alone
+//!    ([`PacketReceiver`]);
+//! 4. **shut down** from another thread, waking a blocked receiver
+//!    ([`PacketSender::shutdown`]).
+//!
+//! Implementations: [`TcpTransport`] (OpenD's TCP API port: 44-byte header, SHA-1,
+//! RSA/AES, InitConnect, KeepAlive) and [`MemoryTransport`](super::memory::MemoryTransport)
+//! (no socket: a scripted peer, for tests and fuzzing). OpenD's WebSocket port is a third
+//! implementation of the same trait.
 
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::codec::{open_frame, sha1_digest, CodecError, FrameDecoder, FrameHeader, PacketCipher, HEADER_LEN};
+use super::failure::{ConnFailure, SocketFailKind};
+use super::ConnConfig;
+use crate::codec::AesMode;
+use crate::error::Error;
 
-/// One received packet: its header and decrypted, SHA-1-verified body.
-#[derive(Debug)]
-pub struct Packet {
-    /// The frame header as received.
-    pub header: FrameHeader,
-    /// The plaintext body.
-    pub body: Vec<u8>,
+pub use super::tcp::TcpTransport;
+
+/// What a transport's login told the core.
+///
+/// Construct it with [`InitInfo::new`] and set the other fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InitInfo {
+    /// OpenD's connection id (also the `connID` of every `Common.PacketID`).
+    pub conn_id: u64,
+    /// The user logged into OpenD (0 if the transport's login does not say).
+    pub login_user_id: u64,
+    /// OpenD's version (0 if unknown).
+    pub server_ver: i32,
+    /// OpenD's keepalive interval in seconds (0 if the transport has none).
+    pub keepalive_interval: i32,
+    /// The AES mode in use, `None` for a plain connection.
+    pub aes_mode: Option<AesMode>,
+    /// `userAttribution` if OpenD sent it.
+    pub user_attribution: Option<i32>,
+    /// How the core keeps the link alive and detects a dead one.
+    pub liveness: Liveness,
 }
 
-/// What reading produced.
-#[derive(Debug)]
-pub enum ReadEvent {
-    /// A whole packet.
-    Packet(Packet),
-    /// The read timed out with nothing complete: a tick for timers.
-    Idle,
-    /// A whole packet arrived but its body did not decrypt or failed the SHA-1 check.
-    /// The stream is still in sync, so the connection can go on; the request this
-    /// packet answers is failed with `error`.
-    BadPacket {
-        /// The header of the bad packet.
-        header: FrameHeader,
-        /// What was wrong with it.
-        error: CodecError,
-    },
-}
-
-/// Why reading stopped for good.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The peer closed the stream or the socket failed.
-    Io(io::Error),
-    /// The stream is out of sync (bad magic, body over the limit).
-    Codec(CodecError),
-}
-
-/// The write half of a transport, shared by every thread that sends.
-pub trait PacketWriter: Send + Sync {
-    /// Seals one packet and writes it with a single write. `encode` appends the
-    /// plaintext protobuf body to the buffer it is given.
-    fn send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> io::Result<()> {
-        self.send_wiping(proto_id, serial, false, encode)
+impl InitInfo {
+    /// Login results with only the connection id set (no liveness checking).
+    pub fn new(conn_id: u64) -> InitInfo {
+        InitInfo {
+            conn_id,
+            login_user_id: 0,
+            server_ver: 0,
+            keepalive_interval: 0,
+            aes_mode: None,
+            user_attribution: None,
+            liveness: Liveness::None,
+        }
     }
-    /// Like `send`; with `wipe`, every buffer that held the body is zeroed afterwards
-    /// (for requests that carry secrets).
-    fn send_wiping(
-        &self,
+}
+
+/// How the core keeps a link alive and detects a dead one. Liveness counts packets and
+/// [`Incoming::Alive`] signals from the receiver, never time spent in user callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// The core sends OpenD's KeepAlive request (1004) every `every`, and declares the
+    /// link dead when nothing was received for `dead_after` (TCP).
+    KeepAlive {
+        /// Interval between KeepAlive requests.
+        every: Duration,
+        /// Silence after which the link is dead.
+        dead_after: Duration,
+    },
+    /// The core calls [`PacketSender::ping`] every `every` (e.g. WebSocket pings), and
+    /// declares the link dead when nothing was received for `dead_after`.
+    Ping {
+        /// Interval between pings.
+        every: Duration,
+        /// Silence after which the link is dead.
+        dead_after: Duration,
+    },
+    /// No keepalive and no dead-link detection.
+    None,
+}
+
+/// What [`PacketReceiver::recv`] produced.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A whole packet with its plaintext body.
+    Packet {
+        /// Protocol id.
         proto_id: u32,
+        /// Serial number (echoes the request's; pushes carry whatever OpenD sent).
         serial: u32,
-        wipe: bool,
-        encode: &mut dyn FnMut(&mut Vec<u8>),
-    ) -> io::Result<()>;
-    /// Like `send`, but only if no other thread is writing right now: returns `None`
-    /// instead of waiting. The reader thread sends KeepAlive this way, so a request
-    /// blocked in a slow write never keeps the reader from reading replies.
+        /// Plaintext protobuf body.
+        body: Vec<u8>,
+    },
+    /// A whole packet that could not be opened (decryption, checksum), or a reply the
+    /// transport itself reports as failed. The link is still usable: the core answers the
+    /// request `(proto_id, serial)` with `error` (a push is dropped).
+    Failed {
+        /// Protocol id.
+        proto_id: u32,
+        /// Serial number.
+        serial: u32,
+        /// What was wrong.
+        error: Error,
+    },
+    /// Bytes arrived but no whole packet yet (or a transport-level pong): the link is
+    /// alive.
+    Alive,
+    /// Nothing arrived within one tick.
+    Idle,
+}
+
+/// The sending side of an open link, shared by every thread that sends.
+pub trait PacketSender: Send + Sync {
+    /// Frames and writes one packet. `encode` appends the plaintext protobuf body to the
+    /// buffer it is given. With `sensitive`, every buffer that held the body is zeroed
+    /// afterwards (the request carries a secret).
+    fn send(&self, proto_id: u32, serial: u32, sensitive: bool, encode: &mut dyn FnMut(&mut Vec<u8>))
+        -> io::Result<()>;
+
+    /// Like `send`, but only if no other thread is writing right now: `None` instead of
+    /// waiting. The core sends KeepAlive this way so that its I/O thread never waits for
+    /// another thread's slow write.
     fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>>;
-    /// Installs the cipher negotiated by InitConnect for all later packets.
-    fn set_session_cipher(&self, cipher: PacketCipher);
-    /// Closes both directions; a blocked reader wakes up with an error or end of stream.
+
+    /// A transport-level ping, for [`Liveness::Ping`]; `None` if a write is in progress
+    /// (the core tries again on the next tick). The default does nothing.
+    fn ping(&self) -> Option<io::Result<()>> {
+        Some(Ok(()))
+    }
+
+    /// Closes the link in both directions, from any thread. A receiver blocked in
+    /// [`PacketReceiver::recv`] must return promptly (with an error or end of stream).
     fn shutdown(&self);
 }
 
-/// The read half, owned by the reader thread alone.
-pub trait PacketReader: Send {
-    /// Waits up to the transport's tick for the next packet.
-    fn read_packet(&mut self) -> Result<ReadEvent, ReadError>;
-    /// Installs the cipher negotiated by InitConnect for all later packets.
-    fn set_session_cipher(&mut self, cipher: PacketCipher);
+/// The receiving side of an open link, owned by the connection's I/O thread.
+pub trait PacketReceiver: Send {
+    /// Waits up to the configured tick ([`ConnConfig::tick`]) for the next packet. `Err`
+    /// ends the link for good (peer closed, socket error, a stream out of sync).
+    fn recv(&mut self) -> Result<Incoming, ConnFailure>;
 }
 
-/// OpenD's TCP transport.
-pub struct TcpTransport;
-
-/// Socket options of a [`TcpTransport`] connection.
-#[derive(Debug, Clone)]
-pub struct TcpOptions {
-    /// TCP connect timeout.
-    pub connect_timeout: Duration,
-    /// Read timeout used as the timer tick of the reader thread.
-    pub tick: Duration,
-    /// A write blocked longer than this fails (the connection is then torn down).
-    pub write_timeout: Duration,
-    /// Largest body accepted from the peer.
-    pub max_body_len: u32,
-    /// Bytes read per `read` call.
-    pub read_chunk: usize,
+/// An open, logged-in link.
+pub struct Link {
+    /// What the login said.
+    pub info: InitInfo,
+    /// The sending side.
+    pub sender: Arc<dyn PacketSender>,
+    /// The receiving side.
+    pub receiver: Box<dyn PacketReceiver>,
 }
 
-impl TcpTransport {
-    /// Connects to `host:port` and returns the two halves. `init_cipher` seals and opens
-    /// the InitConnect exchange (RSA or plain); everything after uses the cipher set with
-    /// `set_session_cipher`.
-    pub fn connect(
-        host: &str,
-        port: u16,
-        opts: &TcpOptions,
-        init_cipher: PacketCipher,
-    ) -> io::Result<(TcpWriter, TcpReader)> {
-        let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-        let mut last = io::Error::new(io::ErrorKind::InvalidInput, format!("no address for {host}"));
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, opts.connect_timeout) {
-                Ok(stream) => {
-                    stream.set_nodelay(true)?;
-                    stream.set_read_timeout(Some(opts.tick))?;
-                    stream.set_write_timeout(Some(opts.write_timeout))?;
-                    let read_half = stream.try_clone()?;
-                    let writer = TcpWriter {
-                        stream,
-                        write_lock: Mutex::new(()),
-                        init_cipher: init_cipher.clone(),
-                        session: OnceLock::new(),
-                    };
-                    let reader = TcpReader {
-                        stream: read_half,
-                        decoder: FrameDecoder::with_max_body_len(opts.max_body_len),
-                        cipher: init_cipher,
-                        chunk: opts.read_chunk.max(4096),
-                    };
-                    return Ok((writer, reader));
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("info", &self.info).finish_non_exhaustive()
     }
 }
 
-/// The write half of a TCP connection.
-pub struct TcpWriter {
-    stream: TcpStream,
-    write_lock: Mutex<()>,
-    init_cipher: PacketCipher,
-    session: OnceLock<PacketCipher>,
+/// A way to reach OpenD: one value opens one link.
+///
+/// [`TrdApi::init_connect_with`](crate::TrdApi::init_connect_with) takes any transport.
+pub trait Transport: Send + 'static {
+    /// Where it connects, for messages (e.g. `127.0.0.1:11111`).
+    fn peer(&self) -> String;
+
+    /// Connects and logs in, on the connection's I/O thread. Bounded by
+    /// [`OpenContext::deadline`]; returns promptly once [`OpenContext::is_cancelled`].
+    fn open(self: Box<Self>, ctx: &OpenContext) -> Result<Link, ConnFailure>;
 }
 
-impl PacketWriter for TcpWriter {
-    fn send_wiping(
-        &self,
-        proto_id: u32,
-        serial: u32,
-        wipe: bool,
-        encode: &mut dyn FnMut(&mut Vec<u8>),
-    ) -> io::Result<()> {
-        let cipher = self.session.get().unwrap_or(&self.init_cipher);
-        // Seal (hash, encrypt) before taking the lock: only the write itself is serialized.
-        let mut packet = build_packet(proto_id, serial, cipher, wipe, encode);
-        let res = {
-            let _guard = self.write_lock.lock();
-            io::Write::write_all(&mut &self.stream, &packet)
-        };
-        if wipe {
-            zeroize::Zeroize::zeroize(&mut packet);
-        }
-        res
-    }
+/// The serial number counter of one API object: it keeps counting across connections,
+/// so a number is never reused (0 is skipped).
+#[derive(Debug)]
+pub(crate) struct Serials(AtomicU32);
 
-    fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>> {
-        let _guard = self.write_lock.try_lock()?;
-        let cipher = self.session.get().unwrap_or(&self.init_cipher);
-        let packet = build_packet(proto_id, serial, cipher, false, encode);
-        Some(io::Write::write_all(&mut &self.stream, &packet))
-    }
-
-    fn set_session_cipher(&self, cipher: PacketCipher) {
-        let _ = self.session.set(cipher);
-    }
-
-    fn shutdown(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+impl Default for Serials {
+    fn default() -> Self {
+        Serials(AtomicU32::new(1))
     }
 }
 
-/// The read half of a TCP connection.
-pub struct TcpReader {
-    stream: TcpStream,
-    decoder: FrameDecoder,
-    cipher: PacketCipher,
-    chunk: usize,
-}
-
-impl PacketReader for TcpReader {
-    fn read_packet(&mut self) -> Result<ReadEvent, ReadError> {
+impl Serials {
+    pub(crate) fn next(&self) -> u32 {
         loop {
-            if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Codec)? {
-                let header = frame.header;
-                return Ok(match open_frame(frame, &self.cipher) {
-                    Ok(body) => ReadEvent::Packet(Packet { header, body }),
-                    Err(error) => ReadEvent::BadPacket { header, error },
-                });
-            }
-            match self.decoder.read_from(&mut ReadHalf(&self.stream), self.chunk) {
-                Ok(0) => {
-                    return Err(ReadError::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed by peer",
-                    )))
-                }
-                Ok(_) => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Ok(ReadEvent::Idle)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ReadError::Io(e)),
+            let s = self.0.fetch_add(1, Ordering::Relaxed);
+            if s != 0 {
+                return s;
             }
         }
     }
-
-    fn set_session_cipher(&mut self, cipher: PacketCipher) {
-        self.cipher = cipher;
-    }
 }
 
-struct ReadHalf<'a>(&'a TcpStream);
+type Canceller = Box<dyn FnOnce() + Send>;
 
-impl Read for ReadHalf<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&mut &*self.0).read(buf)
-    }
+/// Cancellation of an open in progress: a flag and the actions that wake it.
+#[derive(Default)]
+pub(crate) struct Cancel {
+    flag: AtomicBool,
+    actions: Mutex<Vec<Canceller>>,
 }
 
-/// Builds one packet, header and body in a single buffer. `encode` appends the
-/// plaintext protobuf body to the vector it is given; in plain mode that is the packet
-/// buffer itself, so the body is never copied.
-pub fn build_packet(
-    proto_id: u32,
-    serial: u32,
-    cipher: &PacketCipher,
-    wipe: bool,
-    encode: &mut dyn FnMut(&mut Vec<u8>),
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.resize(HEADER_LEN, 0);
-    let sha1 = if cipher.is_plain() {
-        encode(&mut out);
-        sha1_digest(&out[HEADER_LEN..])
-    } else {
-        let mut plain = Vec::with_capacity(256);
-        encode(&mut plain);
-        cipher.encrypt_into(&plain, &mut out);
-        let sha1 = sha1_digest(&plain);
-        if wipe {
-            zeroize::Zeroize::zeroize(&mut plain);
+impl Cancel {
+    pub(crate) fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Sets the flag and runs every registered action (once).
+    pub(crate) fn fire(&self) {
+        self.flag.store(true, Ordering::Release);
+        let actions: Vec<Canceller> = std::mem::take(&mut *self.actions.lock());
+        for a in actions {
+            a();
         }
-        sha1
-    };
-    let header = FrameHeader {
-        proto_id,
-        serial_no: serial,
-        body_len: (out.len() - HEADER_LEN) as u32,
-        body_sha1: sha1,
-        ..Default::default()
-    };
-    header.write_to(&mut out);
-    out
+    }
+
+    fn register(&self, action: Canceller) {
+        let mut actions = self.actions.lock();
+        if self.is_set() {
+            drop(actions);
+            action();
+        } else {
+            actions.push(action);
+        }
+    }
+
+    /// Drops the registered actions (the open finished).
+    pub(crate) fn clear(&self) {
+        self.actions.lock().clear();
+    }
+}
+
+/// What a transport gets while opening a link.
+pub struct OpenContext {
+    pub(crate) config: ConnConfig,
+    pub(crate) cancel: Arc<Cancel>,
+    pub(crate) serials: Arc<Serials>,
+    pub(crate) deadline: Instant,
+}
+
+impl std::fmt::Debug for OpenContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenContext").field("cancelled", &self.is_cancelled()).finish_non_exhaustive()
+    }
+}
+
+/// How often a cancellable wait checks for cancellation.
+const CANCEL_SLICE: Duration = Duration::from_millis(10);
+
+impl OpenContext {
+    /// The connection settings.
+    pub fn config(&self) -> &ConnConfig {
+        &self.config
+    }
+
+    /// Whether the user closed the connection: stop and return any error.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+
+    /// When opening must have finished (start + [`ConnConfig::connect_timeout`]).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The next serial number, for a login request.
+    pub fn next_serial(&self) -> u32 {
+        self.serials.next()
+    }
+
+    /// Registers an action run once if the open is cancelled (at once if it already
+    /// is), e.g. shutting down the socket a handshake is blocked on. Actions are
+    /// dropped when the open returns.
+    pub fn on_cancel(&self, action: impl FnOnce() + Send + 'static) {
+        self.cancel.register(Box::new(action));
+    }
+
+    /// The failure to return when [`is_cancelled`](Self::is_cancelled).
+    pub fn cancelled_failure(&self) -> ConnFailure {
+        ConnFailure::socket(SocketFailKind::ConnectFailed, "closed by the user while connecting")
+    }
+
+    /// Resolves `host` and connects a TCP stream to `host:port` within `timeout` (each
+    /// address in turn), returning promptly if the open is cancelled meanwhile. The
+    /// stream is shut down if the open is cancelled later. Name resolution and the
+    /// connect run on a short-lived helper thread, so a cancelled open never waits for
+    /// an unreachable host; the helper ends on its own within `timeout`.
+    pub fn tcp_connect(&self, host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ConnFailure> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let host_owned = host.to_string();
+        std::thread::Builder::new()
+            .name("ftapi-connect".into())
+            .spawn(move || {
+                let _ = tx.send(connect_any(&host_owned, port, timeout));
+            })
+            .map_err(|e| ConnFailure::io(SocketFailKind::CreateFailed, "cannot start the connect thread", &e))?;
+        let stream = loop {
+            if self.is_cancelled() {
+                return Err(self.cancelled_failure());
+            }
+            match rx.recv_timeout(CANCEL_SLICE) {
+                Ok(r) => break r.map_err(|f| f.context(&format!("{host}:{port}")))?,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(ConnFailure::socket(SocketFailKind::Unknown, "the connect thread ended"))
+                }
+            }
+        };
+        if let Ok(clone) = stream.try_clone() {
+            self.on_cancel(move || {
+                let _ = clone.shutdown(std::net::Shutdown::Both);
+            });
+        }
+        if self.is_cancelled() {
+            return Err(self.cancelled_failure());
+        }
+        Ok(stream)
+    }
+}
+
+fn connect_any(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ConnFailure> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| ConnFailure::io(SocketFailKind::GetHostByNameFailed, "cannot resolve the host", &e))?
+        .collect();
+    let deadline = Instant::now() + timeout;
+    let mut last = ConnFailure::socket(SocketFailKind::GetHostByNameWrong, "the host has no address");
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = ConnFailure::io(SocketFailKind::ConnectFailed, "", &e),
+        }
+    }
+    Err(last)
 }

@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::api::{ConnSpi, TrdApi, TrdSpi};
 use crate::codec::RsaKey;
-use crate::conn::ConnConfig;
+use crate::conn::{ConnConfig, ConnFailure, SocketFailKind};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -168,29 +168,31 @@ pub(crate) trait SessionHooks: Send + Sync {
     fn restore(&self) -> Result<Vec<(&'static str, Error)>>;
 }
 
-/// Forwards the connection callbacks of the [`TrdApi`] to the session's channels.
+/// Forwards the connection callbacks of the [`TrdApi`] to the session's channels, as
+/// the typed [`ConnFailure`] the core reported (no parsing of descriptions).
 struct ConnForwarder {
-    init_tx: Sender<std::result::Result<(), String>>,
-    lost_tx: Sender<String>,
+    init_tx: Sender<std::result::Result<(), ConnFailure>>,
+    lost_tx: Sender<ConnFailure>,
+}
+
+impl ConnForwarder {
+    fn failure(api: &TrdApi, err_code: i64, desc: &str) -> ConnFailure {
+        // The core records the failure before it calls back, on this same thread.
+        api.last_conn_failure()
+            .filter(|f| f.err_code() == err_code)
+            .or_else(|| ConnFailure::from_err_code(err_code))
+            .unwrap_or_else(|| ConnFailure::socket(SocketFailKind::Unknown, desc))
+    }
 }
 
 impl ConnSpi for ConnForwarder {
-    fn on_init_connect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
-        let r = match err_code {
-            0 => Ok(()),
-            // Local failures (refused, timed out, unreadable reply) carry their own text.
-            c if c == i64::from(crate::error::ret_type::DISCONNECT)
-                || c == i64::from(crate::error::ret_type::INVALID) =>
-            {
-                Err(desc.strip_prefix("connect failed: ").unwrap_or(desc).to_string())
-            }
-            c => Err(format!("InitConnect refused by OpenD (retType {c}): {desc}")),
-        };
+    fn on_init_connect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+        let r = if err_code == 0 { Ok(()) } else { Err(Self::failure(api, err_code, desc)) };
         let _ = self.init_tx.send(r);
     }
 
-    fn on_disconnect(&self, _api: &TrdApi, _err_code: i64, desc: &str) {
-        let _ = self.lost_tx.send(desc.strip_prefix("not connected: ").unwrap_or(desc).to_string());
+    fn on_disconnect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+        let _ = self.lost_tx.send(Self::failure(api, err_code, desc));
     }
 }
 
@@ -206,8 +208,8 @@ pub(crate) struct Session {
     state: Mutex<ConnectionState>,
     cond: Condvar,
     closed: AtomicBool,
-    init_rx: Receiver<std::result::Result<(), String>>,
-    lost_rx: Receiver<String>,
+    init_rx: Receiver<std::result::Result<(), ConnFailure>>,
+    lost_rx: Receiver<ConnFailure>,
 }
 
 impl std::fmt::Debug for Session {
@@ -288,8 +290,12 @@ impl Session {
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
-                Ok(Err(msg)) if msg.contains(&format!("{host}:{port}")) => Err(Error::Connect(msg)),
-                Ok(Err(msg)) => Err(Error::Connect(format!("{host}:{port}: {msg}"))),
+                Ok(Err(f)) => Err(Error::Connect(match f.ret_type() {
+                    Some(rt) => format!("{host}:{port}: InitConnect refused by OpenD (retType {rt}): {f}"),
+                    None if f.is_init_failure() => format!("{host}:{port}: {f}"),
+                    // Socket failures already name the address.
+                    None => f.to_string(),
+                })),
                 Err(_) => Err(Error::Connect(format!("{host}:{port}: connection events ended"))),
             },
             recv(shutdown) -> _ => Err(Error::NotConnected("the trade context is closed".into())),
@@ -350,7 +356,7 @@ impl Session {
         loop {
             let reason = crossbeam_channel::select! {
                 recv(self.lost_rx) -> m => match m {
-                    Ok(r) => r,
+                    Ok(f) => f.to_string(),
                     Err(_) => return,
                 },
                 recv(shutdown) -> _ => return,
