@@ -93,15 +93,13 @@ impl RawWs {
         }
     }
 
-    /// The reply to `section` (pushes before it are returned too).
-    fn reply_to(&mut self, section: u64) -> (WsReplyHeader, Vec<u8>, Vec<(WsReplyHeader, Vec<u8>)>) {
-        let mut pushes = Vec::new();
+    /// The reply to `section` (pushes before it are skipped).
+    fn reply_to(&mut self, section: u64) -> (WsReplyHeader, Vec<u8>) {
         loop {
             let (h, body) = self.recv();
             if h.section == section {
-                return (h, body, pushes);
+                return (h, body);
             }
-            pushes.push((h, body));
         }
     }
 
@@ -118,7 +116,7 @@ impl RawWs {
 
     fn login(&mut self, key: &str) -> u64 {
         let s = self.send(CMD_INIT, &Self::init_body(key));
-        let (h, body, _) = self.reply_to(s);
+        let (h, body) = self.reply_to(s);
         assert_eq!((h.cmd, h.error), (CMD_INIT, 0));
         let rsp: init_web_socket::Response = decode_body(&body).unwrap();
         assert_eq!(rsp.ret_type, 0);
@@ -127,7 +125,7 @@ impl RawWs {
 
     fn call<P: Protocol>(&mut self, c2s: C2s<P>) -> S2c<P> {
         let s = self.send(P::PROTO_ID, &P::Request::from_c2s(c2s).encode_to_vec());
-        let (h, body, _) = self.reply_to(s);
+        let (h, body) = self.reply_to(s);
         assert_eq!((h.cmd, h.error), (P::PROTO_ID, 0));
         s2c::<P>(&body)
     }
@@ -357,4 +355,545 @@ fn kill_connections_and_shutdown_cover_the_websocket_port() {
     assert!(ws.ws.read().is_err() || ws.ws.read().is_err());
     sim.shutdown();
     assert_eq!(sim.connection_count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The client transport (TrdApi over ws and wss)
+// ---------------------------------------------------------------------------------------
+
+mod client {
+    use super::*;
+
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+
+    use crossbeam_channel::{Receiver, Sender};
+    use ftapi::conn::ws::WsTransport;
+    use ftapi::conn::{ConnFailure, FailKind, InitFailKind};
+    use ftapi::{ConnConfig, ConnSpi, ConnState, Error, TrdApi, TrdSpi};
+
+    const WAIT: Duration = Duration::from_secs(20);
+
+    /// What the callbacks saw.
+    #[derive(Debug)]
+    enum Ev {
+        Init(i64, String),
+        Lost(i64, String),
+        Order(Box<pb::trd_update_order::S2c>),
+        Notify,
+    }
+
+    struct Rec(Sender<Ev>);
+
+    impl ConnSpi for Rec {
+        fn on_init_connect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
+            let _ = self.0.send(Ev::Init(err_code, desc.to_string()));
+        }
+        fn on_disconnect(&self, _api: &TrdApi, err_code: i64, desc: &str) {
+            let _ = self.0.send(Ev::Lost(err_code, desc.to_string()));
+        }
+    }
+
+    impl TrdSpi for Rec {
+        fn on_push_update_order(&self, _api: &TrdApi, push: pb::trd_update_order::S2c) {
+            let _ = self.0.send(Ev::Order(Box::new(push)));
+        }
+        fn on_push_notify(&self, _api: &TrdApi, _push: pb::notify::S2c) {
+            let _ = self.0.send(Ev::Notify);
+        }
+    }
+
+    fn api() -> (TrdApi, Receiver<Ev>) {
+        let api = TrdApi::new();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let rec = Arc::new(Rec(tx));
+        api.set_conn_spi(rec.clone());
+        api.set_trd_spi(rec);
+        (api, rx)
+    }
+
+    fn init_result(rx: &Receiver<Ev>) -> (i64, String) {
+        loop {
+            match rx.recv_timeout(WAIT).expect("on_init_connect") {
+                Ev::Init(code, desc) => return (code, desc),
+                _ => continue,
+            }
+        }
+    }
+
+    /// A temporary PEM file, removed on drop.
+    struct PemFile(PathBuf);
+
+    impl PemFile {
+        fn new(pem: &str) -> PemFile {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("ftapi-ws-test-{}-{n}.pem", std::process::id()));
+            std::fs::write(&path, pem).unwrap();
+            PemFile(path)
+        }
+    }
+
+    impl Drop for PemFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Connect, accounts, unlock, subscribe, place (PacketID filled by the client),
+    /// the order push, the order list, close.
+    fn trade_flow(sim: &SimServer, transport: WsTransport) {
+        let (api, rx) = api();
+        assert!(api.init_connect_with(Box::new(transport)));
+        let (code, desc) = init_result(&rx);
+        assert_eq!(code, 0, "{desc}");
+        let conn_id = api.get_connect_id();
+        assert_ne!(conn_id, 0);
+        assert_eq!(sim.sessions().iter().filter(|s| s.conn_id == conn_id && s.initialized).count(), 1);
+
+        let state = api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 }).unwrap();
+        assert_eq!(state.conn_id, Some(conn_id));
+        let accs = api
+            .call::<pb::proto::GetAccList>(pb::trd_get_acc_list::C2s {
+                user_id: api.get_login_user_id(),
+                trd_category: Some(1),
+                need_general_sec_account: Some(true),
+            })
+            .unwrap();
+        assert!(accs.acc_list.iter().any(|a| a.acc_id == HK_REAL));
+        let wrong = api.call::<pb::proto::UnlockTrade>(pb::trd_unlock_trade::C2s {
+            unlock: true,
+            pwd_md5: Some(key_md5_hex("wrong")),
+            security_firm: None,
+        });
+        assert!(matches!(wrong, Err(Error::Server { .. })), "{wrong:?}");
+        api.call::<pb::proto::UnlockTrade>(pb::trd_unlock_trade::C2s {
+            unlock: true,
+            pwd_md5: Some(PASSWORD_MD5.into()),
+            security_firm: None,
+        })
+        .unwrap();
+        api.call::<pb::proto::SubAccPush>(pb::trd_sub_acc_push::C2s { acc_id_list: vec![HK_REAL] }).unwrap();
+        // PacketID left empty: the client fills it with the connID and the serial.
+        let placed = api.call::<pb::proto::PlaceOrder>(market_buy(0, 0, "over ws")).unwrap();
+        let order_id = placed.order_id.unwrap();
+        loop {
+            match rx.recv_timeout(WAIT).expect("the order push") {
+                Ev::Order(p) if p.order.order_id == order_id => break,
+                Ev::Lost(code, desc) => panic!("lost: {code} {desc}"),
+                _ => continue,
+            }
+        }
+        let list = api
+            .call::<pb::proto::GetOrderList>(pb::trd_get_order_list::C2s { header: hk_header(), ..Default::default() })
+            .unwrap();
+        assert!(list.order_list.iter().any(|o| o.order_id == order_id));
+        api.close();
+        assert_eq!(api.state(), ConnState::Closed);
+        assert!(rx.try_iter().all(|e| !matches!(e, Ev::Lost(..))), "close fired on_disconnect");
+    }
+
+    #[test]
+    fn init_connect_ws_trades_over_ws() {
+        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let addr = sim.ws_addr().unwrap();
+        // The plain entry point first.
+        let (api, rx) = api();
+        assert!(api.init_connect_ws("127.0.0.1", addr.port(), false, KEY));
+        assert_eq!(init_result(&rx).0, 0);
+        api.close();
+        trade_flow(&sim, WsTransport::new("127.0.0.1", addr.port(), false, KEY));
+    }
+
+    #[test]
+    fn trades_over_wss_with_a_ca_file() {
+        let (cert, key) = test_cert();
+        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let ca = PemFile::new(&cert);
+        let port = sim.ws_addr().unwrap().port();
+        trade_flow(&sim, WsTransport::new("127.0.0.1", port, true, KEY).ca_file(&ca.0));
+        // A host name works as well as an IP address.
+        trade_flow(&sim, WsTransport::new("localhost", port, true, KEY).ca_file(&ca.0));
+    }
+
+    #[test]
+    fn wss_refuses_an_untrusted_certificate_unless_insecure() {
+        let (cert, key) = test_cert();
+        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let port = sim.ws_addr().unwrap().port();
+        let (api, rx) = api();
+        // The system roots do not know the test certificate.
+        assert!(api.init_connect_with(Box::new(WsTransport::new("127.0.0.1", port, true, KEY))));
+        let (code, desc) = init_result(&rx);
+        assert_ne!(code, 0);
+        assert!(desc.contains("TLS"), "{desc}");
+        // Another CA: refused too.
+        let (other, _) = test_cert();
+        let other = PemFile::new(&other);
+        let (api, rx) = self::api();
+        api.init_connect_with(Box::new(WsTransport::new("127.0.0.1", port, true, KEY).ca_file(&other.0)));
+        assert_ne!(init_result(&rx).0, 0);
+        // The explicit opt-in accepts it.
+        trade_flow(&sim, WsTransport::new("127.0.0.1", port, true, KEY).insecure(true));
+    }
+
+    #[test]
+    fn a_wrong_key_fails_with_an_init_timeout() {
+        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let port = sim.ws_addr().unwrap().port();
+        let (api, rx) = api();
+        let t = WsTransport::new("127.0.0.1", port, false, "wrong").login_timeout(Duration::from_millis(300));
+        assert!(api.init_connect_with(Box::new(t)));
+        let (code, desc) = init_result(&rx);
+        let failure = ConnFailure::from_err_code(code).expect("a failure");
+        assert_eq!(failure.kind(), FailKind::Init(InitFailKind::Timeout), "{desc}");
+        assert!(desc.contains("wrong key"), "{desc}");
+        assert_eq!(api.state(), ConnState::Closed);
+        assert_eq!(sim.stats().init_connects_ok, 0);
+    }
+
+    #[test]
+    fn pending_requests_fail_with_disconnected_when_the_server_drops() {
+        let blocker = Arc::new(Blocker::default());
+        let sim = SimServer::builder().port(0).websocket(0, KEY).trade_handler(blocker.clone()).start().unwrap();
+        let (api, rx) = api();
+        api.init_connect_ws("127.0.0.1", sim.ws_addr().unwrap().port(), false, KEY);
+        assert_eq!(init_result(&rx).0, 0);
+        std::thread::scope(|scope| {
+            let call = scope.spawn(|| {
+                api.call::<pb::proto::GetFunds>(pb::trd_get_funds::C2s { header: hk_header(), ..Default::default() })
+            });
+            blocker.entered.recv_timeout(WAIT).expect("the request reached the simulator");
+            assert_eq!(sim.kill_connections(), 1);
+            let r = call.join().unwrap();
+            assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
+        });
+        loop {
+            if let Ev::Lost(code, _) = rx.recv_timeout(WAIT).expect("on_disconnect") {
+                assert_ne!(code, 0);
+                break;
+            }
+        }
+        drop(blocker.release.lock().take());
+    }
+
+    /// A trade handler whose GetFunds waits until released.
+    struct Blocker {
+        entered: Receiver<()>,
+        entered_tx: Sender<()>,
+        release: parking_lot::Mutex<Option<Sender<()>>>,
+        released: Receiver<()>,
+    }
+
+    impl Default for Blocker {
+        fn default() -> Self {
+            let (entered_tx, entered) = crossbeam_channel::unbounded();
+            let (release, released) = crossbeam_channel::bounded(0);
+            Blocker { entered, entered_tx, release: parking_lot::Mutex::new(Some(release)), released }
+        }
+    }
+
+    impl ftapi::sim::TradeHandler for Blocker {
+        fn handle(&self, _conn: &ftapi::sim::ConnInfo, proto_id: u32, _body: &[u8]) -> Option<Vec<u8>> {
+            let _ = self.entered_tx.send(());
+            let _ = self.released.recv();
+            let _ = proto_id;
+            None
+        }
+        fn disconnected(&self, _conn_id: u64) {}
+    }
+
+    /// A securities context over the WebSocket port: accounts, unlock, a market order,
+    /// its push, the order list; then a killed connection is restored.
+    fn sec_context_flow(
+        sim: &SimServer,
+        edit: impl FnOnce(
+            ftapi::context::ContextBuilder<ftapi::context::Securities>,
+        ) -> ftapi::context::ContextBuilder<ftapi::context::Securities>,
+    ) {
+        use ftapi::context::{OrderQuery, SecTradeContext};
+        use ftapi::{PlaceOrder, TrdMarket, TrdSide};
+        let port = sim.ws_addr().unwrap().port();
+        let builder = SecTradeContext::builder().host("127.0.0.1").port(port).filter_trdmarket(TrdMarket::Hk);
+        let ctx = edit(builder).open().expect("open over the WebSocket port");
+        let conn_id = ctx.conn_id();
+        assert!(sim.sessions().iter().any(|s| s.conn_id == conn_id && s.initialized));
+        let accounts = ctx.get_acc_list().unwrap();
+        assert!(accounts.iter().any(|a| a.acc_id == HK_REAL));
+        ctx.unlock_trade("123456", true).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        ctx.set_order_handler(move |u| {
+            let _ = tx.send(u.order.order_id);
+        });
+        let placed = ctx.place_order(PlaceOrder::market("HK.00700", TrdSide::Buy, 100.0).acc_id(HK_REAL)).unwrap();
+        let order_id = placed.order_id.unwrap();
+        while rx.recv_timeout(WAIT).expect("the order push") != order_id {}
+        let orders = ctx.order_list_query(OrderQuery::new().acc_id(HK_REAL)).unwrap();
+        assert!(orders.iter().any(|o| o.order_id == order_id));
+        // A lost connection is restored over the WebSocket port too.
+        assert_eq!(sim.kill_connections(), 1);
+        let mut restored = false;
+        for _ in 0..200 {
+            if ctx.get_acc_list().is_ok() && ctx.conn_id() != conn_id {
+                restored = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(restored, "the context did not reconnect");
+        ctx.close();
+    }
+
+    #[test]
+    fn sec_context_over_ws() {
+        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        sec_context_flow(&sim, |b| b.websocket(false, KEY));
+    }
+
+    #[test]
+    fn sec_context_over_wss() {
+        let (cert, key) = test_cert();
+        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let ca = PemFile::new(&cert);
+        sec_context_flow(&sim, |b| b.websocket(true, KEY).websocket_ca_file(&ca.0));
+    }
+
+    #[test]
+    fn a_context_with_a_wrong_key_fails_to_open() {
+        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let port = sim.ws_addr().unwrap().port();
+        let r = ftapi::context::SecTradeContext::builder()
+            .host("127.0.0.1")
+            .port(port)
+            .websocket(false, "wrong")
+            .connect_timeout(Duration::from_secs(1))
+            .open();
+        // The default login timeout (20 s) applies: OpenD does not answer a wrong key.
+        let Err(e) = r else { panic!("opened with a wrong key") };
+        assert!(e.to_string().contains("wrong key"), "{e}");
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let secret = "s3cret-ws-key";
+        let t = WsTransport::new("127.0.0.1", 1, true, secret).ca_file("/nonexistent.pem");
+        let sim_config = ftapi::sim::SimConfig {
+            websocket: Some(ftapi::sim::WsSettings::new(0, secret).with_tls_pem("cert", "private key")),
+            ..Default::default()
+        };
+        let cfg = ftapi::context::SecTradeContext::builder().websocket(true, secret);
+        for text in [format!("{t:?}"), format!("{sim_config:?}"), format!("{cfg:?}")] {
+            assert!(!text.contains(secret) && !text.contains(&key_md5_hex(secret)), "{text}");
+        }
+    }
+
+    // ---- a scripted WebSocket server, for what the simulator never does ----
+
+    /// Accepts one client, answers its Init with connID 77, then hands every request to
+    /// `script` with a way to answer.
+    fn scripted_server(script: impl FnOnce(&mut ServerSide) + Send + 'static) -> (u16, std::thread::JoinHandle<()>) {
+        scripted_server_tls(None, script)
+    }
+
+    /// [`scripted_server`] over TLS with `(cert PEM, key PEM)`.
+    fn scripted_server_tls(
+        tls: Option<(String, String)>,
+        script: impl FnOnce(&mut ServerSide) + Send + 'static,
+    ) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(WAIT)).unwrap();
+            let stream: Box<dyn Stream + Send> = match tls {
+                None => Box::new(sock),
+                Some((cert, key)) => {
+                    use rustls_pki_types::pem::PemObject;
+                    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap();
+                    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+                    let provider = Arc::new(rustls::crypto::ring::default_provider());
+                    let config = rustls::ServerConfig::builder_with_provider(provider)
+                        .with_safe_default_protocol_versions()
+                        .unwrap()
+                        .with_no_client_auth()
+                        .with_single_cert(certs, key)
+                        .unwrap();
+                    let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+                    Box::new(rustls::StreamOwned::new(conn, sock))
+                }
+            };
+            let ws = tungstenite::accept(stream).unwrap();
+            let mut side = ServerSide { ws };
+            let (cmd, section, _) = side.request();
+            assert_eq!(cmd, CMD_INIT);
+            let rsp = init_web_socket::Response {
+                ret_type: 0,
+                ret_msg: None,
+                err_code: None,
+                s2c: Some(init_web_socket::S2c { server_time: Some(0), conn_id: Some(77) }),
+            };
+            side.answer(&WsReplyHeader::new(CMD_INIT, section), &rsp.encode_to_vec());
+            script(&mut side);
+        });
+        (port, handle)
+    }
+
+    struct ServerSide {
+        ws: WebSocket<Box<dyn Stream + Send>>,
+    }
+
+    impl ServerSide {
+        /// The next request (pings are answered by tungstenite).
+        fn request(&mut self) -> (u32, u64, Vec<u8>) {
+            loop {
+                match self.ws.read() {
+                    Ok(Message::Binary(data)) => {
+                        let (h, body) = ftapi::codec::ws::decode_request(&data).unwrap();
+                        return (h.cmd, h.section, body.to_vec());
+                    }
+                    Ok(_) => continue,
+                    Err(e) => panic!("scripted server: {e}"),
+                }
+            }
+        }
+
+        fn answer(&mut self, h: &WsReplyHeader, body: &[u8]) {
+            self.ws.send(Message::Binary(ftapi::codec::ws::encode_reply(h, body).into())).unwrap();
+        }
+    }
+
+    fn ok_state_body() -> Vec<u8> {
+        pb::get_global_state::Response {
+            ret_type: 0,
+            ret_msg: None,
+            err_code: None,
+            s2c: Some(pb::get_global_state::S2c { conn_id: Some(77), ..Default::default() }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn empty_bodies_errors_and_late_replies() {
+        let (port, server) = scripted_server(|side| {
+            // 1: an empty body.
+            let (cmd, s1, _) = side.request();
+            side.answer(&WsReplyHeader::new(cmd, s1), &[]);
+            // 2: a transport error whose text is multi-byte (7 characters, 21 bytes: cut to 6).
+            let (cmd, s2, _) = side.request();
+            side.answer(&WsReplyHeader::with_error(cmd, s2, 1, "超时超时超时超"), &[]);
+            // 3: not answered until request 4 arrives (the client has given up on it by then).
+            let (cmd3, s3, _) = side.request();
+            let (cmd4, s4, _) = side.request();
+            side.answer(&WsReplyHeader::new(cmd3, s3), &ok_state_body());
+            side.answer(&WsReplyHeader::new(cmd4, s4), &ok_state_body());
+            // 5: answered normally, then the server closes.
+            let (cmd, s5, _) = side.request();
+            side.answer(&WsReplyHeader::new(cmd, s5), &ok_state_body());
+            let _ = side.ws.close(None);
+            let _ = side.ws.flush();
+        });
+        let (api, rx) = api();
+        api.set_config(ConnConfig { request_timeout: Duration::from_millis(300), ..Default::default() });
+        api.init_connect_ws("127.0.0.1", port, false, "");
+        assert_eq!(init_result(&rx).0, 0);
+        assert_eq!(api.get_connect_id(), 77);
+        let state = |api: &TrdApi| api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 });
+        // 1: the empty body settles the request: an empty Response is retType -400.
+        let r = state(&api);
+        assert!(matches!(r, Err(Error::Server { ret_type: -400, .. }) | Err(Error::Codec(_))), "{r:?}");
+        // 2: the header error fails the request with its text, read as bytes.
+        match state(&api) {
+            Err(Error::Io(msg)) => assert!(msg.contains("error 1: 超时超时超时"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        // 3 times out; its late reply is dropped, 4 gets its own reply.
+        assert!(matches!(state(&api), Err(Error::Timeout { .. })));
+        assert_eq!(state(&api).unwrap().conn_id, Some(77));
+        assert_eq!(state(&api).unwrap().conn_id, Some(77));
+        server.join().unwrap();
+        match rx.recv_timeout(WAIT).expect("on_disconnect") {
+            Ev::Lost(code, _) => assert_ne!(code, 0),
+            Ev::Notify | Ev::Order(_) => panic!("a late reply was delivered as a push"),
+            Ev::Init(..) => panic!("a second init"),
+        }
+    }
+
+    /// A reply of `len` bytes: retType -1 with a long retMsg.
+    fn big_body(len: usize) -> Vec<u8> {
+        pb::get_global_state::Response { ret_type: -1, ret_msg: Some("x".repeat(len)), err_code: None, s2c: None }
+            .encode_to_vec()
+    }
+
+    #[test]
+    fn wss_carries_big_messages_and_enforces_the_size_limit() {
+        let (cert, key) = test_cert();
+        let ca = PemFile::new(&cert);
+        let (port, server) = scripted_server_tls(Some((cert, key)), |side| {
+            for len in [3 << 20, 100_000, 2 << 20] {
+                let (cmd, section, _) = side.request();
+                side.answer(&WsReplyHeader::new(cmd, section), &big_body(len));
+            }
+        });
+        let (api, rx) = api();
+        let t = WsTransport::new("127.0.0.1", port, true, "").ca_file(&ca.0).max_message_size(1 << 21);
+        api.init_connect_with(Box::new(t));
+        assert_eq!(init_result(&rx).0, 0);
+        let state = |api: &TrdApi| api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 });
+        // 3 MiB is over the 2 MiB limit: the link is closed and the request fails.
+        let r = state(&api);
+        assert!(matches!(r, Err(Error::Disconnected { .. })), "{:?}", r.map(|_| ()));
+        server.join().unwrap_err(); // the server saw the client go away
+                                    // Within the limit, many TLS records make one message.
+        let (cert, key) = test_cert();
+        let ca = PemFile::new(&cert);
+        let (port, server) = scripted_server_tls(Some((cert, key)), |side| {
+            for len in [100_000, 3 << 20] {
+                let (cmd, section, _) = side.request();
+                side.answer(&WsReplyHeader::new(cmd, section), &big_body(len));
+            }
+            // A big request arrives whole too.
+            let (cmd, section, body) = side.request();
+            let req = pb::trd_place_order::Request::decode(body.as_slice()).unwrap();
+            assert_eq!(req.c2s.remark.map(|r| r.len()), Some(300_000));
+            side.answer(&WsReplyHeader::new(cmd, section), &big_body(10));
+        });
+        let (api, rx) = self::api();
+        api.init_connect_with(Box::new(WsTransport::new("127.0.0.1", port, true, "").ca_file(&ca.0)));
+        assert_eq!(init_result(&rx).0, 0);
+        for len in [100_000, 3 << 20] {
+            match state(&api) {
+                Err(Error::Server { ret_type: -1, ret_msg, .. }) => assert_eq!(ret_msg.len(), len),
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+        }
+        let big = pb::trd_place_order::C2s { remark: Some("r".repeat(300_000)), ..market_buy(0, 0, "") };
+        let r = api.call::<pb::proto::PlaceOrder>(big);
+        assert!(matches!(r, Err(Error::Server { ret_type: -1, .. })), "{:?}", r.map(|_| ()));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_link_that_stops_answering_pings_is_declared_dead() {
+        // The server logs the client in, then never reads again: pings go unanswered.
+        let (port, server) = scripted_server(|side| {
+            std::thread::sleep(Duration::from_secs(3));
+            let _ = side;
+        });
+        let (api, rx) = api();
+        let t = WsTransport::new("127.0.0.1", port, false, "")
+            .ping_interval(Duration::from_millis(100))
+            .dead_after(Duration::from_millis(500));
+        api.init_connect_with(Box::new(t));
+        assert_eq!(init_result(&rx).0, 0);
+        loop {
+            if let Ev::Lost(code, desc) = rx.recv_timeout(WAIT).expect("on_disconnect") {
+                assert_ne!(code, 0);
+                assert!(desc.contains("received"), "{desc}");
+                break;
+            }
+        }
+        server.join().unwrap();
+    }
 }
