@@ -897,3 +897,66 @@ mod client {
         server.join().unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The opend-sim command line
+// ---------------------------------------------------------------------------------------
+
+mod cli {
+    use super::*;
+
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    /// Kills the child on drop.
+    struct Child(std::process::Child);
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn opend_sim_serves_wss_from_pem_files() {
+        let (cert, key) = test_cert();
+        let dir = std::env::temp_dir().join(format!("ftapi-ws-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, &cert).unwrap();
+        std::fs::write(&key_path, &key).unwrap();
+        let mut child = Child(
+            Command::new(env!("CARGO_BIN_EXE_opend-sim"))
+                .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--ws-cert"])
+                .arg(&cert_path)
+                .arg("--ws-private-key")
+                .arg(&key_path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let second = lines.next().unwrap().unwrap();
+        assert!(first.starts_with("listening on 127.0.0.1:"), "{first}");
+        let addr: SocketAddr = second.strip_prefix("websocket on ").expect(&second).parse().unwrap();
+        let mut ws = RawWs::connect(addr, Some(&cert));
+        assert_ne!(ws.login(KEY), 0);
+        drop(child);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn opend_sim_refuses_incomplete_websocket_flags() {
+        for args in [&["--ws-key", "k"][..], &["--ws-port", "0", "--ws-cert", "c.pem"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_opend-sim")).args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(out.stdout.is_empty());
+        }
+        let help = Command::new(env!("CARGO_BIN_EXE_opend-sim")).arg("--help").output().unwrap();
+        let help = String::from_utf8(help.stdout).unwrap();
+        assert!(help.contains("--ws-port P") && help.contains("websocket on <ip>:<port>"));
+    }
+}
