@@ -190,7 +190,7 @@ fn an_unanswered_request_times_out() {
     let sim =
         sim_with(Mode::Plain, |b| b.faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(1002))));
     let (api, rx) = recorded_api(Mode::Plain);
-    api.set_request_timeout(Duration::from_millis(300));
+    api.set_config(api.config().to_builder().request_timeout(Duration::from_millis(300)).build());
     connect(&api, &rx, &sim, Mode::Plain);
     let serial = api.get_global_state();
     let err = wait_for(&rx, "the timeout", |e| match e {
@@ -397,4 +397,71 @@ fn the_config_is_applied() {
     api.set_client_info("tester", 7);
     let cfg = api.config();
     assert_eq!((cfg.client_id.as_str(), cfg.client_ver, cfg.request_timeout), ("tester", 7, Duration::from_secs(3)));
+}
+
+/// Sleeps in `on_push_notify` for `nap`, flagging while it sleeps.
+struct SleepyNotify {
+    nap: Duration,
+    sleeping: Arc<std::sync::atomic::AtomicBool>,
+    woke: crossbeam_channel::Sender<()>,
+}
+
+impl ftapi::TrdSpi for SleepyNotify {
+    fn on_push_notify(&self, _api: &TrdApi, _push: pb::notify::S2c) {
+        self.sleeping.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.nap);
+        self.sleeping.store(false, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.woke.send(());
+    }
+}
+
+#[test]
+fn a_callback_sleeping_three_keepalive_intervals_costs_neither_the_link_nor_other_timeouts() {
+    // OpenD's keepalive interval is 1 s here: the client sends KeepAlive every 0.8 s and
+    // declares the link dead after 3 s without data.
+    let sim = sim_with(Mode::Plain, |b| {
+        b.keepalive_interval(1).faults(FaultPlan::none().rule(FaultRule::new(PacketFault::Drop).proto(1002)))
+    });
+    let (api, rx) = recorded_api(Mode::Plain);
+    let sleeping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (woke_tx, woke_rx) = crossbeam_channel::bounded(1);
+    api.set_trd_spi(Arc::new(SleepyNotify {
+        nap: Duration::from_millis(3500),
+        sleeping: sleeping.clone(),
+        woke: woke_tx,
+    }));
+    connect(&api, &rx, &sim, Mode::Plain);
+    assert_eq!(sim.push_gtw_event(14, "wake the sleepy callback"), 1);
+    wait_until("the callback sleeps", || sleeping.load(std::sync::atomic::Ordering::SeqCst));
+    let keepalives_before = sim.keepalives_received();
+    // A call from another thread (the simulator drops GetGlobalState) times out with its
+    // own short timeout while the callback thread is asleep.
+    let r = api.call_request::<pb::proto::GetGlobalState>(
+        pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } },
+        Some(Duration::from_millis(300)),
+    );
+    assert!(matches!(r, Err(Error::Timeout { proto_id: 1002, .. })), "{r:?}");
+    assert!(sleeping.load(std::sync::atomic::Ordering::SeqCst), "it timed out while the callback slept");
+    woke_rx.recv_timeout(WAIT).expect("the callback returned");
+    assert!(sim.keepalives_received() > keepalives_before, "KeepAlive went on during the callback");
+    assert!(api.is_connected(), "the link survived");
+    assert!(!rx.try_iter().any(|e| matches!(e, Event::Disconnect(..))), "no on_disconnect while the callback slept");
+}
+
+#[test]
+fn close_is_prompt_while_initconnect_is_unanswered() {
+    // A loopback listener that accepts and never answers: InitConnect is in progress
+    // until the (long) connect timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let api = TrdApi::with_config(ConnConfig { connect_timeout: Duration::from_secs(60), ..ConnConfig::default() });
+    assert!(api.init_connect("127.0.0.1", port, false));
+    let _server_side = held.join().unwrap().expect("accepted");
+    assert_eq!(api.state(), ConnState::Connecting);
+    let t0 = std::time::Instant::now();
+    api.close();
+    // Generous for a loaded machine; the point is that close does not wait 60 s.
+    assert!(t0.elapsed() < Duration::from_secs(5), "close took {:?}", t0.elapsed());
+    assert_eq!(api.state(), ConnState::Closed);
 }

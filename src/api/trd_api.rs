@@ -21,7 +21,6 @@ pub type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
 
 struct Settings {
     config: ConnConfig,
-    rsa_key: Option<RsaKey>,
 }
 
 struct ApiInner {
@@ -97,11 +96,21 @@ impl TrdApi {
         Self::with_config(ConnConfig::default())
     }
 
-    /// A new API object with the given connection settings.
+    /// A new API object with the given connection settings (the one way to configure
+    /// everything; see [`ConnConfig::builder`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ftapi::{ConnConfig, TrdApi};
+    /// let api = TrdApi::with_config(
+    ///     ConnConfig::builder().client_info("mybot", 1).request_timeout(Duration::from_secs(5)).build(),
+    /// );
+    /// assert_eq!(api.config().client_id, "mybot");
+    /// ```
     pub fn with_config(config: ConnConfig) -> TrdApi {
         TrdApi {
             inner: Arc::new(ApiInner {
-                settings: Mutex::new(Settings { config, rsa_key: None }),
+                settings: Mutex::new(Settings { config }),
                 conn_spi: RwLock::new(None),
                 trd_spi: RwLock::new(None),
                 conn: Mutex::new(None),
@@ -117,16 +126,17 @@ impl TrdApi {
         TrdApi { inner, owner: false }
     }
 
-    /// Sets `InitConnect.clientID` and `clientVer` (C++ `SetClientInfo`). Takes effect at
-    /// the next `init_connect`.
+    /// Sets `InitConnect.clientID` and `clientVer` (C++ `SetClientInfo`), kept for
+    /// porting: the same as [`ConnConfigBuilder::client_info`](crate::conn::ConnConfigBuilder::client_info).
+    /// Takes effect at the next `init_connect`.
     pub fn set_client_info(&self, client_id: &str, client_ver: i32) {
         let mut s = self.inner.settings.lock();
         s.config.client_id = client_id.to_string();
         s.config.client_ver = client_ver;
     }
 
-    /// Replaces the connection settings (timeouts, limits). Takes effect at the next
-    /// `init_connect`.
+    /// Replaces the connection settings (e.g. from [`ConnConfig::builder`], or
+    /// `api.config().to_builder()...build()`). Takes effect at the next `init_connect`.
     pub fn set_config(&self, config: ConnConfig) {
         self.inner.settings.lock().config = config;
     }
@@ -137,21 +147,24 @@ impl TrdApi {
     }
 
     /// Sets the request timeout (default 12 s). Takes effect at the next `init_connect`.
+    #[deprecated(note = "use ConnConfig::builder().request_timeout(..) with TrdApi::with_config")]
     pub fn set_request_timeout(&self, timeout: Duration) {
         self.inner.settings.lock().config.request_timeout = timeout;
     }
 
     /// Sets the RSA private key (PKCS#1 or PKCS#8 PEM text) that encrypted connections
-    /// use for InitConnect; the same key OpenD is configured with (C++ `SetRSAPrivateKey`).
+    /// use for InitConnect; the same key OpenD is configured with (C++ `SetRSAPrivateKey`),
+    /// kept for porting: the same as [`ConnConfig::rsa_key`]. Takes effect at the next
+    /// `init_connect`.
     pub fn set_rsa_private_key(&self, pem: &str) -> Result<()> {
         let key = RsaKey::from_pem(pem)?;
         self.set_rsa_key(key);
         Ok(())
     }
 
-    /// Sets an already parsed RSA key.
+    /// [`set_rsa_private_key`](TrdApi::set_rsa_private_key) with an already parsed key.
     pub fn set_rsa_key(&self, key: RsaKey) {
-        self.inner.settings.lock().rsa_key = Some(key);
+        self.inner.settings.lock().config.rsa_key = Some(key);
     }
 
     /// Sets the connection callbacks (C++ `SetConnCallback`).
@@ -178,7 +191,7 @@ impl TrdApi {
     /// first) or the thread could not be started. May be called again after `close` or
     /// after a disconnect: each call makes a new connection with a new connection id.
     pub fn init_connect(&self, ip: &str, port: u16, encrypt: bool) -> bool {
-        let key = self.inner.settings.lock().rsa_key.clone();
+        let key = self.inner.settings.lock().config.rsa_key.clone();
         self.init_connect_with(Box::new(TcpTransport::new(ip, port, encrypt, key)))
     }
 

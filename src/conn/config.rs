@@ -1,15 +1,37 @@
-//! Connection settings.
+//! Connection settings and their builder.
 
 use std::time::Duration;
+
+use crate::codec::RsaKey;
+use crate::error::Result;
 
 /// Settings of a connection. `Default` gives the official SDKs' values where they have
 /// one.
 ///
+/// This is the one place every connection setting lives: build it with
+/// [`ConnConfig::builder`] and hand it to [`TrdApi::with_config`](crate::TrdApi::with_config)
+/// or to a trade context's [`conn_config`](crate::context::ContextBuilder::conn_config).
+/// The official-named setters kept for porting ([`TrdApi::set_client_info`],
+/// [`TrdApi::set_rsa_private_key`]) and the context builder's shortcuts
+/// (`connect_timeout`, `request_timeout`, `client_id`, `rsa_key`) write into the same
+/// settings.
+///
 /// ```
 /// use std::time::Duration;
-/// let cfg = ftapi::conn::ConnConfig { request_timeout: Duration::from_secs(5), ..Default::default() };
+/// use ftapi::ConnConfig;
+/// let cfg = ConnConfig::builder()
+///     .request_timeout(Duration::from_secs(5))
+///     .client_info("mybot", 1)
+///     .build();
+/// assert_eq!(cfg.client_id, "mybot");
+/// assert_eq!(cfg.request_timeout, Duration::from_secs(5));
+/// // Struct update syntax works too.
+/// let cfg = ConnConfig { request_timeout: Duration::from_secs(5), ..Default::default() };
 /// assert_eq!(cfg.client_id, "ftapi");
 /// ```
+///
+/// [`TrdApi::set_client_info`]: crate::TrdApi::set_client_info
+/// [`TrdApi::set_rsa_private_key`]: crate::TrdApi::set_rsa_private_key
 #[derive(Debug, Clone)]
 pub struct ConnConfig {
     /// Connecting plus the login (TCP connect and InitConnect) must finish within this
@@ -38,6 +60,10 @@ pub struct ConnConfig {
     /// connection stops reading until a callback returns, so TCP pushes back on OpenD;
     /// timeouts and keepalive go on meanwhile, and no push is dropped.
     pub push_queue_capacity: usize,
+    /// The RSA private key OpenD is configured with, used by encrypted TCP connections
+    /// for InitConnect (C++ `SetRSAPrivateKey`; default none). Its `Debug` output is
+    /// redacted.
+    pub rsa_key: Option<RsaKey>,
 }
 
 impl Default for ConnConfig {
@@ -54,6 +80,96 @@ impl Default for ConnConfig {
             recv_notify: true,
             dead_after_intervals: 3,
             push_queue_capacity: 4096,
+            rsa_key: None,
         }
+    }
+}
+
+impl ConnConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConnConfigBuilder {
+        ConnConfigBuilder { config: ConnConfig::default() }
+    }
+
+    /// A builder starting from these settings.
+    pub fn to_builder(&self) -> ConnConfigBuilder {
+        ConnConfigBuilder { config: self.clone() }
+    }
+}
+
+/// Builds a [`ConnConfig`]; every setter has the name of the field it sets.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConnConfigBuilder {
+    config: ConnConfig,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        impl ConnConfigBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.config.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// See [`ConnConfig::connect_timeout`].
+    connect_timeout: Duration;
+    /// See [`ConnConfig::request_timeout`].
+    request_timeout: Duration;
+    /// See [`ConnConfig::tick`].
+    tick: Duration;
+    /// See [`ConnConfig::write_timeout`].
+    write_timeout: Duration;
+    /// See [`ConnConfig::max_body_len`].
+    max_body_len: u32;
+    /// See [`ConnConfig::client_ver`].
+    client_ver: i32;
+    /// See [`ConnConfig::recv_notify`].
+    recv_notify: bool;
+    /// See [`ConnConfig::dead_after_intervals`].
+    dead_after_intervals: u32;
+    /// See [`ConnConfig::push_queue_capacity`].
+    push_queue_capacity: usize;
+}
+
+impl ConnConfigBuilder {
+    /// See [`ConnConfig::client_id`].
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.config.client_id = client_id.into();
+        self
+    }
+
+    /// `InitConnect.clientID` and `clientVer` at once (C++ `SetClientInfo`).
+    pub fn client_info(self, client_id: impl Into<String>, client_ver: i32) -> Self {
+        self.client_id(client_id).client_ver(client_ver)
+    }
+
+    /// See [`ConnConfig::programming_language`].
+    pub fn programming_language(mut self, language: impl Into<String>) -> Self {
+        self.config.programming_language = language.into();
+        self
+    }
+
+    /// See [`ConnConfig::rsa_key`].
+    pub fn rsa_key(mut self, key: RsaKey) -> Self {
+        self.config.rsa_key = Some(key);
+        self
+    }
+
+    /// [`rsa_key`](Self::rsa_key) from PEM text (PKCS#1 or PKCS#8).
+    pub fn rsa_private_key(self, pem: &str) -> Result<Self> {
+        Ok(self.rsa_key(RsaKey::from_pem(pem)?))
+    }
+
+    /// The settings.
+    pub fn build(self) -> ConnConfig {
+        self.config
     }
 }

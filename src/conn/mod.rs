@@ -21,10 +21,10 @@ mod failure;
 pub mod memory;
 mod pending;
 mod tcp;
-pub mod transport;
+mod transport;
 pub mod ws;
 
-pub use self::config::ConnConfig;
+pub use self::config::{ConnConfig, ConnConfigBuilder};
 pub use self::connection::ConnState;
 pub(crate) use self::connection::{ConnEvents, Connection};
 pub use self::failure::{ConnFailure, FailKind, InitFailKind, SocketFailKind, ERR_CODE_OK, INIT_FAIL};

@@ -177,6 +177,24 @@ impl std::fmt::Debug for Link {
 /// A way to reach OpenD: one value opens one link.
 ///
 /// [`TrdApi::init_connect_with`](crate::TrdApi::init_connect_with) takes any transport.
+/// The connection core (serial numbers, pending requests, timeouts, liveness, push
+/// routing, teardown) is the same for every transport; a transport only has to:
+///
+/// 1. **open** a link ([`Transport::open`]): connect, run its own login or handshake
+///    (InitConnect on TCP, the Init message on WebSocket), and report what it learnt as
+///    [`InitInfo`] (connection id, login user id, the [`Liveness`] policy). Opening runs
+///    on the connection's I/O thread, is bounded by [`OpenContext::deadline`], and must
+///    give up promptly once [`OpenContext::is_cancelled`] turns true;
+///    [`OpenContext::tcp_connect`] and [`OpenContext::on_cancel`] make that easy;
+///    failures are a [`ConnFailure`] with the official failure kind;
+/// 2. **send** packets `(proto_id, serial, body)` from any thread ([`PacketSender`]);
+/// 3. **receive** packets, waiting at most one tick per call, on the I/O thread alone
+///    ([`PacketReceiver`]);
+/// 4. **shut down** from another thread, waking a blocked receiver
+///    ([`PacketSender::shutdown`]).
+///
+/// Implementations: [`TcpTransport`] and
+/// [`MemoryTransport`](crate::conn::memory::MemoryTransport).
 pub trait Transport: Send + 'static {
     /// Where it connects, for messages (e.g. `127.0.0.1:11111`).
     fn peer(&self) -> String;

@@ -26,6 +26,13 @@ use crate::types::{SecurityFirm, TrdMarket};
 /// [`open`](ContextBuilder::open) gives up after the connect timeout (default 10 s)
 /// instead of retrying forever.
 ///
+/// Connection settings are one [`ConnConfig`] ([`conn_config`](Self::conn_config));
+/// `connect_timeout`, `request_timeout`, `client_id` and `rsa_key` are shortcuts that
+/// write into it. What is set on the builder always wins over the process-wide
+/// defaults ([`set_default_encrypt`](super::set_default_encrypt),
+/// [`set_default_rsa_key`](super::set_default_rsa_key)), which exist only as the
+/// shortcut of the Python SDK's `SysConfig`.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use ftapi::context::SecTradeContext;
@@ -45,7 +52,6 @@ pub struct ContextBuilder<K: ContextKind> {
     market: TrdMarket,
     firm: SecurityFirm,
     encrypt: Option<bool>,
-    rsa_key: Option<RsaKey>,
     websocket: Option<WsChoice>,
     conn: ConnConfig,
     reconnect: ReconnectPolicy,
@@ -100,7 +106,6 @@ impl<K: ContextKind> ContextBuilder<K> {
             market: K::default_market(),
             firm: SecurityFirm::Unknown,
             encrypt: None,
-            rsa_key: None,
             websocket: None,
             conn: ConnConfig { client_id: "ftapi-ctx".into(), ..ConnConfig::default() },
             reconnect: ReconnectPolicy::default(),
@@ -141,10 +146,11 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
-    /// The RSA private key OpenD is configured with (default: the process-wide key
+    /// The RSA private key OpenD is configured with (sets [`ConnConfig::rsa_key`];
+    /// default: the key of [`conn_config`](Self::conn_config), else the process-wide key
     /// from [`set_default_rsa_key`](super::set_default_rsa_key)).
     pub fn rsa_key(mut self, key: RsaKey) -> Self {
-        self.rsa_key = Some(key);
+        self.conn.rsa_key = Some(key);
         self
     }
 
@@ -179,19 +185,22 @@ impl<K: ContextKind> ContextBuilder<K> {
         Ok(self.rsa_key(RsaKey::from_pem(pem)?))
     }
 
-    /// Bound on TCP connect and on InitConnect, each (default 10 s).
+    /// Bound on connecting plus InitConnect (default 10 s); sets
+    /// [`ConnConfig::connect_timeout`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.conn.connect_timeout = timeout;
         self
     }
 
-    /// Bound on every call (default 12 s, as in the official SDKs).
+    /// Bound on every call (default 12 s, as in the official SDKs); sets
+    /// [`ConnConfig::request_timeout`].
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.conn.request_timeout = timeout;
         self
     }
 
-    /// All connection settings at once (timeouts, limits, `clientID`).
+    /// All connection settings at once (timeouts, limits, `clientID`, RSA key), e.g.
+    /// from [`ConnConfig::builder`]. Replaces what the shortcuts set before it.
     pub fn conn_config(mut self, config: ConnConfig) -> Self {
         self.conn = config;
         self
@@ -230,14 +239,16 @@ impl<K: ContextKind> ContextBuilder<K> {
     }
 
     /// How many pushes may wait for the handlers (default 4096). Beyond it the
-    /// connection stops reading until a handler returns, so TCP pushes back on OpenD;
-    /// no push is dropped.
+    /// connection's callback thread waits for a handler to return; its I/O thread goes on
+    /// reading replies and sending keepalive until the connection's own
+    /// [`ConnConfig::push_queue_capacity`] is full too, then stops reading so TCP pushes
+    /// back on OpenD. No push is dropped.
     pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
         self.push_queue = capacity.max(1);
         self
     }
 
-    /// `InitConnect.clientID` (default `"ftapi-ctx"`).
+    /// `InitConnect.clientID` (default `"ftapi-ctx"`); sets [`ConnConfig::client_id`].
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.conn.client_id = client_id.into();
         self
@@ -264,8 +275,8 @@ impl<K: ContextKind> ContextBuilder<K> {
 
     /// Connects, runs InitConnect, reads and filters the account list and subscribes
     /// to the accounts' pushes. Fails with the reason (refused, timed out, InitConnect
-    /// refused, account list refused) after at most the connect timeout (twice: TCP
-    /// connect and InitConnect) plus one request timeout; it does not retry.
+    /// refused, account list refused) after at most the connect timeout plus one request
+    /// timeout; it does not retry.
     pub fn open(self) -> Result<TradeContext<K>> {
         if K::CATEGORY == crate::types::TrdCategory::Security && self.market == TrdMarket::Futures {
             return Err(Error::InvalidArgument(
@@ -273,7 +284,7 @@ impl<K: ContextKind> ContextBuilder<K> {
             ));
         }
         let encrypt = self.encrypt.unwrap_or_else(default_encrypt) && self.websocket.is_none();
-        let rsa_key = self.rsa_key.or_else(default_rsa_key);
+        let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
         if encrypt && rsa_key.is_none() {
             return Err(Error::InvalidArgument(
                 "encryption requested but no RSA key set (builder.rsa_key or context::set_default_rsa_key)".into(),
@@ -292,8 +303,7 @@ impl<K: ContextKind> ContextBuilder<K> {
             host: self.host,
             port: self.port,
             encrypt,
-            rsa_key,
-            conn: self.conn,
+            conn: ConnConfig { rsa_key, ..self.conn },
             reconnect: self.reconnect,
             disconnected_wait: self.disconnected_wait,
         };

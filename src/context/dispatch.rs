@@ -1,13 +1,14 @@
 //! Delivery of pushes and connection events to the user's handlers, on one dispatch
 //! thread per context.
 //!
-//! The connection's reader thread only converts a push to its typed form and queues it;
-//! the dispatch thread runs the handlers with no lock held. No push is ever dropped:
-//! when `capacity` pushes are waiting (a handler is too slow), the reader thread waits
-//! for the handler, so it stops reading and TCP pushes back on OpenD ([`Flow`]). The
-//! one exception keeps handlers free to call the context: while a handler is inside a
-//! context call, whose reply the reader must read, the reader queues beyond the
-//! capacity instead of waiting. Connection events are queued without waiting.
+//! The connection's callback thread only converts a push to its typed form and queues
+//! it; the dispatch thread runs the handlers with no lock held. No push is ever dropped:
+//! when `capacity` pushes are waiting (a handler is too slow), the callback thread waits
+//! for the handler ([`Flow`]). The connection's I/O thread is never blocked by this: it
+//! goes on reading replies, answering blocking calls and sending keepalive, and only
+//! stops reading (so TCP pushes back on OpenD) once the connection's own push queue is
+//! full as well. While a handler is inside a context call, the callback thread queues
+//! beyond the capacity instead of waiting. Connection events are queued without waiting.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,7 +82,7 @@ pub(crate) enum Item {
     State(ConnectionEvent),
 }
 
-/// Flow control between the connection's reader thread and the dispatch thread.
+/// Flow control between the connection's callback thread and the dispatch thread.
 pub(crate) struct Flow {
     queued: Mutex<usize>,
     cv: Condvar,
@@ -128,8 +129,9 @@ impl Flow {
         *self.queued.lock()
     }
 
-    /// Marks a context call made from a handler, so the reader does not wait for the
-    /// handler while the handler waits for the reader. No-op on other threads.
+    /// Marks a context call made from a handler, so the callback thread does not wait
+    /// for the handler while the handler waits for a reply (which the I/O thread could
+    /// not read once the connection's own push queue filled up). No-op on other threads.
     pub(crate) fn enter_call(self: &Arc<Self>) -> Option<CallGuard> {
         if self.dispatch_thread.get() != Some(&std::thread::current().id()) {
             return None;

@@ -59,7 +59,7 @@
 //!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the context's
 //!   dispatch thread; a handler may call the context.
 //! * **Threads**: a context runs a dispatch thread, a reconnect thread and the
-//!   connection's reader thread. None of them keeps the process alive (Rust has no
+//!   connection's I/O and callback threads. None of them keeps the process alive (Rust has no
 //!   "daemon" switch to forget), and dropping the context (or
 //!   [`TradeContext::close`]) stops and joins them all.
 //!

@@ -10,7 +10,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::api::{ConnSpi, TrdApi, TrdSpi};
-use crate::codec::RsaKey;
 use crate::conn::{ConnConfig, ConnFailure, SocketFailKind};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
@@ -153,7 +152,7 @@ pub(crate) struct SessionSettings {
     pub host: String,
     pub port: u16,
     pub encrypt: bool,
-    pub rsa_key: Option<RsaKey>,
+    /// Every connection setting, the resolved RSA key included.
     pub conn: ConnConfig,
     pub reconnect: ReconnectPolicy,
     /// How long a call made while not connected waits for the connection.
@@ -227,11 +226,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session that is not connected yet. `trd_spi` receives the pushes.
     pub(crate) fn new(settings: SessionSettings, client_id: &str, trd_spi: Arc<dyn TrdSpi>) -> Session {
-        let api = TrdApi::with_config(settings.conn.clone());
-        api.set_client_info(client_id, settings.conn.client_ver);
-        if let Some(k) = &settings.rsa_key {
-            api.set_rsa_key(k.clone());
-        }
+        let api = TrdApi::with_config(ConnConfig { client_id: client_id.to_string(), ..settings.conn.clone() });
         let (init_tx, init_rx) = crossbeam_channel::unbounded();
         let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
         api.set_conn_spi(Arc::new(ConnForwarder { init_tx, lost_tx }));
@@ -290,10 +285,10 @@ impl Session {
         if !started {
             return Err(Error::Connect(format!("{host}:{port}: could not start connecting")));
         }
-        // The reader thread bounds TCP connect and InitConnect by the connect timeout
-        // each; this bound only matters if it is stuck.
+        // The I/O thread bounds connecting plus InitConnect (or the WebSocket login, which
+        // has its own timeout) by the connect timeout; this bound only matters if it is stuck.
         let login = self.settings.websocket.as_ref().map_or(Duration::ZERO, |t| t.get_login_timeout());
-        let bound = self.settings.conn.connect_timeout * 2 + login + Duration::from_secs(1);
+        let bound = self.settings.conn.connect_timeout + login + Duration::from_secs(1);
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
