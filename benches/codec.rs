@@ -89,24 +89,24 @@ fn bench_seal_open(c: &mut Criterion) {
     let ol = order_list(100);
     for (cname, cipher) in ciphers() {
         let mut g = c.benchmark_group(format!("seal_open/{cname}"));
-        let po_len = seal_message(2202, 1, &po, &cipher).len();
+        let po_len = seal_message(2202, 1, &po, &cipher).expect("seal").len();
         g.throughput(Throughput::Bytes(po_len as u64));
         g.bench_function("place_order", |b| {
             let mut dec = FrameDecoder::new();
             b.iter(|| {
-                let pkt = seal_message(2202, 1, black_box(&po), &cipher);
+                let pkt = seal_message(2202, 1, black_box(&po), &cipher).expect("seal");
                 dec.push(&pkt);
                 let frame = dec.next_frame().ok().flatten().expect("one frame");
                 let plain = open_frame(frame, &cipher).expect("opens");
                 black_box(decode_body::<trd_place_order::Request>(&plain).expect("decodes"))
             })
         });
-        let ol_len = seal_message(2201, 1, &ol, &cipher).len();
+        let ol_len = seal_message(2201, 1, &ol, &cipher).expect("seal").len();
         g.throughput(Throughput::Bytes(ol_len as u64));
         g.bench_function("order_list_100", |b| {
             let mut dec = FrameDecoder::new();
             b.iter(|| {
-                let pkt = seal_message(2201, 1, black_box(&ol), &cipher);
+                let pkt = seal_message(2201, 1, black_box(&ol), &cipher).expect("seal");
                 dec.push(&pkt);
                 let frame = dec.next_frame().ok().flatten().expect("one frame");
                 let plain = open_frame(frame, &cipher).expect("opens");
@@ -119,7 +119,7 @@ fn bench_seal_open(c: &mut Criterion) {
         g.bench_function("order_list_100_codec_only", |b| {
             let mut dec = FrameDecoder::new();
             b.iter(|| {
-                let pkt = seal_packet(2201, 1, black_box(&body), &cipher);
+                let pkt = seal_packet(2201, 1, black_box(&body), &cipher).expect("seal");
                 dec.push(&pkt);
                 let frame = dec.next_frame().ok().flatten().expect("one frame");
                 black_box(open_frame(frame, &cipher).expect("opens"))
@@ -141,7 +141,7 @@ fn stream(count: usize) -> Vec<u8> {
             5 | 6 => &mid,
             _ => &small,
         };
-        out.extend_from_slice(&seal_packet(2201, i as u32, body, &PacketCipher::Plain));
+        out.extend_from_slice(&seal_packet(2201, i as u32, body, &PacketCipher::Plain).expect("seal"));
     }
     out
 }

@@ -1,8 +1,10 @@
 //! The crate's one error type.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::CodecError;
+use crate::types::{ParseCodeError, SelectError};
 
 /// OpenD's `Common.RetType` values, as the official SDKs use them for local failures too.
 pub mod ret_type {
@@ -79,12 +81,37 @@ pub enum Error {
     /// A packet could not be decoded, decrypted or verified (`retType` -500).
     #[error("invalid packet: {0}")]
     Codec(#[from] CodecError),
-    /// A socket error.
+    /// A socket error. The [`std::io::Error`] is kept (behind an `Arc`, so that `Error`
+    /// stays `Clone`): [`io_error_kind`](Error::io_error_kind) gives its kind and
+    /// [`std::error::Error::source`] the error itself.
     #[error("I/O error: {0}")]
-    Io(String),
+    Io(#[source] Arc<std::io::Error>),
     /// The caller passed something that cannot be sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// No account of the context's (cached) list matches the request's environment,
+    /// `acc_id` or `acc_index`, or the context's market has no such environment. The
+    /// [`SelectError`] says which. Nothing was sent.
+    #[error("{0} (the account list is cached: call refresh_acc_list after changes)")]
+    NoSuchAccount(SelectError),
+    /// The request's account selection names more than one account of the context's
+    /// list ([`SelectError::Ambiguous`]): ftapi refuses to guess. Nothing was sent.
+    #[error("{0}")]
+    AccountAmbiguous(SelectError),
+    /// OpenD refused a REAL-environment order or modification because trading is
+    /// locked: call `unlock_trade` first (or again, if it was locked since). Recognized
+    /// by the `retMsg` of OpenD's refusal, which is kept here.
+    #[error("trading is locked (unlock_trade first): OpenD refused proto {proto_id}: {ret_msg}")]
+    NotUnlocked {
+        /// Protocol id of the refused request.
+        proto_id: u32,
+        /// `retMsg` of OpenD's refusal.
+        ret_msg: String,
+    },
+    /// A security code is not `MARKET.CODE` with a known market (e.g. `HK.00700`).
+    /// Nothing was sent.
+    #[error("bad security code: {0}")]
+    BadSecurityCode(#[from] ParseCodeError),
     /// A client-side rate limit (OpenD's documented limits, applied by the trade
     /// contexts) had no free slot within the allowed wait. Nothing was sent.
     #[error("rate limit reached for {what}; next slot in {retry_after:?}")]
@@ -106,14 +133,45 @@ impl Error {
                 ret_type::DISCONNECT
             }
             Error::Codec(_) => ret_type::INVALID,
-            Error::InvalidArgument(_) | Error::RateLimited { .. } => ret_type::FAILED,
+            Error::InvalidArgument(_)
+            | Error::RateLimited { .. }
+            | Error::NoSuchAccount(_)
+            | Error::AccountAmbiguous(_)
+            | Error::NotUnlocked { .. }
+            | Error::BadSecurityCode(_) => ret_type::FAILED,
         }
     }
 
-    /// `retMsg` for server errors, else the error's text.
+    /// Whether the error means that there is no usable connection: it was lost while
+    /// the request was in flight ([`Disconnected`](Error::Disconnected)), there was none
+    /// ([`NotConnected`](Error::NotConnected)), connecting failed
+    /// ([`Connect`](Error::Connect)) or the socket failed ([`Io`](Error::Io)). These are
+    /// the errors worth retrying once a connection is back; OpenD's refusals, timeouts
+    /// and local argument errors are not.
+    ///
+    /// ```
+    /// use ftapi::Error;
+    /// assert!(Error::NotConnected("closed".into()).is_connection_lost());
+    /// assert!(Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset)).is_connection_lost());
+    /// assert!(!Error::InvalidArgument("x".into()).is_connection_lost());
+    /// ```
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Error::Disconnected { .. } | Error::NotConnected(_) | Error::Connect(_) | Error::Io(_))
+    }
+
+    /// The kind of the I/O error behind [`Error::Io`]; `None` for every other error.
+    pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::Io(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// OpenD's `retMsg` for its refusals ([`Server`](Error::Server),
+    /// [`NotUnlocked`](Error::NotUnlocked)), else the error's text.
     pub fn ret_msg(&self) -> String {
         match self {
-            Error::Server { ret_msg, .. } => ret_msg.clone(),
+            Error::Server { ret_msg, .. } | Error::NotUnlocked { ret_msg, .. } => ret_msg.clone(),
             e => e.to_string(),
         }
     }
@@ -129,7 +187,18 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Io(e.to_string())
+        Error::Io(Arc::new(e))
+    }
+}
+
+impl From<SelectError> for Error {
+    /// [`SelectError::Ambiguous`] becomes [`Error::AccountAmbiguous`], every other
+    /// selection failure [`Error::NoSuchAccount`].
+    fn from(e: SelectError) -> Self {
+        match e {
+            SelectError::Ambiguous { .. } => Error::AccountAmbiguous(e),
+            e => Error::NoSuchAccount(e),
+        }
     }
 }
 

@@ -4,16 +4,23 @@
 //!
 //! - [`TrdApi`] with the [`ConnSpi`] / [`TrdSpi`] callback traits, shaped like the official
 //!   C#/Java/C++ SDKs: `init_connect` returns at once, requests return their serial number,
-//!   replies and pushes arrive on the connection's reader thread. `TrdApi::call` blocks for
-//!   a reply over the same machinery.
+//!   replies and pushes arrive on the connection's callback thread. `TrdApi::call` blocks
+//!   for a reply over the same machinery.
 //! - [`SecTradeContext`] / [`FutureTradeContext`], shaped like the Python SDK's trade
 //!   contexts: blocking, typed results, automatic reconnect, rate limits, push handlers.
 //!
 //! The layers, each usable without the ones above it: [`codec`] (the wire: 44-byte header,
-//! frame decoder, RSA/AES, SHA-1; no I/O) → [`conn`] (one connection: socket, reader
-//! thread, keepalive, pending requests) → [`api`] → [`context`]. [`pb`] holds the protobuf
+//! frame decoder, RSA/AES, SHA-1; no I/O) → [`conn`] (one connection over a transport:
+//! TCP or in-memory; serials, pending requests, keepalive, I/O and callback threads) →
+//! [`api`] → [`context`]. [`pb`] holds the protobuf
 //! messages, [`types`] the typed domain data, and [`sim`] an OpenD simulator built on the
 //! same codec (feature `sim`, on by default).
+//!
+//! Porting from the official C++, C#, Java or Python SDK? [`porting`] maps every official
+//! name to its ftapi item, and the documentation search knows the official names too
+//! (`OnReply_PlaceOrder`, `SetConnCallback`, `initConnect`, `OpenSecTradeContext` ...).
+//! The wire protocol the crate implements is described in `docs/protocol.md` in the
+//! repository.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -47,6 +54,7 @@ pub mod conn;
 pub mod context;
 pub mod error;
 pub mod pb;
+pub mod porting;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;

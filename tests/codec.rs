@@ -1,4 +1,4 @@
-//! Golden vectors and error cases for the wire codec (PROTOCOL.md sections 1, 2.1 and 3).
+//! Golden vectors and error cases for the wire codec (docs/protocol.md sections 1 and 3).
 
 use std::io::Read;
 use std::sync::OnceLock;
@@ -65,12 +65,15 @@ const KEEPALIVE_HEX: &str = "
 #[test]
 fn keepalive_packet_matches_protocol_1_6() {
     let req = keep_alive::Request { c2s: keep_alive::C2s { time: 1_700_000_000 } };
-    let packet = seal_message(1004, 1234, &req, &PacketCipher::Plain);
+    let packet = seal_message(1004, 1234, &req, &PacketCipher::Plain).expect("seal");
     let expected = hex(KEEPALIVE_HEX);
     assert_eq!(expected.len(), 52);
     assert_eq!(packet, expected);
     // seal_packet over the serialized body gives the same bytes.
-    assert_eq!(seal_packet(1004, 1234, &prost::Message::encode_to_vec(&req), &PacketCipher::Plain), expected);
+    assert_eq!(
+        seal_packet(1004, 1234, &prost::Message::encode_to_vec(&req), &PacketCipher::Plain).expect("seal"),
+        expected
+    );
 
     let frame = frames_of(&packet).remove(0);
     assert_eq!(
@@ -133,7 +136,7 @@ fn init_connect_body_unencrypted_context_is_40_bytes() {
     let body = prost::Message::encode_to_vec(&req);
     assert_eq!(body.len(), 40);
     assert_eq!(body, hex(INIT_CONNECT_PLAIN_HEX));
-    let packet = seal_message(1001, 5, &req, &PacketCipher::Plain);
+    let packet = seal_message(1001, 5, &req, &PacketCipher::Plain).expect("seal");
     assert_eq!(&packet[HEADER_LEN..], &body[..]);
     let plain = open_one(&packet, &PacketCipher::Plain).expect("opens");
     assert_eq!(decode_body::<init_connect::Request>(&plain).expect("decodes"), req);
@@ -147,7 +150,7 @@ fn init_connect_body_encrypted_context_is_31_bytes_and_one_rsa_block() {
     assert_eq!(body, hex(INIT_CONNECT_ENCRYPTED_CTX_HEX));
 
     let rsa = PacketCipher::Rsa(rsa1024().clone());
-    let packet = seal_message(1001, 5, &req, &rsa);
+    let packet = seal_message(1001, 5, &req, &rsa).expect("seal");
     let frame = frames_of(&packet).remove(0);
     assert_eq!(frame.header.body_len, 128, "31 bytes -> one 128-byte RSA block");
     assert_eq!(frame.header.body_sha1, sha1_digest(&body), "SHA-1 is over the plaintext");
@@ -178,11 +181,11 @@ fn xor16(a: &[u8], b: &[u8]) -> [u8; 16] {
 }
 
 fn check_cipher_vector(cipher: &PacketCipher, plain: &[u8], wire: &[u8]) {
-    assert_eq!(cipher.encrypt(plain), wire, "encrypt {} bytes", plain.len());
+    assert_eq!(cipher.encrypt(plain).expect("encrypt"), wire, "encrypt {} bytes", plain.len());
     assert_eq!(cipher.sealed_len(plain.len()), wire.len());
     assert_eq!(cipher.decrypt(wire).expect("decrypts"), plain);
     // And through a whole packet.
-    let packet = seal_packet(2202, 9, plain, cipher);
+    let packet = seal_packet(2202, 9, plain, cipher).expect("seal");
     assert_eq!(&packet[HEADER_LEN..], wire);
     assert_eq!(open_one(&packet, cipher).expect("opens"), plain);
 }
@@ -214,7 +217,7 @@ fn ftaes_ecb_0_bytes_against_raw_aes() {
     // Nothing to encrypt: the trailer alone, whatever the key.
     check_cipher_vector(&ecb(), &[], &[0u8; 16]);
     let other = PacketCipher::ft_aes_ecb(b"ffffffffffffffff").expect("key");
-    assert_eq!(other.encrypt(&[]), vec![0u8; 16]);
+    assert_eq!(other.encrypt(&[]).expect("encrypt"), vec![0u8; 16]);
 }
 
 #[test]
@@ -244,8 +247,8 @@ fn cbc_16_and_0_bytes_against_raw_aes() {
 #[test]
 fn cbc_uses_the_same_iv_for_every_packet() {
     let c = cbc();
-    let a = c.encrypt(&counting(20));
-    let b = c.encrypt(&counting(20));
+    let a = c.encrypt(&counting(20)).expect("encrypt");
+    let b = c.encrypt(&counting(20)).expect("encrypt");
     assert_eq!(a, b, "no chaining across packets");
 }
 
@@ -263,13 +266,13 @@ fn length_tables_of_3_4_and_3_5() {
     let (e, c) = (ecb(), cbc());
     for (len, ecb_len, trailer, cbc_len) in table {
         let plain = vec![0xa5u8; len];
-        let w = e.encrypt(&plain);
+        let w = e.encrypt(&plain).expect("encrypt");
         assert_eq!(w.len(), ecb_len, "FTAES length for {len}");
         assert_eq!(e.sealed_len(len), ecb_len);
         assert_eq!(&w[ecb_len - 16..ecb_len - 1], &[0u8; 15], "trailer zeros for {len}");
         assert_eq!(w[ecb_len - 1], trailer, "trailer byte for {len}");
         assert_eq!(e.decrypt(&w).expect("decrypts"), plain);
-        let w = c.encrypt(&plain);
+        let w = c.encrypt(&plain).expect("encrypt");
         assert_eq!(w.len(), cbc_len, "CBC length for {len}");
         assert_eq!(c.sealed_len(len), cbc_len);
         assert_eq!(c.decrypt(&w).expect("decrypts"), plain);
@@ -279,7 +282,7 @@ fn length_tables_of_3_4_and_3_5() {
 #[test]
 fn ftaes_ignores_the_first_15_trailer_bytes() {
     let c = ecb();
-    let mut w = c.encrypt(&counting(5));
+    let mut w = c.encrypt(&counting(5)).expect("encrypt");
     for b in &mut w[16..31] {
         *b = 0xee;
     }
@@ -289,9 +292,9 @@ fn ftaes_ignores_the_first_15_trailer_bytes() {
 #[test]
 fn from_init_connect_picks_the_mode() {
     let with_iv = PacketCipher::from_init_connect("0123456789abcdef", Some("fedcba9876543210")).expect("cbc");
-    assert_eq!(with_iv.encrypt(&counting(5)), cbc().encrypt(&counting(5)));
+    assert_eq!(with_iv.encrypt(&counting(5)).expect("encrypt"), cbc().encrypt(&counting(5)).expect("encrypt"));
     let without = PacketCipher::from_init_connect("0123456789abcdef", None).expect("ecb");
-    assert_eq!(without.encrypt(&counting(5)), ecb().encrypt(&counting(5)));
+    assert_eq!(without.encrypt(&counting(5)).expect("encrypt"), ecb().encrypt(&counting(5)).expect("encrypt"));
     assert!(matches!(PacketCipher::from_init_connect("short", None), Err(CodecError::BadKey(_))));
     assert!(matches!(PacketCipher::from_init_connect("0123456789abcdef", Some("")), Err(CodecError::BadKey(_))));
     assert!(matches!(PacketCipher::aes_cbc(&[0; 32], IV), Err(CodecError::BadKey(_))));
@@ -328,18 +331,18 @@ fn rsa_1024_block_counts_and_round_trips() {
     assert_eq!((k.bits(), k.block_len(), k.chunk_len()), (1024, 128, 100));
     for (len, wire) in [(1, 128), (31, 128), (100, 128), (101, 256), (200, 256), (250, 384)] {
         let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-        let c = k.encrypt(&plain);
+        let c = k.encrypt(&plain).expect("encrypt");
         assert_eq!(c.len(), wire, "{len} bytes");
         assert_eq!(k.sealed_len(len), wire);
         assert_eq!(k.decrypt(&c).expect("decrypts"), plain);
     }
     // Each 128-byte block holds one 100-byte chunk, exactly as the SDK cuts them.
     let plain: Vec<u8> = (0..250u32).map(|i| i as u8).collect();
-    let c = k.encrypt(&plain);
+    let c = k.encrypt(&plain).expect("encrypt");
     let chunks: Vec<Vec<u8>> = c.chunks(128).map(|b| k.decrypt(b).expect("one block decrypts")).collect();
     assert_eq!(chunks, vec![plain[..100].to_vec(), plain[100..200].to_vec(), plain[200..].to_vec()]);
     // Empty in, empty out (no blocks), as in the SDK.
-    assert!(k.encrypt(&[]).is_empty());
+    assert!(k.encrypt(&[]).expect("encrypt").is_empty());
     assert_eq!(k.decrypt(&[]).expect("empty"), Vec::<u8>::new());
 }
 
@@ -349,12 +352,12 @@ fn rsa_2048_uses_200_byte_chunks() {
     assert_eq!((k.bits(), k.block_len(), k.chunk_len()), (2048, 256, 200));
     for (len, wire) in [(31, 256), (200, 256), (201, 512), (250, 512), (401, 768)] {
         let plain: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
-        let c = k.encrypt(&plain);
+        let c = k.encrypt(&plain).expect("encrypt");
         assert_eq!(c.len(), wire, "{len} bytes");
         assert_eq!(k.decrypt(&c).expect("decrypts"), plain);
     }
     let plain = vec![9u8; 250];
-    let c = k.encrypt(&plain);
+    let c = k.encrypt(&plain).expect("encrypt");
     assert_eq!(k.decrypt(&c[..256]).expect("first block").len(), 200);
     assert_eq!(k.decrypt(&c[256..]).expect("second block").len(), 50);
 }
@@ -364,7 +367,7 @@ fn rsa_packet_round_trip_both_key_sizes() {
     for k in [rsa1024(), rsa2048()] {
         let cipher = PacketCipher::Rsa(k.clone());
         let body = prost::Message::encode_to_vec(&init_connect_req(2));
-        let packet = seal_packet(1001, 77, &body, &cipher);
+        let packet = seal_packet(1001, 77, &body, &cipher).expect("seal");
         assert_eq!(packet.len(), HEADER_LEN + k.block_len());
         assert_eq!(open_one(&packet, &cipher).expect("opens"), body);
     }
@@ -373,7 +376,7 @@ fn rsa_packet_round_trip_both_key_sizes() {
 #[test]
 fn rsa_pem_pkcs1_and_pkcs8_accepted() {
     let k = rsa1024();
-    let pkcs1 = k.to_pkcs1_pem();
+    let pkcs1 = k.to_pkcs1_pem().expect("pem").to_string();
     assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{}", &pkcs1[..40]);
     let from1 = RsaKey::from_pem(&pkcs1).expect("PKCS#1 PEM");
 
@@ -381,14 +384,15 @@ fn rsa_pem_pkcs1_and_pkcs8_accepted() {
     let pkcs8 = generated.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).expect("PKCS#8 PEM");
     assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
     let from8 = RsaKey::from_pem(&pkcs8).expect("PKCS#8 PEM");
-    let direct = RsaKey::from_private_key(generated);
+    let der = generated.to_pkcs8_der().expect("PKCS#8 DER");
+    let direct = RsaKey::from_der(der.as_bytes()).expect("PKCS#8 DER key");
 
     // The parsed keys decrypt what the originals encrypt, and vice versa.
     let msg = b"InitConnect body";
-    assert_eq!(from1.decrypt(&k.encrypt(msg)).expect("pkcs1 key"), msg);
-    assert_eq!(k.decrypt(&from1.encrypt(msg)).expect("pkcs1 key"), msg);
-    assert_eq!(from8.decrypt(&direct.encrypt(msg)).expect("pkcs8 key"), msg);
-    assert_eq!(direct.decrypt(&from8.encrypt(msg)).expect("pkcs8 key"), msg);
+    assert_eq!(from1.decrypt(&k.encrypt(msg).expect("encrypt")).expect("pkcs1 key"), msg);
+    assert_eq!(k.decrypt(&from1.encrypt(msg).expect("encrypt")).expect("pkcs1 key"), msg);
+    assert_eq!(from8.decrypt(&direct.encrypt(msg).expect("encrypt")).expect("pkcs8 key"), msg);
+    assert_eq!(direct.decrypt(&from8.encrypt(msg).expect("encrypt")).expect("pkcs8 key"), msg);
     // Windows line endings and surrounding whitespace are tolerated too.
     let crlf = pkcs1.replace('\n', "\r\n");
     assert!(RsaKey::from_pem(&crlf).is_ok(), "CRLF");
@@ -399,7 +403,7 @@ fn rsa_pem_pkcs1_and_pkcs8_accepted() {
 
 #[test]
 fn rsa_garbage_pem_rejected() {
-    let pkcs1 = rsa1024().to_pkcs1_pem();
+    let pkcs1 = rsa1024().to_pkcs1_pem().expect("pem").to_string();
     let public = {
         use rsa::pkcs1::EncodeRsaPublicKey;
         let pk = rsa::RsaPublicKey::from(&rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 512).expect("key"));
@@ -439,7 +443,7 @@ fn rsa_tiny_keys_refused() {
 #[test]
 fn rsa_decrypt_errors_are_errors() {
     let k = rsa1024();
-    let c = k.encrypt(b"hello");
+    let c = k.encrypt(b"hello").expect("encrypt");
     // Wrong lengths.
     for len in [1, 127, 129, 255] {
         let body = vec![1u8; len];
@@ -455,7 +459,7 @@ fn rsa_decrypt_errors_are_errors() {
     // the SHA-1 check catches. Through open_frame it is always an error.
     let other = PacketCipher::Rsa(RsaKey::generate(1024).expect("key"));
     for _ in 0..8 {
-        let packet = seal_packet(1001, 1, b"the InitConnect reply", &PacketCipher::Rsa(k.clone()));
+        let packet = seal_packet(1001, 1, b"the InitConnect reply", &PacketCipher::Rsa(k.clone())).expect("seal");
         match open_one(&packet, &other) {
             Err(CodecError::Decrypt(_)) | Err(CodecError::Sha1Mismatch { .. }) => {}
             other => panic!("wrong key must fail, got {other:?}"),
@@ -475,7 +479,7 @@ fn cbc_decrypt_errors() {
     }
     // Wrong key: for these fixed inputs the last block's padding is invalid (AES is
     // deterministic, so this is a fixed fact, not a probability).
-    let wire = c.encrypt(&counting(20));
+    let wire = c.encrypt(&counting(20)).expect("encrypt");
     let wrong = PacketCipher::aes_cbc(b"0123456789abcdeF", IV).expect("key");
     assert!(matches!(wrong.decrypt(&wire), Err(CodecError::Decrypt(_))));
     // Bad padding: a block whose plaintext ends in 0x00, and one ending in 0x11.
@@ -501,7 +505,7 @@ fn ftaes_decrypt_errors() {
     }
     // Trailer byte must be below 16.
     for t in [16u8, 17, 0x80, 0xff] {
-        let mut w = c.encrypt(&counting(5));
+        let mut w = c.encrypt(&counting(5)).expect("encrypt");
         w[31] = t;
         assert!(matches!(c.decrypt(&w), Err(CodecError::Decrypt(_))), "trailer {t}");
     }
@@ -513,10 +517,10 @@ fn ftaes_decrypt_errors() {
 
 #[test]
 fn wrong_aes_key_fails_open_frame() {
-    let packet = seal_packet(2202, 3, &counting(40), &ecb());
+    let packet = seal_packet(2202, 3, &counting(40), &ecb()).expect("seal");
     let wrong = PacketCipher::ft_aes_ecb(b"0123456789abcdeF").expect("key");
     assert!(matches!(open_one(&packet, &wrong), Err(CodecError::Sha1Mismatch { proto_id: 2202, serial: 3 })));
-    let packet = seal_packet(2202, 3, &counting(40), &cbc());
+    let packet = seal_packet(2202, 3, &counting(40), &cbc()).expect("seal");
     let wrong = PacketCipher::aes_cbc(KEY, b"fedcba987654321X").expect("iv");
     // A wrong IV only garbles the first block: the padding is fine, the SHA-1 is not.
     assert!(matches!(open_one(&packet, &wrong), Err(CodecError::Sha1Mismatch { .. })));
@@ -531,7 +535,7 @@ fn wrong_aes_key_fails_open_frame() {
 #[test]
 fn sha1_mismatch_detected_in_every_mode() {
     for cipher in [PacketCipher::Plain, cbc(), ecb()] {
-        let packet = seal_packet(2201, 42, &counting(40), &cipher);
+        let packet = seal_packet(2201, 42, &counting(40), &cipher).expect("seal");
         // Corrupt the header's digest.
         let mut p = packet.clone();
         p[20] ^= 1;
@@ -546,7 +550,7 @@ fn sha1_mismatch_detected_in_every_mode() {
 
 #[test]
 fn json_format_is_refused() {
-    let mut packet = seal_packet(1004, 1, b"{}", &PacketCipher::Plain);
+    let mut packet = seal_packet(1004, 1, b"{}", &PacketCipher::Plain).expect("seal");
     packet[6] = 1;
     assert_eq!(open_one(&packet, &PacketCipher::Plain), Err(CodecError::UnsupportedFormat(1)));
 }
@@ -574,7 +578,7 @@ fn header_round_trip_keeps_every_field() {
 
 #[test]
 fn bad_magic_is_refused_and_sticky() {
-    let mut packet = seal_packet(1004, 1, b"\x0a\x00", &PacketCipher::Plain);
+    let mut packet = seal_packet(1004, 1, b"\x0a\x00", &PacketCipher::Plain).expect("seal");
     packet[0] = b'G';
     let mut dec = FrameDecoder::new();
     dec.push(&packet[..HEADER_LEN - 1]);
@@ -582,7 +586,7 @@ fn bad_magic_is_refused_and_sticky() {
     dec.push(&packet[HEADER_LEN - 1..]);
     assert_eq!(dec.next_frame(), Err(CodecError::BadMagic(*b"GT")));
     // Out of sync for good: even a valid packet afterwards does not help.
-    dec.push(&seal_packet(1004, 2, b"\x0a\x00", &PacketCipher::Plain));
+    dec.push(&seal_packet(1004, 2, b"\x0a\x00", &PacketCipher::Plain).expect("seal"));
     assert_eq!(dec.next_frame(), Err(CodecError::BadMagic(*b"GT")));
 }
 
@@ -604,7 +608,7 @@ fn body_over_the_limit_refused_before_the_body_arrives() {
     // Exactly at the limit is fine.
     let mut dec = FrameDecoder::with_max_body_len(1024);
     let body = vec![0x55u8; 1024];
-    let packet = seal_packet(2201, 1, &body, &PacketCipher::Plain);
+    let packet = seal_packet(2201, 1, &body, &PacketCipher::Plain).expect("seal");
     dec.push(&packet[..HEADER_LEN]);
     assert_eq!(dec.next_frame(), Ok(None));
     dec.push(&packet[HEADER_LEN..]);
@@ -620,7 +624,7 @@ fn sample_packets(cipher: &PacketCipher) -> Vec<(u32, Vec<u8>, Vec<u8>)> {
         .map(|(i, &len)| {
             let body: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
             let serial = 100 + i as u32;
-            (serial, body.clone(), seal_packet(2201, serial, &body, cipher))
+            (serial, body.clone(), seal_packet(2201, serial, &body, cipher).expect("seal"))
         })
         .collect()
 }
@@ -650,7 +654,7 @@ fn one_byte_at_a_time() {
 #[test]
 fn empty_body_frame_is_delivered_at_exactly_44_bytes() {
     // Unlike the SDK (quirk 10.1), a header alone is a complete frame.
-    let packet = seal_packet(1004, 1, &[], &PacketCipher::Plain);
+    let packet = seal_packet(1004, 1, &[], &PacketCipher::Plain).expect("seal");
     assert_eq!(packet.len(), HEADER_LEN);
     let mut dec = FrameDecoder::new();
     dec.push(&packet);
@@ -665,7 +669,7 @@ fn several_packets_in_one_chunk() {
         let packets = sample_packets(&cipher);
         let stream: Vec<u8> = packets.iter().flat_map(|(_, _, p)| p.iter().copied()).collect();
         // Everything at once, plus the start of one more packet.
-        let extra = seal_packet(2202, 999, b"tail", &cipher);
+        let extra = seal_packet(2202, 999, b"tail", &cipher).expect("seal");
         let mut dec = FrameDecoder::new();
         dec.push(&stream);
         dec.push(&extra[..HEADER_LEN + 1]);
@@ -741,11 +745,11 @@ fn decoder_recovers_memory_after_a_large_frame() {
     // Not observable through the API except that it keeps working: a large frame, then
     // small ones.
     let mut dec = FrameDecoder::new();
-    let big = seal_packet(2201, 1, &vec![1u8; 3 << 20], &PacketCipher::Plain);
+    let big = seal_packet(2201, 1, &vec![1u8; 3 << 20], &PacketCipher::Plain).expect("seal");
     dec.push(&big);
     assert_eq!(dec.next_frame().expect("ok").expect("frame").body.len(), 3 << 20);
     for i in 0..3 {
-        dec.push(&seal_packet(2201, i, b"x", &PacketCipher::Plain));
+        dec.push(&seal_packet(2201, i, b"x", &PacketCipher::Plain).expect("seal"));
         assert_eq!(dec.next_frame().expect("ok").expect("frame").body, b"x");
     }
 }

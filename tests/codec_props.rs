@@ -56,8 +56,10 @@ fn packets(max_body: usize) -> impl Strategy<Value = Vec<Packet>> {
 }
 
 fn check_round_trip(cipher: &PacketCipher, pkts: &[Packet], chunks: &[usize]) -> Result<(), TestCaseError> {
-    let stream: Vec<u8> =
-        pkts.iter().flat_map(|(proto, serial, body)| seal_packet(*proto, *serial, body, cipher)).collect();
+    let stream: Vec<u8> = pkts
+        .iter()
+        .flat_map(|(proto, serial, body)| seal_packet(*proto, *serial, body, cipher).expect("seal"))
+        .collect();
     let (frames, left) = decode_chunked(&stream, chunks).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(left, 0);
     prop_assert_eq!(frames.len(), pkts.len());
@@ -115,7 +117,7 @@ proptest! {
             s2c: Some(trd_get_order_list::S2c { header: trd_common::TrdHeader::default(), order_list: orders }),
         };
         let body = prost::Message::encode_to_vec(&msg);
-        prop_assert_eq!(seal_message(2201, serial, &msg, &cipher), seal_packet(2201, serial, &body, &cipher));
+        prop_assert_eq!(seal_message(2201, serial, &msg, &cipher).expect("seal"), seal_packet(2201, serial, &body, &cipher).expect("seal"));
     }
 
     /// Arbitrary bytes through decoder, decryption and every message type: no panic.
@@ -161,7 +163,7 @@ proptest! {
         pos in any::<prop::sample::Index>(),
         flip in 1u8..=255,
     ) {
-        let mut packet = seal_packet(2208, 11, &body, &cipher);
+        let mut packet = seal_packet(2208, 11, &body, &cipher).expect("seal");
         let i = pos.index(packet.len());
         packet[i] ^= flip;
         let ecb_ignored_trailer = matches!(cipher, PacketCipher::FtAesEcb { .. })
@@ -192,9 +194,9 @@ proptest! {
     ) {
         if let Ok(plain) = cipher.decrypt(&data) {
             if matches!(cipher, PacketCipher::AesCbc { .. } | PacketCipher::Plain) {
-                prop_assert_eq!(cipher.encrypt(&plain), data);
+                prop_assert_eq!(cipher.encrypt(&plain).expect("encrypt"), data);
             } else {
-                prop_assert_eq!(cipher.encrypt(&plain).len(), data.len());
+                prop_assert_eq!(cipher.encrypt(&plain).expect("encrypt").len(), data.len());
             }
         }
     }

@@ -13,7 +13,8 @@ use ftapi::context::{
 use ftapi::sim::accounts::default_ids::*;
 use ftapi::sim::{Broker, FaultPlan, FaultRule, PacketFault, SimServer};
 use ftapi::types::{
-    ComboLeg, ModifyOrderOp, OrderStatus, OrderType, SecurityCode, SecurityFirm, TrdEnv, TrdMarket, TrdSide,
+    ComboLeg, ModifyOrderOp, OrderStatus, OrderType, ParseCodeError, SecurityCode, SecurityFirm, SelectError, TrdEnv,
+    TrdMarket, TrdSide,
 };
 use ftapi::{Error, FillUpdate, OrderUpdate};
 
@@ -25,7 +26,7 @@ struct Sim {
 }
 
 fn sim() -> Sim {
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder()
         .port(0)
         .keepalive_interval(60)
@@ -192,7 +193,7 @@ fn open_fails_with_the_reason_and_does_not_retry() {
 #[test]
 fn encrypted_context_works() {
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server =
         SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker.clone()).start().expect("simulator");
     let ctx =
@@ -207,7 +208,7 @@ fn encrypted_context_works() {
 fn process_wide_encryption_default() {
     // Every other test sets `encrypt(Some(false))`, so changing the default here is safe.
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker).start().expect("simulator");
     ftapi::context::set_default_encrypt(true);
     ftapi::context::set_default_rsa_key(None);
@@ -228,24 +229,26 @@ fn account_selection_errors() {
     let ctx = sec(&s).open().unwrap();
     // no such account
     let e = ctx.accinfo_query(FundsQuery::new().acc_id(42)).unwrap_err();
-    assert!(is_invalid(&e, "acc_id 42 not found"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::AccIdNotFound { acc_id: 42, .. })), "{e}");
+    assert!(e.to_string().contains("acc_id 42 not found"), "{e}");
     // the account exists, but in the other environment
     let e = ctx.accinfo_query(FundsQuery::new().env(TrdEnv::Simulate).acc_id(HK_REAL)).unwrap_err();
-    assert!(is_invalid(&e, "not found"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::AccIdNotFound { env: TrdEnv::Simulate, .. })), "{e}");
     // index out of range
     let e = ctx.order_list_query(OrderQuery::new().acc_index(3)).unwrap_err();
-    assert!(is_invalid(&e, "out of range"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::AccIndexOutOfRange { acc_index: 3, .. })), "{e}");
     // an account of another market is not in this context's list
     let e = ctx.position_list_query(PositionQuery::new().env(TrdEnv::Simulate).acc_id(US_SIM)).unwrap_err();
-    assert!(is_invalid(&e, "not found"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::AccIdNotFound { .. })), "{e}");
     // a market without paper trading
     let hkcc = sec(&s).filter_trdmarket(TrdMarket::Hkcc).open().unwrap();
     let e = hkcc.order_list_query(OrderQuery::new().env(TrdEnv::Simulate)).unwrap_err();
-    assert!(is_invalid(&e, "not available"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::EnvNotEnabled { .. })), "{e}");
+    assert!(e.to_string().contains("not available"), "{e}");
     // no account at all for the environment
     let cn = sec(&s).filter_trdmarket(TrdMarket::Cn).open().unwrap();
     let e = cn.order_list_query(OrderQuery::new().env(TrdEnv::Simulate).acc_index(1)).unwrap_err();
-    assert!(is_invalid(&e, "out of range"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::AccIndexOutOfRange { .. })), "{e}");
     // CN has no real trading: as in the Python SDK, "no need to unlock", nothing sent
     let before = s.server.stats().requests_received;
     cn.unlock_trade("123456", true).unwrap();
@@ -254,12 +257,14 @@ fn account_selection_errors() {
     let sg = sec(&s).filter_trdmarket(TrdMarket::Sg).open().unwrap();
     assert!(sg.get_acc_list().unwrap().is_empty());
     let e = sg.unlock_trade("123456", true).unwrap_err();
-    assert!(is_invalid(&e, "no REAL account"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::NoAccount { env: TrdEnv::Real })), "{e}");
+    assert!(e.to_string().contains("no REAL account"), "{e}");
     let e = sg.accinfo_query(FundsQuery::new()).unwrap_err();
-    assert!(is_invalid(&e, "no REAL account"), "{e}");
+    assert!(matches!(e, Error::NoSuchAccount(SelectError::NoAccount { env: TrdEnv::Real })), "{e}");
+    assert!(e.to_string().contains("no REAL account"), "{e}");
     // a bad code is refused locally
     let e = ctx.place_order(PlaceOrder::limit("XX.1", TrdSide::Buy, 1.0, 1.0)).unwrap_err();
-    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    assert!(matches!(e, Error::BadSecurityCode(ParseCodeError::UnknownMarket(_))), "{e}");
     let long = "x".repeat(65);
     let e = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).remark(long)).unwrap_err();
     assert!(is_invalid(&e, "64 bytes"), "{e}");
@@ -271,10 +276,11 @@ fn account_selection_errors() {
 fn unlock_keeps_opend_error_and_enables_real_orders() {
     let s = sim();
     let ctx = sec(&s).open().unwrap();
-    // Not unlocked: OpenD refuses the real order and the error keeps retType / retMsg.
+    // Not unlocked: OpenD refuses the real order; the error says so and keeps retMsg.
     let e = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 300.0)).unwrap_err();
-    assert!(matches!(e, Error::Server { proto_id: 2202, ret_type: -1, .. }), "{e:?}");
-    assert!(!e.ret_msg().is_empty());
+    assert!(matches!(e, Error::NotUnlocked { proto_id: 2202, .. }), "{e:?}");
+    assert_eq!(e.ret_type(), -1);
+    assert!(e.ret_msg().contains("unlock"), "{e}");
 
     let e = ctx.unlock_trade("wrong", true).unwrap_err();
     assert!(matches!(e, Error::Server { proto_id: 2005, ret_type: -1, .. }), "{e:?}");
@@ -698,11 +704,18 @@ fn rate_limits_fail_or_wait() {
     // another account has its own window: the real order reaches OpenD (which refuses
     // it because trading is locked)
     let e = ctx.place_order(order().env(TrdEnv::Real)).unwrap_err();
-    assert!(matches!(e, Error::Server { proto_id: 2202, .. }), "{e:?}");
+    assert!(matches!(e, Error::NotUnlocked { proto_id: 2202, .. }), "{e:?}");
     // the default limits are OpenD's
-    assert_eq!(RateLimits::default().place_order, RateLimit::new(15, Duration::from_secs(30)));
-    assert_eq!(RateLimits::default().modify_order, RateLimit::new(20, Duration::from_secs(30)));
+    assert_eq!(
+        RateLimits::default().place_order,
+        RateLimit::new(15, Duration::from_secs(30)).with_min_interval(Duration::from_millis(20))
+    );
+    assert_eq!(
+        RateLimits::default().modify_order,
+        RateLimit::new(20, Duration::from_secs(30)).with_min_interval(Duration::from_millis(40))
+    );
     assert_eq!(RateLimits::default().unlock_trade, RateLimit::new(10, Duration::from_secs(30)));
+    assert_eq!(RateLimits::default().query, RateLimit::new(10, Duration::from_secs(30)));
 }
 
 #[test]
@@ -759,7 +772,7 @@ fn a_server_restart_is_survived_with_unlock_and_pushes_restored() {
     drop(first);
     wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
     // ... and comes back on the same port, with fresh state.
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let second = SimServer::builder()
         .port(port)
         .keepalive_interval(60)

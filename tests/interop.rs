@@ -171,7 +171,7 @@ impl Sim {
     fn start(dir: &TempDir, extra_args: &[&str]) -> Sim {
         let log = dir.path().join("opend-sim.stderr");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
-        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose"])
+        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose", "--relaxed", "--clock", "open"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -219,7 +219,7 @@ fn rsa_pem() -> &'static str {
     static PEM: OnceLock<String> = OnceLock::new();
     PEM.get_or_init(|| {
         let key = ftapi::codec::RsaKey::generate(1024).expect("generate RSA key");
-        let pem = key.to_pkcs1_pem();
+        let pem = key.to_pkcs1_pem().expect("pem").to_string();
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "not PKCS#1 PEM");
         pem
     })

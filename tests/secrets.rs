@@ -68,7 +68,7 @@ fn secrets_stay_out_of_logs_and_debug_output() {
     let password = TradePassword::plain(PASSWORD);
     let md5 = password.pwd_md5().to_string();
     let key = key1024();
-    let pem = key.to_pkcs1_pem();
+    let pem = key.to_pkcs1_pem().expect("pem");
     let pem_line = pem.lines().nth(3).expect("a PEM body line").to_string();
 
     for mode in [Mode::Cbc, Mode::Ecb] {

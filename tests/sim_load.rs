@@ -76,7 +76,8 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) {
             let h = ftapi::codec::FrameHeader { proto_id: 1001, body_len: u32::MAX, ..Default::default() };
             h.to_bytes().to_vec()
         }
-        2 => ftapi::codec::seal_packet(1001, 1, b"\xff\xff\xff not protobuf", &ftapi::codec::PacketCipher::Plain),
+        2 => ftapi::codec::seal_packet(1001, 1, b"\xff\xff\xff not protobuf", &ftapi::codec::PacketCipher::Plain)
+            .expect("seal"),
         _ => b"FT\xe9\x03\x00\x00".to_vec(),
     };
     let _ = s.write_all(&bytes);
@@ -84,7 +85,7 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) {
 
 #[test]
 fn one_hundred_twenty_eight_connections_under_requests_pushes_and_malformed_input() {
-    let broker = Arc::new(Broker::new(BrokerConfig::default().with_rate_limits(false)).expect("broker"));
+    let broker = Arc::new(Broker::new(BrokerConfig::relaxed().with_rate_limits(false)).expect("broker"));
     let sim = SimServer::builder().port(0).trade_handler(broker.clone()).start().expect("simulator");
     let addr = sim.local_addr();
     let counters: Vec<Arc<Counter>> = (0..CONNECTIONS).map(|_| Arc::new(Counter::default())).collect();

@@ -86,7 +86,7 @@ impl Client {
     /// Sends `msg` sealed with `cipher`; returns the serial number used.
     fn send_with<M: Message>(&mut self, proto_id: u32, msg: &M, cipher: &PacketCipher) -> u32 {
         let serial = self.next_serial();
-        let bytes = seal_message(proto_id, serial, msg, cipher);
+        let bytes = seal_message(proto_id, serial, msg, cipher).expect("seal");
         self.send_bytes(&bytes);
         serial
     }
@@ -803,7 +803,7 @@ fn malformed_input_closes_only_that_connection() {
     // SHA-1 mismatch after InitConnect.
     assert_second_connection_unaffected(&srv, |c| {
         c.init_plain();
-        let mut p = seal_message(1004, 1, &keepalive_req(), &PacketCipher::Plain);
+        let mut p = seal_message(1004, 1, &keepalive_req(), &PacketCipher::Plain).expect("seal");
         p[20] ^= 1;
         c.send_bytes(&p);
     });
@@ -832,7 +832,7 @@ fn undecryptable_request_closes_only_that_connection() {
     // Plain bytes on an encrypted connection do not decrypt either.
     let mut evil2 = Client::connect(srv.local_addr());
     assert_eq!(evil2.init_with(Some(key1024()), Some(2), true).ret_type, 0);
-    evil2.send_bytes(&seal_packet(1004, 3, &keepalive_req().encode_to_vec(), &PacketCipher::Plain));
+    evil2.send_bytes(&seal_packet(1004, 3, &keepalive_req().encode_to_vec(), &PacketCipher::Plain).expect("seal"));
     evil2.expect_closed();
     assert_eq!(good.keepalive().ret_type, 0);
 }

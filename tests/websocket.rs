@@ -21,6 +21,12 @@ const PASSWORD_MD5: &str = "e10adc3949ba59abbe56e057f20f883e"; // the default tr
 const HK_REAL: u64 = 281756478396547854;
 const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A simulator builder on a free port in relaxed mode with every market open (market
+/// orders at any hour, no minimum interval between orders).
+fn sim_builder() -> ftapi::sim::SimServerBuilder {
+    SimServer::builder().port(0).relaxed(true).clock(ftapi::sim::calendar::ClockSpec::Open)
+}
+
 /// A certificate for 127.0.0.1 and localhost (end-entity, self-signed): (cert PEM, key PEM).
 fn test_cert() -> (String, String) {
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
@@ -133,7 +139,7 @@ impl RawWs {
 
 #[test]
 fn init_frame_is_the_js_sdks_and_the_reply_carries_the_conn_id() {
-    let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+    let sim = sim_builder().websocket(0, KEY).start().unwrap();
     let addr = sim.ws_addr().expect("a WebSocket port");
     // The JS SDK's first frame for key 123456 (WEBSOCKET.md §2): 68 bytes.
     let frame = encode_request(CMD_INIT, 2, &RawWs::init_body(KEY));
@@ -160,7 +166,7 @@ fn init_frame_is_the_js_sdks_and_the_reply_carries_the_conn_id() {
 
 #[test]
 fn a_wrong_key_gets_no_init_reply() {
-    let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+    let sim = sim_builder().websocket(0, KEY).start().unwrap();
     let mut ws = RawWs::connect(sim.ws_addr().unwrap(), None);
     let init = ws.send(CMD_INIT, &RawWs::init_body("not-the-key"));
     // A request after it is answered (not logged in); nothing answered the Init first.
@@ -177,7 +183,7 @@ fn a_wrong_key_gets_no_init_reply() {
 
 #[test]
 fn malformed_packets_close_the_connection_and_text_is_ignored() {
-    let sim = SimServer::builder().port(0).websocket(0, "").start().unwrap();
+    let sim = sim_builder().websocket(0, "").start().unwrap();
     let mut ws = RawWs::connect(sim.ws_addr().unwrap(), None);
     ws.ws.send(Message::Text("hello".into())).unwrap();
     ws.login(""); // an empty key matches an empty configured key
@@ -240,7 +246,7 @@ impl RawTcp {
         self.serial += 1;
         let mut req = P::Request::from_c2s(c2s);
         P::fill_packet_id(&mut req, self.conn_id, self.serial);
-        self.sock.write_all(&seal_message(P::PROTO_ID, self.serial, &req, &PacketCipher::Plain)).unwrap();
+        self.sock.write_all(&seal_message(P::PROTO_ID, self.serial, &req, &PacketCipher::Plain).unwrap()).unwrap();
         loop {
             let (id, serial, body) = self.next_packet();
             if id == P::PROTO_ID && serial == self.serial {
@@ -334,20 +340,20 @@ fn cross_port_pushes(root_pem: Option<&str>, sim: &SimServer) {
 
 #[test]
 fn pushes_cross_ports_both_ways_over_ws() {
-    let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+    let sim = sim_builder().websocket(0, KEY).start().unwrap();
     cross_port_pushes(None, &sim);
 }
 
 #[test]
 fn pushes_cross_ports_both_ways_over_wss() {
     let (cert, key) = test_cert();
-    let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+    let sim = sim_builder().websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
     cross_port_pushes(Some(&cert), &sim);
 }
 
 #[test]
 fn kill_connections_and_shutdown_cover_the_websocket_port() {
-    let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+    let sim = sim_builder().websocket(0, KEY).start().unwrap();
     let mut ws = RawWs::connect(sim.ws_addr().unwrap(), None);
     ws.login(KEY);
     assert_eq!(sim.connection_count(), 1);
@@ -495,7 +501,7 @@ mod client {
 
     #[test]
     fn init_connect_ws_trades_over_ws() {
-        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).start().unwrap();
         let addr = sim.ws_addr().unwrap();
         // The plain entry point first.
         let (api, rx) = api();
@@ -508,7 +514,7 @@ mod client {
     #[test]
     fn trades_over_wss_with_a_ca_file() {
         let (cert, key) = test_cert();
-        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
         let ca = PemFile::new(&cert);
         let port = sim.ws_addr().unwrap().port();
         trade_flow(&sim, WsTransport::new("127.0.0.1", port, true, KEY).ca_file(&ca.0));
@@ -519,7 +525,7 @@ mod client {
     #[test]
     fn wss_refuses_an_untrusted_certificate_unless_insecure() {
         let (cert, key) = test_cert();
-        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
         let port = sim.ws_addr().unwrap().port();
         let (api, rx) = api();
         // The system roots do not know the test certificate.
@@ -539,7 +545,7 @@ mod client {
 
     #[test]
     fn a_wrong_key_fails_with_an_init_timeout() {
-        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).start().unwrap();
         let port = sim.ws_addr().unwrap().port();
         let (api, rx) = api();
         let t = WsTransport::new("127.0.0.1", port, false, "wrong").login_timeout(Duration::from_millis(300));
@@ -555,7 +561,7 @@ mod client {
     #[test]
     fn pending_requests_fail_with_disconnected_when_the_server_drops() {
         let blocker = Arc::new(Blocker::default());
-        let sim = SimServer::builder().port(0).websocket(0, KEY).trade_handler(blocker.clone()).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).trade_handler(blocker.clone()).start().unwrap();
         let (api, rx) = api();
         api.init_connect_ws("127.0.0.1", sim.ws_addr().unwrap().port(), false, KEY);
         assert_eq!(init_result(&rx).0, 0);
@@ -646,21 +652,21 @@ mod client {
 
     #[test]
     fn sec_context_over_ws() {
-        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).start().unwrap();
         sec_context_flow(&sim, |b| b.websocket(false, KEY));
     }
 
     #[test]
     fn sec_context_over_wss() {
         let (cert, key) = test_cert();
-        let sim = SimServer::builder().port(0).websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
         let ca = PemFile::new(&cert);
         sec_context_flow(&sim, |b| b.websocket(true, KEY).websocket_ca_file(&ca.0));
     }
 
     #[test]
     fn a_context_with_a_wrong_key_fails_to_open() {
-        let sim = SimServer::builder().port(0).websocket(0, KEY).start().unwrap();
+        let sim = sim_builder().websocket(0, KEY).start().unwrap();
         let port = sim.ws_addr().unwrap().port();
         let r = ftapi::context::SecTradeContext::builder()
             .host("127.0.0.1")
@@ -805,7 +811,7 @@ mod client {
         assert!(matches!(r, Err(Error::Server { ret_type: -400, .. }) | Err(Error::Codec(_))), "{r:?}");
         // 2: the header error fails the request with its text, read as bytes.
         match state(&api) {
-            Err(Error::Io(msg)) => assert!(msg.contains("error 1: 超时超时超时"), "{msg}"),
+            Err(Error::Io(e)) => assert!(e.to_string().contains("error 1: 超时超时超时"), "{e}"),
             other => panic!("{other:?}"),
         }
         // 3 times out; its late reply is dropped, 4 gets its own reply.

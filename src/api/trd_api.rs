@@ -65,6 +65,11 @@ impl ApiInner {
 ///     ..Default::default()
 /// });
 /// ```
+#[doc(alias = "FTAPI_Trd")]
+#[doc(alias = "FTAPI_Conn_Trd")]
+#[doc(alias = "FTAPI_Conn")]
+#[doc(alias = "CreateTrdApi")]
+#[doc(alias = "ReleaseTrdApi")]
 pub struct TrdApi {
     inner: Arc<ApiInner>,
     owner: bool,
@@ -91,7 +96,9 @@ impl Drop for TrdApi {
 }
 
 impl TrdApi {
-    /// A new, unconnected API object (C++ `CreateTrdApi`).
+    /// A new, unconnected API object (C++ `FTAPI::CreateTrdApi()`, C# `new FTAPI_Trd()`,
+    /// Java `new FTAPI_Conn_Trd()`).
+    #[doc(alias = "CreateTrdApi")]
     pub fn new() -> TrdApi {
         Self::with_config(ConnConfig::default())
     }
@@ -126,9 +133,12 @@ impl TrdApi {
         TrdApi { inner, owner: false }
     }
 
-    /// Sets `InitConnect.clientID` and `clientVer` (C++ `SetClientInfo`), kept for
-    /// porting: the same as [`ConnConfigBuilder::client_info`](crate::conn::ConnConfigBuilder::client_info).
+    /// Sets `InitConnect.clientID` and `clientVer` (C++/C# `SetClientInfo`, Java
+    /// `setClientInfo`), kept for porting: the same as
+    /// [`ConnConfigBuilder::client_info`](crate::conn::ConnConfigBuilder::client_info).
     /// Takes effect at the next `init_connect`.
+    #[doc(alias = "SetClientInfo")]
+    #[doc(alias = "setClientInfo")]
     pub fn set_client_info(&self, client_id: &str, client_ver: i32) {
         let mut s = self.inner.settings.lock();
         s.config.client_id = client_id.to_string();
@@ -153,9 +163,11 @@ impl TrdApi {
     }
 
     /// Sets the RSA private key (PKCS#1 or PKCS#8 PEM text) that encrypted connections
-    /// use for InitConnect; the same key OpenD is configured with (C++ `SetRSAPrivateKey`),
-    /// kept for porting: the same as [`ConnConfig::rsa_key`]. Takes effect at the next
-    /// `init_connect`.
+    /// use for InitConnect; the same key OpenD is configured with (C++/C#
+    /// `SetRSAPrivateKey`, Java `setRSAPrivateKey`), kept for porting: the same as
+    /// [`ConnConfig::rsa_key`]. Takes effect at the next `init_connect`.
+    #[doc(alias = "SetRSAPrivateKey")]
+    #[doc(alias = "setRSAPrivateKey")]
     pub fn set_rsa_private_key(&self, pem: &str) -> Result<()> {
         let key = RsaKey::from_pem(pem)?;
         self.set_rsa_key(key);
@@ -167,12 +179,20 @@ impl TrdApi {
         self.inner.settings.lock().config.rsa_key = Some(key);
     }
 
-    /// Sets the connection callbacks (C++ `SetConnCallback`).
+    /// Sets the connection callbacks (C++ `RegisterConnSpi`, C# `SetConnCallback`, Java
+    /// `setConnSpi`).
+    #[doc(alias = "RegisterConnSpi")]
+    #[doc(alias = "SetConnCallback")]
+    #[doc(alias = "setConnSpi")]
     pub fn set_conn_spi(&self, spi: Arc<dyn ConnSpi>) {
         *self.inner.conn_spi.write() = Some(spi);
     }
 
-    /// Sets the reply and push callbacks (C++ `SetTrdCallback`).
+    /// Sets the reply and push callbacks (C++ `RegisterTrdSpi`, C# `SetTrdCallback`,
+    /// Java `setTrdSpi`).
+    #[doc(alias = "RegisterTrdSpi")]
+    #[doc(alias = "SetTrdCallback")]
+    #[doc(alias = "setTrdSpi")]
     pub fn set_trd_spi(&self, spi: Arc<dyn TrdSpi>) {
         *self.inner.trd_spi.write() = Some(spi);
     }
@@ -181,7 +201,8 @@ impl TrdApi {
         self.inner.trd_spi.read().clone()
     }
 
-    /// Starts connecting to OpenD at `ip:port` and returns at once (C++ `InitConnect`).
+    /// Starts connecting to OpenD at `ip:port` and returns at once (C++/C# `InitConnect`,
+    /// Java `initConnect`).
     /// The result arrives in [`ConnSpi::on_init_connect`] on the callback thread. With
     /// `encrypt`, InitConnect is RSA-encrypted with the key from
     /// [`set_rsa_private_key`](TrdApi::set_rsa_private_key) and every later packet is
@@ -190,6 +211,8 @@ impl TrdApi {
     /// Returns `false` if a connection is already being made or is up (call `close`
     /// first) or the thread could not be started. May be called again after `close` or
     /// after a disconnect: each call makes a new connection with a new connection id.
+    #[doc(alias = "InitConnect")]
+    #[doc(alias = "initConnect")]
     pub fn init_connect(&self, ip: &str, port: u16, encrypt: bool) -> bool {
         let key = self.inner.settings.lock().config.rsa_key.clone();
         self.init_connect_with(Box::new(TcpTransport::new(ip, port, encrypt, key)))
@@ -241,11 +264,14 @@ impl TrdApi {
         self.inner.last_failure.lock().clone()
     }
 
-    /// Closes the connection (C++ `Close`): idempotent, safe from any thread including
+    /// Closes the connection (C++/C# `Close`, Java `close`; dropping the `TrdApi` does it
+    /// too, as C++ `FTAPI::ReleaseTrdApi` does): idempotent, safe from any thread including
     /// inside a callback, and prompt even while connecting or logging in. Requests in
     /// flight are answered with [`Error::Disconnected`]; `on_disconnect` is not called;
     /// pushes not yet delivered are dropped. Joins the connection's threads (except the
     /// calling one).
+    #[doc(alias = "ReleaseTrdApi")]
+    #[doc(alias = "Close")]
     pub fn close(&self) {
         let conn = self.inner.conn.lock().take();
         if let Some(c) = conn {
@@ -253,7 +279,10 @@ impl TrdApi {
         }
     }
 
-    /// OpenD's connection id, 0 when not connected (C++ `GetConnectID`).
+    /// OpenD's connection id, 0 when not connected (C++/C# `GetConnectID`, Java
+    /// `getConnectID`).
+    #[doc(alias = "GetConnectID")]
+    #[doc(alias = "getConnectID")]
     pub fn get_connect_id(&self) -> u64 {
         self.init_info().map_or(0, |i| i.conn_id)
     }
@@ -361,6 +390,8 @@ impl TrdApi {
     }
 
     /// GetGlobalState (1002); the reply arrives in `TrdSpi::on_reply_get_global_state`.
+    #[doc(alias = "GetGlobalState")]
+    #[doc(alias = "getGlobalState")]
     pub fn get_global_state(&self) -> u32 {
         let req =
             pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: self.get_login_user_id() } };
@@ -401,39 +432,73 @@ macro_rules! request_methods {
 
 request_methods! {
     /// Trd_GetAccList (2001): the trading accounts.
+    #[doc(alias = "GetAccList")]
+    #[doc(alias = "getAccList")]
     get_acc_list => GetAccList, on_reply_get_acc_list;
     /// Trd_UnlockTrade (2005): unlock (or lock) trading; `pwdMD5` is the MD5 of the trade password.
+    #[doc(alias = "UnlockTrade")]
+    #[doc(alias = "unlockTrade")]
     unlock_trade => UnlockTrade, on_reply_unlock_trade;
     /// Trd_SubAccPush (2008): the accounts whose order and fill pushes this connection receives.
+    #[doc(alias = "SubAccPush")]
+    #[doc(alias = "subAccPush")]
     sub_acc_push => SubAccPush, on_reply_sub_acc_push;
     /// Trd_GetFunds (2101).
+    #[doc(alias = "GetFunds")]
+    #[doc(alias = "getFunds")]
     get_funds => GetFunds, on_reply_get_funds;
     /// Trd_GetPositionList (2102).
+    #[doc(alias = "GetPositionList")]
+    #[doc(alias = "getPositionList")]
     get_position_list => GetPositionList, on_reply_get_position_list;
     /// Trd_GetMaxTrdQtys (2111).
+    #[doc(alias = "GetMaxTrdQtys")]
+    #[doc(alias = "getMaxTrdQtys")]
     get_max_trd_qtys => GetMaxTrdQtys, on_reply_get_max_trd_qtys;
     /// Trd_GetComboMaxTrdQtys (2112).
+    #[doc(alias = "GetComboMaxTrdQtys")]
+    #[doc(alias = "getComboMaxTrdQtys")]
     get_combo_max_trd_qtys => GetComboMaxTrdQtys, on_reply_get_combo_max_trd_qtys;
     /// Trd_GetOrderList (2201): today's orders.
+    #[doc(alias = "GetOrderList")]
+    #[doc(alias = "getOrderList")]
     get_order_list => GetOrderList, on_reply_get_order_list;
     /// Trd_PlaceOrder (2202). `packetID` is filled with `{conn_id, serial}` unless set.
+    #[doc(alias = "PlaceOrder")]
+    #[doc(alias = "placeOrder")]
     place_order => PlaceOrder, on_reply_place_order;
     /// Trd_ModifyOrder (2205): modify, cancel, disable, enable, delete, or cancel all.
     /// `packetID` is filled unless set.
+    #[doc(alias = "ModifyOrder")]
+    #[doc(alias = "modifyOrder")]
     modify_order => ModifyOrder, on_reply_modify_order;
     /// Trd_GetOrderFillList (2211): today's fills.
+    #[doc(alias = "GetOrderFillList")]
+    #[doc(alias = "getOrderFillList")]
     get_order_fill_list => GetOrderFillList, on_reply_get_order_fill_list;
     /// Trd_GetHistoryOrderList (2221).
+    #[doc(alias = "GetHistoryOrderList")]
+    #[doc(alias = "getHistoryOrderList")]
     get_history_order_list => GetHistoryOrderList, on_reply_get_history_order_list;
     /// Trd_GetHistoryOrderFillList (2222).
+    #[doc(alias = "GetHistoryOrderFillList")]
+    #[doc(alias = "getHistoryOrderFillList")]
     get_history_order_fill_list => GetHistoryOrderFillList, on_reply_get_history_order_fill_list;
     /// Trd_GetMarginRatio (2223).
+    #[doc(alias = "GetMarginRatio")]
+    #[doc(alias = "getMarginRatio")]
     get_margin_ratio => GetMarginRatio, on_reply_get_margin_ratio;
     /// Trd_GetOrderFee (2225).
+    #[doc(alias = "GetOrderFee")]
+    #[doc(alias = "getOrderFee")]
     get_order_fee => GetOrderFee, on_reply_get_order_fee;
     /// Trd_FlowSummary (2226): cash flow.
+    #[doc(alias = "GetFlowSummary")]
+    #[doc(alias = "getFlowSummary")]
     get_flow_summary => FlowSummary, on_reply_get_flow_summary;
     /// Trd_PlaceComboOrder (2227). `packetID` is filled unless set.
+    #[doc(alias = "PlaceComboOrder")]
+    #[doc(alias = "placeComboOrder")]
     place_combo_order => PlaceComboOrder, on_reply_place_combo_order;
 }
 

@@ -48,6 +48,15 @@ OPTIONS:
     --ws-private-key FILE
                       Its private key (PEM, unencrypted). Without TLS, the WebSocket
                       port only listens on a loopback address.
+    --clock SPEC      The market clock: real (default: wall time), open (every market in
+                      its regular session, for tests), or an RFC 3339 instant such as
+                      2026-12-01T10:00:00+08:00, optionally followed by x<speed>
+                      (2026-12-01T10:00:00+08:00x60 runs a minute per second).
+    --relaxed         Permissive mode for fast tests: markets always open, fills before
+                      the reply, no paper-trading limits, no minimum intervals nor query
+                      limits, UTC time strings. Without it the simulator follows OpenD's
+                      rules (docs/simulator.md).
+    --fill-delay-ms MS  Delay between an order's acknowledgement and its fill (default 50).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -73,6 +82,9 @@ struct Args {
     ws_key: Option<String>,
     ws_cert: Option<PathBuf>,
     ws_private_key: Option<PathBuf>,
+    clock: Option<ftapi::sim::calendar::ClockSpec>,
+    relaxed: bool,
+    fill_delay_ms: Option<u64>,
     verbose: bool,
 }
 
@@ -92,6 +104,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         ws_key: None,
         ws_cert: None,
         ws_private_key: None,
+        clock: None,
+        relaxed: false,
+        fill_delay_ms: None,
         verbose: false,
     };
     while let Some(arg) = it.next() {
@@ -132,6 +147,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--ws-key" => a.ws_key = Some(value()?),
             "--ws-cert" => a.ws_cert = Some(PathBuf::from(value()?)),
             "--ws-private-key" => a.ws_private_key = Some(PathBuf::from(value()?)),
+            "--clock" => a.clock = Some(value()?.parse().map_err(|e| format!("--clock: {e}"))?),
+            "--relaxed" => a.relaxed = true,
+            "--fill-delay-ms" => a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -186,6 +204,15 @@ fn build_trade_handler(args: &Args) -> Result<Option<Arc<dyn TradeHandler>>, Str
     }
     if args.no_rate_limits {
         config = config.with_rate_limits(false);
+    }
+    if let Some(clock) = args.clock {
+        config = config.with_clock(clock);
+    }
+    if args.relaxed {
+        config = config.with_relaxed(true);
+    }
+    if let Some(ms) = args.fill_delay_ms {
+        config = config.with_fill_delay_ms(ms);
     }
     let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;
     Ok(Some(Arc::new(broker)))

@@ -30,7 +30,7 @@ pub struct Frame {
 /// ```
 /// use ftapi::codec::{FrameDecoder, seal_packet, PacketCipher};
 /// let mut dec = FrameDecoder::with_max_body_len(1024);
-/// let pkt = seal_packet(1002, 1, b"\x0a\x02\x08\x00", &PacketCipher::Plain);
+/// let pkt = seal_packet(1002, 1, b"\x0a\x02\x08\x00", &PacketCipher::Plain).unwrap();
 /// dec.push(&pkt[..10]);
 /// assert!(dec.next_frame().unwrap().is_none());
 /// dec.push(&pkt[10..]);

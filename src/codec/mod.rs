@@ -7,7 +7,7 @@
 //! ```
 //! use ftapi::codec::{FrameDecoder, PacketCipher, seal_packet, open_frame};
 //! let cipher = PacketCipher::Plain;
-//! let bytes = seal_packet(1004, 1234, &[0x0a, 0x02, 0x08, 0x01], &cipher);
+//! let bytes = seal_packet(1004, 1234, &[0x0a, 0x02, 0x08, 0x01], &cipher).unwrap();
 //! let mut dec = FrameDecoder::new();
 //! for b in &bytes { dec.push(std::slice::from_ref(b)); }   // one byte at a time
 //! let frame = dec.next_frame().unwrap().expect("a whole frame");
@@ -22,10 +22,10 @@ mod packet;
 mod rsa;
 pub mod ws;
 
-pub use self::cipher::{AesMode, PacketCipher};
+pub use self::cipher::{AesKey, AesMode, PacketCipher};
 pub use self::frame::{Frame, FrameDecoder, DEFAULT_MAX_BODY_LEN};
 pub use self::header::{FrameHeader, HEADER_LEN, MAGIC};
-pub use self::packet::{decode_body, open_frame, seal_message, seal_packet, sha1_digest};
+pub use self::packet::{decode_body, open_frame, seal_message, seal_packet, seal_with, sha1_digest};
 pub use self::rsa::RsaKey;
 
 /// Everything that can be wrong with bytes from the wire. Decoding never panics; it

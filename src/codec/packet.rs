@@ -13,29 +13,51 @@ pub fn sha1_digest(data: &[u8]) -> [u8; 20] {
     Sha1::digest(data).into()
 }
 
-/// Builds a whole packet (header and body in one buffer, ready for a single `write`)
-/// from a plaintext body.
-pub fn seal_packet(proto_id: u32, serial_no: u32, plain: &[u8], cipher: &PacketCipher) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + cipher.sealed_len(plain.len()));
+/// Seals one packet: header and body in one buffer, ready for a single `write`. This
+/// is the one sealer of the crate; [`seal_packet`] and [`seal_message`] are shorthands
+/// for it, and the client's transports and the simulator use it.
+///
+/// `encode` appends the plaintext body to the buffer it is given, which is the packet
+/// buffer itself (the body is serialized straight after the header, hashed there and,
+/// for the AES modes, encrypted in place: one allocation per packet). `capacity` is the
+/// expected plaintext length (0 if unknown). With `wipe`, no copy of the plaintext is
+/// left in memory the sealer frees (for bodies that carry secrets, such as the trade
+/// password's MD5); in plain mode the packet itself is the plaintext, so the caller
+/// wipes it after writing.
+///
+/// Fails only when RSA encryption fails ([`RsaKey::encrypt`](super::RsaKey::encrypt)).
+pub fn seal_with(
+    proto_id: u32,
+    serial_no: u32,
+    cipher: &PacketCipher,
+    capacity: usize,
+    wipe: bool,
+    encode: impl FnOnce(&mut Vec<u8>),
+) -> Result<Vec<u8>, CodecError> {
+    let capacity = if capacity == 0 { 256 } else { capacity };
+    let mut out = Vec::with_capacity(HEADER_LEN + cipher.sealed_len(capacity));
     out.resize(HEADER_LEN, 0);
-    cipher.encrypt_into(plain, &mut out);
-    finish_header(&mut out, proto_id, serial_no, sha1_digest(plain));
-    out
+    encode(&mut out);
+    let sha1 = sha1_digest(&out[HEADER_LEN..]);
+    cipher.encrypt_tail_in_place(&mut out, HEADER_LEN, wipe)?;
+    finish_header(&mut out, proto_id, serial_no, sha1);
+    Ok(out)
 }
 
-/// Serializes a protobuf message and seals it into a packet. The message is encoded
-/// straight into the packet buffer and, for the AES modes, encrypted there in place
-/// (one allocation per packet).
-pub fn seal_message<M: Message>(proto_id: u32, serial_no: u32, msg: &M, cipher: &PacketCipher) -> Vec<u8> {
-    let len = msg.encoded_len();
-    let mut out = Vec::with_capacity(HEADER_LEN + cipher.sealed_len(len));
-    out.resize(HEADER_LEN, 0);
+/// Seals a packet from a plaintext body ([`seal_with`]).
+pub fn seal_packet(proto_id: u32, serial_no: u32, plain: &[u8], cipher: &PacketCipher) -> Result<Vec<u8>, CodecError> {
+    seal_with(proto_id, serial_no, cipher, plain.len(), false, |out| out.extend_from_slice(plain))
+}
+
+/// Serializes a protobuf message and seals it into a packet ([`seal_with`]).
+pub fn seal_message<M: Message>(
+    proto_id: u32,
+    serial_no: u32,
+    msg: &M,
+    cipher: &PacketCipher,
+) -> Result<Vec<u8>, CodecError> {
     // Encoding into a Vec grows it as needed and cannot fail.
-    let _ = msg.encode(&mut out);
-    let sha1 = sha1_digest(&out[HEADER_LEN..]);
-    cipher.encrypt_tail_in_place(&mut out, HEADER_LEN);
-    finish_header(&mut out, proto_id, serial_no, sha1);
-    out
+    seal_with(proto_id, serial_no, cipher, msg.encoded_len(), false, |out| msg.encode_raw(out))
 }
 
 /// Writes the header into the first [`HEADER_LEN`] bytes of a packet whose body follows.

@@ -11,9 +11,7 @@ use prost::Message;
 
 use super::failure::{ConnFailure, InitFailKind, SocketFailKind};
 use super::transport::{Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, Transport};
-use crate::codec::{
-    decode_body, open_frame, sha1_digest, AesMode, FrameDecoder, FrameHeader, PacketCipher, RsaKey, HEADER_LEN,
-};
+use crate::codec::{decode_body, open_frame, AesMode, FrameDecoder, FrameHeader, PacketCipher, RsaKey};
 use crate::error::Error;
 use crate::pb::{self, init_connect, Protocol};
 
@@ -239,7 +237,7 @@ impl PacketSender for TcpSender {
     fn send(&self, proto_id: u32, serial: u32, wipe: bool, encode: &mut dyn FnMut(&mut Vec<u8>)) -> io::Result<()> {
         let cipher = self.session.get().unwrap_or(&self.init_cipher);
         // Seal (hash, encrypt) before taking the lock: only the write itself is serialized.
-        let mut packet = build_packet(proto_id, serial, cipher, wipe, encode);
+        let mut packet = seal(proto_id, serial, cipher, wipe, encode)?;
         let res = {
             let _guard = self.write_lock.lock();
             io::Write::write_all(&mut &self.stream, &packet)
@@ -253,8 +251,7 @@ impl PacketSender for TcpSender {
     fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>> {
         let _guard = self.write_lock.try_lock()?;
         let cipher = self.session.get().unwrap_or(&self.init_cipher);
-        let packet = build_packet(proto_id, serial, cipher, false, encode);
-        Some(io::Write::write_all(&mut &self.stream, &packet))
+        Some(seal(proto_id, serial, cipher, false, encode).and_then(|p| io::Write::write_all(&mut &self.stream, &p)))
     }
 
     fn shutdown(&self) {
@@ -320,38 +317,13 @@ impl Read for ReadHalf<'_> {
     }
 }
 
-/// Builds one packet, header and body in a single buffer. `encode` appends the
-/// plaintext protobuf body to the vector it is given; in plain mode that is the packet
-/// buffer itself, so the body is never copied.
-pub(crate) fn build_packet(
+/// [`codec::seal_with`](crate::codec::seal_with), with a sealing failure as an I/O error.
+fn seal(
     proto_id: u32,
     serial: u32,
     cipher: &PacketCipher,
     wipe: bool,
     encode: &mut dyn FnMut(&mut Vec<u8>),
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.resize(HEADER_LEN, 0);
-    let sha1 = if cipher.is_plain() {
-        encode(&mut out);
-        sha1_digest(&out[HEADER_LEN..])
-    } else {
-        let mut plain = Vec::with_capacity(256);
-        encode(&mut plain);
-        cipher.encrypt_into(&plain, &mut out);
-        let sha1 = sha1_digest(&plain);
-        if wipe {
-            zeroize::Zeroize::zeroize(&mut plain);
-        }
-        sha1
-    };
-    let header = FrameHeader {
-        proto_id,
-        serial_no: serial,
-        body_len: (out.len() - HEADER_LEN) as u32,
-        body_sha1: sha1,
-        ..Default::default()
-    };
-    header.write_to(&mut out);
-    out
+) -> io::Result<Vec<u8>> {
+    crate::codec::seal_with(proto_id, serial, cipher, 0, wipe, encode).map_err(io::Error::other)
 }

@@ -464,7 +464,8 @@ impl PacketReceiver for WsReceiver {
         // Serials are 32-bit here; a section beyond that answers nothing of ours.
         let serial = u32::try_from(h.section).unwrap_or(0);
         if h.error != 0 {
-            let error = Error::Io(format!("OpenD's WebSocket service reported error {}: {}", h.error, h.errmsg_text()));
+            let msg = format!("OpenD's WebSocket service reported error {}: {}", h.error, h.errmsg_text());
+            let error = Error::from(io::Error::other(msg));
             return Ok(Incoming::Failed { proto_id: h.cmd, serial, error });
         }
         Ok(Incoming::Packet { proto_id: h.cmd, serial, body })

@@ -141,6 +141,7 @@ impl<K: ContextKind> ContextBuilder<K> {
     /// for this context, `None` (default) for the process-wide default
     /// ([`set_default_encrypt`](super::set_default_encrypt)), like the Python
     /// `is_encrypt=None`.
+    #[doc(alias = "is_encrypt")]
     pub fn encrypt(mut self, encrypt: Option<bool>) -> Self {
         self.encrypt = encrypt;
         self

@@ -58,6 +58,7 @@ impl From<&pb::trd_update_order_fill::S2c> for FillUpdate {
 pub(crate) type OrderHandler = Arc<dyn Fn(&OrderUpdate) + Send + Sync>;
 pub(crate) type FillHandler = Arc<dyn Fn(&FillUpdate) + Send + Sync>;
 pub(crate) type StateHandler = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+pub(crate) type NotifyHandler = Arc<dyn Fn(&pb::notify::S2c) + Send + Sync>;
 
 /// The user's handlers. Each is cloned out of its lock before it is called.
 #[derive(Default)]
@@ -65,6 +66,7 @@ pub(crate) struct Handlers {
     pub order: RwLock<Option<OrderHandler>>,
     pub fill: RwLock<Option<FillHandler>>,
     pub state: RwLock<Option<StateHandler>>,
+    pub notify: RwLock<Option<NotifyHandler>>,
 }
 
 impl Handlers {
@@ -72,6 +74,7 @@ impl Handlers {
         *self.order.write() = None;
         *self.fill.write() = None;
         *self.state.write() = None;
+        *self.notify.write() = None;
     }
 }
 
@@ -80,6 +83,7 @@ pub(crate) enum Item {
     Order(OrderUpdate),
     Fill(FillUpdate),
     State(ConnectionEvent),
+    Notify(pb::notify::S2c),
 }
 
 /// Flow control between the connection's callback thread and the dispatch thread.
@@ -183,6 +187,10 @@ impl TrdSpi for PushForwarder {
     fn on_push_update_order_fill(&self, _api: &TrdApi, push: pb::trd_update_order_fill::S2c) {
         self.forward(Item::Fill(FillUpdate::from(&push)), "fill");
     }
+
+    fn on_push_notify(&self, _api: &TrdApi, push: pb::notify::S2c) {
+        self.forward(Item::Notify(push), "notify");
+    }
 }
 
 /// Queues a connection event (never waits: events are few).
@@ -222,6 +230,13 @@ pub(crate) fn run(handlers: Arc<Handlers>, flow: Arc<Flow>, rx: Receiver<Item>, 
                 let h = handlers.fill.read().clone();
                 if let Some(h) = h {
                     guarded("fill", || h(&u));
+                }
+                flow.release();
+            }
+            Item::Notify(n) => {
+                let h = handlers.notify.read().clone();
+                if let Some(h) = h {
+                    guarded("notify", || h(&n));
                 }
                 flow.release();
             }

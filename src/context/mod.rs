@@ -28,14 +28,18 @@
 //!
 //! * **Open** ([`ContextBuilder::open`]): TCP connect and InitConnect bounded by the
 //!   connect timeout, then Trd_GetAccList, filtered by `filter_trdmarket` and
-//!   `security_firm` exactly as the Python SDK filters (PROTOCOL.md 6.3; with no firm
+//!   `security_firm` exactly as the Python SDK filters (docs/protocol.md 6.2; with no firm
 //!   given, the firm of the first real account is adopted), then Trd_SubAccPush for
 //!   those accounts. It fails with the reason instead of retrying forever.
 //! * **Account list cached**: `get_acc_list` returns the cached list; it is read at open,
 //!   after each reconnect and by [`TradeContext::refresh_acc_list`], never before every
-//!   call. Account selection (`env`, `acc_id`, `acc_index`) follows PROTOCOL.md 6.4 and
-//!   fails with a clear [`Error::InvalidArgument`](crate::Error::InvalidArgument) ("no SIMULATE account ...", "acc_id N
-//!   not found ...", "trading environment ... is not available ...").
+//!   call. Account selection (`env`, `acc_id`, `acc_index`) follows the Python SDK's
+//!   rules and fails with [`Error::NoSuchAccount`](crate::Error::NoSuchAccount) (or
+//!   [`Error::AccountAmbiguous`](crate::Error::AccountAmbiguous)), whose
+//!   [`SelectError`](crate::types::SelectError) says why ("no SIMULATE account ...",
+//!   "acc_id N not found ...", "trading environment ... is not available ..."). A bad
+//!   code is [`Error::BadSecurityCode`](crate::Error::BadSecurityCode), an order refused
+//!   because trading is locked [`Error::NotUnlocked`](crate::Error::NotUnlocked).
 //! * **Typed results**: [`Account`](crate::types::Account), [`Order`](crate::types::Order),
 //!   [`OrderFill`](crate::types::OrderFill), [`Position`](crate::types::Position),
 //!   [`Funds`](crate::types::Funds) ..., codes as `MARKET.CODE`. OpenD's refusals keep
@@ -71,36 +75,9 @@
 //!
 //! # Python SDK names
 //!
-//! | Python (`futu` / `moomoo`) | ftapi |
-//! |---|---|
-//! | `OpenSecTradeContext(filter_trdmarket, host, port, is_encrypt, security_firm)` | `SecTradeContext::builder().filter_trdmarket(..).host(..).port(..).encrypt(..).security_firm(..).open()` |
-//! | `OpenFutureTradeContext(host, port, is_encrypt, security_firm)` | `FutureTradeContext::builder()...open()` |
-//! | `SysConfig.enable_proto_encrypt(bool)` | [`set_default_encrypt`] |
-//! | `SysConfig.set_init_rsa_file(path)` | [`set_default_rsa_key`], [`set_default_rsa_key_file`] |
-//! | `get_acc_list()` | `get_acc_list()` (cached), `refresh_acc_list()` |
-//! | `unlock_trade(password, password_md5, is_unlock)` | `unlock_trade(pwd, unlock)`, `unlock_trade_md5(md5, unlock)`, `unlock_trade_with(TradePassword, unlock)` |
-//! | `place_order(price, qty, code, trd_side, order_type, ...)` | `place_order(PlaceOrder::limit(code, side, qty, price)...)` → [`PlacedOrder`] |
-//! | `modify_order(op, order_id, qty, price, ...)` | `modify_order(ModifyOrder::new(op, order_id)...)` → [`ModifiedOrder`] |
-//! | `change_order(order_id, price, qty, ...)` | `modify_order(ModifyOrder::change(order_id, qty, price))` |
-//! | `cancel_all_order(trd_env, acc_id, acc_index, trdmarket)` | `cancel_all_order(CancelAll::new().market(..))` |
-//! | `order_list_query(order_id, status_filter_list, code, start, end, ...)` | `order_list_query(OrderQuery)` → `Vec<Order>` |
-//! | `deal_list_query(code, ...)` | `deal_list_query(DealQuery)` → `Vec<OrderFill>` |
-//! | `history_order_list_query(status_filter_list, code, start, end, ...)` | `history_order_list_query(HistoryOrderQuery)` → `Vec<Order>` |
-//! | `history_deal_list_query(code, start, end, ...)` | `history_deal_list_query(HistoryDealQuery)` → `Vec<OrderFill>` |
-//! | `position_list_query(code, pl_ratio_min, pl_ratio_max, ...)` | `position_list_query(PositionQuery)` → `Vec<Position>` |
-//! | `accinfo_query(trd_env, acc_id, acc_index, refresh_cache, currency)` | `accinfo_query(FundsQuery)` → `Funds` |
-//! | `acctradinginfo_query(order_type, code, price, order_id, adjust_limit, ...)` | `acctradinginfo_query(MaxQtyQuery)` → `MaxTrdQtys` |
-//! | `get_margin_ratio(code_list)` | `get_margin_ratio(codes)` → `Vec<MarginRatio>` |
-//! | `order_fee_query(order_id_list, ...)` | `order_fee_query(OrderFeeQuery)` → `Vec<OrderFee>` |
-//! | `get_acc_cash_flow(clearing_date, ..., cashflow_direction)` | `get_acc_cash_flow(CashFlowQuery)` → `Vec<CashFlow>` |
-//! | `place_combo_order(combo_leg_list, price, qty, ...)` | `place_combo_order(ComboOrder)` → [`PlacedOrder`] |
-//! | `comboorder_tradinginfo_query(...)` | `comboorder_tradinginfo_query(ComboMaxQtyQuery)` → `ComboMaxTrdQtys` |
-//! | `set_handler(TradeOrderHandlerBase)` | `set_order_handler(|u: &OrderUpdate| ..)` |
-//! | `set_handler(TradeDealHandlerBase)` | `set_fill_handler(|f: &FillUpdate| ..)` |
-//! | (connection state via logs only) | `set_connection_handler(|e: &ConnectionEvent| ..)`, `connection_state()` |
-//! | `trd_env=`, `acc_id=`, `acc_index=` arguments | `.env(..)`, `.acc_id(..)`, `.acc_index(..)` on every request ([`AccSel`]) |
-//! | `close()` / `with` | `close()` / drop |
-//! | `set_all_thread_daemon(True)` | not needed |
+//! The table of every Python name and its ftapi counterpart is in
+//! [`porting`](crate::porting#the-python-sdk-futu--moomoo); the Python names are
+//! documentation aliases, so the search box finds them too.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
@@ -116,8 +93,9 @@ pub use self::builder::ContextBuilder;
 pub use self::dispatch::{FillUpdate, OrderUpdate};
 pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
 pub use self::requests::{
-    AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery, HistoryDealQuery,
-    HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder, PositionQuery,
+    AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
+    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
+    PositionQuery, TimeWindow,
 };
 pub use self::session::{ConnectionEvent, ConnectionState, ReconnectPolicy};
 pub use self::trade::{ModifiedOrder, PlacedOrder, TradeContext};
@@ -139,7 +117,7 @@ pub trait ContextKind: sealed::Sealed + Send + Sync + 'static {
     const CATEGORY: TrdCategory;
     /// `needGeneralSecAccount` sent in Trd_GetAccList.
     const NEED_GENERAL_SEC_ACCOUNT: bool;
-    /// Whether futures filtering rules apply (PROTOCOL.md 6.3).
+    /// Whether futures filtering rules apply (docs/protocol.md 6.2).
     const FUTURES: bool;
     /// The market accounts are filtered by unless the builder says otherwise.
     fn default_market() -> TrdMarket;
@@ -177,9 +155,11 @@ impl ContextKind for Futures {
 }
 
 /// A trade context for securities accounts (Python `OpenSecTradeContext`).
+#[doc(alias = "OpenSecTradeContext")]
 pub type SecTradeContext = TradeContext<Securities>;
 
 /// A trade context for futures accounts (Python `OpenFutureTradeContext`).
+#[doc(alias = "OpenFutureTradeContext")]
 pub type FutureTradeContext = TradeContext<Futures>;
 
 impl TradeContext<Securities> {
@@ -200,8 +180,10 @@ static DEFAULT_ENCRYPT: AtomicBool = AtomicBool::new(false);
 static DEFAULT_RSA_KEY: RwLock<Option<RsaKey>> = RwLock::new(None);
 
 /// Sets the process-wide encryption default used by contexts built with
-/// `encrypt(None)` (the default), like the Python `SysConfig.set_proto_encrypt`.
+/// `encrypt(None)` (the default), like the Python `SysConfig.enable_proto_encrypt`.
 /// Initially `false`. Affects contexts opened afterwards.
+#[doc(alias = "enable_proto_encrypt")]
+#[doc(alias = "SysConfig")]
 pub fn set_default_encrypt(encrypt: bool) {
     DEFAULT_ENCRYPT.store(encrypt, Ordering::Relaxed);
 }
@@ -221,6 +203,7 @@ pub fn set_default_rsa_key(key: Option<RsaKey>) {
 }
 
 /// [`set_default_rsa_key`] from a PEM file (PKCS#1 or PKCS#8).
+#[doc(alias = "set_init_rsa_file")]
 pub fn set_default_rsa_key_file(path: impl AsRef<std::path::Path>) -> Result<()> {
     let pem = std::fs::read_to_string(path)?;
     set_default_rsa_key(Some(RsaKey::from_pem(&pem)?));

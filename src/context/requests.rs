@@ -3,7 +3,10 @@
 //!
 //! Every struct carries an [`AccSel`] (the Python `trd_env`, `acc_id`, `acc_index`
 //! arguments) with the setters `env`, `acc_id` and `acc_index`. As in the Python SDK the
-//! environment defaults to REAL.
+//! environment defaults to REAL. The list queries embed the same parts for the same
+//! arguments: a [`CodeFilter`] (`code_list`, `trdmarket`; setters `code` and
+//! `filter_market`) and, where the call has one, a [`TimeWindow`] (`start`, `end`;
+//! setter `window`).
 //!
 //! ```
 //! use ftapi::context::{OrderQuery, PlaceOrder};
@@ -13,6 +16,7 @@
 //! let q = OrderQuery::new().code("HK.00700").status(OrderStatus::Submitted).acc_index(1);
 //! assert_eq!(q.acc.acc_index, 1);
 //! assert_eq!(q.acc.env, TrdEnv::Real);
+//! assert_eq!(q.filter.codes, ["HK.00700"]);
 //! ```
 
 use crate::types::{
@@ -46,6 +50,33 @@ impl AccSel {
     pub fn env(env: TrdEnv) -> Self {
         AccSel { env, ..Self::default() }
     }
+}
+
+/// Which securities a list query covers: the Python SDK's `code` / `code_list` and
+/// `trdmarket` filter arguments. Empty `codes` and market `Unknown` (the default) mean
+/// everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeFilter {
+    /// Only these codes (`MARKET.CODE`; a bare symbol is taken as it is).
+    pub codes: Vec<String>,
+    /// Only this market (`Unknown` = all).
+    pub market: TrdMarket,
+}
+
+impl Default for CodeFilter {
+    fn default() -> Self {
+        CodeFilter { codes: Vec::new(), market: TrdMarket::Unknown }
+    }
+}
+
+/// A time window, the Python SDK's `start` and `end`: `YYYY-MM-DD HH:MM:SS` (or
+/// `YYYY-MM-DD` where the call says so); `None` leaves that end to the call's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// First moment (or date) included.
+    pub start: Option<String>,
+    /// Last moment (or date) included.
+    pub end: Option<String>,
 }
 
 macro_rules! acc_setters {
@@ -267,6 +298,7 @@ impl ModifyOrder {
     }
 
     /// Changes quantity and price (Python `change_order`).
+    #[doc(alias = "change_order")]
     pub fn change(order_id: impl Into<String>, qty: f64, price: f64) -> Self {
         ModifyOrder { qty, price, ..Self::new(ModifyOrderOp::Normal, order_id) }
     }
@@ -304,59 +336,12 @@ impl Default for CancelAll {
     }
 }
 
-impl Default for OrderQuery {
-    fn default() -> Self {
-        OrderQuery {
-            order_ids: Vec::new(),
-            status_filter: Vec::new(),
-            codes: Vec::new(),
-            start: None,
-            end: None,
-            filter_market: TrdMarket::Unknown,
-            refresh_cache: false,
-            acc: AccSel::default(),
-        }
-    }
-}
-
-impl Default for HistoryOrderQuery {
-    fn default() -> Self {
-        HistoryOrderQuery {
-            status_filter: Vec::new(),
-            codes: Vec::new(),
-            start: None,
-            end: None,
-            filter_market: TrdMarket::Unknown,
-            acc: AccSel::default(),
-        }
-    }
-}
-
-impl Default for DealQuery {
-    fn default() -> Self {
-        DealQuery { codes: Vec::new(), filter_market: TrdMarket::Unknown, refresh_cache: false, acc: AccSel::default() }
-    }
-}
-
-impl Default for HistoryDealQuery {
-    fn default() -> Self {
-        HistoryDealQuery {
-            codes: Vec::new(),
-            start: None,
-            end: None,
-            filter_market: TrdMarket::Unknown,
-            acc: AccSel::default(),
-        }
-    }
-}
-
 impl Default for CashFlowQuery {
     fn default() -> Self {
         CashFlowQuery {
             clearing_date: String::new(),
             direction: CashFlowDirection::Unknown,
-            start: None,
-            end: None,
+            window: TimeWindow::default(),
             acc: AccSel::default(),
         }
     }
@@ -376,20 +361,16 @@ impl CancelAll {
 }
 
 /// `order_list_query` (Trd_GetOrderList, 2201): today's orders.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrderQuery {
     /// Only these orders (`order_id_ex` values).
     pub order_ids: Vec<String>,
     /// Only orders in these states.
     pub status_filter: Vec<OrderStatus>,
-    /// Only these codes (`MARKET.CODE`).
-    pub codes: Vec<String>,
-    /// Created at or after (`YYYY-MM-DD HH:MM:SS`).
-    pub start: Option<String>,
-    /// Created at or before.
-    pub end: Option<String>,
-    /// Only orders of this market (`Unknown` = all).
-    pub filter_market: TrdMarket,
+    /// Only these codes / this market.
+    pub filter: CodeFilter,
+    /// Only orders created in this window (`YYYY-MM-DD HH:MM:SS`; no default).
+    pub window: TimeWindow,
     /// Ask OpenD to refresh its cache from the server first.
     pub refresh_cache: bool,
     /// The account.
@@ -401,29 +382,23 @@ pub struct OrderQuery {
 /// Without `start` and `end` the window is the last 90 days; with one of them, 90 days
 /// from it. (The end defaults to the end of tomorrow, UTC calendar, so that no time
 /// zone misses today's orders.)
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistoryOrderQuery {
     /// Only orders in these states.
     pub status_filter: Vec<OrderStatus>,
-    /// Only these codes.
-    pub codes: Vec<String>,
-    /// Window start (`YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`).
-    pub start: Option<String>,
-    /// Window end.
-    pub end: Option<String>,
-    /// Only orders of this market (`Unknown` = all).
-    pub filter_market: TrdMarket,
+    /// Only these codes / this market.
+    pub filter: CodeFilter,
+    /// The window (`YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`; 90-day default).
+    pub window: TimeWindow,
     /// The account.
     pub acc: AccSel,
 }
 
 /// `deal_list_query` (Trd_GetOrderFillList, 2211): today's fills.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DealQuery {
-    /// Only these codes.
-    pub codes: Vec<String>,
-    /// Only fills of this market (`Unknown` = all).
-    pub filter_market: TrdMarket,
+    /// Only these codes / this market.
+    pub filter: CodeFilter,
     /// Ask OpenD to refresh its cache first.
     pub refresh_cache: bool,
     /// The account.
@@ -432,16 +407,12 @@ pub struct DealQuery {
 
 /// `history_deal_list_query` (Trd_GetHistoryOrderFillList, 2222); the window rules of
 /// [`HistoryOrderQuery`] apply.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistoryDealQuery {
-    /// Only these codes.
-    pub codes: Vec<String>,
-    /// Window start.
-    pub start: Option<String>,
-    /// Window end.
-    pub end: Option<String>,
-    /// Only fills of this market (`Unknown` = all).
-    pub filter_market: TrdMarket,
+    /// Only these codes / this market.
+    pub filter: CodeFilter,
+    /// The window (90-day default).
+    pub window: TimeWindow,
     /// The account.
     pub acc: AccSel,
 }
@@ -449,15 +420,13 @@ pub struct HistoryDealQuery {
 /// `position_list_query` (Trd_GetPositionList, 2102).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PositionQuery {
-    /// Only these codes.
-    pub codes: Vec<String>,
+    /// Only these codes / this market.
+    pub filter: CodeFilter,
     /// Only positions with a P/L ratio above this, in percent (as in the Python SDK,
     /// divided by 100 on the wire).
     pub pl_ratio_min: Option<f64>,
     /// Only positions with a P/L ratio below this, in percent.
     pub pl_ratio_max: Option<f64>,
-    /// Only positions of this market (`Unknown` = all).
-    pub filter_market: TrdMarket,
     /// Currency (needed for crypto accounts; default USD as in the Python SDK).
     pub currency: Currency,
     /// JP asset category.
@@ -473,10 +442,9 @@ pub struct PositionQuery {
 impl Default for PositionQuery {
     fn default() -> Self {
         PositionQuery {
-            codes: Vec::new(),
+            filter: CodeFilter::default(),
             pl_ratio_min: None,
             pl_ratio_max: None,
-            filter_market: TrdMarket::Unknown,
             currency: Currency::Usd,
             asset_category: None,
             option_strategy_view: false,
@@ -574,10 +542,8 @@ pub struct CashFlowQuery {
     pub clearing_date: String,
     /// Only in- or outflows (`Unknown` = both).
     pub direction: CashFlowDirection,
-    /// Crypto accounts: first creation date (`YYYY-MM-DD`).
-    pub start: Option<String>,
-    /// Crypto accounts: last creation date.
-    pub end: Option<String>,
+    /// Crypto accounts: first and last creation date (`YYYY-MM-DD`).
+    pub window: TimeWindow,
     /// The account.
     pub acc: AccSel,
 }
@@ -671,12 +637,12 @@ macro_rules! code_filters {
             }
             /// Adds a code to the filter (`MARKET.CODE`).
             pub fn code(mut self, code: impl Into<String>) -> Self {
-                self.codes.push(code.into());
+                self.filter.codes.push(code.into());
                 self
             }
             /// Only this market.
             pub fn filter_market(mut self, market: TrdMarket) -> Self {
-                self.filter_market = market;
+                self.filter.market = market;
                 self
             }
         }
@@ -704,15 +670,14 @@ macro_rules! windows {
         impl $t {
             /// Sets the time window (either end may be `None`).
             pub fn window(mut self, start: Option<&str>, end: Option<&str>) -> Self {
-                self.start = start.map(str::to_string);
-                self.end = end.map(str::to_string);
+                self.window = TimeWindow { start: start.map(str::to_string), end: end.map(str::to_string) };
                 self
             }
         }
     )*};
 }
 
-windows!(OrderQuery, HistoryOrderQuery, HistoryDealQuery);
+windows!(OrderQuery, HistoryOrderQuery, HistoryDealQuery, CashFlowQuery);
 
 macro_rules! refreshers {
     ($($t:ident),* $(,)?) => {$(

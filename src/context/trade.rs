@@ -11,8 +11,8 @@ use parking_lot::{Mutex, RwLock};
 use super::dispatch::{self, FillUpdate, Flow, Handlers, Item, OrderUpdate};
 use super::rate_limit::{LimitKind, RateLimiter};
 use super::requests::{
-    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery,
-    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
+    history_window, today_utc, AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery,
+    FundsQuery, HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
     PositionQuery,
 };
 use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c, Session, SessionHooks};
@@ -22,7 +22,7 @@ use crate::pb::{self, proto, Protocol};
 use crate::types::{
     adopt_security_firm, check_trd_env, filter_accounts, market_env_enabled, select_account, trd_market_for_code,
     Account, AccountRef, CashFlow, ComboMaxTrdQtys, Funds, MarginRatio, MaxTrdQtys, ModifyOrderOp, Order, OrderFee,
-    OrderFill, Position, SecurityCode, SecurityFirm, TradePassword, TrdCategory, TrdEnv, TrdMarket,
+    OrderFill, Position, SecurityCode, SecurityFirm, SelectError, TradePassword, TrdCategory, TrdEnv, TrdMarket,
 };
 
 /// The fixed facts of a context kind, as values.
@@ -69,7 +69,7 @@ pub(crate) struct Inner {
     pub session: Session,
     pub handlers: Arc<Handlers>,
     pub limiter: RateLimiter,
-    /// The filtered account list (PROTOCOL.md 6.3), in OpenD's order.
+    /// The filtered account list (docs/protocol.md 6.2), in OpenD's order.
     accounts: RwLock<Vec<Account>>,
     /// The context's firm; `Unknown` until adopted from the first real account.
     firm: Mutex<SecurityFirm>,
@@ -163,6 +163,9 @@ impl Inner {
                         P::NAME
                     ),
                 },
+                Error::Server { proto_id, ret_msg, .. } if says_locked(&ret_msg) => {
+                    Error::NotUnlocked { proto_id, ret_msg }
+                }
                 other => other,
             })
         } else {
@@ -172,6 +175,11 @@ impl Inner {
 
     fn rate_limit(&self, kind: LimitKind, key: u64) -> Result<()> {
         self.limiter.acquire(kind, key, &|| self.session.check_open())
+    }
+
+    /// OpenD's 10-per-30-s limit of some queries (see `rate_limit.rs`).
+    fn query_limit(&self, proto_id: u32, refresh_cache: bool, account: u64) -> Result<()> {
+        self.limiter.acquire_query(proto_id, refresh_cache, account, &|| self.session.check_open())
     }
 
     /// Reads the account list (2001), adopts the firm if none was given, filters.
@@ -244,9 +252,7 @@ impl Inner {
 
     fn select_unchecked(&self, acc: &AccSel) -> Result<Account> {
         let accounts = self.accounts.read();
-        select_account(&accounts, acc.env, acc.acc_id, acc.acc_index).cloned().map_err(|e| {
-            Error::InvalidArgument(format!("{e} (the account list is cached: call refresh_acc_list after changes)"))
-        })
+        Ok(select_account(&accounts, acc.env, acc.acc_id, acc.acc_index).cloned()?)
     }
 
     /// Header with the account's first market (queries, modify, fees, cash flow).
@@ -328,22 +334,29 @@ impl SessionHooks for Inner {
     }
 }
 
+/// Whether OpenD's `retMsg` for a refused order says that trading is locked. OpenD
+/// has no dedicated `errCode` for it, so its message is read: English ("unlock") or
+/// Chinese ("解锁"), ignoring case.
+fn says_locked(ret_msg: &str) -> bool {
+    ret_msg.to_ascii_lowercase().contains("unlock") || ret_msg.contains("解锁")
+}
+
 /// Parses a `MARKET.CODE`.
 fn parse_code(code: &str) -> Result<SecurityCode> {
     Ok(code.trim().parse::<SecurityCode>()?)
 }
 
-/// The bare symbols for a code filter: `MARKET.CODE` is stripped to `CODE`; a string
-/// without a dot is taken as a bare symbol (as the Python SDK does).
-/// Filter conditions for `codes` (`MARKET.CODE`) in `market` (`Unknown` = all).
-fn code_filter(codes: &[String], market: TrdMarket) -> Result<pb::trd_common::TrdFilterConditions> {
+/// Filter conditions for a [`CodeFilter`]: its codes in its market (`Unknown` = all).
+fn code_filter(filter: &CodeFilter) -> Result<pb::trd_common::TrdFilterConditions> {
     Ok(pb::trd_common::TrdFilterConditions {
-        code_list: filter_codes(codes)?,
-        filter_market: Some(market.value()),
+        code_list: filter_codes(&filter.codes)?,
+        filter_market: Some(filter.market.value()),
         ..Default::default()
     })
 }
 
+/// The bare symbols for a code filter: `MARKET.CODE` is stripped to `CODE`; a string
+/// without a dot is taken as a bare symbol (as the Python SDK does).
 fn filter_codes(codes: &[String]) -> Result<Vec<String>> {
     codes
         .iter()
@@ -412,8 +425,61 @@ impl<K: ContextKind> TradeContext<K> {
     }
 
     /// OpenD's id of the current connection (0 while disconnected).
+    #[doc(alias = "GetConnectID")]
+    #[doc(alias = "get_connect_id")]
     pub fn conn_id(&self) -> u64 {
         self.inner.session.api().get_connect_id()
+    }
+
+    /// The user id OpenD is logged in with (its InitConnect reply's `loginUserID`; 0
+    /// before the first connection).
+    #[doc(alias = "get_login_user_id")]
+    #[doc(alias = "GetLoginUserID")]
+    pub fn login_user_id(&self) -> u64 {
+        self.inner.session.api().get_login_user_id()
+    }
+
+    /// OpenD's global state (GetGlobalState, 1002: market states, whether OpenD is
+    /// logged in to the quote and trade servers, server time ...), as the Python SDK's
+    /// `get_global_state`. Gated like every call: waits (bounded) while reconnecting.
+    #[doc(alias = "GetGlobalState")]
+    #[doc(alias = "getGlobalState")]
+    pub fn get_global_state(&self) -> Result<pb::get_global_state::S2c> {
+        let user_id = self.inner.session.api().get_login_user_id();
+        self.inner.call::<proto::GetGlobalState>(pb::get_global_state::C2s { user_id })
+    }
+
+    /// Sends any request and waits for its reply, through the context's connection and
+    /// under the context's rules (waits, bounded, while reconnecting; may be called
+    /// from a handler). For the protocols the context does not wrap; the request goes
+    /// out exactly as given (no account selection, no rate limit).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &ftapi::SecTradeContext) -> ftapi::Result<()> {
+    /// use ftapi::pb;
+    /// let s2c = ctx.call::<pb::proto::GetAccList>(pb::trd_get_acc_list::C2s {
+    ///     user_id: ctx.login_user_id(),
+    ///     trd_category: None,
+    ///     need_general_sec_account: Some(true),
+    /// })?;
+    /// println!("{} accounts, unfiltered", s2c.acc_list.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn call<P: Protocol>(
+        &self,
+        c2s: <P::Request as pb::RequestEnvelope>::C2s,
+    ) -> Result<<P::Response as pb::ResponseEnvelope>::S2c> {
+        self.inner.call::<P>(c2s)
+    }
+
+    /// The context's own [`TrdApi`](crate::TrdApi) (the same one across reconnections),
+    /// for what neither the context nor [`call`](Self::call) offers, e.g.
+    /// [`TrdApi::call_request`](crate::TrdApi::call_request) with its own timeout. Its
+    /// SPIs are the context's: replies to the non-blocking requests (`place_order` and
+    /// so on, which return a serial) are not delivered anywhere, so use blocking calls.
+    /// Do not replace its SPIs or close it; close the context instead.
+    pub fn trd_api(&self) -> &crate::TrdApi {
+        self.inner.session.api()
     }
 
     /// The market the context filters accounts by.
@@ -456,11 +522,15 @@ impl<K: ContextKind> TradeContext<K> {
     /// OpenD is slowed down; nothing is dropped) and delays `close` until it returns. A handler that captures the context
     /// itself (an `Arc<TradeContext>`) keeps it alive: capture a `Weak`, or call
     /// [`close`](TradeContext::close).
+    #[doc(alias = "set_handler")]
+    #[doc(alias = "TradeOrderHandlerBase")]
     pub fn set_order_handler(&self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) {
         *self.inner.handlers.order.write() = Some(Arc::new(handler));
     }
 
     /// Handles fill pushes (Trd_UpdateOrderFill); as [`set_order_handler`](Self::set_order_handler).
+    #[doc(alias = "set_handler")]
+    #[doc(alias = "TradeDealHandlerBase")]
     pub fn set_fill_handler(&self, handler: impl Fn(&FillUpdate) + Send + Sync + 'static) {
         *self.inner.handlers.fill.write() = Some(Arc::new(handler));
     }
@@ -471,6 +541,18 @@ impl<K: ContextKind> TradeContext<K> {
         *self.inner.handlers.state.write() = Some(Arc::new(handler));
     }
 
+    /// Handles OpenD's system notifications (Notify, 1003: program status, login
+    /// state, quote rights, API quota and the like; the Python SDK's
+    /// `SysNotifyHandlerBase`); replaces the previous handler. Runs on the dispatch
+    /// thread in order with the order and fill pushes, under the same rules as
+    /// [`set_order_handler`](Self::set_order_handler). Without a handler these pushes
+    /// are dropped.
+    #[doc(alias = "SysNotifyHandlerBase")]
+    #[doc(alias = "OnPush_Notify")]
+    pub fn set_notify_handler(&self, handler: impl Fn(&pb::notify::S2c) + Send + Sync + 'static) {
+        *self.inner.handlers.notify.write() = Some(Arc::new(handler));
+    }
+
     /// Removes every handler.
     pub fn clear_handlers(&self) {
         self.inner.handlers.clear();
@@ -479,7 +561,7 @@ impl<K: ContextKind> TradeContext<K> {
     // ----- accounts -----
 
     /// The context's accounts (Python `get_acc_list`), filtered by market and firm
-    /// (PROTOCOL.md 6.3), from the cache: read at open and after every reconnect, and
+    /// (docs/protocol.md 6.2), from the cache: read at open and after every reconnect, and
     /// by [`refresh_acc_list`](Self::refresh_acc_list). No request is sent.
     pub fn get_acc_list(&self) -> Result<Vec<Account>> {
         self.inner.session.check_open()?;
@@ -504,12 +586,14 @@ impl<K: ContextKind> TradeContext<K> {
     ///
     /// As in the Python SDK, a context whose market has no real trading returns `Ok`
     /// without sending anything, and a context without a REAL account fails.
+    #[doc(alias = "UnlockTrade")]
     pub fn unlock_trade(&self, password: &str, unlock: bool) -> Result<()> {
         self.unlock_trade_with(TradePassword::plain(password), unlock)
     }
 
     /// [`unlock_trade`](Self::unlock_trade) with the MD5 of the password (Python
     /// `password_md5`): 32 hex characters.
+    #[doc(alias = "password_md5")]
     pub fn unlock_trade_md5(&self, password_md5: &str, unlock: bool) -> Result<()> {
         self.unlock_trade_with(TradePassword::md5(password_md5)?, unlock)
     }
@@ -523,12 +607,13 @@ impl<K: ContextKind> TradeContext<K> {
             return Ok(());
         }
         if !inner.accounts.read().iter().any(|a| a.is_real()) {
-            return Err(Error::InvalidArgument(format!(
-                "no REAL account in this {}'s account list (market {}, firm {}): nothing to unlock",
+            log::debug!(
+                "{}: no REAL account (market {}, firm {}): nothing to unlock",
                 inner.info.name,
                 inner.info.market,
                 self.security_firm()
-            )));
+            );
+            return Err(SelectError::NoAccount { env: TrdEnv::Real }.into());
         }
         inner.session.wait_ready()?;
         inner.rate_limit(LimitKind::Unlock, 0)?;
@@ -548,6 +633,7 @@ impl<K: ContextKind> TradeContext<K> {
     /// [`Error::Disconnected`] and says that the outcome is unknown: the order is not
     /// re-sent, so check the order list before placing it again. An
     /// [`Error::Timeout`] leaves the outcome unknown in the same way.
+    #[doc(alias = "PlaceOrder")]
     pub fn place_order(&self, order: PlaceOrder) -> Result<PlacedOrder> {
         let inner = &self.inner;
         let code = parse_code(&order.code)?;
@@ -590,6 +676,8 @@ impl<K: ContextKind> TradeContext<K> {
     /// and `change_order`; Trd_ModifyOrder). Waits for a rate-limit slot first (20 per
     /// 30 s per account by default). A lost connection leaves the outcome unknown, as
     /// for [`place_order`](Self::place_order).
+    #[doc(alias = "ModifyOrder")]
+    #[doc(alias = "change_order")]
     pub fn modify_order(&self, m: ModifyOrder) -> Result<ModifiedOrder> {
         let inner = &self.inner;
         if m.order_id.trim().is_empty() {
@@ -677,13 +765,14 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn order_list_query(&self, q: OrderQuery) -> Result<Vec<Order>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: Some(pb::trd_common::TrdFilterConditions {
                 order_id_ex_list: q.order_ids.clone(),
-                begin_time: q.start.clone().filter(|s| !s.is_empty()),
-                end_time: q.end.clone().filter(|s| !s.is_empty()),
-                ..code_filter(&q.codes, q.filter_market)?
+                begin_time: q.window.start.clone().filter(|s| !s.is_empty()),
+                end_time: q.window.end.clone().filter(|s| !s.is_empty()),
+                ..code_filter(&q.filter)?
             }),
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -696,13 +785,14 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_order_list_query(&self, q: HistoryOrderQuery) -> Result<Vec<Order>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
-        let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
+        inner.query_limit(proto::GetHistoryOrderList::PROTO_ID, false, account.acc_id)?;
+        let (begin, end) = history_window(q.window.start.as_deref(), q.window.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
                 begin_time: Some(begin),
                 end_time: Some(end),
-                ..code_filter(&q.codes, q.filter_market)?
+                ..code_filter(&q.filter)?
             },
             filter_status_list: q.status_filter.iter().map(|s| s.value()).collect(),
         };
@@ -713,9 +803,10 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn deal_list_query(&self, q: DealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderFillList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_order_fill_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
+            filter_conditions: Some(code_filter(&q.filter)?),
             refresh_cache: q.refresh_cache.then_some(true),
         };
         Ok(inner.call::<proto::GetOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -726,13 +817,14 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_deal_list_query(&self, q: HistoryDealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
-        let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
+        inner.query_limit(proto::GetHistoryOrderFillList::PROTO_ID, false, account.acc_id)?;
+        let (begin, end) = history_window(q.window.start.as_deref(), q.window.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_fill_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: pb::trd_common::TrdFilterConditions {
                 begin_time: Some(begin),
                 end_time: Some(end),
-                ..code_filter(&q.codes, q.filter_market)?
+                ..code_filter(&q.filter)?
             },
         };
         Ok(inner.call::<proto::GetHistoryOrderFillList>(c2s)?.order_fill_list.iter().map(OrderFill::from).collect())
@@ -742,9 +834,10 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn position_list_query(&self, q: PositionQuery) -> Result<Vec<Position>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetPositionList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_position_list::C2s {
             header: account.to_pb_header(),
-            filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
+            filter_conditions: Some(code_filter(&q.filter)?),
             filter_pl_ratio_min: q.pl_ratio_min.map(|p| p / 100.0),
             filter_pl_ratio_max: q.pl_ratio_max.map(|p| p / 100.0),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -760,6 +853,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn accinfo_query(&self, q: FundsQuery) -> Result<Funds> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetFunds::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_funds::C2s {
             header: account.to_pb_header(),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -777,6 +871,7 @@ impl<K: ContextKind> TradeContext<K> {
         let code = parse_code(&q.code)?;
         let mut account = inner.code_header(&q.acc, &code)?;
         account.jp_acc_type = q.jp_acc_type;
+        inner.query_limit(proto::GetMaxTrdQtys::PROTO_ID, false, account.acc_id)?;
         let adjusting = q.adjust_limit != 0.0;
         let c2s = pb::trd_get_max_trd_qtys::C2s {
             header: account.to_pb_header(),
@@ -846,6 +941,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn order_fee_query(&self, q: OrderFeeQuery) -> Result<Vec<OrderFee>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderFee::PROTO_ID, false, account.acc_id)?;
         let c2s = pb::trd_get_order_fee::C2s { header: account.to_pb_header(), order_id_ex_list: q.order_ids.clone() };
         Ok(inner.call::<proto::GetOrderFee>(c2s)?.order_fee_list.iter().map(OrderFee::from).collect())
     }
@@ -859,8 +955,8 @@ impl<K: ContextKind> TradeContext<K> {
             header: account.to_pb_header(),
             clearing_date: q.clearing_date.clone(),
             cash_flow_direction: Some(q.direction.value()),
-            start_create_date: q.start.clone(),
-            end_create_date: q.end.clone(),
+            start_create_date: q.window.start.clone(),
+            end_create_date: q.window.end.clone(),
         };
         Ok(inner.call::<proto::FlowSummary>(c2s)?.flow_summary_info_list.iter().map(CashFlow::from).collect())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::codec::{AesMode, RsaKey};
 
+use super::calendar::{ClockSpec, MarketClock};
 use super::faults::FaultPlan;
 use super::server::SimServer;
 use super::ws::WsSettings;
@@ -58,6 +59,13 @@ pub struct SimConfig {
     pub write_timeout: Duration,
     /// The WebSocket port (OpenD's `websocket_port`); `None` = TCP only.
     pub websocket: Option<WsSettings>,
+    /// The market clock GetGlobalState reports from when the trade handler has none,
+    /// and the default broker's clock (`opend-sim --clock`).
+    pub clock: MarketClock,
+    /// Relaxed mode of the default broker (`opend-sim --relaxed`).
+    pub relaxed: bool,
+    /// Fill delay of the default broker (`opend-sim --fill-delay-ms`).
+    pub fill_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -76,6 +84,9 @@ impl Default for SimConfig {
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             websocket: None,
+            clock: MarketClock::new(ClockSpec::Real),
+            relaxed: false,
+            fill_delay: Duration::from_millis(super::accounts::DEFAULT_FILL_DELAY_MS),
         }
     }
 }
@@ -91,6 +102,9 @@ pub struct SimServerBuilder {
     pub(crate) config: SimConfig,
     pub(crate) handler: Option<Arc<dyn TradeHandler>>,
     pub(crate) faults: FaultPlan,
+    /// The handler is the default broker, rebuilt at start with the clock, relaxed and
+    /// fill-delay settings.
+    pub(crate) default_broker: bool,
 }
 
 impl Default for SimServerBuilder {
@@ -99,6 +113,7 @@ impl Default for SimServerBuilder {
             config: SimConfig::default(),
             handler: Some(Arc::new(super::Broker::with_default_accounts())),
             faults: FaultPlan::default(),
+            default_broker: true,
         }
     }
 }
@@ -217,6 +232,7 @@ impl SimServerBuilder {
     /// or any other [`TradeHandler`].
     pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
         self.handler = Some(handler);
+        self.default_broker = false;
         self
     }
 
@@ -224,6 +240,7 @@ impl SimServerBuilder {
     /// "unknown protocol id N" (a protocol-only server).
     pub fn no_trade_handler(mut self) -> Self {
         self.handler = None;
+        self.default_broker = false;
         self
     }
 
@@ -233,8 +250,43 @@ impl SimServerBuilder {
         self
     }
 
+    /// The market clock (`opend-sim --clock`): wall time by default, `ClockSpec::Open`
+    /// to hold every market in its regular session, or a start instant and speed.
+    /// Applies to GetGlobalState and to the default broker (a broker passed with
+    /// [`trade_handler`](Self::trade_handler) has its own clock in its
+    /// `BrokerConfig`).
+    pub fn clock(mut self, clock: ClockSpec) -> Self {
+        self.config.clock = MarketClock::new(clock);
+        self
+    }
+
+    /// The permissive mode of the default broker (`opend-sim --relaxed`): see
+    /// `BrokerConfig::relaxed` and docs/simulator.md.
+    pub fn relaxed(mut self, relaxed: bool) -> Self {
+        self.config.relaxed = relaxed;
+        self
+    }
+
+    /// Delay between an order's acknowledgement and its first fill push, for the
+    /// default broker (`opend-sim --fill-delay-ms`).
+    pub fn fill_delay(mut self, delay: Duration) -> Self {
+        self.config.fill_delay = delay;
+        self
+    }
+
     /// Binds the listener and starts the accept thread.
-    pub fn start(self) -> std::io::Result<SimServer> {
+    pub fn start(mut self) -> std::io::Result<SimServer> {
+        if self.default_broker {
+            let cfg = super::accounts::BrokerConfig {
+                clock: self.config.clock.spec(),
+                relaxed: self.config.relaxed,
+                fill_delay_ms: self.config.fill_delay.as_millis().min(u128::from(u64::MAX)) as u64,
+                ..Default::default()
+            };
+            let broker = super::Broker::with_clock(cfg, self.config.clock)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+            self.handler = Some(Arc::new(broker));
+        }
         SimServer::start(self)
     }
 }

@@ -42,6 +42,18 @@ pub(crate) fn route(
     }
 }
 
+/// Tells the trade handler that the reply to `proto_id`, which it answered, has been
+/// written (pushes that must follow the reply are released then). Call after sending an
+/// `Ok` answer of [`route`]; a no-op for the server's own protocols.
+pub(crate) fn replied(core: &Core, info: &ConnInfo, proto_id: u32) {
+    if proto_id == pb::proto::KeepAlive::PROTO_ID || proto_id == pb::proto::GetGlobalState::PROTO_ID {
+        return;
+    }
+    if let Some(handler) = core.handler.as_ref() {
+        handler.replied(info, proto_id);
+    }
+}
+
 /// A retType -1 response with `msg` (every Response shares the envelope, so any
 /// protocol's Response type encodes it).
 pub(crate) fn error_body(msg: &str) -> Vec<u8> {
@@ -74,25 +86,26 @@ fn global_state(core: &Core, conn_id: u64, plain: &[u8]) -> Result<Vec<u8>, Stri
     }
     let cfg = &core.config;
     let now = unix_now();
-    // Fixed, plausible market states: stock markets in the afternoon session
-    // (Qot_Common.QotMarketState 5), futures open (23).
+    // Market states at the simulated time of the trade handler's clock (or ours).
+    let clock = core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(cfg.clock);
+    let st = clock.global_states();
     let s2c = get_global_state::S2c {
-        market_hk: 5,
-        market_us: 5,
-        market_sh: 5,
-        market_sz: 5,
-        market_hk_future: 23,
-        market_us_future: Some(23),
-        market_sg_future: Some(23),
-        market_jp_future: Some(23),
-        market_sg: Some(5),
-        market_my: Some(5),
-        market_jp: Some(5),
+        market_hk: st.hk,
+        market_us: st.us,
+        market_sh: st.sh,
+        market_sz: st.sz,
+        market_hk_future: st.hk_future,
+        market_us_future: Some(st.us_future),
+        market_sg_future: Some(st.sg_future),
+        market_jp_future: Some(st.jp_future),
+        market_sg: Some(st.sg),
+        market_my: Some(st.my),
+        market_jp: Some(st.jp),
         qot_logined: true,
         trd_logined: true,
         server_ver: cfg.server_ver,
         server_build_no: cfg.server_build_no,
-        time: now as i64,
+        time: st.time as i64,
         local_time: Some(now),
         program_status: Some(common::ProgramStatus {
             r#type: common::ProgramStatusType::Ready as i32,

@@ -207,7 +207,7 @@ impl SimServer {
     }
 
     pub(crate) fn start(b: SimServerBuilder) -> io::Result<SimServer> {
-        let SimServerBuilder { config, handler, faults } = b;
+        let SimServerBuilder { config, handler, faults, .. } = b;
         let listener = TcpListener::bind(SocketAddr::new(config.ip, config.port))?;
         let local_addr = listener.local_addr()?;
         let ws_listener = match &config.websocket {

@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, InnerIvInit};
-use aes::Aes128;
 use parking_lot::Mutex;
 use prost::Message;
 use rand::distributions::{Alphanumeric, DistString};
@@ -22,7 +20,7 @@ use crate::codec::{
 use crate::pb::{self, common, init_connect, notify, Protocol, PushProtocol};
 
 use super::faults::{BadCipher, FaultPlan, PacketFault, PacketKind};
-use super::router::{error_body, route};
+use super::router::{error_body, replied, route};
 use super::server::{Core, Counters};
 use super::{ConnInfo, PushSink};
 
@@ -208,7 +206,10 @@ impl Session {
             return false;
         }
         let result = match fault {
-            None => stream.write_all(&seal_packet(proto_id, serial, plain, cipher)).map(|_| true),
+            None => seal_packet(proto_id, serial, plain, cipher)
+                .map_err(io::Error::other)
+                .and_then(|p| stream.write_all(&p))
+                .map(|_| true),
             Some(f) => {
                 log::info!("conn {}: fault {f:?} on proto {proto_id} serial {serial}", self.conn_id);
                 self.emit_faulty(stream, cipher, proto_id, serial, plain, f)
@@ -238,12 +239,12 @@ impl Session {
         plain: &[u8],
         fault: PacketFault,
     ) -> io::Result<bool> {
-        let packet = || seal_packet(proto_id, serial, plain, cipher);
+        let packet = || seal_packet(proto_id, serial, plain, cipher).map_err(io::Error::other);
         match fault {
             PacketFault::Drop => Ok(true),
             PacketFault::Close => Ok(false),
             PacketFault::CorruptSha1 => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[16..36].iter_mut().for_each(|b| *b ^= 0xFF);
                 stream.write_all(&p).map(|_| true)
             }
@@ -252,12 +253,12 @@ impl Session {
                 stream.write_all(&junk).map(|_| true)
             }
             PacketFault::HugeBodyLen { body_len } => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[12..16].copy_from_slice(&body_len.to_le_bytes());
                 stream.write_all(&p).map(|_| true)
             }
             PacketFault::ByteByByte { pause } => {
-                for b in packet() {
+                for b in packet()? {
                     if self.is_closed() {
                         return Ok(false);
                     }
@@ -270,24 +271,24 @@ impl Session {
                 Ok(true)
             }
             PacketFault::CloseMidHeader => {
-                let p = packet();
+                let p = packet()?;
                 stream.write_all(&p[..MID_HEADER])?;
                 Ok(false)
             }
             PacketFault::CloseMidBody => {
-                let p = packet();
+                let p = packet()?;
                 let body = p.len() - HEADER_LEN;
                 let cut = if body >= 2 { HEADER_LEN + body / 2 } else { HEADER_LEN };
                 stream.write_all(&p[..cut])?;
                 Ok(false)
             }
             PacketFault::BadMagic => {
-                let mut p = packet();
+                let mut p = packet()?;
                 p[0..2].copy_from_slice(b"XX");
                 stream.write_all(&p).map(|_| true)
             }
             PacketFault::Undecryptable(how) => {
-                let body = undecryptable_body(cipher, plain, how);
+                let body = undecryptable_body(cipher, plain, how).map_err(io::Error::other)?;
                 let header = FrameHeader {
                     proto_id,
                     serial_no: serial,
@@ -304,7 +305,7 @@ impl Session {
             PacketFault::InitFail { .. }
             | PacketFault::InitNoS2c
             | PacketFault::InitBadAesKey
-            | PacketFault::InitBadIv => stream.write_all(&packet()).map(|_| true),
+            | PacketFault::InitBadIv => stream.write_all(&packet()?).map(|_| true),
         }
     }
 }
@@ -316,8 +317,8 @@ impl PushSink for Session {
 }
 
 /// A body that `cipher` cannot decrypt (see [`BadCipher`]).
-fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Vec<u8> {
-    match (cipher, how) {
+fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Result<Vec<u8>, CodecError> {
+    Ok(match (cipher, how) {
         (PacketCipher::Plain, _) => {
             let mut b = plain.to_vec();
             match b.first_mut() {
@@ -327,20 +328,19 @@ fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Ve
             b
         }
         (_, BadCipher::WrongLength) => {
-            let mut b = cipher.encrypt(plain);
+            let mut b = cipher.encrypt(plain)?;
             b.pop();
             b
         }
-        (PacketCipher::AesCbc { aes, iv }, BadCipher::BadPadding) => {
+        (PacketCipher::AesCbc { key, iv }, BadCipher::BadPadding) => {
             // Zero-fill to whole blocks plus one zero block: the last plaintext byte is
             // 0, which no PKCS#7 pad can be.
             let mut data = plain.to_vec();
             data.resize(plain.len().div_ceil(16) * 16 + 16, 0);
-            let enc = cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), iv.into());
-            enc.encrypt_padded_vec_mut::<NoPadding>(&data)
+            key.cbc_encrypt_blocks(iv, &data)
         }
         (PacketCipher::FtAesEcb { .. }, BadCipher::BadPadding) => {
-            let mut b = cipher.encrypt(plain);
+            let mut b = cipher.encrypt(plain)?;
             if let Some(last) = b.last_mut() {
                 *last = 0xFF;
             }
@@ -348,7 +348,7 @@ fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Ve
         }
         // A block of all ones is larger than any modulus of that size.
         (PacketCipher::Rsa(k), BadCipher::BadPadding) => vec![0xFF; k.block_len()],
-    }
+    })
 }
 
 /// A 16-character alphanumeric string (AES key or IV).
@@ -472,7 +472,11 @@ impl Reader {
             return self.reply_error(&h, "InitConnect already done on this connection");
         }
         match route(&self.core, &info, h.proto_id, &plain, &self.sess.keepalives) {
-            Ok(body) => self.reply(&h, &body),
+            Ok(body) => {
+                let sent = self.reply(&h, &body);
+                replied(&self.core, &info, h.proto_id);
+                sent
+            }
             Err(msg) => self.reply_error(&h, &msg),
         }
     }

@@ -38,7 +38,7 @@ use crate::codec::ws::{decode_request, encode_reply, key_md5_hex, WsReplyHeader,
 use crate::pb::{self, init_web_socket, Protocol};
 use crate::wsnet::{self, ReadSide, WriteSide};
 
-use super::router::{error_body, route, unix_now};
+use super::router::{error_body, replied, route, unix_now};
 use super::server::Core;
 use super::{ConnInfo, PushSink};
 
@@ -415,7 +415,11 @@ impl WsReader<'_> {
                 self.reply_error(h.cmd, h.section, "InitConnect is not used on the WebSocket port (Init is command 1)")
             }
             cmd => match route(&self.core, &info, cmd, body, &self.sess.keepalives) {
-                Ok(rsp) => self.reply(cmd, h.section, &rsp),
+                Ok(rsp) => {
+                    let sent = self.reply(cmd, h.section, &rsp);
+                    replied(&self.core, &info, cmd);
+                    sent
+                }
                 Err(msg) => self.reply_error(cmd, h.section, &msg),
             },
         }

@@ -1,5 +1,5 @@
 //! The SDK's account rules as pure functions: which accounts a trade context keeps
-//! (PROTOCOL.md 6.3), which one a request uses (6.4), and which market/environment
+//! (docs/protocol.md 6.2), which one a request uses (6.3), and which market/environment
 //! pairs a context accepts.
 //!
 //! ```
@@ -57,12 +57,20 @@ pub enum SelectError {
     /// A securities context was created with the FUTURES market.
     #[error("a securities trade context cannot use futures accounts (market FUTURES); use a futures context")]
     FuturesInSecurityContext,
-}
-
-impl From<SelectError> for crate::Error {
-    fn from(e: SelectError) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
+    /// `acc_id` names more than one account of that environment in the context's
+    /// list (OpenD listed the same account twice, e.g. under two categories or
+    /// firms). Which one is meant cannot be told, so none is chosen.
+    #[error(
+        "acc_id {acc_id} names {count} {env} accounts in this context's account list; which one is meant is ambiguous"
+    )]
+    Ambiguous {
+        /// The account ID asked for.
+        acc_id: u64,
+        /// The environment asked for.
+        env: TrdEnv,
+        /// How many accounts of the list carry that ID and environment.
+        count: usize,
+    },
 }
 
 /// Whether a context with market `market` accepts requests in `env` (the SDK's
@@ -104,7 +112,7 @@ pub fn market_env_enabled(market: TrdMarket, env: TrdEnv) -> bool {
     }
 }
 
-/// The checks the SDK makes before choosing an account (PROTOCOL.md 6.4, steps 1-2):
+/// The checks the SDK makes before choosing an account (docs/protocol.md 6.3, steps 1-2):
 /// the (market, env) pair must be enabled, and a securities context must not use the
 /// FUTURES market.
 pub fn check_trd_env(category: TrdCategory, market: TrdMarket, env: TrdEnv) -> Result<(), SelectError> {
@@ -117,7 +125,7 @@ pub fn check_trd_env(category: TrdCategory, market: TrdMarket, env: TrdEnv) -> R
     Ok(())
 }
 
-/// Whether a context with `market` / `firm` keeps `account` (PROTOCOL.md 6.3).
+/// Whether a context with `market` / `firm` keeps `account` (docs/protocol.md 6.2).
 ///
 /// Market: the context market is `Unknown` (none), or it is in the account's
 /// `trdMarketAuthList`, or (futures contexts, and as in the SDK any context whose
@@ -149,17 +157,18 @@ pub fn filter_accounts(
 }
 
 /// The firm a context created without one adopts: that of the first REAL account
-/// that has a firm (PROTOCOL.md 6.2 b). `None` if there is no such account.
+/// that has a firm (docs/protocol.md 6.1, firm adoption). `None` if there is no such account.
 pub fn adopt_security_firm(accounts: &[Account]) -> Option<SecurityFirm> {
     accounts.iter().find(|a| a.is_real() && a.security_firm.is_firm()).map(|a| a.security_firm)
 }
 
 /// Chooses the account for a request from the context's filtered list
-/// (PROTOCOL.md 6.4 step 3).
+/// (docs/protocol.md 6.3 step 3).
 ///
 /// With `acc_id == 0`, takes the `acc_index`-th account of environment `env`;
 /// otherwise the account `acc_id`, which must have environment `env`
-/// (`acc_index` is then ignored).
+/// (`acc_index` is then ignored) and must appear only once with it
+/// ([`SelectError::Ambiguous`] otherwise).
 pub fn select_account(
     accounts: &[Account],
     env: TrdEnv,
@@ -167,10 +176,13 @@ pub fn select_account(
     acc_index: usize,
 ) -> Result<&Account, SelectError> {
     if acc_id != 0 {
-        return accounts
-            .iter()
-            .find(|a| a.acc_id == acc_id && a.env == env)
-            .ok_or(SelectError::AccIdNotFound { acc_id, env });
+        let mut matching = accounts.iter().filter(|a| a.acc_id == acc_id && a.env == env);
+        let first = matching.next().ok_or(SelectError::AccIdNotFound { acc_id, env })?;
+        let others = matching.count();
+        if others > 0 {
+            return Err(SelectError::Ambiguous { acc_id, env, count: others + 1 });
+        }
+        return Ok(first);
     }
     let mut of_env = accounts.iter().filter(|a| a.env == env);
     let count = accounts.iter().filter(|a| a.env == env).count();

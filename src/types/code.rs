@@ -206,12 +206,6 @@ pub enum ParseCodeError {
     UnknownMarket(String),
 }
 
-impl From<ParseCodeError> for crate::Error {
-    fn from(e: ParseCodeError) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
-}
-
 fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
@@ -320,7 +314,7 @@ impl TryFrom<&str> for SecurityCode {
 
 /// The header `trdMarket` the SDK uses for an order-like request on `code`
 /// (place order, max quantities, margin ratios, combo orders), from the code's
-/// prefix, the context's category and the environment (PROTOCOL.md 6.4):
+/// prefix, the context's category and the environment (docs/protocol.md 6.3):
 ///
 /// | prefix | SECURITY / CRYPTO (any other category) | FUTURE, REAL | FUTURE, SIMULATE |
 /// |---|---|---|---|

@@ -240,7 +240,7 @@ open_enum! {
 
 impl TrdMarket {
     /// The simulated-futures markets and PREDICTION: an account listing any of these
-    /// is kept by a futures context (PROTOCOL.md 6.3).
+    /// is kept by a futures context (docs/protocol.md 6.2).
     pub const SIMULATED_FUTURES: &'static [TrdMarket] = &[
         TrdMarket::FuturesSimulateHk,
         TrdMarket::FuturesSimulateUs,

@@ -455,44 +455,44 @@ pub fn build_script(ops: &[u8], mode: u8, pending: &[(u32, u32)]) -> Vec<u8> {
             }
             1 => {
                 let (proto, serial) = target(p);
-                Some(seal_packet(proto, serial, cur.chunk(), &cipher))
+                Some(seal_packet(proto, serial, cur.chunk(), &cipher).expect("seal"))
             }
             2 => {
                 let (proto, serial) = target(p);
                 let ret = i32::from(cur.byte() as i8);
                 let body = envelope(ret, (ret != 0).then_some(ret), cur.chunk());
-                Some(seal_packet(proto, serial, &body, &cipher))
+                Some(seal_packet(proto, serial, &body, &cipher).expect("seal"))
             }
             3 => {
                 let serial = u32::from(cur.byte());
                 let body = envelope(0, None, cur.chunk());
-                Some(seal_packet(PUSHES[usize::from(p) % 3], serial, &body, &cipher))
+                Some(seal_packet(PUSHES[usize::from(p) % 3], serial, &body, &cipher).expect("seal"))
             }
             4 => {
                 let serial = u32::from(cur.byte());
-                Some(seal_packet(PUSHES[usize::from(p) % 3], serial, cur.chunk(), &cipher))
+                Some(seal_packet(PUSHES[usize::from(p) % 3], serial, cur.chunk(), &cipher).expect("seal"))
             }
             5 => {
                 let proto = cur.u32();
                 let serial = cur.u32();
-                Some(seal_packet(proto, serial, cur.chunk(), &cipher))
+                Some(seal_packet(proto, serial, cur.chunk(), &cipher).expect("seal"))
             }
             6 => {
                 let (proto, serial) = target(p);
                 let body = cur.chunk();
                 Some(match (p >> 3) % 4 {
                     0 => {
-                        let mut pk = seal_packet(proto, serial, body, &cipher);
+                        let mut pk = seal_packet(proto, serial, body, &cipher).expect("seal");
                         pk[16] ^= 0x5a;
                         pk
                     }
                     1 => {
-                        let mut pk = seal_packet(proto, serial, body, &cipher);
+                        let mut pk = seal_packet(proto, serial, body, &cipher).expect("seal");
                         pk[6] = 1;
                         pk
                     }
                     2 => {
-                        let mut pk = seal_packet(proto, serial, body, &wrong);
+                        let mut pk = seal_packet(proto, serial, body, &wrong).expect("seal");
                         // Keep the SHA-1 of the plaintext, as a confused peer would.
                         pk[16..36].copy_from_slice(&sha1_digest(body));
                         pk
@@ -574,7 +574,7 @@ pub fn client_dispatch(data: &[u8]) -> Outcome {
     let init = read_init(&mut sock);
     assert_eq!(init.proto_id, pb::proto::InitConnect::PROTO_ID, "first packet is InitConnect");
     let init_cipher = if encrypted { PacketCipher::Rsa(test_rsa_key().clone()) } else { PacketCipher::Plain };
-    let reply = seal_message(init.proto_id, init.serial_no, &init_reply(mode), &init_cipher);
+    let reply = seal_message(init.proto_id, init.serial_no, &init_reply(mode), &init_cipher).expect("seal");
     sock.write_all(&reply).expect("write the InitConnect reply");
     let code = init_rx.recv_timeout(WAIT).expect("on_init_connect within the bound");
     assert_eq!(code, 0, "InitConnect failed");

@@ -32,7 +32,7 @@ const MAX_RSA_SEAL: usize = 250;
 /// 128-byte block costs a private-key operation, far slower than everything else here.
 pub const MAX_RSA_BODY: u32 = 512;
 
-/// The fixed AES key and IV of PROTOCOL.md 3.7.
+/// The fixed AES key and IV of docs/protocol.md 3.6.
 pub const KEY: &[u8; 16] = b"0123456789abcdef";
 /// See [`KEY`].
 pub const IV: &[u8; 16] = b"fedcba9876543210";
@@ -105,7 +105,7 @@ pub fn read_path(data: &[u8]) -> Outcome {
     }
     let body =
         if matches!(cipher, PacketCipher::Rsa(_)) { &payload[..payload.len().min(MAX_RSA_SEAL)] } else { payload };
-    let packet = seal_packet(2201, 7, body, &cipher);
+    let packet = seal_packet(2201, 7, body, &cipher).expect("seal");
     let mut dec = FrameDecoder::with_max_body_len(MAX_BODY);
     let mut frames = Vec::new();
     for part in packet.chunks(chunk) {

@@ -139,7 +139,7 @@ fn accounts() -> &'static [(u64, i32, Vec<i32>)] {
 
 fn instruments() -> &'static [Instrument] {
     static INS: OnceLock<Vec<Instrument>> = OnceLock::new();
-    INS.get_or_init(|| Broker::with_default_accounts().instruments())
+    INS.get_or_init(|| Broker::relaxed_default().instruments())
 }
 
 /// A recording push sink.
@@ -821,7 +821,7 @@ pub fn sim_request(data: &[u8]) -> Outcome {
 /// The broker mode: selector bit 0 turns rate limits off.
 pub fn run_broker(data: &[u8]) -> Outcome {
     let (&selector, rest) = data.split_first().unwrap_or((&0, &[]));
-    let broker = Broker::with_default_accounts();
+    let broker = Broker::relaxed_default();
     broker.set_rate_limits_enabled(selector & 1 == 0);
     let sinks: Vec<Arc<Sink>> =
         (0..3).map(|i| Arc::new(Sink { pushes: Mutex::new(Vec::new()), alive: i != 2 })).collect();
@@ -950,7 +950,7 @@ fn read_frame(sock: &mut TcpStream, dec: &mut FrameDecoder) -> Option<ftapi::cod
 /// of CBC; bit 3: recvNotify; bit 4: rate limits off.
 pub fn run_session(data: &[u8]) -> Outcome {
     let (&selector, rest) = data.split_first().unwrap_or((&0, &[]));
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     broker.set_rate_limits_enabled(selector & 0x10 == 0);
     let aes_mode = if selector & 4 != 0 { AesMode::FtAesEcb } else { AesMode::Cbc };
     let server = SimServer::builder()
@@ -988,7 +988,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
             },
         };
         let init_cipher = if init_mode == 2 { PacketCipher::Rsa(test_rsa_key().clone()) } else { PacketCipher::Plain };
-        sock.write_all(&seal_message(1001, 1, &req, &init_cipher)).expect("send InitConnect");
+        sock.write_all(&seal_message(1001, 1, &req, &init_cipher).expect("seal")).expect("send InitConnect");
         let frame = read_frame(&mut sock, &mut dec).expect("an InitConnect reply");
         assert_eq!((frame.header.proto_id, frame.header.serial_no), (1001, 1), "InitConnect reply header");
         let plain = open_frame(frame, &init_cipher).expect("the InitConnect reply opens");
@@ -1055,7 +1055,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
                 sent.only_well_formed = false;
                 let proto = TRADING[usize::from(g.b()) % TRADING.len()];
                 let body = g.cur.chunk().to_vec();
-                let mut pk = seal_packet(proto, header_serial, &body, &cipher);
+                let mut pk = seal_packet(proto, header_serial, &body, &cipher).expect("seal");
                 match mode % 4 {
                     0 => pk[16] ^= 0x5a,
                     1 => pk[6] = 1,
@@ -1066,7 +1066,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
                         } else {
                             PacketCipher::Plain
                         };
-                        pk = seal_packet(proto, header_serial, &body, &wrong);
+                        pk = seal_packet(proto, header_serial, &body, &wrong).expect("seal");
                         pk[16..36].copy_from_slice(&ftapi::codec::sha1_digest(&body));
                     }
                 }
@@ -1078,7 +1078,7 @@ pub fn run_session(data: &[u8]) -> Outcome {
         // A request under a push id would come back looking like a push, and a second
         // InitConnect on an uninitialized session would switch to a cipher we never see.
         let proto = if pb::is_push(proto) || (init_mode == 3 && proto == 1001) { proto | 0x4000_0000 } else { proto };
-        stream.extend_from_slice(&seal_packet(proto, header_serial, &body, &cipher));
+        stream.extend_from_slice(&seal_packet(proto, header_serial, &body, &cipher).expect("seal"));
         sent.expected.push((proto, header_serial));
         out.requests += 1;
     }
