@@ -226,6 +226,8 @@ impl TrdApi {
     /// timeouts or the message size limit, use
     /// [`init_connect_with`](TrdApi::init_connect_with) and a
     /// [`WsTransport`](crate::conn::WsTransport).
+    #[doc(alias = "start")]
+    #[doc(alias = "ftWebsocket")]
     pub fn init_connect_ws(&self, ip: &str, port: u16, ssl: bool, key: &str) -> bool {
         self.init_connect_with(Box::new(crate::conn::WsTransport::new(ip, port, ssl, key)))
     }
@@ -283,6 +285,7 @@ impl TrdApi {
     /// `getConnectID`).
     #[doc(alias = "GetConnectID")]
     #[doc(alias = "getConnectID")]
+    #[doc(alias = "getConnID")]
     pub fn get_connect_id(&self) -> u64 {
         self.init_info().map_or(0, |i| i.conn_id)
     }
