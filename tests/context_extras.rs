@@ -59,7 +59,19 @@ fn notify_pushes_reach_the_handler_in_order() {
         let _ = tx.send(n.event.as_ref().map(|e| (n.r#type, e.event_type, e.desc.clone())));
     });
     // Make sure the first push was handled (dropped) before asserting on the next ones.
-    ctx.get_global_state().unwrap();
+    // A non-blocking request's reply is delivered on the connection's callback thread in
+    // wire order with pushes (a blocking call's reply is not: it skips that queue), so
+    // once it arrives the earlier push has reached the context's queue.
+    let (sync_tx, sync_rx) = crossbeam_channel::bounded(1);
+    ctx.trd_api()
+        .send::<pb::proto::GetGlobalState>(
+            pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } },
+            move |_api, _serial, _r| {
+                let _ = sync_tx.send(());
+            },
+        )
+        .unwrap();
+    sync_rx.recv_timeout(WAIT).unwrap();
     while ctx.queued_pushes() > 0 {
         std::thread::yield_now();
     }

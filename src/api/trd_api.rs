@@ -359,7 +359,9 @@ impl TrdApi {
 
     /// Sends a request and blocks for its reply (or the request timeout). May be called
     /// from any thread, callbacks included (the reply is read by the connection's I/O
-    /// thread, not by the callback thread).
+    /// thread, not by the callback thread). Because the reply skips the callback queue,
+    /// `call` may return before pushes that OpenD sent ahead of the reply have reached
+    /// their callbacks; replies to the non-blocking requests keep wire order with pushes.
     ///
     /// ```no_run
     /// # let api = ftapi::TrdApi::new();
