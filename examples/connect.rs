@@ -3,8 +3,13 @@
 //!
 //! ```text
 //! cargo run --example connect -- [--host H --port P] [--encrypt --rsa-key FILE] [--secs N]
+//! cargo run --example connect -- --websocket --key KEY [--ssl] [--ca FILE] [--insecure]
+//!     [--host H --port P] [--secs N]
 //! ```
-//! Without `--port` the OpenD simulator is started in this process.
+//! Without `--port` the OpenD simulator is started in this process. With `--websocket`
+//! it connects to OpenD's WebSocket port (`init_connect_ws`; the simulator's own one
+//! without `--port`), `wss://` with `--ssl`, trusting `--ca FILE` or, with
+//! `--insecure`, any certificate.
 
 mod common;
 
@@ -48,7 +53,7 @@ fn run() -> Result<(), String> {
     }
     let (tx, rx) = crossbeam_channel::bounded(1);
     api.set_conn_spi(Arc::new(PrintSpi { done: tx }));
-    if !api.init_connect(&target.host, target.port, encrypt) {
+    if !target.init_connect(&api, encrypt) {
         return Err("init_connect could not start".into());
     }
     let ret = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| "no on_init_connect within 30 s".to_string())?;

@@ -7,7 +7,11 @@
 //! cargo run --example quickstart
 //! cargo run --example quickstart -- --host H --port P [--rsa-key FILE] [--env simulate|real]
 //!     [--password PWD] [--market HK] [--code HK.00700] [--price 300] [--qty 100]
+//! cargo run --example quickstart -- --websocket --key KEY [--ssl] [--ca FILE] [--insecure]
+//!     [--host H --port P] [...the same trading flags...]
 //! ```
+//! With `--websocket` the whole life cycle runs over OpenD's WebSocket port (the
+//! simulator's own one without `--port`), `wss://` with `--ssl`.
 //! Without `--port` the OpenD simulator runs in this process and the connection is
 //! encrypted with a fresh RSA key; against another OpenD it is encrypted when `--rsa-key`
 //! is given. It trades in the SIMULATE environment unless `--env real` is given, on the
@@ -95,7 +99,7 @@ fn run() -> Result<(), StepError> {
     let price: f64 = args.parse_or("price", 300.0).map_err(arg_err)?;
     let qty: f64 = args.parse_or("qty", 100.0).map_err(arg_err)?;
     let password = TradePassword::from_plain_or_md5(args.get("password").unwrap_or("123456"));
-    let encrypt = args.get("port").is_none() || args.get("rsa-key").is_some();
+    let encrypt = !args.flag("websocket") && (args.get("port").is_none() || args.get("rsa-key").is_some());
     let target = common::target(&args, encrypt).map_err(arg_err)?;
 
     // 1. Connect: init_connect returns at once, the result arrives in on_init_connect.
@@ -108,7 +112,7 @@ fn run() -> Result<(), StepError> {
     let spi = Arc::new(Callbacks { connected: tx });
     api.set_conn_spi(spi.clone());
     api.set_trd_spi(spi);
-    api.init_connect(&target.host, target.port, encrypt);
+    target.init_connect(&api, encrypt);
     let (ret, desc) = rx.recv_timeout(Duration::from_secs(30)).unwrap_or((-100, "no answer within 30 s".into()));
     if ret != 0 {
         return Err(StepError("connect".into(), Error::Connect(format!("ret={ret} {desc}"))));

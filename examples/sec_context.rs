@@ -4,12 +4,15 @@
 //! ```text
 //! cargo run --example sec_context -- [--host H --port P] [--rsa-key FILE] [--market M]
 //!                                    [--firm F] [--password PWD] [--secs N]
+//!                                    [--websocket --key KEY [--ssl] [--ca FILE] [--insecure]]
 //! ```
 //! Without `--port` the OpenD simulator is started in this process (trade password
 //! "123456"). `--market` is the context's `filter_trdmarket` (default HK), `--firm` its
 //! security firm (default: adopt the first real account's), `--rsa-key` turns
 //! encryption on with that key, `--secs` keeps the context open afterwards (default 0)
-//! printing every connection change and push.
+//! printing every connection change and push. `--websocket` connects to OpenD's
+//! WebSocket port instead (the simulator's own one without `--port`), `wss://` with
+//! `--ssl`.
 //!
 //! Output: one `acc <acc_id> ...` line per account of the context first, then `step`
 //! lines, `push`/`conn` lines as they happen, and `done` at the end. Exits 0 only if

@@ -58,6 +58,7 @@ pub mod porting;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;
+mod wsnet;
 
 pub use api::{ConnSpi, QotApi, QotSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};

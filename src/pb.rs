@@ -35,6 +35,7 @@ pb_mod! {
     get_global_state => "GetGlobalState.proto",
     notify => "Notify.proto",
     keep_alive => "KeepAlive.proto",
+    init_web_socket => "InitWebSocket.proto",
     trd_common => "Trd_Common.proto",
     trd_get_acc_list => "Trd_GetAccList.proto",
     trd_unlock_trade => "Trd_UnlockTrade.proto",

@@ -168,3 +168,20 @@
 //! The moomoo SDK uses the same names; [`context::moomoo`](crate::context::moomoo) has
 //! `OpenSecTradeContext` / `OpenFutureTradeContext` type aliases and the moomoo firm
 //! constants.
+//!
+//! # The JavaScript SDK (`futu-api` on npm): OpenD's WebSocket port
+//!
+//! The JavaScript SDK talks to OpenD's WebSocket port, not its TCP API port (the wire
+//! differs: see [`codec::ws`](crate::codec::ws)). ftapi reaches that port with the same
+//! [`TrdApi`](crate::TrdApi), SPI traits and contexts as over TCP; only the connect call
+//! changes.
+//!
+//! | JavaScript (`ftWebsocket`) | ftapi |
+//! |---|---|
+//! | `new ftWebsocket()` then `start(ip, port, ssl, key)` | [`TrdApi::init_connect_ws`](crate::TrdApi::init_connect_ws); [`WsTransport`](crate::conn::WsTransport) with [`TrdApi::init_connect_with`](crate::TrdApi::init_connect_with) for a CA file, the insecure mode, timeouts; [`ContextBuilder::websocket`](crate::context::ContextBuilder::websocket) for a context |
+//! | `onlogin(ok, info)` | [`ConnSpi::on_init_connect`](crate::ConnSpi::on_init_connect) (`err_code` 0 = logged in; a wrong key is an Init timeout) |
+//! | `getConnID()` | [`TrdApi::get_connect_id`](crate::TrdApi::get_connect_id) |
+//! | `onPush(cmd, rsp)` (no alias) | [`TrdSpi::on_push_update_order`](crate::TrdSpi::on_push_update_order), [`TrdSpi::on_push_update_order_fill`](crate::TrdSpi::on_push_update_order_fill), [`TrdSpi::on_push_notify`](crate::TrdSpi::on_push_notify) |
+//! | `stop()` (unregisters the push callback, no alias) | [`TrdApi::set_trd_spi`](crate::TrdApi::set_trd_spi) with another handler |
+//! | `close()` of the lower layer (same name) | [`TrdApi::close`](crate::TrdApi::close): closes the socket, requests in flight fail with [`Error::Disconnected`](crate::Error::Disconnected) |
+//! | `PlaceOrder({c2s: {packetID, ...}})` (you fill `packetID`) | [`TrdApi::place_order`](crate::TrdApi::place_order) (PacketID filled for you) |

@@ -23,8 +23,8 @@ pub struct Options {
     pub order_market: Option<TrdMarket>,
 }
 
-/// Reads `--firm`, `--password`, `--secs` and applies host, port and key to the
-/// builder. Without `--port` (the in-process simulator) the password defaults to
+/// Reads `--firm`, `--password`, `--secs` and applies host, port and key (or the
+/// WebSocket port with `--websocket`) to the builder. Without `--port` (the in-process simulator) the password defaults to
 /// the simulator's "123456".
 pub fn configure<K: ContextKind>(
     builder: ContextBuilder<K>,
@@ -32,7 +32,12 @@ pub fn configure<K: ContextKind>(
     target: &Target,
 ) -> Result<(ContextBuilder<K>, Options), String> {
     let mut b = builder.host(target.host.clone()).port(target.port).client_id("ftapi-example");
-    if let Some(key) = &target.rsa_key {
+    if let Some(ws) = &target.ws {
+        b = b.websocket(ws.ssl, &ws.key).websocket_insecure(ws.insecure);
+        if let Some(ca) = &ws.ca {
+            b = b.websocket_ca_file(ca);
+        }
+    } else if let Some(key) = &target.rsa_key {
         b = b.encrypt(Some(true)).rsa_key(key.clone());
     } else {
         b = b.encrypt(Some(false));

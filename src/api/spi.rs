@@ -27,6 +27,7 @@ pub trait ConnSpi<A: ?Sized = TrdApi>: Send + Sync {
     /// set"). [`TrdApi::last_conn_failure`] gives the same, typed.
     #[doc(alias = "OnInitConnect")]
     #[doc(alias = "onInitConnect")]
+    #[doc(alias = "onlogin")]
     fn on_init_connect(&self, api: &A, err_code: i64, desc: &str) {
         let _ = (api, err_code, desc);
     }

@@ -229,6 +229,20 @@ impl TrdApi {
         self.init_connect_with(Box::new(TcpTransport::new(ip, port, encrypt, key)))
     }
 
+    /// Starts connecting to OpenD's WebSocket port (`ws://ip:port`, or `wss://` with
+    /// `ssl`) and returns at once, like [`init_connect`](TrdApi::init_connect): the
+    /// JavaScript SDK's `start(ip, port, ssl, key)`. `key` is OpenD's WebSocket key in
+    /// plaintext (only its MD5 is sent). OpenD does not answer a wrong key: the result
+    /// is then an Init timeout after 20 s. For a CA file, the insecure mode, other
+    /// timeouts or the message size limit, use
+    /// [`init_connect_with`](TrdApi::init_connect_with) and a
+    /// [`WsTransport`](crate::conn::WsTransport).
+    #[doc(alias = "start")]
+    #[doc(alias = "ftWebsocket")]
+    pub fn init_connect_ws(&self, ip: &str, port: u16, ssl: bool, key: &str) -> bool {
+        self.init_connect_with(Box::new(crate::conn::WsTransport::new(ip, port, ssl, key)))
+    }
+
     /// Starts connecting over any [`Transport`] and returns at once, like
     /// [`init_connect`](TrdApi::init_connect) (which is this with a
     /// [`TcpTransport`]). The result arrives in [`ConnSpi::on_init_connect`].
@@ -282,6 +296,7 @@ impl TrdApi {
     /// `getConnectID`).
     #[doc(alias = "GetConnectID")]
     #[doc(alias = "getConnectID")]
+    #[doc(alias = "getConnID")]
     pub fn get_connect_id(&self) -> u64 {
         self.init_info().map_or(0, |i| i.conn_id)
     }

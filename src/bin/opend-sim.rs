@@ -2,7 +2,8 @@
 //! real gateway. Run `opend-sim --help` for the options.
 //!
 //! The first line on stdout is always `listening on <ip>:<port>` (useful with
-//! `--port 0`); the process then serves until it is killed.
+//! `--port 0`); with `--ws-port`, the second is `websocket on <ip>:<port>`. The process
+//! then serves until it is killed.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -48,6 +49,14 @@ OPTIONS:
     --no-quotes       No market data: every Qot_* request gets retType -1.
     --no-rate-limits  Switch off OpenD's request limits (place 15 / 30 s, modify 20 / 30 s
                       per account, unlock 10 / 30 s), e.g. for load tests.
+    --ws-port P       Also serve OpenD's WebSocket port (the JavaScript SDK's) on P, on
+                      the same IP (0 picks a free port, shown on the second output
+                      line). It shares accounts, orders and pushes with the TCP port.
+    --ws-key KEY      The WebSocket key clients must log in with (default: empty).
+    --ws-cert FILE    Certificate chain (PEM) for wss://; needs --ws-private-key.
+    --ws-private-key FILE
+                      Its private key (PEM, unencrypted). Without TLS, the WebSocket
+                      port only listens on a loopback address.
     --clock SPEC      The market clock: real (default: wall time), open (every market in
                       its regular session, for tests), or an RFC 3339 instant such as
                       2026-12-01T10:00:00+08:00, optionally followed by x<speed>
@@ -64,8 +73,9 @@ OPTIONS:
     --help            Show this help and exit.
 
 OUTPUT:
-    The first line on stdout is exactly `listening on <ip>:<port>`. The simulator then
-    runs until it is killed.
+    The first line on stdout is exactly `listening on <ip>:<port>`; with --ws-port the
+    second is exactly `websocket on <ip>:<port>`. The simulator then runs until it is
+    killed.
 ";
 
 /// Parsed command line.
@@ -80,6 +90,10 @@ struct Args {
     password: Option<String>,
     tick_ms: Option<u64>,
     no_rate_limits: bool,
+    ws_port: Option<u16>,
+    ws_key: Option<String>,
+    ws_cert: Option<PathBuf>,
+    ws_private_key: Option<PathBuf>,
     clock: Option<ftapi::sim::calendar::ClockSpec>,
     relaxed: bool,
     fill_delay_ms: Option<u64>,
@@ -103,6 +117,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         password: None,
         tick_ms: None,
         no_rate_limits: false,
+        ws_port: None,
+        ws_key: None,
+        ws_cert: None,
+        ws_private_key: None,
         clock: None,
         relaxed: false,
         fill_delay_ms: None,
@@ -147,6 +165,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--password" => a.password = Some(value()?),
             "--tick-ms" => a.tick_ms = Some(value()?.parse().map_err(|e| format!("--tick-ms: {e}"))?),
             "--no-rate-limits" => a.no_rate_limits = true,
+            "--ws-port" => a.ws_port = Some(value()?.parse().map_err(|e| format!("--ws-port: {e}"))?),
+            "--ws-key" => a.ws_key = Some(value()?),
+            "--ws-cert" => a.ws_cert = Some(PathBuf::from(value()?)),
+            "--ws-private-key" => a.ws_private_key = Some(PathBuf::from(value()?)),
             "--clock" => a.clock = Some(value()?.parse().map_err(|e| format!("--clock: {e}"))?),
             "--relaxed" => a.relaxed = true,
             "--fill-delay-ms" => a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?),
@@ -165,6 +187,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--push-flood" => a.push_flood = Some(value()?.parse().map_err(|e| format!("--push-flood: {e}"))?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
+    }
+    if a.ws_port.is_none() && (a.ws_key.is_some() || a.ws_cert.is_some() || a.ws_private_key.is_some()) {
+        return Err("--ws-key, --ws-cert and --ws-private-key need --ws-port".into());
+    }
+    if a.ws_cert.is_some() != a.ws_private_key.is_some() {
+        return Err("--ws-cert and --ws-private-key go together".into());
     }
     Ok(Some(a))
 }
@@ -255,10 +283,22 @@ fn run(args: Args) -> Result<(), String> {
     if args.no_quotes {
         b = b.no_quote_handler();
     }
+    if let Some(port) = args.ws_port {
+        b = b.websocket(port, args.ws_key.as_deref().unwrap_or(""));
+        if let (Some(cert), Some(key)) = (&args.ws_cert, &args.ws_private_key) {
+            let cert_pem = std::fs::read_to_string(cert).map_err(|e| format!("--ws-cert {}: {e}", cert.display()))?;
+            let key_pem =
+                std::fs::read_to_string(key).map_err(|e| format!("--ws-private-key {}: {e}", key.display()))?;
+            b = b.websocket_tls_pem(&cert_pem, &key_pem);
+        }
+    }
     let server = b.start().map_err(|e| format!("cannot listen on {}:{}: {e}", args.ip, args.port))?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", server.local_addr()).map_err(|e| e.to_string())?;
+        if let Some(ws) = server.ws_addr() {
+            writeln!(out, "websocket on {ws}").map_err(|e| e.to_string())?;
+        }
         out.flush().map_err(|e| e.to_string())?;
     }
     // Serve until killed.

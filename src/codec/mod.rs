@@ -20,6 +20,7 @@ mod frame;
 mod header;
 mod packet;
 mod rsa;
+pub mod ws;
 
 pub use self::cipher::{AesKey, AesMode, PacketCipher};
 pub use self::frame::{Frame, FrameDecoder, DEFAULT_MAX_BODY_LEN};

@@ -4,8 +4,9 @@
 //! pending requests and their timeouts, keepalive and dead-link detection, push routing,
 //! teardown, and the rule that every request gets exactly one answer. A [`Transport`]
 //! only opens a link (connect and log in), sends and receives packets, and shuts down:
-//! [`TcpTransport`] for OpenD's TCP API port, [`memory::MemoryTransport`] for tests and
-//! fuzzing (a scripted peer, no socket); OpenD's WebSocket port plugs in the same way.
+//! [`TcpTransport`] for OpenD's TCP API port, [`WsTransport`] for its WebSocket port
+//! ([`ws`]), [`memory::MemoryTransport`] for tests and fuzzing (a scripted peer, no
+//! socket).
 //!
 //! Threads: each connection has an I/O thread (`ftapi-reader`: opens the link, reads,
 //! routes replies and pushes, runs timeouts and keepalive) and a callback thread
@@ -21,6 +22,7 @@ pub mod memory;
 mod pending;
 mod tcp;
 mod transport;
+pub mod ws;
 
 pub use self::config::{ConnConfig, ConnConfigBuilder};
 pub use self::connection::ConnState;
@@ -31,3 +33,4 @@ pub(crate) use self::transport::Serials;
 pub use self::transport::{
     Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, TcpTransport, Transport,
 };
+pub use self::ws::WsTransport;

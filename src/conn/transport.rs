@@ -17,8 +17,9 @@
 //!
 //! Implementations: [`TcpTransport`] (OpenD's TCP API port: 44-byte header, SHA-1,
 //! RSA/AES, InitConnect, KeepAlive) and [`MemoryTransport`](super::memory::MemoryTransport)
-//! (no socket: a scripted peer, for tests and fuzzing). OpenD's WebSocket port is a third
-//! implementation of the same trait.
+//! (no socket: a scripted peer, for tests and fuzzing), and
+//! [`WsTransport`](super::ws::WsTransport) (OpenD's WebSocket port: ws/wss, the Init login,
+//! WebSocket pings).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

@@ -10,6 +10,7 @@ use super::session::{ConnectionEvent, ReconnectPolicy, Session, SessionSettings}
 use super::trade::{Inner, KindInfo, TradeContext};
 use super::{default_encrypt, default_rsa_key, ContextKind, Securities};
 use crate::codec::RsaKey;
+use crate::conn::ws::WsTransport;
 use crate::conn::ConnConfig;
 use crate::error::{Error, Result};
 use crate::types::{SecurityFirm, TrdMarket};
@@ -51,6 +52,7 @@ pub struct ContextBuilder<K: ContextKind> {
     market: TrdMarket,
     firm: SecurityFirm,
     encrypt: Option<bool>,
+    websocket: Option<WsChoice>,
     conn: ConnConfig,
     reconnect: ReconnectPolicy,
     disconnected_wait: Duration,
@@ -58,6 +60,26 @@ pub struct ContextBuilder<K: ContextKind> {
     push_queue: usize,
     handlers: Handlers,
     _kind: PhantomData<fn() -> K>,
+}
+
+/// The WebSocket choice of a builder.
+#[derive(Default)]
+struct WsChoice {
+    ssl: bool,
+    key: zeroize::Zeroizing<String>,
+    ca_file: Option<std::path::PathBuf>,
+    insecure: bool,
+}
+
+impl std::fmt::Debug for WsChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsChoice")
+            .field("ssl", &self.ssl)
+            .field("key", &"<redacted>")
+            .field("ca_file", &self.ca_file)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
 }
 
 impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
@@ -69,6 +91,7 @@ impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
             .field("market", &self.market)
             .field("firm", &self.firm)
             .field("encrypt", &self.encrypt)
+            .field("websocket", &self.websocket)
             .field("reconnect", &self.reconnect)
             .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
@@ -83,6 +106,7 @@ impl<K: ContextKind> ContextBuilder<K> {
             market: K::default_market(),
             firm: SecurityFirm::Unknown,
             encrypt: None,
+            websocket: None,
             conn: ConnConfig { client_id: "ftapi-ctx".into(), ..ConnConfig::default() },
             reconnect: ReconnectPolicy::default(),
             disconnected_wait: Duration::ZERO,
@@ -128,6 +152,32 @@ impl<K: ContextKind> ContextBuilder<K> {
     /// from [`set_default_rsa_key`](super::set_default_rsa_key)).
     pub fn rsa_key(mut self, key: RsaKey) -> Self {
         self.conn.rsa_key = Some(key);
+        self
+    }
+
+    /// Connect to OpenD's WebSocket port instead of its TCP API port (`port` is then
+    /// the WebSocket port, e.g. 33333): `ws://`, or `wss://` with `ssl`, logging in with
+    /// the WebSocket `key` (only its MD5 is sent). Encryption settings do not apply
+    /// (TLS is the only protection there). A wrong key makes `open` fail after the
+    /// login timeout (20 s): OpenD does not answer it.
+    pub fn websocket(mut self, ssl: bool, key: &str) -> Self {
+        let (ca_file, insecure) = self.websocket.take().map(|w| (w.ca_file, w.insecure)).unwrap_or_default();
+        self.websocket = Some(WsChoice { ssl, key: zeroize::Zeroizing::new(key.to_string()), ca_file, insecure });
+        self
+    }
+
+    /// For [`websocket`](Self::websocket) with `ssl`: trust the certificates of this PEM
+    /// file (e.g. OpenD's self-signed one) instead of the system's roots.
+    pub fn websocket_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let w = self.websocket.get_or_insert_with(WsChoice::default);
+        w.ca_file = Some(path.into());
+        self
+    }
+
+    /// For [`websocket`](Self::websocket) with `ssl`: accept any certificate (encrypted
+    /// but not authenticated). Off by default.
+    pub fn websocket_insecure(mut self, insecure: bool) -> Self {
+        self.websocket.get_or_insert_with(WsChoice::default).insecure = insecure;
         self
     }
 
@@ -234,7 +284,7 @@ impl<K: ContextKind> ContextBuilder<K> {
                 "a securities trade context cannot filter by market FUTURES; use FutureTradeContext".into(),
             ));
         }
-        let encrypt = self.encrypt.unwrap_or_else(default_encrypt);
+        let encrypt = self.encrypt.unwrap_or_else(default_encrypt) && self.websocket.is_none();
         let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
         if encrypt && rsa_key.is_none() {
             return Err(Error::InvalidArgument(
@@ -242,7 +292,15 @@ impl<K: ContextKind> ContextBuilder<K> {
             ));
         }
         let client_id = self.conn.client_id.clone();
+        let websocket = self.websocket.map(|w| {
+            let mut t = WsTransport::new(&self.host, self.port, w.ssl, &w.key).insecure(w.insecure);
+            if let Some(ca) = w.ca_file {
+                t = t.ca_file(ca);
+            }
+            t
+        });
         let settings = SessionSettings {
+            websocket,
             host: self.host,
             port: self.port,
             encrypt,

@@ -1276,6 +1276,9 @@ impl QuoteContextBuilder {
             port: self.port,
             encrypt,
             conn: ConnConfig { rsa_key, ..self.conn },
+            // OpenD's WebSocket port serves trading and quotes alike, but the quote
+            // context connects over TCP only for now.
+            websocket: None,
             reconnect: self.reconnect,
             disconnected_wait: self.disconnected_wait,
         };

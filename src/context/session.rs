@@ -147,6 +147,8 @@ pub enum ConnectionState {
 /// Where a session connects and how.
 #[derive(Clone)]
 pub(crate) struct SessionSettings {
+    /// OpenD's WebSocket port instead of TCP (`host`/`port` are then the transport's).
+    pub websocket: Option<crate::conn::ws::WsTransport>,
     pub host: String,
     pub port: u16,
     pub encrypt: bool,
@@ -276,12 +278,17 @@ impl Session {
         while self.init_rx.try_recv().is_ok() {}
         self.check_open()?;
         let (host, port) = (&self.settings.host, self.settings.port);
-        if !self.api.init_connect(host, port, self.settings.encrypt) {
+        let started = match &self.settings.websocket {
+            Some(t) => self.api.init_connect_with(Box::new(t.clone())),
+            None => self.api.init_connect(host, port, self.settings.encrypt),
+        };
+        if !started {
             return Err(Error::Connect(format!("{host}:{port}: could not start connecting")));
         }
-        // The I/O thread bounds connecting plus InitConnect by the connect timeout; this
-        // bound only matters if it is stuck.
-        let bound = self.settings.conn.connect_timeout + Duration::from_secs(1);
+        // The I/O thread bounds connecting plus InitConnect (or the WebSocket login, which
+        // has its own timeout) by the connect timeout; this bound only matters if it is stuck.
+        let login = self.settings.websocket.as_ref().map_or(Duration::ZERO, |t| t.get_login_timeout());
+        let bound = self.settings.conn.connect_timeout + login + Duration::from_secs(1);
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),

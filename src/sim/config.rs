@@ -10,6 +10,7 @@ use super::calendar::{ClockSpec, MarketClock};
 use super::faults::FaultPlan;
 use super::market::{PriceSource, QuoteConfig};
 use super::server::SimServer;
+use super::ws::WsSettings;
 use super::{QuoteHandler, TradeHandler};
 
 /// OpenD's default API port.
@@ -57,6 +58,8 @@ pub struct SimConfig {
     pub max_body_len: u32,
     /// Socket write timeout per session.
     pub write_timeout: Duration,
+    /// The WebSocket port (OpenD's `websocket_port`); `None` = TCP only.
+    pub websocket: Option<WsSettings>,
     /// The market clock GetGlobalState reports from when the trade handler has none,
     /// and the default broker's clock (`opend-sim --clock`).
     pub clock: MarketClock,
@@ -85,6 +88,7 @@ impl Default for SimConfig {
             first_conn_id: 1,
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            websocket: None,
             clock: MarketClock::new(ClockSpec::Real),
             relaxed: false,
             fill_delay: Duration::from_millis(super::accounts::DEFAULT_FILL_DELAY_MS),
@@ -221,6 +225,29 @@ impl SimServerBuilder {
     /// Trd_SubAccPush succeeds (see [`SimConfig::push_flood`]).
     pub fn push_flood(mut self, count: usize) -> Self {
         self.config.push_flood = Some(count);
+        self
+    }
+
+    /// Also serves OpenD's WebSocket port on `port` (0 = any free port; see
+    /// [`SimServer::ws_addr`]) on the same IP, sharing accounts, orders and pushes with
+    /// the TCP port. Clients log in with `key` (they send its MD5).
+    pub fn websocket(mut self, port: u16, key: &str) -> Self {
+        let tls = self.config.websocket.take().filter(|w| w.is_tls());
+        let mut ws = WsSettings::new(port, key);
+        if let Some(old) = tls {
+            ws = old.rekeyed(port, key);
+        }
+        self.config.websocket = Some(ws);
+        self
+    }
+
+    /// Serves the WebSocket port over TLS (`wss://`) with this certificate chain and
+    /// unencrypted private key, both PEM text (OpenD's `websocket_cert` and
+    /// `websocket_private_key`). Without [`SimServerBuilder::websocket`], the port is
+    /// 0 and the key empty. Bad PEM makes [`SimServerBuilder::start`] fail.
+    pub fn websocket_tls_pem(mut self, cert_chain_pem: &str, private_key_pem: &str) -> Self {
+        let ws = self.config.websocket.take().unwrap_or_else(|| WsSettings::new(0, ""));
+        self.config.websocket = Some(ws.with_tls_pem(cert_chain_pem, private_key_pem));
         self
     }
 

@@ -16,8 +16,10 @@ pub mod faults;
 pub mod market;
 mod flood;
 pub mod matching;
+mod router;
 pub mod server;
 pub mod session;
+pub mod ws;
 
 pub use broker::Broker;
 pub use config::{SimConfig, SimServerBuilder};
@@ -25,6 +27,7 @@ pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
 pub use market::{MarketData, QuoteConfig};
 pub use server::{SimServer, SimStats};
 pub use session::SessionInfo;
+pub use ws::WsSettings;
 
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.

@@ -37,6 +37,7 @@ use crate::pb::notify;
 use super::config::{SimConfig, SimServerBuilder};
 use super::faults::FaultPlan;
 use super::session::{notify_body, Reader, Session, SessionInfo};
+use super::ws::{WsListener, WsSession, WsSessions};
 use super::{QuoteHandler, TradeHandler};
 
 /// Counters shared by the server and its sessions.
@@ -77,6 +78,7 @@ pub(crate) struct Core {
     pub(crate) faults: Arc<Mutex<FaultPlan>>,
     pub(crate) counters: Arc<Counters>,
     sessions: Mutex<HashMap<u64, Arc<Session>>>,
+    ws_sessions: WsSessions,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn_id: AtomicU64,
     stopping: AtomicBool,
@@ -89,6 +91,34 @@ impl Core {
 
     fn live(&self) -> Vec<Arc<Session>> {
         self.sessions.lock().values().cloned().collect()
+    }
+
+    fn live_ws(&self) -> Vec<Arc<WsSession>> {
+        self.ws_sessions.lock().values().cloned().collect()
+    }
+
+    pub(crate) fn add_ws_session(&self, sess: Arc<WsSession>) {
+        self.ws_sessions.lock().insert(sess.conn_id, sess);
+    }
+
+    pub(crate) fn remove_ws_session(&self, conn_id: u64) {
+        self.ws_sessions.lock().remove(&conn_id);
+    }
+
+    /// The next connection id (shared by both ports).
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Keeps a session thread to join at shutdown.
+    pub(crate) fn track_thread(&self, handle: JoinHandle<()>) {
+        let mut threads = self.threads.lock();
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
     }
 
     fn accept_loop(self: Arc<Self>, listener: TcpListener) {
@@ -162,6 +192,8 @@ pub struct SimServer {
     core: Arc<Core>,
     local_addr: SocketAddr,
     accept: Mutex<Option<JoinHandle<()>>>,
+    ws_addr: Option<SocketAddr>,
+    ws_accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SimServer {
@@ -185,6 +217,14 @@ impl SimServer {
         };
         let listener = TcpListener::bind(SocketAddr::new(config.ip, config.port))?;
         let local_addr = listener.local_addr()?;
+        let ws_listener = match &config.websocket {
+            Some(ws) => Some(WsListener::bind(config.ip, ws)?),
+            None => None,
+        };
+        let ws_addr = match &ws_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let core = Arc::new(Core {
             next_conn_id: AtomicU64::new(config.first_conn_id),
             config,
@@ -193,6 +233,7 @@ impl SimServer {
             faults: Arc::new(Mutex::new(faults)),
             counters: Arc::default(),
             sessions: Mutex::default(),
+            ws_sessions: Mutex::default(),
             threads: Mutex::default(),
             stopping: AtomicBool::new(false),
         });
@@ -200,12 +241,28 @@ impl SimServer {
         let accept =
             std::thread::Builder::new().name("opend-sim-accept".into()).spawn(move || c.accept_loop(listener))?;
         log::info!("opend-sim: listening on {local_addr}");
-        Ok(SimServer { core, local_addr, accept: Mutex::new(Some(accept)) })
+        let ws_accept = match ws_listener {
+            Some(l) => {
+                let c = core.clone();
+                let handle =
+                    std::thread::Builder::new().name("opend-sim-ws-accept".into()).spawn(move || l.accept_loop(c))?;
+                log::info!("opend-sim: WebSocket on {}", ws_addr.map(|a| a.to_string()).unwrap_or_default());
+                Some(handle)
+            }
+            None => None,
+        };
+        Ok(SimServer { core, local_addr, accept: Mutex::new(Some(accept)), ws_addr, ws_accept: Mutex::new(ws_accept) })
     }
 
     /// The address the server listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the WebSocket port, if the server has one
+    /// ([`SimServerBuilder::websocket`]).
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
     }
 
     /// The configuration the server runs with.
@@ -241,7 +298,11 @@ impl SimServer {
         for s in &live {
             s.close("killed by kill_connections");
         }
-        live.len()
+        let live_ws = self.core.live_ws();
+        for s in &live_ws {
+            s.close("killed by kill_connections");
+        }
+        live.len() + live_ws.len()
     }
 
     /// Closes one connection. `false` if it is not live.
@@ -252,18 +313,33 @@ impl SimServer {
                 s.close("killed by kill_connection");
                 true
             }
-            None => false,
+            None => match self.core.ws_sessions.lock().get(&conn_id).cloned() {
+                Some(s) => {
+                    s.close("killed by kill_connection");
+                    true
+                }
+                None => false,
+            },
         }
     }
 
-    /// Connections currently open (initialized or not).
+    /// Connections currently open (initialized or not), on both ports.
     pub fn connection_count(&self) -> usize {
-        self.core.sessions.lock().len()
+        self.core.sessions.lock().len() + self.core.ws_sessions.lock().len()
     }
 
-    /// Snapshots of the live connections, ordered by connection id.
+    /// Snapshots of the live connections of both ports, ordered by connection id (a
+    /// WebSocket session counts as initialized once its Init succeeded).
     pub fn sessions(&self) -> Vec<SessionInfo> {
         let mut v: Vec<SessionInfo> = self.core.live().iter().map(|s| s.info()).collect();
+        v.extend(self.core.live_ws().iter().map(|s| SessionInfo {
+            conn_id: s.conn_id,
+            peer: s.peer,
+            initialized: s.is_logged_in(),
+            encrypted: false,
+            recv_notify: false,
+            keepalives: s.keepalives(),
+        }));
         v.sort_by_key(|s| s.conn_id);
         v
     }
@@ -308,7 +384,11 @@ impl SimServer {
     /// connection. `false` if it is not live or not initialized.
     pub fn push(&self, conn_id: u64, proto_id: u32, plain_body: Vec<u8>) -> bool {
         let sess = self.core.sessions.lock().get(&conn_id).cloned();
-        sess.is_some_and(|s| super::PushSink::push(&*s, proto_id, plain_body))
+        if let Some(s) = sess {
+            return super::PushSink::push(&*s, proto_id, plain_body);
+        }
+        let ws = self.core.ws_sessions.lock().get(&conn_id).cloned();
+        ws.is_some_and(|s| super::PushSink::push(&*s, proto_id, plain_body))
     }
 
     /// Floods one connection (`Some(id)`) or every initialized connection (`None`)
@@ -350,7 +430,18 @@ impl SimServer {
                 log::warn!("opend-sim: could not wake the accept loop ({e}); not joining it");
             }
         }
+        if let (Some(ws_accept), Some(addr)) = (self.ws_accept.lock().take(), self.ws_addr) {
+            match TcpStream::connect_timeout(&loopback_for(addr), Duration::from_secs(2)) {
+                Ok(_) => {
+                    let _ = ws_accept.join();
+                }
+                Err(e) => log::warn!("opend-sim: could not wake the WebSocket accept loop ({e}); not joining it"),
+            }
+        }
         for s in self.core.live() {
+            s.close("server shutting down");
+        }
+        for s in self.core.live_ws() {
             s.close("server shutting down");
         }
         let threads = std::mem::take(&mut *self.core.threads.lock());
@@ -358,6 +449,15 @@ impl SimServer {
             let _ = t.join();
         }
         log::info!("opend-sim: stopped ({})", self.local_addr);
+    }
+}
+
+/// Where to connect to reach a listener bound to `addr` (loopback for a wildcard).
+fn loopback_for(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
     }
 }
 

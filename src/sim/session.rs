@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use prost::Message;
@@ -17,9 +17,10 @@ use crate::codec::{
     decode_body, open_frame, seal_packet, sha1_digest, AesMode, CodecError, Frame, FrameDecoder, FrameHeader,
     PacketCipher, HEADER_LEN,
 };
-use crate::pb::{self, common, get_global_state, init_connect, keep_alive, notify, Protocol, PushProtocol};
+use crate::pb::{self, common, init_connect, notify, Protocol, PushProtocol};
 
 use super::faults::{BadCipher, FaultPlan, PacketFault, PacketKind};
+use super::router::{error_body, replied, route};
 use super::server::{Core, Counters};
 use super::{ConnInfo, PushSink};
 
@@ -449,16 +450,6 @@ pub(crate) fn notify_body(s2c: notify::S2c) -> Vec<u8> {
     notify::Response { ret_type: 0, ret_msg: None, err_code: None, s2c: Some(s2c) }.encode_to_vec()
 }
 
-/// A retType -1 response with `msg` (every Response shares the envelope, so any
-/// protocol's Response type encodes it).
-fn error_body(msg: &str) -> Vec<u8> {
-    keep_alive::Response { ret_type: -1, ret_msg: Some(msg.to_owned()), err_code: None, s2c: None }.encode_to_vec()
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
 /// The reader side of one session: owns the read half, the frame decoder and the
 /// receive cipher.
 pub(crate) struct Reader {
@@ -582,80 +573,18 @@ impl Reader {
                 return Err(format!("bad packet: {e}"));
             }
         };
-        self.core.counters.requests.fetch_add(1, Ordering::Relaxed);
-        match h.proto_id {
-            pb::proto::InitConnect::PROTO_ID => self.reply_error(&h, "InitConnect already done on this connection"),
-            pb::proto::KeepAlive::PROTO_ID => self.on_keepalive(&h, &plain),
-            pb::proto::GetGlobalState::PROTO_ID => self.on_global_state(&h, &plain),
-            id => {
-                let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
-                let body = body.or_else(|| self.core.quote.as_ref().and_then(|q| q.handle(&info, id, &plain)));
-                match body {
-                    Some(b) => {
-                        let sent = self.reply(&h, &b);
-                        if let Some(handler) = self.core.handler.as_ref() {
-                            handler.replied(&info, id);
-                        }
-                        sent
-                    }
-                    None => self.reply_error(&h, &format!("unknown protocol id {id}")),
-                }
+        if h.proto_id == pb::proto::InitConnect::PROTO_ID {
+            self.core.counters.requests.fetch_add(1, Ordering::Relaxed);
+            return self.reply_error(&h, "InitConnect already done on this connection");
+        }
+        match route(&self.core, &info, h.proto_id, &plain, &self.sess.keepalives) {
+            Ok(body) => {
+                let sent = self.reply(&h, &body);
+                replied(&self.core, &info, h.proto_id);
+                sent
             }
+            Err(msg) => self.reply_error(&h, &msg),
         }
-    }
-
-    fn on_keepalive(&self, h: &FrameHeader, plain: &[u8]) -> Result<(), String> {
-        if let Err(e) = decode_body::<keep_alive::Request>(plain) {
-            return self.reply_error(h, &format!("bad KeepAlive request: {e}"));
-        }
-        self.sess.keepalives.fetch_add(1, Ordering::Relaxed);
-        self.core.counters.keepalives.fetch_add(1, Ordering::Relaxed);
-        let rsp = keep_alive::Response {
-            ret_type: 0,
-            ret_msg: None,
-            err_code: None,
-            s2c: Some(keep_alive::S2c { time: unix_now() as i64 }),
-        };
-        self.reply(h, &rsp.encode_to_vec())
-    }
-
-    fn on_global_state(&self, h: &FrameHeader, plain: &[u8]) -> Result<(), String> {
-        if let Err(e) = decode_body::<get_global_state::Request>(plain) {
-            return self.reply_error(h, &format!("bad GetGlobalState request: {e}"));
-        }
-        let cfg = &self.core.config;
-        let now = unix_now();
-        // Market states at the simulated time of the trade handler's clock (or ours).
-        let clock = self.core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(cfg.clock);
-        let st = clock.global_states();
-        let s2c = get_global_state::S2c {
-            market_hk: st.hk,
-            market_us: st.us,
-            market_sh: st.sh,
-            market_sz: st.sz,
-            market_hk_future: st.hk_future,
-            market_us_future: Some(st.us_future),
-            market_sg_future: Some(st.sg_future),
-            market_jp_future: Some(st.jp_future),
-            market_sg: Some(st.sg),
-            market_my: Some(st.my),
-            market_jp: Some(st.jp),
-            qot_logined: true,
-            trd_logined: true,
-            server_ver: cfg.server_ver,
-            server_build_no: cfg.server_build_no,
-            time: st.time as i64,
-            local_time: Some(now),
-            program_status: Some(common::ProgramStatus {
-                r#type: common::ProgramStatusType::Ready as i32,
-                str_ext_desc: None,
-            }),
-            qot_svr_ip_addr: Some("127.0.0.1".into()),
-            trd_svr_ip_addr: Some("127.0.0.1".into()),
-            conn_id: Some(self.sess.conn_id),
-        };
-        let rsp = get_global_state::Response { ret_type: 0, ret_msg: None, err_code: None, s2c: Some(s2c) };
-        self.reply(h, &rsp.encode_to_vec())
     }
 
     /// InitConnect on a fresh connection: detect RSA or plain, answer with a new AES
