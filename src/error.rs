@@ -94,6 +94,45 @@ pub enum Error {
         /// When the next call would be allowed.
         retry_after: Duration,
     },
+    /// A market-data rule OpenD enforces refused the call on the client side (the quote
+    /// context checks them before sending): the subscription quota, the one-minute
+    /// unsubscribe rule or the history K-line quota. Nothing was sent.
+    #[error("{rule}: {what}")]
+    QuoteRule {
+        /// Which rule.
+        rule: QuoteRule,
+        /// What was refused and why, e.g. "HK.00700 QUOTE was subscribed 12s ago".
+        what: String,
+    },
+}
+
+/// The market-data rules behind [`Error::QuoteRule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuoteRule {
+    /// The subscription would use more quota than is left (each security and sub
+    /// type pair uses one unit).
+    SubscriptionQuota,
+    /// OpenD refuses to unsubscribe a sub type less than a minute after subscribing it.
+    UnsubscribeTooEarly {
+        /// How long until the unsubscribe would be allowed.
+        retry_after: Duration,
+    },
+    /// Every security whose history was not pulled in the last 30 days uses one unit of
+    /// the history K-line quota, and none is left.
+    HistoryKlQuota,
+}
+
+impl std::fmt::Display for QuoteRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuoteRule::SubscriptionQuota => f.write_str("subscription quota exceeded"),
+            QuoteRule::UnsubscribeTooEarly { retry_after } => {
+                write!(f, "unsubscribe too early (allowed in {retry_after:?})")
+            }
+            QuoteRule::HistoryKlQuota => f.write_str("history K-line quota exhausted"),
+        }
+    }
 }
 
 impl Error {
@@ -106,7 +145,7 @@ impl Error {
                 ret_type::DISCONNECT
             }
             Error::Codec(_) => ret_type::INVALID,
-            Error::InvalidArgument(_) | Error::RateLimited { .. } => ret_type::FAILED,
+            Error::InvalidArgument(_) | Error::RateLimited { .. } | Error::QuoteRule { .. } => ret_type::FAILED,
         }
     }
 

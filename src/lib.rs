@@ -51,13 +51,13 @@ pub mod pb;
 pub mod sim;
 pub mod types;
 
-pub use api::{ConnSpi, TrdApi, TrdSpi};
+pub use api::{ConnSpi, QotApi, QotSpi, TrdApi, TrdSpi};
 pub use conn::{ConnConfig, ConnState, InitInfo};
 pub use context::{
-    ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, ReconnectPolicy, SecTradeContext,
-    TradeContext,
+    ConnectionEvent, FillUpdate, FutureTradeContext, OrderUpdate, PlaceOrder, QuoteContext, ReconnectPolicy,
+    SecTradeContext, TradeContext,
 };
-pub use error::{Error, Result};
+pub use error::{Error, QuoteRule, Result};
 pub use types::{
     Account, AccountRef, Currency, Funds, Market, ModifyOrderOp, Order, OrderFill, OrderStatus, OrderType, Position,
     SecurityCode, SecurityFirm, Session, TimeInForce, TradePassword, TrdCategory, TrdEnv, TrdMarket, TrdSide,

@@ -237,11 +237,11 @@ enum Mode {
 /// script's output (and the simulator's log) unless the script exits 0.
 fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
     // The walk-throughs predate OpenD's rules: relaxed mode, every market open.
-    run_against_sim_with(python, script_name, mode, &["--relaxed", "--clock", "open"]);
+    run_against_sim_with(python, script_name, mode, &["--relaxed", "--clock", "open"], &[]);
 }
 
-/// Like [`run_against_sim`], with these extra `opend-sim` arguments.
-fn run_against_sim_with(python: &Path, script_name: &str, mode: Mode, sim_extra: &[&str]) {
+/// [`run_against_sim`] with extra simulator and script arguments.
+fn run_against_sim_with(python: &Path, script_name: &str, mode: Mode, extra_sim: &[&str], extra_script: &[&str]) {
     let dir = TempDir::new(script_name.trim_end_matches(".py"));
     let key_path = dir.path().join("rsa-key.pem");
     let key_arg = key_path.to_string_lossy().into_owned();
@@ -256,7 +256,8 @@ fn run_against_sim_with(python: &Path, script_name: &str, mode: Mode, sim_extra:
             script_args.extend(["--rsa-key".into(), key_arg.clone(), "--expect-aes".into(), aes.into()]);
         }
     }
-    sim_args.extend(sim_extra);
+    sim_args.extend_from_slice(extra_sim);
+    script_args.extend(extra_script.iter().map(|s| s.to_string()));
     let sim = Sim::start(&dir, &sim_args);
 
     let mut cmd = Command::new(python);
@@ -338,11 +339,33 @@ fn trade_aes_ecb() {
 fn opend_rules_plain() {
     let Some(python) = python() else { return };
     // OpenD's rules (the default), with every market held open.
-    run_against_sim_with(&python, "rules.py", Mode::Plain, &["--clock", "open"]);
+    run_against_sim_with(&python, "rules.py", Mode::Plain, &["--clock", "open"], &[]);
 }
 
 #[test]
 fn opend_rules_aes_cbc() {
     let Some(python) = python() else { return };
-    run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"]);
+    run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"], &[]);
+}
+
+/// The simulator's settings for the quote script: prices move (and pushes flow) every
+/// 100 ms, and the one-minute unsubscribe rule is shortened to 2 s.
+const QUOTE_SIM_ARGS: &[&str] = &["--tick-ms", "100", "--unsub-secs", "2"];
+
+#[test]
+fn quote_plain() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Plain, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
+}
+
+#[test]
+fn quote_aes_cbc() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Cbc, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
+}
+
+#[test]
+fn quote_aes_ecb() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "quote.py", Mode::Ecb, QUOTE_SIM_ARGS, &["--unsub-secs", "2"]);
 }

@@ -1,6 +1,7 @@
-//! The callback API, shaped like the official C#/Java/C++ SDKs: one [`TrdApi`] per
-//! connection, a background reader thread, and the user's [`ConnSpi`] / [`TrdSpi`]
-//! callbacks.
+//! The callback API, shaped like the official C#/Java/C++ SDKs: one [`TrdApi`] (trading)
+//! or [`QotApi`] (market data) per connection, a background reader thread, and the
+//! user's [`ConnSpi`] / [`TrdSpi`] / [`QotSpi`] callbacks. `QotApi` runs on a `TrdApi`
+//! engine, so both share the connection machinery.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -21,8 +22,13 @@
 //! api.close();
 //! ```
 
+mod qot_api;
+mod qot_spi;
 mod spi;
 mod trd_api;
 
+pub use self::qot_api::QotApi;
+pub use self::qot_spi::QotSpi;
 pub use self::spi::{ConnSpi, TrdSpi};
+pub(crate) use self::trd_api::decode_push;
 pub use self::trd_api::TrdApi;

@@ -6,24 +6,28 @@ use crate::pb;
 
 /// Connection callbacks (C++ `FTSPI_Conn`: `OnInitConnect`, `OnDisConnect`).
 ///
+/// `A` is the API object the callbacks are given: [`TrdApi`] (the default, so
+/// `impl ConnSpi for MySpi` serves a `TrdApi`) or [`QotApi`](crate::QotApi)
+/// (`impl ConnSpi<QotApi> for MySpi`). One type may implement both.
+///
 /// Every method runs on the connection's reader thread with no lock held; it may call
-/// any method of the [`TrdApi`] it is given, including `close()`, but should return
+/// any method of the API object it is given, including `close()`, but should return
 /// promptly (the reader does nothing else while a callback runs, which is also how a
 /// slow consumer pushes back on OpenD through TCP).
-pub trait ConnSpi: Send + Sync {
+pub trait ConnSpi<A: ?Sized = TrdApi>: Send + Sync {
     /// InitConnect finished. `err_code` is 0 and `desc` empty on success; otherwise
     /// `err_code` is OpenD's `retType` (or the local equivalent: -200 for network
     /// failures, -500 for undecodable data, see [`Error::ret_type`]) and `desc` says why
     /// (OpenD's `retMsg`, or e.g. "connection refused", "RSA key not set").
-    fn on_init_connect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+    fn on_init_connect(&self, api: &A, err_code: i64, desc: &str) {
         let _ = (api, err_code, desc);
     }
 
-    /// A connection that was up has been lost (never called after [`TrdApi::close`]).
+    /// A connection that was up has been lost (never called after `close()`).
     /// Fires exactly once per lost connection; every request in flight has already been
     /// answered with [`Error::Disconnected`]. `err_code` is -200 (`RetType_DisConnect`);
     /// `desc` says why.
-    fn on_disconnect(&self, api: &TrdApi, err_code: i64, desc: &str) {
+    fn on_disconnect(&self, api: &A, err_code: i64, desc: &str) {
         let _ = (api, err_code, desc);
     }
 }

@@ -22,10 +22,15 @@ struct Settings {
     rsa_key: Option<RsaKey>,
 }
 
+/// A crate-internal receiver of every push, used instead of the [`TrdSpi`] when set
+/// (the market-data API and the quote context run on a `TrdApi` this way).
+pub(crate) type PushHook = Arc<dyn Fn(&TrdApi, u32, &[u8]) + Send + Sync>;
+
 struct ApiInner {
     settings: Mutex<Settings>,
     conn_spi: RwLock<Option<Arc<dyn ConnSpi>>>,
     trd_spi: RwLock<Option<Arc<dyn TrdSpi>>>,
+    push_hook: RwLock<Option<PushHook>>,
     conn: Mutex<Option<Arc<Connection>>>,
 }
 
@@ -98,6 +103,7 @@ impl TrdApi {
                 settings: Mutex::new(Settings { config, rsa_key: None }),
                 conn_spi: RwLock::new(None),
                 trd_spi: RwLock::new(None),
+                push_hook: RwLock::new(None),
                 conn: Mutex::new(None),
             }),
             owner: true,
@@ -154,6 +160,11 @@ impl TrdApi {
     /// Sets the reply and push callbacks (C++ `SetTrdCallback`).
     pub fn set_trd_spi(&self, spi: Arc<dyn TrdSpi>) {
         *self.inner.trd_spi.write() = Some(spi);
+    }
+
+    /// Routes every push to `hook` instead of the [`TrdSpi`].
+    pub(crate) fn set_push_hook(&self, hook: PushHook) {
+        *self.inner.push_hook.write() = Some(hook);
     }
 
     fn trd_spi(&self) -> Option<Arc<dyn TrdSpi>> {
@@ -404,6 +415,25 @@ pub(crate) fn decode_reply<P: Protocol>(body: &[u8]) -> Result<S2c<P>> {
     Ok(rsp.into_s2c().unwrap_or_default())
 }
 
+/// Decodes a push body to its `s2c`; a push that fails to decode, carries a non-zero
+/// `retType` or has no `s2c` is logged and dropped (`None`).
+pub(crate) fn decode_push<R: ResponseEnvelope>(proto_id: u32, body: &[u8]) -> Option<R::S2c> {
+    match decode_body::<R>(body) {
+        Ok(r) if r.ret_type() == 0 => r.into_s2c().or_else(|| {
+            log::warn!("push {proto_id} without s2c dropped");
+            None
+        }),
+        Ok(r) => {
+            log::warn!("push {proto_id} with retType {} dropped: {}", r.ret_type(), r.ret_msg());
+            None
+        }
+        Err(e) => {
+            log::warn!("undecodable push {proto_id} dropped: {e}");
+            None
+        }
+    }
+}
+
 struct ApiEvents {
     api: Weak<ApiInner>,
 }
@@ -431,41 +461,30 @@ impl ConnEvents for ApiEvents {
 
     fn push(&self, conn: &Arc<Connection>, proto_id: u32, body: Vec<u8>) {
         let Some(inner) = self.target(conn) else { return };
+        let hook = inner.push_hook.read().clone();
+        if let Some(hook) = hook {
+            hook(&TrdApi::view(inner), proto_id, &body);
+            return;
+        }
         let Some(spi) = inner.trd_spi.read().clone() else {
             log::debug!("push {proto_id} dropped: no TrdSpi set");
             return;
         };
         let api = TrdApi::view(inner);
-        fn decode<R: ResponseEnvelope>(proto_id: u32, body: &[u8]) -> Option<R::S2c> {
-            match decode_body::<R>(body) {
-                Ok(r) if r.ret_type() == 0 => r.into_s2c().or_else(|| {
-                    log::warn!("push {proto_id} without s2c dropped");
-                    None
-                }),
-                Ok(r) => {
-                    log::warn!("push {proto_id} with retType {} dropped: {}", r.ret_type(), r.ret_msg());
-                    None
-                }
-                Err(e) => {
-                    log::warn!("undecodable push {proto_id} dropped: {e}");
-                    None
-                }
-            }
-        }
         use pb::PushProtocol;
         match proto_id {
             pb::proto::UpdateOrder::PROTO_ID => {
-                if let Some(s) = decode::<pb::trd_update_order::Response>(proto_id, &body) {
+                if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, &body) {
                     spi.on_push_update_order(&api, s);
                 }
             }
             pb::proto::UpdateOrderFill::PROTO_ID => {
-                if let Some(s) = decode::<pb::trd_update_order_fill::Response>(proto_id, &body) {
+                if let Some(s) = decode_push::<pb::trd_update_order_fill::Response>(proto_id, &body) {
                     spi.on_push_update_order_fill(&api, s);
                 }
             }
             pb::proto::Notify::PROTO_ID => {
-                if let Some(s) = decode::<pb::notify::Response>(proto_id, &body) {
+                if let Some(s) = decode_push::<pb::notify::Response>(proto_id, &body) {
                     spi.on_push_notify(&api, s);
                 }
             }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ftapi::codec::{AesMode, RsaKey};
 use ftapi::sim::accounts::BrokerConfig;
-use ftapi::sim::{Broker, SimServer, TradeHandler};
+use ftapi::sim::{Broker, QuoteConfig, SimServer};
 
 const HELP: &str = "\
 opend-sim: a simulated Futu / moomoo OpenD speaking OpenD's TCP API protocol.
@@ -37,6 +37,14 @@ OPTIONS:
     --password PWD    Trade password the broker accepts (default 123456, or the file's).
     --tick-ms MS      Move prices every MS milliseconds (default: prices only move when
                       the accounts file sets a ticker; 0 = never).
+    --sub-quota N     Market data: subscription quota, (security, SubType) pairs over
+                      all connections (default 1000).
+    --history-kl-quota N
+                      Market data: securities whose K-line history may be requested per
+                      30 days (default 300).
+    --unsub-secs S    Market data: how long a subscription must last before it can be
+                      cancelled (OpenD's rule: 60 seconds; shorter for tests).
+    --no-quotes       No market data: every Qot_* request gets retType -1.
     --no-rate-limits  Switch off OpenD's request limits (place 15 / 30 s, modify 20 / 30 s
                       per account, unlock 10 / 30 s), e.g. for load tests.
     --clock SPEC      The market clock: real (default: wall time), open (every market in
@@ -72,6 +80,10 @@ struct Args {
     relaxed: bool,
     fill_delay_ms: Option<u64>,
     verbose: bool,
+    sub_quota: Option<i32>,
+    history_kl_quota: Option<i32>,
+    unsub_secs: Option<f64>,
+    no_quotes: bool,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -90,6 +102,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         relaxed: false,
         fill_delay_ms: None,
         verbose: false,
+        sub_quota: None,
+        history_kl_quota: None,
+        unsub_secs: None,
+        no_quotes: false,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -128,6 +144,18 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--clock" => a.clock = Some(value()?.parse().map_err(|e| format!("--clock: {e}"))?),
             "--relaxed" => a.relaxed = true,
             "--fill-delay-ms" => a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?),
+            "--sub-quota" => a.sub_quota = Some(value()?.parse().map_err(|e| format!("--sub-quota: {e}"))?),
+            "--history-kl-quota" => {
+                a.history_kl_quota = Some(value()?.parse().map_err(|e| format!("--history-kl-quota: {e}"))?)
+            }
+            "--unsub-secs" => {
+                let s: f64 = value()?.parse().map_err(|e| format!("--unsub-secs: {e}"))?;
+                if !(s.is_finite() && s >= 0.0) {
+                    return Err("--unsub-secs must be a number of seconds >= 0".into());
+                }
+                a.unsub_secs = Some(s);
+            }
+            "--no-quotes" => a.no_quotes = true,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -162,8 +190,9 @@ impl log::Log for StderrLogger {
 static LOGGER: StderrLogger = StderrLogger;
 
 /// Builds the trade handler behind every `Trd_*` request: the simulated broker, with
-/// the accounts of `--accounts FILE` or its default accounts.
-fn build_trade_handler(args: &Args) -> Result<Option<Arc<dyn TradeHandler>>, String> {
+/// the accounts of `--accounts FILE` or its default accounts; and the settings of the
+/// market data served over its prices.
+fn build_trade_handler(args: &Args) -> Result<Option<(Arc<Broker>, QuoteConfig)>, String> {
     let mut config = match &args.accounts {
         Some(path) => BrokerConfig::from_json_file(path).map_err(|e| format!("--accounts: {e}"))?,
         None => BrokerConfig::default(),
@@ -186,8 +215,18 @@ fn build_trade_handler(args: &Args) -> Result<Option<Arc<dyn TradeHandler>>, Str
     if let Some(ms) = args.fill_delay_ms {
         config = config.with_fill_delay_ms(ms);
     }
+    let mut quote = QuoteConfig { seed: config.seed, tick_ms: config.tick_interval_ms, ..QuoteConfig::default() };
+    if let Some(n) = args.sub_quota {
+        quote.sub_quota = n;
+    }
+    if let Some(n) = args.history_kl_quota {
+        quote.history_kl_quota = n;
+    }
+    if let Some(s) = args.unsub_secs {
+        quote.unsub_min = std::time::Duration::from_secs_f64(s);
+    }
     let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;
-    Ok(Some(Arc::new(broker)))
+    Ok(Some((Arc::new(broker), quote)))
 }
 
 fn run(args: Args) -> Result<(), String> {
@@ -200,8 +239,11 @@ fn run(args: Args) -> Result<(), String> {
         let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         b = b.rsa_key(key);
     }
-    if let Some(handler) = build_trade_handler(&args)? {
-        b = b.trade_handler(handler);
+    if let Some((broker, quote)) = build_trade_handler(&args)? {
+        b = b.trade_handler(broker).quote_config(quote);
+    }
+    if args.no_quotes {
+        b = b.no_quote_handler();
     }
     let server = b.start().map_err(|e| format!("cannot listen on {}:{}: {e}", args.ip, args.port))?;
     {

@@ -105,7 +105,7 @@ impl Flow {
     }
 
     /// Waits for room for one more push (see the module docs), then counts it.
-    fn acquire(&self) {
+    pub(crate) fn acquire(&self) {
         let mut queued = self.queued.lock();
         while *queued >= self.capacity
             && self.in_call.load(Ordering::Acquire) == 0
@@ -117,10 +117,15 @@ impl Flow {
     }
 
     /// One queued push was handled.
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         let mut queued = self.queued.lock();
         *queued = queued.saturating_sub(1);
         self.cv.notify_all();
+    }
+
+    /// Records the calling thread as the dispatch thread (for [`Flow::enter_call`]).
+    pub(crate) fn set_dispatch_thread(&self) {
+        let _ = self.dispatch_thread.set(std::thread::current().id());
     }
 
     /// Pushes waiting for the handlers.
@@ -190,7 +195,7 @@ pub(crate) fn send_state(tx: &Sender<Item>, event: ConnectionEvent) {
     }
 }
 
-fn guarded(what: &str, f: impl FnOnce()) {
+pub(crate) fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         log::error!("{what} handler panicked; the panic was caught and the dispatch thread goes on");
     }

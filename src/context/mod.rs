@@ -107,6 +107,8 @@ use std::sync::RwLock;
 
 mod builder;
 mod dispatch;
+mod quote;
+mod quote_rules;
 mod rate_limit;
 mod requests;
 mod session;
@@ -114,6 +116,8 @@ mod trade;
 
 pub use self::builder::ContextBuilder;
 pub use self::dispatch::{FillUpdate, OrderUpdate};
+pub use self::quote::{HistoryKlQuery, KLineUpdate, QuoteContext, QuoteContextBuilder, SubscribeOptions};
+pub use self::quote_rules::{QuoteRateLimits, QUOTE_FREQUENCY_LIMITS};
 pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
 pub use self::requests::{
     AccSel, CancelAll, CashFlowQuery, ComboMaxQtyQuery, ComboOrder, DealQuery, FundsQuery, HistoryDealQuery,

@@ -148,44 +148,55 @@ impl LimitKind {
     }
 }
 
-/// Sliding-window limiter shared by the calls of one context.
-#[derive(Debug)]
-pub(crate) struct RateLimiter {
-    limits: RateLimits,
-    windows: Mutex<HashMap<(LimitKind, u64), VecDeque<Instant>>>,
+/// A table of limits a [`RateLimiter`] applies: the trade table ([`RateLimits`]) or
+/// the quote table (`quote_rules.rs`).
+pub(crate) trait LimitTable: std::fmt::Debug + Send + Sync {
+    /// The kind of call a limit applies to.
+    type Kind: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync;
+    /// The limit for a kind.
+    fn limit(&self, kind: Self::Kind) -> RateLimit;
+    /// What a call does when its window is full.
+    fn mode(&self) -> RateLimitMode;
+    /// The kind's name in errors and logs.
+    fn name(kind: Self::Kind) -> &'static str;
 }
 
-impl RateLimiter {
-    pub(crate) fn new(limits: RateLimits) -> Self {
+impl LimitTable for RateLimits {
+    type Kind = LimitKind;
+    fn limit(&self, kind: LimitKind) -> RateLimit {
+        match kind {
+            LimitKind::Place => self.place_order,
+            LimitKind::Modify => self.modify_order,
+            LimitKind::Unlock => self.unlock_trade,
+            LimitKind::Query(_) => self.query,
+        }
+    }
+    fn mode(&self) -> RateLimitMode {
+        self.mode
+    }
+    fn name(kind: LimitKind) -> &'static str {
+        kind.name()
+    }
+}
+
+/// Sliding-window limiter shared by the calls of one context.
+#[derive(Debug)]
+pub(crate) struct RateLimiter<T: LimitTable = RateLimits> {
+    limits: T,
+    windows: Mutex<HashMap<(T::Kind, u64), VecDeque<Instant>>>,
+}
+
+impl<T: LimitTable> RateLimiter<T> {
+    pub(crate) fn new(limits: T) -> Self {
         RateLimiter { limits, windows: Mutex::new(HashMap::new()) }
     }
 
-    fn limit(&self, kind: LimitKind) -> RateLimit {
-        match kind {
-            LimitKind::Place => self.limits.place_order,
-            LimitKind::Modify => self.limits.modify_order,
-            LimitKind::Unlock => self.limits.unlock_trade,
-            LimitKind::Query(_) => self.limits.query,
-        }
-    }
-
-    /// Takes a slot for a query of protocol `proto_id` about `account`, if OpenD limits
-    /// that query (see [`LimitKind::query`]).
-    pub(crate) fn acquire_query(
-        &self,
-        proto_id: u32,
-        refresh_cache: bool,
-        account: u64,
-        cancelled: &dyn Fn() -> Result<()>,
-    ) -> Result<()> {
-        match LimitKind::query(proto_id, refresh_cache) {
-            Some(kind) => self.acquire(kind, account, cancelled),
-            None => Ok(()),
-        }
+    fn limit(&self, kind: T::Kind) -> RateLimit {
+        self.limits.limit(kind)
     }
 
     /// Takes a slot now, or says how long until one frees up.
-    fn try_take(&self, kind: LimitKind, key: u64, now: Instant) -> Result<(), Duration> {
+    fn try_take(&self, kind: T::Kind, key: u64, now: Instant) -> Result<(), Duration> {
         let limit = self.limit(kind);
         if limit.max_calls == 0 {
             return Ok(());
@@ -217,8 +228,8 @@ impl RateLimiter {
     /// Takes a slot for a call of `kind` about account `key` (0 for per-context
     /// limits), waiting as the mode allows. `cancelled` is polled while waiting: when
     /// it returns an error (the context was closed), that error is returned.
-    pub(crate) fn acquire(&self, kind: LimitKind, key: u64, cancelled: &dyn Fn() -> Result<()>) -> Result<()> {
-        let max_wait = match self.limits.mode {
+    pub(crate) fn acquire(&self, kind: T::Kind, key: u64, cancelled: &dyn Fn() -> Result<()>) -> Result<()> {
+        let max_wait = match self.limits.mode() {
             RateLimitMode::Off => return Ok(()),
             RateLimitMode::FailFast => Duration::ZERO,
             RateLimitMode::Wait(d) => d,
@@ -236,7 +247,7 @@ impl RateLimiter {
                 return Err(Error::RateLimited {
                     what: format!(
                         "{} (at most {} per {:?}{})",
-                        kind.name(),
+                        T::name(kind),
                         limit.max_calls,
                         limit.window,
                         if key != 0 { format!(" for account {key}") } else { String::new() }
@@ -244,9 +255,26 @@ impl RateLimiter {
                     retry_after,
                 });
             }
-            log::debug!("{} rate limit reached; waiting {retry_after:?}", kind.name());
+            log::debug!("{} rate limit reached; waiting {retry_after:?}", T::name(kind));
             std::thread::sleep(retry_after.min(Duration::from_millis(50)));
             cancelled()?;
+        }
+    }
+}
+
+impl RateLimiter<RateLimits> {
+    /// Takes a slot for a query of protocol `proto_id` about `account`, if OpenD limits
+    /// that query (see [`LimitKind::query`]).
+    pub(crate) fn acquire_query(
+        &self,
+        proto_id: u32,
+        refresh_cache: bool,
+        account: u64,
+        cancelled: &dyn Fn() -> Result<()>,
+    ) -> Result<()> {
+        match LimitKind::query(proto_id, refresh_cache) {
+            Some(kind) => self.acquire(kind, account, cancelled),
+            None => Ok(()),
         }
     }
 }

@@ -8,8 +8,9 @@ use crate::codec::{AesMode, RsaKey};
 
 use super::calendar::{ClockSpec, MarketClock};
 use super::faults::FaultPlan;
+use super::market::{PriceSource, QuoteConfig};
 use super::server::SimServer;
-use super::TradeHandler;
+use super::{QuoteHandler, TradeHandler};
 
 /// OpenD's default API port.
 pub const DEFAULT_PORT: u16 = 11111;
@@ -101,15 +102,28 @@ pub struct SimServerBuilder {
     /// The handler is the default broker, rebuilt at start with the clock, relaxed and
     /// fill-delay settings.
     pub(crate) default_broker: bool,
+    /// The prices the default market data quotes: the trade handler's
+    /// ([`TradeHandler::price_source`]), else its own.
+    pub(crate) prices: Option<Arc<dyn PriceSource>>,
+    /// The market-data side: `None` = none, `Some(None)` = the default [`super::MarketData`].
+    pub(crate) quote: Option<Option<Arc<dyn QuoteHandler>>>,
+    /// Settings of the default market data.
+    pub(crate) quote_config: QuoteConfig,
 }
 
 impl Default for SimServerBuilder {
     fn default() -> Self {
+        // A placeholder (no threads): `start` builds the default broker with the
+        // clock, relaxed and fill-delay settings unless another handler was given.
+        let broker = Arc::new(super::Broker::relaxed_default());
         SimServerBuilder {
             config: SimConfig::default(),
-            handler: Some(Arc::new(super::Broker::with_default_accounts())),
+            handler: Some(broker.clone()),
             faults: FaultPlan::default(),
             default_broker: true,
+            prices: Some(broker),
+            quote: Some(None),
+            quote_config: QuoteConfig::default(),
         }
     }
 }
@@ -203,17 +217,54 @@ impl SimServerBuilder {
     /// The trading side. By default a [`Broker`](super::Broker) with the default
     /// accounts; pass your own `Arc<Broker>` to reach it from a test (e.g. `set_price`),
     /// or any other [`TradeHandler`].
+    ///
+    /// The default market data quotes the handler's prices when it has some
+    /// ([`TradeHandler::price_source`]; a broker does).
     pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
+        self.prices = handler.clone().price_source();
         self.handler = Some(handler);
         self.default_broker = false;
         self
     }
 
+    /// The market-data side: every request the trade handler does not take goes here.
+    /// By default a [`MarketData`](super::MarketData) over the trade handler's prices
+    /// (the broker's), or over a market of its own when the handler has none.
+    pub fn quote_handler(mut self, handler: Arc<dyn QuoteHandler>) -> Self {
+        self.quote = Some(Some(handler));
+        self
+    }
+
+    /// No market-data side: every `Qot_*` request is answered retType -1
+    /// "unknown protocol id N".
+    pub fn no_quote_handler(mut self) -> Self {
+        self.quote = None;
+        self
+    }
+
+    /// Settings of the default market data (seed, ticker, quotas).
+    pub fn quote_config(mut self, cfg: QuoteConfig) -> Self {
+        self.quote_config = cfg;
+        self
+    }
+
+    /// How long a subscription must last before it may be cancelled (OpenD's rule is
+    /// one minute; shorten it for tests). Applies to the default market data.
+    pub fn unsubscribe_after(mut self, d: Duration) -> Self {
+        self.quote_config.unsub_min = d;
+        self
+    }
+
     /// No trading side: every `Trd_*` request is answered retType -1
-    /// "unknown protocol id N" (a protocol-only server).
+    /// "unknown protocol id N" (a protocol-only server). This also drops the default
+    /// market data (a [`SimServerBuilder::quote_handler`] given before or after stays).
     pub fn no_trade_handler(mut self) -> Self {
         self.handler = None;
         self.default_broker = false;
+        self.prices = None;
+        if matches!(self.quote, Some(None)) {
+            self.quote = None;
+        }
         self
     }
 
@@ -256,9 +307,12 @@ impl SimServerBuilder {
                 fill_delay_ms: self.config.fill_delay.as_millis().min(u128::from(u64::MAX)) as u64,
                 ..Default::default()
             };
-            let broker = super::Broker::with_clock(cfg, self.config.clock)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-            self.handler = Some(Arc::new(broker));
+            let broker = Arc::new(
+                super::Broker::with_clock(cfg, self.config.clock)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
+            );
+            self.prices = broker.clone().price_source();
+            self.handler = Some(broker);
         }
         SimServer::start(self)
     }

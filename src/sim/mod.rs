@@ -11,6 +11,7 @@ pub mod broker;
 pub mod calendar;
 pub mod config;
 pub mod faults;
+pub mod market;
 pub mod matching;
 pub mod server;
 pub mod session;
@@ -18,6 +19,7 @@ pub mod session;
 pub use broker::Broker;
 pub use config::{SimConfig, SimServerBuilder};
 pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
+pub use market::{MarketData, QuoteConfig};
 pub use server::{SimServer, SimStats};
 pub use session::SessionInfo;
 
@@ -63,4 +65,21 @@ pub trait TradeHandler: Send + Sync {
     fn market_clock(&self) -> Option<calendar::MarketClock> {
         None
     }
+    /// The prices this handler trades at, if it has a market of its own: the server's
+    /// default market data then quotes these prices, so that an order fills at the
+    /// quote's last price. `None` (the default): the market data keeps its own prices.
+    fn price_source(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn market::PriceSource>> {
+        None
+    }
+}
+
+/// The market-data side of the simulator, as the server sees it: every request the
+/// trade handler does not take goes here ([`MarketData`] answers the `Qot_*` protocols).
+pub trait QuoteHandler: Send + Sync {
+    /// Handles one request (plaintext body). Returns the plaintext `Response` body, or
+    /// `None` if `proto_id` is not one this handler answers (the server then answers
+    /// retType -1 "unknown protocol id N"). Pushes go through `conn.sink`.
+    fn handle(&self, conn: &ConnInfo, proto_id: u32, body: &[u8]) -> Option<Vec<u8>>;
+    /// The connection closed: forget its subscriptions.
+    fn disconnected(&self, conn_id: u64);
 }

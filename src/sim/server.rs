@@ -36,7 +36,7 @@ use crate::pb::notify;
 use super::config::{SimConfig, SimServerBuilder};
 use super::faults::FaultPlan;
 use super::session::{notify_body, Reader, Session, SessionInfo};
-use super::TradeHandler;
+use super::{QuoteHandler, TradeHandler};
 
 /// Counters shared by the server and its sessions.
 #[derive(Debug, Default)]
@@ -72,6 +72,7 @@ pub struct SimStats {
 pub(crate) struct Core {
     pub(crate) config: SimConfig,
     pub(crate) handler: Option<Arc<dyn TradeHandler>>,
+    pub(crate) quote: Option<Arc<dyn QuoteHandler>>,
     pub(crate) faults: Arc<Mutex<FaultPlan>>,
     pub(crate) counters: Arc<Counters>,
     sessions: Mutex<HashMap<u64, Arc<Session>>>,
@@ -175,13 +176,19 @@ impl SimServer {
     }
 
     pub(crate) fn start(b: SimServerBuilder) -> io::Result<SimServer> {
-        let SimServerBuilder { config, handler, faults, .. } = b;
+        let SimServerBuilder { config, handler, faults, prices, quote, quote_config, .. } = b;
+        let quote: Option<Arc<dyn QuoteHandler>> = match quote {
+            None => None,
+            Some(Some(q)) => Some(q),
+            Some(None) => Some(Arc::new(super::market::default_for(prices, quote_config)?)),
+        };
         let listener = TcpListener::bind(SocketAddr::new(config.ip, config.port))?;
         let local_addr = listener.local_addr()?;
         let core = Arc::new(Core {
             next_conn_id: AtomicU64::new(config.first_conn_id),
             config,
             handler,
+            quote,
             faults: Arc::new(Mutex::new(faults)),
             counters: Arc::default(),
             sessions: Mutex::default(),

@@ -400,6 +400,9 @@ impl Reader {
             if let Some(h) = &self.core.handler {
                 h.disconnected(conn_id);
             }
+            if let Some(q) = &self.core.quote {
+                q.disconnected(conn_id);
+            }
         }
         log::info!("conn {conn_id} ({}): session ended: {reason}", self.sess.peer);
     }
@@ -483,6 +486,7 @@ impl Reader {
             pb::proto::GetGlobalState::PROTO_ID => self.on_global_state(&h, &plain),
             id => {
                 let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
+                let body = body.or_else(|| self.core.quote.as_ref().and_then(|q| q.handle(&info, id, &plain)));
                 match body {
                     Some(b) => {
                         let sent = self.reply(&h, &b);

@@ -41,7 +41,7 @@ pub struct ParseEnumError {
 }
 
 impl ParseEnumError {
-    fn new(type_name: &'static str, value: &str) -> Self {
+    pub(crate) fn new(type_name: &'static str, value: &str) -> Self {
         ParseEnumError { type_name, value: value.chars().take(64).collect() }
     }
 }
@@ -1068,3 +1068,6 @@ open_enum! {
         Customize = 100 => "CUSTOM",
     }
 }
+
+/// Lets sibling modules (the market-data enums in `qot.rs`) build their enums the same way.
+pub(crate) use open_enum;

@@ -6,6 +6,7 @@
 //! * [`model`]: accounts, funds, positions, orders, fills and the other results.
 //! * [`account`]: the SDK's account filtering and selection rules.
 //! * [`moomoo`]: moomoo names for the broker entities.
+//! * [`qot`]: market-data enums (SubType, KLType, ...) and typed quote results.
 //!
 //! Everything is re-exported here, so `ftapi::types::TrdMarket` works.
 //!
@@ -23,6 +24,7 @@ pub mod enums;
 pub mod model;
 pub mod moomoo;
 pub mod password;
+pub mod qot;
 
 pub use account::{
     account_matches, adopt_security_firm, check_trd_env, filter_accounts, market_env_enabled, select_account,
@@ -35,3 +37,7 @@ pub use model::{
     Order, OrderFee, OrderFeeItem, OrderFill, Position,
 };
 pub use password::{InvalidMd5, TradePassword};
+pub use qot::{
+    BrokerItem, BrokerQueue, HistoryKlQuota, KLType, KLine, KLinePage, OrderBook, OrderBookLevel, Quote, RehabType,
+    RtData, SecurityType, Snapshot, StockBasicInfo, SubType, SubscriptionInfo, Ticker, TickerDirection,
+};

@@ -15,10 +15,10 @@ What must match, for every file of ours:
     option; every official field of that message exists in ours;
   * every enum of ours exists officially with the same value names and numbers (and
     the same `allow_alias` setting);
-  * every official message and enum of the file exists in ours, except in
-    Qot_Common.proto, of which ours deliberately holds only what the trading side uses.
-Also, every official trading-side file (Trd_*.proto and the connection-level files)
-must have a counterpart in proto/.
+  * every official message and enum of the file exists in ours (unless the file is in
+    SUBSET_FILES, which is empty now that Qot_Common.proto is complete).
+Also, every official trading-side and market-data file (Trd_*.proto, Qot_*.proto and
+the connection-level files) must have a counterpart in proto/.
 
 Exit status: 0 when everything matches, 1 on any difference (each one is printed),
 2 on a usage or setup error.
@@ -29,18 +29,24 @@ import sys
 
 from google.protobuf import descriptor_pb2
 
-# Files of which ours holds only a subset of the official messages and enums.
-SUBSET_FILES = {"Qot_Common.proto"}
+# Files of which ours holds only a subset of the official messages and enums (none).
+SUBSET_FILES = set()
 
-# Official files outside Trd_* that the trading side needs (PROTOCOL.md section 8).
+# Official files outside Trd_* and Qot_* that the client needs (PROTOCOL.md section 8, and
+# the connection-level requests 1005-1007 the quote side exposes).
 CONNECTION_FILES = [
     "Common.proto",
-    "Qot_Common.proto",
     "InitConnect.proto",
     "GetGlobalState.proto",
     "Notify.proto",
     "KeepAlive.proto",
+    "GetUserInfo.proto",
+    "Verification.proto",
+    "GetDelayStatistics.proto",
 ]
+
+# Prefixes of the official files that must all have a counterpart.
+REQUIRED_PREFIXES = ("Trd_", "Qot_")
 
 # The FieldDescriptorProto attributes that define the wire format and the generated API.
 FIELD_ATTRS = ("name", "number", "type", "type_name", "label", "default_value")
@@ -177,10 +183,10 @@ def check(our_set):
     our_names = {f.name for f in our_set.file}
     for file_proto in sorted(our_set.file, key=lambda f: f.name):
         checker.compare_file(file_proto)
-    needed = CONNECTION_FILES + [n for n in official_file_names() if n.startswith("Trd_")]
+    needed = CONNECTION_FILES + [n for n in official_file_names() if n.startswith(REQUIRED_PREFIXES)]
     for file_name in needed:
         if file_name not in our_names:
-            checker.problem(f"{file_name}: official trading-side file has no counterpart in proto/")
+            checker.problem(f"{file_name}: official file has no counterpart in proto/")
     return checker
 
 
@@ -205,6 +211,9 @@ def self_test(our_set):
     common = next(x for x in copy.file if x.name == "Common.proto")
     common.enum_type[0].value[1].number = 7  # RetType_Failed -1 -> 7
     copy.file.remove(next(x for x in copy.file if x.name == "Trd_Notify.proto"))
+    copy.file.remove(next(x for x in copy.file if x.name == "Qot_UpdateKL.proto"))
+    _, kline = find("Qot_Common.proto", "KLine")
+    kline.field[0].name = "closeTime"  # time renamed: ours unknown officially, theirs missing
 
     expected = [
         "Trd_Common.Order.trdSide: type",
@@ -213,7 +222,10 @@ def self_test(our_set):
         "Trd_Common.Order.orderID: official field",
         "InitConnect.Response.retType: default_value",
         "Common.RetType.RetType_Failed: number",
-        "Trd_Notify.proto: official trading-side file has no counterpart",
+        "Trd_Notify.proto: official file has no counterpart",
+        "Qot_UpdateKL.proto: official file has no counterpart",
+        "Qot_Common.KLine.closeTime: field does not exist officially",
+        "Qot_Common.KLine.time: official field",
     ]
     problems = check(copy).problems
     missed = [e for e in expected if not any(p.startswith(e) for p in problems)]

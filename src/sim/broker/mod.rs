@@ -410,6 +410,10 @@ impl TradeHandler for Broker {
     fn market_clock(&self) -> Option<MarketClock> {
         Some(self.inner.clock)
     }
+
+    fn price_source(self: Arc<Self>) -> Option<Arc<dyn super::market::PriceSource>> {
+        Some(self)
+    }
 }
 
 impl Drop for Broker {

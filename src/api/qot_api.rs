@@ -1,0 +1,338 @@
+//! `QotApi`: one market-data connection to OpenD with callbacks.
+//!
+//! `QotApi` runs on the same machinery as [`TrdApi`]: it owns one `TrdApi` as its
+//! connection engine (settings, reader thread, serials, timeouts, blocking calls) and
+//! adds only what differs: its own [`QotSpi`] for replies and market-data pushes, and a
+//! [`ConnSpi<QotApi>`] that is handed a `&QotApi`. The request methods and the `QotSpi`
+//! callbacks are generated from the one protocol table in [`crate::pb`].
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use super::qot_spi::{dispatch_push, QotSpi};
+use super::spi::ConnSpi;
+use super::trd_api::{C2s, S2c, TrdApi};
+use crate::codec::RsaKey;
+use crate::conn::{ConnConfig, ConnState, InitInfo};
+use crate::error::{Error, Result};
+use crate::pb::{self, Protocol};
+
+struct QotShared {
+    /// The connection engine; its push hook and connection callbacks lead back here.
+    engine: TrdApi,
+    conn_spi: RwLock<Option<Arc<dyn ConnSpi<QotApi>>>>,
+    qot_spi: RwLock<Option<Arc<dyn QotSpi>>>,
+}
+
+/// One market-data connection to OpenD (C++ `FTAPI_Qot`, Java/C# `FTAPI_Conn_Qot`).
+///
+/// Shaped like [`TrdApi`]: [`init_connect`](QotApi::init_connect) returns at once and
+/// reports through [`ConnSpi::on_init_connect`]; each request method (one per `Qot_*`
+/// request protocol, plus GetGlobalState, GetUserInfo, Verification and
+/// GetDelayStatistics) returns the request's serial number at once (0 if it could not be
+/// sent), and the reply arrives in the matching [`QotSpi`] `on_reply_*` callback.
+/// Pushes of subscribed data (3005 basic quote, 3007 K-line, 3009 time-sharing, 3011
+/// ticker, 3013 order book, 3015 broker queue, 3019 price reminder, ...) arrive in the
+/// `on_push_*` callbacks. [`call`](QotApi::call) blocks for a reply instead.
+///
+/// One `QotApi` per connection, like the official SDKs. It is `Send + Sync`: share it
+/// with `Arc`. Dropping it closes the connection.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use ftapi::{pb, ConnSpi, Error, QotApi, QotSpi};
+///
+/// struct Spi;
+/// impl ConnSpi<QotApi> for Spi {
+///     fn on_init_connect(&self, api: &QotApi, err_code: i64, desc: &str) {
+///         println!("connected: {err_code} {desc} conn_id={}", api.get_connect_id());
+///     }
+/// }
+/// impl QotSpi for Spi {
+///     fn on_reply_get_basic_qot(&self, _api: &QotApi, serial: u32, r: Result<pb::qot_get_basic_qot::S2c, Error>) {
+///         println!("reply {serial}: {r:?}");
+///     }
+///     fn on_push_update_basic_qot(&self, _api: &QotApi, push: pb::qot_update_basic_qot::S2c) {
+///         for q in &push.basic_qot_list {
+///             println!("{} last={}", q.security.code, q.cur_price);
+///         }
+///     }
+/// }
+///
+/// let api = QotApi::new();
+/// let spi = Arc::new(Spi);
+/// api.set_conn_spi(spi.clone());
+/// api.set_qot_spi(spi);
+/// api.init_connect("127.0.0.1", 11111, false);
+/// // once on_init_connect reported success: subscribe, then pushes flow
+/// let hk00700 = pb::qot_common::Security { market: 1, code: "00700".into() };
+/// let sub = api.call::<pb::proto::Sub>(pb::qot_sub::C2s {
+///     security_list: vec![hk00700.clone()],
+///     sub_type_list: vec![1], // SubType_Basic
+///     is_sub_or_un_sub: true,
+///     is_reg_or_un_reg_push: Some(true),
+///     ..Default::default()
+/// })?;
+/// let serial = api.get_basic_qot(pb::qot_get_basic_qot::Request {
+///     c2s: pb::qot_get_basic_qot::C2s { security_list: vec![hk00700], ..Default::default() },
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub struct QotApi {
+    shared: Arc<QotShared>,
+    owner: bool,
+}
+
+impl std::fmt::Debug for QotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QotApi").field("engine", &self.shared.engine).finish()
+    }
+}
+
+impl Default for QotApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for QotApi {
+    fn drop(&mut self) {
+        if self.owner {
+            self.close();
+        }
+    }
+}
+
+/// The engine's connection callbacks, forwarded to the user's `ConnSpi<QotApi>`.
+struct ConnAdapter(Weak<QotShared>);
+
+impl ConnSpi for ConnAdapter {
+    fn on_init_connect(&self, _engine: &TrdApi, err_code: i64, desc: &str) {
+        let Some(shared) = self.0.upgrade() else { return };
+        let spi = shared.conn_spi.read().clone();
+        match spi {
+            Some(spi) => spi.on_init_connect(&QotApi::view(shared), err_code, desc),
+            None => log::info!("QotApi InitConnect finished ({err_code} {desc}) but no ConnSpi is set"),
+        }
+    }
+
+    fn on_disconnect(&self, _engine: &TrdApi, err_code: i64, desc: &str) {
+        let Some(shared) = self.0.upgrade() else { return };
+        let spi = shared.conn_spi.read().clone();
+        match spi {
+            Some(spi) => spi.on_disconnect(&QotApi::view(shared), err_code, desc),
+            None => log::warn!("QotApi connection lost ({desc}) and no ConnSpi is set"),
+        }
+    }
+}
+
+impl QotApi {
+    /// A new, unconnected API object (C++ `CreateQotApi`).
+    pub fn new() -> QotApi {
+        Self::with_config(ConnConfig::default())
+    }
+
+    /// A new API object with the given connection settings.
+    pub fn with_config(config: ConnConfig) -> QotApi {
+        let shared = Arc::new_cyclic(|weak: &Weak<QotShared>| {
+            let engine = TrdApi::with_config(config);
+            engine.set_conn_spi(Arc::new(ConnAdapter(weak.clone())));
+            let w = weak.clone();
+            engine.set_push_hook(Arc::new(move |_engine: &TrdApi, proto_id: u32, body: &[u8]| {
+                let Some(shared) = w.upgrade() else { return };
+                let spi = shared.qot_spi.read().clone();
+                match spi {
+                    Some(spi) => dispatch_push(&*spi, &QotApi::view(shared), proto_id, body),
+                    None => log::debug!("push {proto_id} dropped: no QotSpi set"),
+                }
+            }));
+            QotShared { engine, conn_spi: RwLock::new(None), qot_spi: RwLock::new(None) }
+        });
+        QotApi { shared, owner: true }
+    }
+
+    /// A non-owning handle for callbacks: dropping it does not close.
+    fn view(shared: Arc<QotShared>) -> QotApi {
+        QotApi { shared, owner: false }
+    }
+
+    /// Sets `InitConnect.clientID` and `clientVer` (C++ `SetClientInfo`). Takes effect at
+    /// the next `init_connect`.
+    pub fn set_client_info(&self, client_id: &str, client_ver: i32) {
+        self.shared.engine.set_client_info(client_id, client_ver);
+    }
+
+    /// Replaces the connection settings. Takes effect at the next `init_connect`.
+    pub fn set_config(&self, config: ConnConfig) {
+        self.shared.engine.set_config(config);
+    }
+
+    /// The connection settings.
+    pub fn config(&self) -> ConnConfig {
+        self.shared.engine.config()
+    }
+
+    /// Sets the request timeout (default 12 s). Takes effect at the next `init_connect`.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        self.shared.engine.set_request_timeout(timeout);
+    }
+
+    /// Sets the RSA private key (PEM) for encrypted connections (C++ `SetRSAPrivateKey`).
+    pub fn set_rsa_private_key(&self, pem: &str) -> Result<()> {
+        self.shared.engine.set_rsa_private_key(pem)
+    }
+
+    /// Sets an already parsed RSA key.
+    pub fn set_rsa_key(&self, key: RsaKey) {
+        self.shared.engine.set_rsa_key(key);
+    }
+
+    /// Sets the connection callbacks (C++ `SetConnCallback`).
+    pub fn set_conn_spi(&self, spi: Arc<dyn ConnSpi<QotApi>>) {
+        *self.shared.conn_spi.write() = Some(spi);
+    }
+
+    /// Sets the reply and push callbacks (C++ `SetQotCallback`).
+    pub fn set_qot_spi(&self, spi: Arc<dyn QotSpi>) {
+        *self.shared.qot_spi.write() = Some(spi);
+    }
+
+    fn qot_spi(&self) -> Option<Arc<dyn QotSpi>> {
+        self.shared.qot_spi.read().clone()
+    }
+
+    /// Starts connecting to OpenD and returns at once (C++ `InitConnect`); see
+    /// [`TrdApi::init_connect`], which this is.
+    pub fn init_connect(&self, ip: &str, port: u16, encrypt: bool) -> bool {
+        self.shared.engine.init_connect(ip, port, encrypt)
+    }
+
+    /// Closes the connection (C++ `Close`); see [`TrdApi::close`].
+    pub fn close(&self) {
+        self.shared.engine.close();
+    }
+
+    /// OpenD's connection id, 0 when not connected (C++ `GetConnectID`).
+    pub fn get_connect_id(&self) -> u64 {
+        self.shared.engine.get_connect_id()
+    }
+
+    /// The user logged into OpenD, 0 when not connected.
+    pub fn get_login_user_id(&self) -> u64 {
+        self.shared.engine.get_login_user_id()
+    }
+
+    /// Everything InitConnect told us, when connected.
+    pub fn init_info(&self) -> Option<InitInfo> {
+        self.shared.engine.init_info()
+    }
+
+    /// The connection's state (`Closed` if none was started).
+    pub fn state(&self) -> ConnState {
+        self.shared.engine.state()
+    }
+
+    /// Whether InitConnect succeeded and the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.shared.engine.is_connected()
+    }
+
+    /// Requests in flight.
+    pub fn pending_requests(&self) -> usize {
+        self.shared.engine.pending_requests()
+    }
+
+    /// Sends any request and delivers the reply to `on_reply` on the reader thread.
+    /// Returns the serial number, or an error if nothing was sent (then `on_reply` is
+    /// never called).
+    pub fn send<P: Protocol>(
+        &self,
+        req: P::Request,
+        on_reply: impl FnOnce(&QotApi, u32, Result<S2c<P>>) + Send + 'static,
+    ) -> Result<u32> {
+        let weak = Arc::downgrade(&self.shared);
+        self.shared.engine.send::<P>(req, move |_engine, serial, r| match weak.upgrade() {
+            Some(shared) => on_reply(&QotApi::view(shared), serial, r),
+            None => log::debug!("reply to {} serial {serial} after the QotApi was dropped", P::NAME),
+        })
+    }
+
+    /// Sends a request and blocks for its reply (or the request timeout); see
+    /// [`TrdApi::call`]. Must not be called from a callback.
+    ///
+    /// ```no_run
+    /// # let api = ftapi::QotApi::new();
+    /// use ftapi::pb;
+    /// let quota = api.call::<pb::proto::RequestHistoryKLQuota>(pb::qot_request_history_kl_quota::C2s {
+    ///     b_get_detail: Some(false),
+    ///     ..Default::default()
+    /// })?;
+    /// println!("used {} of the history K-line quota, {} left", quota.used_quota, quota.remain_quota);
+    /// # Ok::<(), ftapi::Error>(())
+    /// ```
+    pub fn call<P: Protocol>(&self, c2s: C2s<P>) -> Result<S2c<P>> {
+        self.shared.engine.call::<P>(c2s)
+    }
+
+    /// [`call`](QotApi::call) with an explicit timeout and a whole `Request`.
+    pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
+        self.shared.engine.call_request::<P>(req, timeout)
+    }
+
+    fn send_to_spi<P: Protocol>(
+        &self,
+        req: P::Request,
+        deliver: fn(&dyn QotSpi, &QotApi, u32, Result<S2c<P>, Error>),
+    ) -> u32 {
+        let res = self.send::<P>(req, move |api, serial, r| match api.qot_spi() {
+            Some(spi) => deliver(&*spi, api, serial, r),
+            None => log::warn!("reply to {} serial {serial} but no QotSpi is set", P::NAME),
+        });
+        match res {
+            Ok(serial) => serial,
+            Err(e) => {
+                log::warn!("{} not sent: {e}", P::NAME);
+                0
+            }
+        }
+    }
+}
+
+macro_rules! qot_request_methods {
+    (
+        session { $($_s:tt)* }
+        conn { $($c_ty:ident = $c_id:literal, $c_name:literal, $c_m:ident, $c_fn:ident, $c_spi:ident;)* }
+        trd { $($_t:tt)* }
+        trd_secret { $($_x:tt)* }
+        trd_write { $($_w:tt)* }
+        qot { $($q_ty:ident = $q_id:literal, $q_name:literal, $q_m:ident, $q_fn:ident, $q_spi:ident;)* }
+        push_conn { $($_pc:tt)* }
+        push_trd { $($_pt:tt)* }
+        push_qot { $($_pq:tt)* }
+        unnumbered { $($_u:tt)* }
+        unnumbered_push { $($_up:tt)* }
+    ) => {
+        impl QotApi {
+            $( qot_request_methods!(@one $c_ty, $c_id, $c_name, $c_fn, $c_spi); )*
+            $( qot_request_methods!(@one $q_ty, $q_id, $q_name, $q_fn, $q_spi); )*
+        }
+    };
+    (@one $ty:ident, $id:literal, $name:literal, $fn:ident, $spi:ident) => {
+        #[doc = concat!("`", $name, "` (", stringify!($id), "), C++ `FTAPI_Qot::", stringify!($ty), "`.")]
+        #[doc = ""]
+        #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`QotSpi::", stringify!($spi), "`].")]
+        pub fn $fn(&self, req: <pb::proto::$ty as Protocol>::Request) -> u32 {
+            self.send_to_spi::<pb::proto::$ty>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
+        }
+    };
+}
+
+pb::protocol_table!(qot_request_methods);
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<QotApi>();
+}

@@ -1,0 +1,353 @@
+//! The simulator's market data: quotes, order books, tickers, time-sharing data,
+//! K-lines of every type (live and history, with rehab factors), the HK broker queue,
+//! static info, market state and trading days, subscriptions with OpenD's quota and
+//! one-minute unsubscribe rule, and the pushes of every subscribed type.
+//!
+//! [`MarketData`] is the [`QuoteHandler`](super::QuoteHandler) the server hands every
+//! `Qot_*` request to. It reads prices from a [`PriceSource`]: the
+//! [`Broker`](super::Broker) the simulator trades with (so the price an order fills at
+//! is the quote's last price) or a market of its own. Every price the source shows
+//! becomes a trade of the live day (a ticker); history before the live day is generated
+//! from the seed, the instrument and the date alone ([`history`]).
+//!
+//! Prices are sampled on [`MarketData::step`], run every `tick_ms` by a thread of its
+//! own (or by hand in tests), and before every request that reads a price, so a
+//! request always sees the source's current price. Each step sends the pushes of every
+//! subscription registered for pushes (3005, 3007, 3009, 3011, 3013, 3015), outside the
+//! state lock and in order.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ftapi::sim::market::{MarketData, QuoteConfig};
+//! use ftapi::sim::{Broker, SimServer};
+//! let broker = Arc::new(Broker::with_default_accounts());
+//! let market = Arc::new(MarketData::with_broker(broker.clone(), QuoteConfig::default()).unwrap());
+//! broker.set_price("HK.00700", 400.0).unwrap();
+//! assert_eq!(market.last_price("HK.00700"), Some(400.0));
+//! let server = SimServer::builder().port(0).trade_handler(broker).quote_handler(market).start().unwrap();
+//! # drop(server);
+//! ```
+
+pub mod clock;
+mod handlers;
+pub mod history;
+pub mod live;
+mod subs;
+
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+
+use super::broker::Broker;
+use super::matching::{sec_market, split_full_code, Instrument, Market};
+use super::{ConnInfo, PushSink, QuoteHandler};
+
+use self::clock::{trading_day_on_or_before, Calendar};
+use self::history::{fnv1a, History};
+use self::live::Live;
+use self::subs::Subs;
+
+/// Default subscription quota (OpenD's depends on the account's level).
+pub const DEFAULT_SUB_QUOTA: i32 = 1000;
+/// Default history K-line quota (distinct securities per 30 days).
+pub const DEFAULT_HISTORY_KL_QUOTA: i32 = 300;
+/// OpenD's rule: a subscription can be cancelled only after it has lasted this long.
+pub const DEFAULT_UNSUB_MIN: Duration = Duration::from_secs(60);
+
+/// Settings of the market-data side.
+#[derive(Debug, Clone)]
+pub struct QuoteConfig {
+    /// Seed of the generated history and of the live volumes (default: the default
+    /// broker's seed, 20240101).
+    pub seed: u64,
+    /// Sample prices and push every this many milliseconds (0 = only on
+    /// [`MarketData::step`]).
+    pub tick_ms: u64,
+    /// Subscription quota: (security, SubType) pairs over all connections.
+    pub sub_quota: i32,
+    /// History K-line quota: distinct securities whose history was requested in the
+    /// last 30 days.
+    pub history_kl_quota: i32,
+    /// How long a subscription must last before it may be cancelled (OpenD: one minute).
+    pub unsub_min: Duration,
+}
+
+impl Default for QuoteConfig {
+    fn default() -> Self {
+        QuoteConfig {
+            seed: 20240101,
+            tick_ms: 0,
+            sub_quota: DEFAULT_SUB_QUOTA,
+            history_kl_quota: DEFAULT_HISTORY_KL_QUOTA,
+            unsub_min: DEFAULT_UNSUB_MIN,
+        }
+    }
+}
+
+/// Where the market data reads current prices.
+pub trait PriceSource: Send + Sync {
+    /// Every instrument, in table order (read once, at start).
+    fn instruments(&self) -> Vec<Instrument>;
+    /// The current price of an instrument (`TrdSecMarket`, bare code).
+    fn price(&self, sec_market: i32, code: &str) -> Option<f64>;
+    /// Called once per [`MarketData::step`] before prices are read: a source that owns
+    /// its prices moves them here; the broker moves its own and does nothing.
+    fn advance(&self) {}
+    /// The market clock whose sessions the market-state queries report (the broker's);
+    /// `None`: the fixed states of `clock::market_state`.
+    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
+        None
+    }
+}
+
+impl PriceSource for Broker {
+    fn instruments(&self) -> Vec<Instrument> {
+        Broker::instruments(self)
+    }
+
+    fn price(&self, sec: i32, code: &str) -> Option<f64> {
+        let prefix = super::matching::sec_market_prefix(sec)?;
+        Broker::price(self, &format!("{prefix}.{code}"))
+    }
+
+    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
+        Some(self.clock())
+    }
+}
+
+/// A market of its own (no broker): moves one random-walk step per
+/// [`PriceSource::advance`].
+#[derive(Debug)]
+pub struct OwnMarket(pub Mutex<Market>);
+
+impl PriceSource for OwnMarket {
+    fn instruments(&self) -> Vec<Instrument> {
+        self.0.lock().instruments().cloned().collect()
+    }
+
+    fn price(&self, sec: i32, code: &str) -> Option<f64> {
+        self.0.lock().price(sec, code)
+    }
+
+    fn advance(&self) {
+        self.0.lock().tick();
+    }
+}
+
+/// One instrument's data.
+pub(crate) struct Entry {
+    pub(crate) instrument: Instrument,
+    pub(crate) qot_market: i32,
+    pub(crate) history: History,
+    pub(crate) live: Live,
+    pub(crate) id: i64,
+}
+
+/// Everything behind the state lock.
+pub(crate) struct State {
+    pub(crate) cfg: QuoteConfig,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) subs: Subs,
+}
+
+/// A push waiting to be delivered.
+pub(crate) struct Push {
+    pub(crate) sink: Arc<dyn PushSink>,
+    pub(crate) proto_id: u32,
+    pub(crate) body: Vec<u8>,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    delivery: Mutex<()>,
+    source: Arc<dyn PriceSource>,
+}
+
+impl Inner {
+    /// Runs `f` on the state and delivers the pushes it returns, outside the state lock
+    /// and in order.
+    fn with_state<R>(&self, f: impl FnOnce(&mut State, &dyn PriceSource) -> (R, Vec<Push>)) -> R {
+        let mut st = self.state.lock();
+        let (r, pushes) = f(&mut st, &*self.source);
+        if pushes.is_empty() {
+            return r;
+        }
+        let gate = self.delivery.lock();
+        drop(st);
+        for p in pushes {
+            if !p.sink.push(p.proto_id, p.body) {
+                log::debug!("quote push {} dropped: connection gone", p.proto_id);
+            }
+        }
+        drop(gate);
+        r
+    }
+
+    fn step(&self) {
+        self.source.advance();
+        self.with_state(|st, src| {
+            let now = now_secs();
+            let mut moved = Vec::with_capacity(st.entries.len());
+            for (i, e) in st.entries.iter_mut().enumerate() {
+                if let Some(p) = src.price(e.instrument.sec_market, &e.instrument.code) {
+                    let tick = e.live.trade(p, now);
+                    moved.push((i, tick));
+                }
+            }
+            let pushes = handlers::step_pushes(st, &moved);
+            ((), pushes)
+        });
+    }
+}
+
+/// The market-data side of the simulator (a [`QuoteHandler`]). Cheap to share behind an
+/// `Arc`; dropping it stops its ticker thread.
+pub struct MarketData {
+    inner: Arc<Inner>,
+    ticker: Option<(Sender<()>, JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for MarketData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MarketData").field("ticker", &self.ticker.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl MarketData {
+    /// Market data over `source`. Starts the ticker thread if `cfg.tick_ms > 0`.
+    pub fn new(source: Arc<dyn PriceSource>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
+        let now = now_secs();
+        let instruments = source.instruments();
+        let mut entries = Vec::with_capacity(instruments.len());
+        for (n, instrument) in instruments.iter().enumerate() {
+            let cal = Calendar::of(instrument.sec_market);
+            let live_day = trading_day_on_or_before(cal.day_of(now));
+            let history = History::new(instrument, cfg.seed, live_day);
+            let key = cfg.seed ^ fnv1a(&instrument.full_code()) ^ 0x5eed;
+            let live = Live::new(instrument, key, history.base_price(), now);
+            entries.push(Entry {
+                qot_market: qot_market_of(instrument),
+                instrument: instrument.clone(),
+                history,
+                live,
+                id: 1_000_000 + n as i64,
+            });
+        }
+        let tick_ms = cfg.tick_ms;
+        let state = State { subs: Subs::default(), cfg, entries };
+        let inner = Arc::new(Inner { state: Mutex::new(state), delivery: Mutex::new(()), source });
+        let ticker = if tick_ms > 0 {
+            Some(spawn_ticker(Arc::downgrade(&inner), Duration::from_millis(tick_ms))?)
+        } else {
+            None
+        };
+        Ok(MarketData { inner, ticker })
+    }
+
+    /// Market data over the prices of `broker` (the consistent choice: an order fills at
+    /// the quote's last price).
+    pub fn with_broker(broker: Arc<Broker>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
+        MarketData::new(broker, cfg)
+    }
+
+    /// Market data over a market of its own (the built-in instruments, seeded with
+    /// `cfg.seed`), for a simulator without a broker.
+    pub fn standalone(cfg: QuoteConfig) -> std::io::Result<MarketData> {
+        let market = Market::new(Market::default_instruments(), cfg.seed)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        MarketData::new(Arc::new(OwnMarket(Mutex::new(market))), cfg)
+    }
+
+    /// Samples every price once (a trade per instrument) and sends the pushes of every
+    /// subscription registered for them. The ticker thread calls this every `tick_ms`.
+    pub fn step(&self) {
+        self.inner.step();
+    }
+
+    /// The quote's last price of `code` (`"HK.00700"`), after sampling the source.
+    pub fn last_price(&self, code: &str) -> Option<f64> {
+        let (sec, bare) = split_full_code(code)?;
+        self.inner.with_state(|st, src| {
+            let i = st.entries.iter().position(|e| e.instrument.sec_market == sec && e.instrument.code == bare);
+            let p = i.map(|i| {
+                handlers::sync(st, src, i);
+                st.entries[i].live.last
+            });
+            (p, Vec::new())
+        })
+    }
+
+    /// Subscriptions in use (over all connections).
+    pub fn used_quota(&self) -> i32 {
+        self.inner.state.lock().subs.used()
+    }
+
+    /// Changes the unsubscribe rule's duration at run time.
+    pub fn set_unsub_min(&self, d: Duration) {
+        self.inner.state.lock().cfg.unsub_min = d;
+    }
+}
+
+impl QuoteHandler for MarketData {
+    fn handle(&self, conn: &ConnInfo, proto_id: u32, body: &[u8]) -> Option<Vec<u8>> {
+        handlers::handle(&self.inner, conn, proto_id, body)
+    }
+
+    fn disconnected(&self, conn_id: u64) {
+        self.inner.state.lock().subs.forget(conn_id);
+    }
+}
+
+impl Drop for MarketData {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            let _ = stop.send(());
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn spawn_ticker(weak: Weak<Inner>, interval: Duration) -> std::io::Result<(Sender<()>, JoinHandle<()>)> {
+    let (tx, rx) = bounded::<()>(1);
+    let handle = std::thread::Builder::new().name("opend-sim-quotes".into()).spawn(move || {
+        while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+            let Some(inner) = weak.upgrade() else { break };
+            inner.step();
+        }
+    })?;
+    Ok((tx, handle))
+}
+
+/// The `Qot_Common.QotMarket` of an instrument (HK 1, US 11, SH 21, SZ 22, SG 31, JP 41).
+pub fn qot_market_of(i: &Instrument) -> i32 {
+    match i.sec_market {
+        sec_market::US => 11,
+        sec_market::CN_SH => 21,
+        sec_market::CN_SZ => 22,
+        sec_market::SG => 31,
+        sec_market::JP => 41,
+        _ => 1,
+    }
+}
+
+pub(crate) fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Rounds to 9 decimals (removes floating-point noise from tick arithmetic).
+pub(crate) fn round9(v: f64) -> f64 {
+    (v * 1e9).round() / 1e9
+}
+
+/// The server's default market data: over the trade handler's prices when it has some.
+pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
+    match prices {
+        Some(p) => MarketData::new(p, cfg),
+        None => MarketData::standalone(cfg),
+    }
+}

@@ -1,0 +1,233 @@
+"""The official client reads market data from OpenD (here: opend-sim's market data).
+
+    python quote.py --host 127.0.0.1 --port 11111 [--rsa-key key.pem --expect-aes cbc]
+                    [--unsub-secs 2]
+
+A walk through the quote calls of the SDK's OpenQuoteContext, with checks that the
+answers hang together: subscribe, query_subscription, the one-minute unsubscribe rule
+(refused at once, accepted after the simulator's shortened duration), get_stock_quote,
+get_order_book, get_rt_ticker, get_cur_kline, request_history_kline with paging (the
+pages add up to the one-shot answer), get_market_snapshot, get_stock_basicinfo, the
+quote and order book push handlers, and a request the simulator does not model.
+
+opend-sim must be started with a ticker (--tick-ms) so that pushes flow, and with
+--unsub-secs equal to this script's --unsub-secs.
+"""
+
+import datetime
+import threading
+import time
+
+from futu import (
+    RET_OK,
+    KLType,
+    Market,
+    OpenQuoteContext,
+    OrderBookHandlerBase,
+    SecurityType,
+    StockQuoteHandlerBase,
+    SubType,
+    AuType,
+)
+
+from interop_common import check, check_encryption, ok, parse_args, run, setup, step
+
+STOCK = "HK.00700"
+US_STOCK = "US.AAPL"
+PUSH_TIMEOUT = 20.0
+
+
+class PushLog:
+    """Collects push rows from the SDK's callback thread."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.rows = []
+        self.cond = threading.Condition()
+
+    def add(self, row):
+        with self.cond:
+            self.rows.append(row)
+            self.cond.notify_all()
+
+    def wait_for(self, description, predicate, timeout=PUSH_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for row in self.rows:
+                    if predicate(row):
+                        step(f"{self.kind} push: {description}")
+                        return row
+                left = deadline - time.monotonic()
+                check(left > 0, f"no {self.kind} push {description} within {timeout}s; got {self.rows[-3:]}")
+                self.cond.wait(left)
+
+
+class QuotePushes(StockQuoteHandlerBase):
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def on_recv_rsp(self, rsp_pb):
+        ret, table = super().on_recv_rsp(rsp_pb)
+        if ret == RET_OK:
+            for row in table.to_dict("records"):
+                self.log.add(row)
+        return ret, table
+
+
+class BookPushes(OrderBookHandlerBase):
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def on_recv_rsp(self, rsp_pb):
+        ret, data = super().on_recv_rsp(rsp_pb)
+        if ret == RET_OK:
+            self.log.add(data)
+        return ret, data
+
+
+def records(table):
+    return table.to_dict("records")
+
+
+def main(args):
+    ctx = OpenQuoteContext(host=args.host, port=args.port)
+    try:
+        check_encryption(ctx, args.expect_aes)
+        quotes, books = PushLog("quote"), PushLog("order book")
+        ctx.set_handler(QuotePushes(quotes))
+        ctx.set_handler(BookPushes(books))
+
+        # Static info: by market, then by code.
+        info = records(ok(ctx.get_stock_basicinfo(Market.HK, SecurityType.STOCK), "get_stock_basicinfo(HK, STOCK)"))
+        codes = {r["code"]: r for r in info}
+        check(STOCK in codes, f"{STOCK} missing from the HK stock list {sorted(codes)}")
+        check(int(codes[STOCK]["lot_size"]) == 100, f"lot size of {STOCK}: {codes[STOCK]}")
+        check(all(r["stock_type"] == SecurityType.STOCK for r in info), f"non-stocks in {info}")
+        by_code = records(ok(ctx.get_stock_basicinfo(Market.HK, code_list=[US_STOCK]), "get_stock_basicinfo(code_list)"))
+        check([r["code"] for r in by_code] == [US_STOCK], f"by code: {by_code}")
+
+        # Real-time data needs a subscription first.
+        ret, msg = ctx.get_stock_quote([STOCK])
+        check(ret != RET_OK and "subscribe" in str(msg), f"get_stock_quote before subscribing: {ret} {msg}")
+        step("get_stock_quote before subscribing is refused")
+
+        subtypes = [SubType.QUOTE, SubType.ORDER_BOOK, SubType.TICKER, SubType.K_DAY, SubType.RT_DATA]
+        ok(ctx.subscribe([STOCK], subtypes), "subscribe")
+        sub = ok(ctx.query_subscription(), "query_subscription")
+        check(sub["total_used"] == len(subtypes), f"quota used: {sub}")
+        check(sub["own_used"] == len(subtypes), f"own connection: {sub}")
+        check(all(sub["sub_list"].get(t) == [STOCK] for t in subtypes), f"subscription list: {sub['sub_list']}")
+
+        # OpenD's rule: no unsubscribing within the first minute (shortened by the simulator).
+        subscribed_at = time.monotonic()
+        ret, msg = ctx.unsubscribe([STOCK], [SubType.QUOTE])
+        check(ret != RET_OK, "unsubscribe right after subscribing succeeded")
+        step(f"early unsubscribe refused: {msg}")
+        # The SDK forgot the subscription locally; subscribe again (a no-op on the server).
+        ok(ctx.subscribe([STOCK], [SubType.QUOTE]), "subscribe again")
+
+        q = records(ok(ctx.get_stock_quote([STOCK]), "get_stock_quote"))
+        check(len(q) == 1 and q[0]["code"] == STOCK, f"quote: {q}")
+        q = q[0]
+        check(q["last_price"] > 0 and q["low_price"] <= q["last_price"] <= q["high_price"], f"quote prices: {q}")
+        check(q["prev_close_price"] > 0, f"prev close: {q}")
+
+        book = ok(ctx.get_order_book(STOCK, num=10), "get_order_book")
+        check(book["code"] == STOCK, f"order book code: {book['code']}")
+        check(len(book["Bid"]) == 10 and len(book["Ask"]) == 10, f"levels: {len(book['Bid'])}/{len(book['Ask'])}")
+        check(book["Bid"][0][0] < book["Ask"][0][0], f"crossed book: {book['Bid'][0]} / {book['Ask'][0]}")
+        check(all(book["Bid"][i][0] > book["Bid"][i + 1][0] for i in range(9)), f"bids not descending: {book['Bid']}")
+
+        # Tickers need at least one trade: the simulator's ticker makes one per step.
+        deadline = time.monotonic() + PUSH_TIMEOUT
+        while True:
+            ticks = records(ok(ctx.get_rt_ticker(STOCK, 10), "get_rt_ticker"))
+            if ticks or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        check(len(ticks) >= 1, "no tickers")
+        seqs = [int(t["sequence"]) for t in ticks]
+        check(seqs == sorted(seqs), f"ticker sequences out of order: {seqs}")
+        check(all(t["price"] > 0 and t["volume"] > 0 for t in ticks), f"tickers: {ticks}")
+
+        rt = records(ok(ctx.get_rt_data(STOCK), "get_rt_data"))
+        check(len(rt) >= 1, "no time-sharing data")
+
+        kl = records(ok(ctx.get_cur_kline(STOCK, 5, KLType.K_DAY, AuType.QFQ), "get_cur_kline"))
+        check(len(kl) == 5, f"get_cur_kline rows: {len(kl)}")
+        times = [k["time_key"] for k in kl]
+        check(times == sorted(times) and len(set(times)) == 5, f"K-line times: {times}")
+
+        # History with paging: the pages add up to the one-shot answer.
+        end = datetime.date.today()
+        start = end - datetime.timedelta(days=90)
+        s, e = start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")
+        ret, whole, key = ctx.request_history_kline(STOCK, start=s, end=e, ktype=KLType.K_DAY, max_count=1000)
+        check(ret == RET_OK and key is None, f"one-shot history: {ret} {whole if ret != RET_OK else key}")
+        whole = records(whole)
+        check(len(whole) > 40, f"history rows over 90 days: {len(whole)}")
+        paged, key, pages = [], None, 0
+        while True:
+            ret, data, key = ctx.request_history_kline(
+                STOCK, start=s, end=e, ktype=KLType.K_DAY, max_count=10, page_req_key=key
+            )
+            check(ret == RET_OK, f"history page {pages}: {data}")
+            paged.extend(records(data))
+            pages += 1
+            check(pages < 100, "paging does not end")
+            if key is None:
+                break
+        step(f"request_history_kline: {len(whole)} rows, {pages} pages of 10")
+        check([r["time_key"] for r in paged] == [r["time_key"] for r in whole], "paged and one-shot history differ")
+        check([r["close"] for r in paged] == [r["close"] for r in whole], "paged and one-shot closes differ")
+        ret, mins, key = ctx.request_history_kline(STOCK, start=s, end=e, ktype=KLType.K_1M, max_count=100)
+        check(ret == RET_OK and len(mins) == 100 and key is not None, f"1-minute history page: {ret} {key}")
+
+        snaps = records(ok(ctx.get_market_snapshot([STOCK, US_STOCK]), "get_market_snapshot"))
+        by = {r["code"]: r for r in snaps}
+        check(set(by) == {STOCK, US_STOCK}, f"snapshot codes: {sorted(by)}")
+        check(int(by[STOCK]["lot_size"]) == 100 and int(by[US_STOCK]["lot_size"]) == 1, f"lot sizes: {snaps}")
+        check(by[STOCK]["last_price"] > 0, f"snapshot price: {by[STOCK]}")
+
+        # Pushes of the subscribed types.
+        quotes.wait_for(f"{STOCK} quote", lambda r: r["code"] == STOCK and r["last_price"] > 0)
+        books.wait_for(f"{STOCK} order book", lambda b: b["code"] == STOCK and len(b["Bid"]) > 0)
+
+        # Something the simulator does not model: a clean error, not a hang.
+        ret, msg = ctx.get_ipo_list(Market.HK)
+        check(ret != RET_OK and "does not serve" in str(msg), f"get_ipo_list: {ret} {msg}")
+        step(f"unmodelled request refused: {msg}")
+
+        wait = args.unsub_secs + 0.5 - (time.monotonic() - subscribed_at)
+        if wait > 0:
+            step(f"waiting {wait:.1f}s for the unsubscribe rule")
+            time.sleep(wait)
+        ok(ctx.unsubscribe([STOCK], subtypes), "unsubscribe after the rule's duration")
+        sub = ok(ctx.query_subscription(), "query_subscription after unsubscribing")
+        check(sub["total_used"] == 0, f"quota after unsubscribing: {sub}")
+        ret, msg = ctx.get_stock_quote([STOCK])
+        check(ret != RET_OK, "get_stock_quote after unsubscribing succeeded")
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    parser_args = None
+
+    def entry():
+        import argparse
+        import sys
+
+        extra = argparse.ArgumentParser(add_help=False)
+        extra.add_argument("--unsub-secs", type=float, default=60.0)
+        known, rest = extra.parse_known_args()
+        sys.argv = [sys.argv[0]] + rest
+        args = parse_args(__doc__.splitlines()[0])
+        args.unsub_secs = known.unsub_secs
+        setup(args)
+        main(args)
+
+    run(entry)
