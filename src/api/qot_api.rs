@@ -128,6 +128,9 @@ impl ConnSpi for ConnAdapter {
     }
 }
 
+/// How a reply reaches its `QotSpi` method.
+type Deliver<P> = fn(&dyn QotSpi, &QotApi, u32, Result<S2c<P>, Error>);
+
 impl QotApi {
     /// A new, unconnected API object (C++ `CreateQotApi`).
     pub fn new() -> QotApi {
@@ -281,11 +284,7 @@ impl QotApi {
         self.shared.engine.call_request::<P>(req, timeout)
     }
 
-    fn send_to_spi<P: Protocol>(
-        &self,
-        req: P::Request,
-        deliver: fn(&dyn QotSpi, &QotApi, u32, Result<S2c<P>, Error>),
-    ) -> u32 {
+    fn send_to_spi<P: Protocol>(&self, req: P::Request, deliver: Deliver<P>) -> u32 {
         let res = self.send::<P>(req, move |api, serial, r| match api.qot_spi() {
             Some(spi) => deliver(&*spi, api, serial, r),
             None => log::warn!("reply to {} serial {serial} but no QotSpi is set", P::NAME),

@@ -269,10 +269,10 @@ mod tests {
     #[test]
     fn history_quota_refuses_new_codes_when_nothing_remains() {
         let mut q = HistoryQuota::default();
-        assert_eq!(q.check("HK.00700").unwrap(), false);
+        assert!(!q.check("HK.00700").unwrap());
         q.known = Some((["HK.00700".to_string()].into_iter().collect(), 1));
-        assert_eq!(q.check("HK.00700").unwrap(), false);
-        assert_eq!(q.check("US.AAPL").unwrap(), true);
+        assert!(!q.check("HK.00700").unwrap());
+        assert!(q.check("US.AAPL").unwrap());
         q.record("US.AAPL");
         assert!(matches!(q.check("HK.00005"), Err(Error::QuoteRule { rule: QuoteRule::HistoryKlQuota, .. })));
         q.check("US.AAPL").unwrap();

@@ -180,10 +180,13 @@ impl LimitTable for RateLimits {
 }
 
 /// Sliding-window limiter shared by the calls of one context.
+/// Send times of the recent calls per (kind, account).
+type Windows<K> = Mutex<HashMap<(K, u64), VecDeque<Instant>>>;
+
 #[derive(Debug)]
 pub(crate) struct RateLimiter<T: LimitTable = RateLimits> {
     limits: T,
-    windows: Mutex<HashMap<(T::Kind, u64), VecDeque<Instant>>>,
+    windows: Windows<T::Kind>,
 }
 
 impl<T: LimitTable> RateLimiter<T> {

@@ -212,7 +212,7 @@ impl TradeHandler for FakeQuotes {
             RequestHistoryKL::PROTO_ID => {
                 let c2s = req::<RequestHistoryKL>(body)?;
                 let start = match &c2s.next_req_key {
-                    Some(k) => usize::from_str_radix(std::str::from_utf8(k).ok()?, 10).ok()?,
+                    Some(k) => std::str::from_utf8(k).ok()?.parse::<usize>().ok()?,
                     None => 0,
                 };
                 let page = c2s.max_ack_kl_num.unwrap_or(1000).max(1) as usize;
