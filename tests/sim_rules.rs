@@ -715,4 +715,26 @@ fn the_server_reports_market_states_from_the_clock() {
     assert_eq!(gs.market_us, 11, "23:30 in New York: after the after-hours session");
     assert_eq!(gs.market_hk_future, 24, "HK futures break");
     assert!((gs.time - parse_rfc3339("2026-12-01T12:30:00+08:00").unwrap() as i64).abs() < 60);
+
+    // The market-state query of the market data follows the same clock.
+    struct QSpi(crossbeam_channel::Sender<i64>);
+    impl ftapi::ConnSpi<ftapi::QotApi> for QSpi {
+        fn on_init_connect(&self, _api: &ftapi::QotApi, err_code: i64, _desc: &str) {
+            let _ = self.0.send(err_code);
+        }
+    }
+    let qot = ftapi::QotApi::new();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    qot.set_conn_spi(Arc::new(QSpi(tx)));
+    assert!(qot.init_connect(&addr.ip().to_string(), addr.port(), false));
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
+    let sec = |market: i32, code: &str| pb::qot_common::Security { market, code: code.into() };
+    let states = qot
+        .call::<pb::proto::GetMarketState>(pb::qot_get_market_state::C2s {
+            security_list: vec![sec(1, "00700"), sec(11, "AAPL"), sec(1, "HSImain")],
+            header: None,
+        })
+        .unwrap();
+    let got: Vec<i32> = states.market_info_list.iter().map(|m| m.market_state).collect();
+    assert_eq!(got, vec![4, 11, 24], "HK lunch, New York night, HK futures break");
 }

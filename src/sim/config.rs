@@ -122,7 +122,9 @@ pub struct SimServerBuilder {
 
 impl Default for SimServerBuilder {
     fn default() -> Self {
-        let broker = Arc::new(super::Broker::with_default_accounts());
+        // A placeholder (no threads): `start` builds the default broker with the
+        // clock, relaxed and fill-delay settings unless another handler was given.
+        let broker = Arc::new(super::Broker::relaxed_default());
         SimServerBuilder {
             config: SimConfig::default(),
             handler: Some(broker.clone()),
