@@ -9,7 +9,7 @@
 //! API. The client, the simulator and the tests all go through it.
 //!
 //! ```
-//! use ftapi::pb::{self, Protocol};
+//! use ftapi::pb::{self, Protocol, PushProtocol};
 //! assert_eq!(pb::proto::PlaceOrder::PROTO_ID, 2202);
 //! assert_eq!(pb::proto_name(2202), Some("Trd_PlaceOrder"));
 //! assert_eq!(pb::proto::GetBasicQot::PROTO_ID, 3004);

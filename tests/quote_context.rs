@@ -412,3 +412,45 @@ mod against_the_simulator {
         assert!(q.basic_qot_list[0].cur_price > 0.0);
     }
 }
+
+#[test]
+fn every_reference_and_user_data_method_answers() {
+    // Against the simulator's market data: each call returns OpenD's answer (data, or a
+    // typed refusal for what the simulator does not model), never a hang.
+    let sim = ftapi::sim::SimServer::builder().port(0).start().expect("simulator");
+    let ctx = builder(&sim).rate_limits(QuoteRateLimits::off()).open().expect("open");
+    let answered = |what: &str, r: Result<(), Error>| match r {
+        Ok(()) | Err(Error::Server { .. }) => {}
+        Err(e) => panic!("{what}: {e:?}"),
+    };
+    let code = "HK.00700";
+    assert!(!ctx.get_market_state([code]).expect("market state").market_info_list.is_empty());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let y = 1970 + secs / 31_556_952;
+    let days = ctx.request_trading_days(1, &format!("{y}-01-01"), &format!("{y}-12-31"), None).expect("trading days");
+    assert!(!days.trade_date_list.is_empty());
+    answered("get_plate_list", ctx.get_plate_list(Market::Hk, 0).map(|_| ()));
+    answered("get_plate_stock", ctx.get_plate_stock("HK.BK1001").map(|_| ()));
+    answered("get_owner_plate", ctx.get_owner_plate([code]).map(|_| ()));
+    answered("get_option_chain", ctx.get_option_chain(code, "2026-01-01", "2026-12-31").map(|_| ()));
+    answered("get_option_expiration_date", ctx.get_option_expiration_date(code).map(|_| ()));
+    answered("get_referencestock_list", ctx.get_referencestock_list(code, 1).map(|_| ()));
+    answered("get_future_info", ctx.get_future_info(["HK.HSImain"]).map(|_| ()));
+    answered("get_ipo_list", ctx.get_ipo_list(Market::Hk).map(|_| ()));
+    answered("get_capital_flow", ctx.get_capital_flow(code, 1, None, None).map(|_| ()));
+    answered("get_capital_distribution", ctx.get_capital_distribution(code).map(|_| ()));
+    answered("get_user_security", ctx.get_user_security("All").map(|_| ()));
+    answered("modify_user_security", ctx.modify_user_security("All", 1, [code]));
+    answered(
+        "get_stock_filter",
+        ctx.get_stock_filter(pb::qot_stock_filter::C2s { begin: 0, num: 10, market: 1, ..Default::default() })
+            .map(|_| ()),
+    );
+    answered("get_price_reminder", ctx.get_price_reminder(Some(code), None).map(|_| ()));
+    answered(
+        "set_price_reminder",
+        ctx.set_price_reminder(pb::qot_set_price_reminder::C2s { security: tencent(), op: 1, ..Default::default() })
+            .map(|_| ()),
+    );
+    answered("call::<GetWarrant>", ctx.call::<pb::proto::GetWarrant>(Default::default()).map(|_| ()));
+}

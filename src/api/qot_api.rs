@@ -322,6 +322,7 @@ macro_rules! qot_request_methods {
         #[doc = concat!("`", $name, "` (", stringify!($id), "), C++ `FTAPI_Qot::", stringify!($ty), "`.")]
         #[doc = ""]
         #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`QotSpi::", stringify!($spi), "`].")]
+        #[doc(alias = $name)]
         pub fn $fn(&self, req: <pb::proto::$ty as Protocol>::Request) -> u32 {
             self.send_to_spi::<pb::proto::$ty>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
         }
@@ -334,4 +335,87 @@ pb::protocol_table!(qot_request_methods);
 fn assert_send_sync() {
     fn check<T: Send + Sync>() {}
     check::<QotApi>();
+}
+
+#[cfg(all(test, feature = "sim"))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    /// Records `(callback, serial, ok)` for every reply.
+    #[derive(Default)]
+    struct Every(Mutex<Vec<(&'static str, u32, bool)>>);
+
+    macro_rules! every_request {
+        (
+            session { $($_s:tt)* }
+            conn { $($c_ty:ident = $c_id:literal, $c_name:literal, $c_m:ident, $c_fn:ident, $c_spi:ident;)* }
+            trd { $($_t:tt)* }
+            trd_secret { $($_x:tt)* }
+            trd_write { $($_w:tt)* }
+            qot { $($q_ty:ident = $q_id:literal, $q_name:literal, $q_m:ident, $q_fn:ident, $q_spi:ident;)* }
+            push_conn { $($_pc:tt)* }
+            push_trd { $($_pt:tt)* }
+            push_qot { $($_pq:tt)* }
+            unnumbered { $($_u:tt)* }
+            unnumbered_push { $($_up:tt)* }
+        ) => {
+            impl QotSpi for Every {
+                $(
+                    fn $c_spi(&self, _api: &QotApi, serial: u32, r: Result<pb::$c_m::S2c, Error>) {
+                        self.0.lock().push((stringify!($c_spi), serial, r.is_ok()));
+                    }
+                )*
+                $(
+                    fn $q_spi(&self, _api: &QotApi, serial: u32, r: Result<pb::$q_m::S2c, Error>) {
+                        self.0.lock().push((stringify!($q_spi), serial, r.is_ok()));
+                    }
+                )*
+            }
+
+            /// Sends a default request with every generated method: `(callback, serial)`.
+            fn send_every(api: &QotApi) -> Vec<(&'static str, u32)> {
+                let mut sent = Vec::new();
+                $( sent.push((stringify!($c_spi), api.$c_fn(Default::default()))); )*
+                $( sent.push((stringify!($q_spi), api.$q_fn(Default::default()))); )*
+                sent
+            }
+        };
+    }
+
+    pb::protocol_table!(every_request);
+
+    #[test]
+    fn every_request_method_gets_exactly_one_reply_in_its_own_callback() {
+        let sim = crate::sim::SimServer::builder().port(0).start().expect("simulator");
+        let api = QotApi::new();
+        let every = Arc::new(Every::default());
+        api.set_qot_spi(every.clone());
+        assert!(api.init_connect("127.0.0.1", sim.local_addr().port(), false));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !api.is_connected() {
+            assert!(Instant::now() < deadline, "not connected");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = send_every(&api);
+        assert!(sent.len() > 130, "{} request methods", sent.len());
+        assert!(sent.iter().all(|(_, serial)| *serial != 0), "every request was sent");
+        while every.0.lock().len() < sent.len() {
+            assert!(Instant::now() < deadline, "{} of {} replies", every.0.lock().len(), sent.len());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let got = every.0.lock().clone();
+        assert_eq!(got.len(), sent.len(), "exactly one reply each");
+        for (spi, serial) in &sent {
+            assert!(got.iter().any(|(s, n, _)| s == spi && n == serial), "{spi} serial {serial} not answered there");
+        }
+        // The simulator serves the market data it models (GetGlobalState among them).
+        assert!(got.iter().any(|(s, _, ok)| *s == "on_reply_get_global_state" && *ok));
+        assert_eq!(api.pending_requests(), 0);
+    }
 }

@@ -52,12 +52,14 @@ macro_rules! qot_spi {
             )*
             $(
                 #[doc = concat!("`", $q_name, "` (", stringify!($q_id), ") reply, C++ `OnReply_", stringify!($q_ty), "`.")]
+                #[doc(alias = $q_name)]
                 fn $q_spi(&self, api: &QotApi, serial: u32, result: Result<pb::$q_m::S2c, Error>) {
                     let _ = (api, serial, result);
                 }
             )*
             $(
                 #[doc = concat!("`", $pq_name, "` push (", stringify!($pq_id), "), C++ `OnPush_", stringify!($pq_ty), "`.")]
+                #[doc(alias = $pq_name)]
                 fn $pq_spi(&self, api: &QotApi, push: pb::$pq_m::S2c) {
                     let _ = (api, push);
                 }
