@@ -25,7 +25,7 @@ struct Sim {
 }
 
 fn sim() -> Sim {
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder()
         .port(0)
         .keepalive_interval(60)
@@ -192,7 +192,7 @@ fn open_fails_with_the_reason_and_does_not_retry() {
 #[test]
 fn encrypted_context_works() {
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server =
         SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker.clone()).start().expect("simulator");
     let ctx =
@@ -207,7 +207,7 @@ fn encrypted_context_works() {
 fn process_wide_encryption_default() {
     // Every other test sets `encrypt(Some(false))`, so changing the default here is safe.
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker).start().expect("simulator");
     ftapi::context::set_default_encrypt(true);
     ftapi::context::set_default_rsa_key(None);
@@ -700,9 +700,16 @@ fn rate_limits_fail_or_wait() {
     let e = ctx.place_order(order().env(TrdEnv::Real)).unwrap_err();
     assert!(matches!(e, Error::Server { proto_id: 2202, .. }), "{e:?}");
     // the default limits are OpenD's
-    assert_eq!(RateLimits::default().place_order, RateLimit::new(15, Duration::from_secs(30)));
-    assert_eq!(RateLimits::default().modify_order, RateLimit::new(20, Duration::from_secs(30)));
+    assert_eq!(
+        RateLimits::default().place_order,
+        RateLimit::new(15, Duration::from_secs(30)).with_min_interval(Duration::from_millis(20))
+    );
+    assert_eq!(
+        RateLimits::default().modify_order,
+        RateLimit::new(20, Duration::from_secs(30)).with_min_interval(Duration::from_millis(40))
+    );
     assert_eq!(RateLimits::default().unlock_trade, RateLimit::new(10, Duration::from_secs(30)));
+    assert_eq!(RateLimits::default().query, RateLimit::new(10, Duration::from_secs(30)));
 }
 
 #[test]
@@ -759,7 +766,7 @@ fn a_server_restart_is_survived_with_unlock_and_pushes_restored() {
     drop(first);
     wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
     // ... and comes back on the same port, with fresh state.
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     let second = SimServer::builder()
         .port(port)
         .keepalive_interval(60)

@@ -253,7 +253,7 @@ fn broker_bodies() -> (Bodies, Bodies) {
             true
         }
     }
-    let broker = Broker::with_default_accounts();
+    let broker = Broker::relaxed_default();
     let rec = Arc::new(Rec(Mutex::new(Vec::new())));
     let conn = ConnInfo { conn_id: 1, login_user_id: 10_000_001, sink: rec.clone() };
     let header = trd_common::TrdHeader { trd_env: 0, acc_id: HK_SIM, trd_market: 1, jp_acc_type: None };

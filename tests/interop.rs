@@ -236,7 +236,8 @@ enum Mode {
 /// Starts a simulator in `mode` and runs `script_name` against it; panics with the
 /// script's output (and the simulator's log) unless the script exits 0.
 fn run_against_sim(python: &Path, script_name: &str, mode: Mode) {
-    run_against_sim_with(python, script_name, mode, &[], &[]);
+    // The walk-throughs predate OpenD's rules: relaxed mode, every market open.
+    run_against_sim_with(python, script_name, mode, &["--relaxed", "--clock", "open"], &[]);
 }
 
 /// [`run_against_sim`] with extra simulator and script arguments.
@@ -332,6 +333,19 @@ fn trade_aes_cbc() {
 fn trade_aes_ecb() {
     let Some(python) = python() else { return };
     run_against_sim(&python, "trade.py", Mode::Ecb);
+}
+
+#[test]
+fn opend_rules_plain() {
+    let Some(python) = python() else { return };
+    // OpenD's rules (the default), with every market held open.
+    run_against_sim_with(&python, "rules.py", Mode::Plain, &["--clock", "open"], &[]);
+}
+
+#[test]
+fn opend_rules_aes_cbc() {
+    let Some(python) = python() else { return };
+    run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"], &[]);
 }
 
 /// The simulator's settings for the quote script: prices move (and pushes flow) every

@@ -84,7 +84,7 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) {
 
 #[test]
 fn one_hundred_twenty_eight_connections_under_requests_pushes_and_malformed_input() {
-    let broker = Arc::new(Broker::new(BrokerConfig::default().with_rate_limits(false)).expect("broker"));
+    let broker = Arc::new(Broker::new(BrokerConfig::relaxed().with_rate_limits(false)).expect("broker"));
     let sim = SimServer::builder().port(0).trade_handler(broker.clone()).start().expect("simulator");
     let addr = sim.local_addr();
     let counters: Vec<Arc<Counter>> = (0..CONNECTIONS).map(|_| Arc::new(Counter::default())).collect();

@@ -79,7 +79,12 @@ pub fn target(args: &Args, encrypt: bool) -> Result<Target, String> {
         (None, true) => Some(ftapi::codec::RsaKey::generate(1024).map_err(|e| e.to_string())?),
         (None, false) => None,
     };
-    let mut builder = ftapi::sim::SimServer::builder().port(0);
+    // Relaxed mode with every market held open (`opend-sim --relaxed --clock open`),
+    // so that the walk-throughs run at any hour. Against a real OpenD (or the
+    // simulator's default rules) a paper account refuses deal queries and two orders
+    // must be 0.02 s apart: see docs/simulator.md.
+    let mut builder =
+        ftapi::sim::SimServer::builder().port(0).relaxed(true).clock(ftapi::sim::calendar::ClockSpec::Open);
     if let Some(k) = &rsa_key {
         builder = builder.rsa_key(k.clone());
     }

@@ -48,6 +48,15 @@ OPTIONS:
     --no-quotes       No market data: every Qot_* request gets retType -1.
     --no-rate-limits  Switch off OpenD's request limits (place 15 / 30 s, modify 20 / 30 s
                       per account, unlock 10 / 30 s), e.g. for load tests.
+    --clock SPEC      The market clock: real (default: wall time), open (every market in
+                      its regular session, for tests), or an RFC 3339 instant such as
+                      2026-12-01T10:00:00+08:00, optionally followed by x<speed>
+                      (2026-12-01T10:00:00+08:00x60 runs a minute per second).
+    --relaxed         Permissive mode for fast tests: markets always open, fills before
+                      the reply, no paper-trading limits, no minimum intervals nor query
+                      limits, UTC time strings. Without it the simulator follows OpenD's
+                      rules (docs/simulator.md).
+    --fill-delay-ms MS  Delay between an order's acknowledgement and its fill (default 50).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -68,6 +77,9 @@ struct Args {
     password: Option<String>,
     tick_ms: Option<u64>,
     no_rate_limits: bool,
+    clock: Option<ftapi::sim::calendar::ClockSpec>,
+    relaxed: bool,
+    fill_delay_ms: Option<u64>,
     verbose: bool,
     sub_quota: Option<i32>,
     history_kl_quota: Option<i32>,
@@ -87,6 +99,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         password: None,
         tick_ms: None,
         no_rate_limits: false,
+        clock: None,
+        relaxed: false,
+        fill_delay_ms: None,
         verbose: false,
         sub_quota: None,
         history_kl_quota: None,
@@ -127,6 +142,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--password" => a.password = Some(value()?),
             "--tick-ms" => a.tick_ms = Some(value()?.parse().map_err(|e| format!("--tick-ms: {e}"))?),
             "--no-rate-limits" => a.no_rate_limits = true,
+            "--clock" => a.clock = Some(value()?.parse().map_err(|e| format!("--clock: {e}"))?),
+            "--relaxed" => a.relaxed = true,
+            "--fill-delay-ms" => a.fill_delay_ms = Some(value()?.parse().map_err(|e| format!("--fill-delay-ms: {e}"))?),
             "--sub-quota" => a.sub_quota = Some(value()?.parse().map_err(|e| format!("--sub-quota: {e}"))?),
             "--history-kl-quota" => {
                 a.history_kl_quota = Some(value()?.parse().map_err(|e| format!("--history-kl-quota: {e}"))?)
@@ -188,6 +206,15 @@ fn build_trade_handler(args: &Args) -> Result<Option<(Arc<Broker>, QuoteConfig)>
     }
     if args.no_rate_limits {
         config = config.with_rate_limits(false);
+    }
+    if let Some(clock) = args.clock {
+        config = config.with_clock(clock);
+    }
+    if args.relaxed {
+        config = config.with_relaxed(true);
+    }
+    if let Some(ms) = args.fill_delay_ms {
+        config = config.with_fill_delay_ms(ms);
     }
     let mut quote = QuoteConfig { seed: config.seed, tick_ms: config.tick_interval_ms, ..QuoteConfig::default() };
     if let Some(n) = args.sub_quota {

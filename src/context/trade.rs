@@ -174,6 +174,11 @@ impl Inner {
         self.limiter.acquire(kind, key, &|| self.session.check_open())
     }
 
+    /// OpenD's 10-per-30-s limit of some queries (see `rate_limit.rs`).
+    fn query_limit(&self, proto_id: u32, refresh_cache: bool, account: u64) -> Result<()> {
+        self.limiter.acquire_query(proto_id, refresh_cache, account, &|| self.session.check_open())
+    }
+
     /// Reads the account list (2001), adopts the firm if none was given, filters.
     fn fetch_accounts(&self) -> Result<Vec<Account>> {
         let c2s = pb::trd_get_acc_list::C2s {
@@ -677,6 +682,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn order_list_query(&self, q: OrderQuery) -> Result<Vec<Order>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_order_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: Some(pb::trd_common::TrdFilterConditions {
@@ -696,6 +702,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_order_list_query(&self, q: HistoryOrderQuery) -> Result<Vec<Order>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetHistoryOrderList::PROTO_ID, false, account.acc_id)?;
         let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_list::C2s {
             header: account.to_pb_header(),
@@ -713,6 +720,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn deal_list_query(&self, q: DealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderFillList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_order_fill_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
@@ -726,6 +734,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn history_deal_list_query(&self, q: HistoryDealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetHistoryOrderFillList::PROTO_ID, false, account.acc_id)?;
         let (begin, end) = history_window(q.start.as_deref(), q.end.as_deref(), today_utc());
         let c2s = pb::trd_get_history_order_fill_list::C2s {
             header: account.to_pb_header(),
@@ -742,6 +751,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn position_list_query(&self, q: PositionQuery) -> Result<Vec<Position>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetPositionList::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_position_list::C2s {
             header: account.to_pb_header(),
             filter_conditions: Some(code_filter(&q.codes, q.filter_market)?),
@@ -760,6 +770,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn accinfo_query(&self, q: FundsQuery) -> Result<Funds> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetFunds::PROTO_ID, q.refresh_cache, account.acc_id)?;
         let c2s = pb::trd_get_funds::C2s {
             header: account.to_pb_header(),
             refresh_cache: q.refresh_cache.then_some(true),
@@ -777,6 +788,7 @@ impl<K: ContextKind> TradeContext<K> {
         let code = parse_code(&q.code)?;
         let mut account = inner.code_header(&q.acc, &code)?;
         account.jp_acc_type = q.jp_acc_type;
+        inner.query_limit(proto::GetMaxTrdQtys::PROTO_ID, false, account.acc_id)?;
         let adjusting = q.adjust_limit != 0.0;
         let c2s = pb::trd_get_max_trd_qtys::C2s {
             header: account.to_pb_header(),
@@ -846,6 +858,7 @@ impl<K: ContextKind> TradeContext<K> {
     pub fn order_fee_query(&self, q: OrderFeeQuery) -> Result<Vec<OrderFee>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
+        inner.query_limit(proto::GetOrderFee::PROTO_ID, false, account.acc_id)?;
         let c2s = pb::trd_get_order_fee::C2s { header: account.to_pb_header(), order_id_ex_list: q.order_ids.clone() };
         Ok(inner.call::<proto::GetOrderFee>(c2s)?.order_fee_list.iter().map(OrderFee::from).collect())
     }

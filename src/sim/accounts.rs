@@ -15,9 +15,12 @@
 //!   "trade_password": "123456",
 //!   "seed": 42,
 //!   "tick_interval_ms": 1000,
-//!   "utc_offset_minutes": 0,
+//!   "clock": "real",
+//!   "relaxed": false,
+//!   "fill_delay_ms": 50,
 //!   "fill_chunk_lots": 10,
-//!   "rate_limits": { "enabled": true, "place_per_30s": 15, "modify_per_30s": 20, "unlock_per_30s": 10 },
+//!   "rate_limits": { "enabled": true, "place_per_30s": 15, "modify_per_30s": 20, "unlock_per_30s": 10,
+//!                    "place_min_interval_ms": 20, "modify_min_interval_ms": 40, "query_per_30s": 10 },
 //!   "accounts": [
 //!     {
 //!       "acc_id": 281756478396547854,
@@ -54,14 +57,18 @@
 //! a "Deposit" cash-flow entry ten days back, so history queries return data. The
 //! configured `cash` is what is left after those trades.
 //! `tick_interval_ms` = 0 or absent: prices move only on `Broker::tick` / `set_price`.
-//! `utc_offset_minutes` is the offset of the simulator's clock for time strings
-//! (OpenD reports market-local time; the default 0 prints UTC).
+//! `utc_offset_minutes`, when set, writes every time string at that fixed offset
+//! (by default each market's local time is used, as OpenD does). `clock`, `relaxed`
+//! and `fill_delay_ms` are the knobs of docs/simulator.md (`opend-sim --clock`,
+//! `--relaxed`, `--fill-delay-ms`).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::calendar::ClockSpec;
 use super::matching::{currency, trd_market, InstrumentSpec};
+use crate::types::{SecurityFirm, SimAccType, TrdAccType, TrdEnv};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +104,8 @@ impl Env {
     /// The `TrdEnv` number.
     pub fn number(self) -> i32 {
         match self {
-            Env::Simulate => 0,
-            Env::Real => 1,
+            Env::Simulate => TrdEnv::Simulate.value(),
+            Env::Real => TrdEnv::Real.value(),
         }
     }
 }
@@ -180,15 +187,16 @@ pub enum FirmName {
 impl FirmName {
     /// The `SecurityFirm` number.
     pub fn number(self) -> i32 {
-        match self {
-            FirmName::Futusecurities => 1,
-            FirmName::Futuinc => 2,
-            FirmName::Futusg => 3,
-            FirmName::Futuau => 4,
-            FirmName::Futuca => 5,
-            FirmName::Futumy => 6,
-            FirmName::Futujp => 7,
-        }
+        let firm = match self {
+            FirmName::Futusecurities => SecurityFirm::FutuSecurities,
+            FirmName::Futuinc => SecurityFirm::FutuInc,
+            FirmName::Futusg => SecurityFirm::FutuSg,
+            FirmName::Futuau => SecurityFirm::FutuAu,
+            FirmName::Futuca => SecurityFirm::FutuCa,
+            FirmName::Futumy => SecurityFirm::FutuMy,
+            FirmName::Futujp => SecurityFirm::FutuJp,
+        };
+        firm.value()
     }
 }
 
@@ -205,11 +213,12 @@ pub enum AccTypeName {
 impl AccTypeName {
     /// The `TrdAccType` number.
     pub fn number(self) -> i32 {
-        match self {
-            AccTypeName::Cash => 1,
-            AccTypeName::Margin => 2,
-            AccTypeName::Derivatives => 6,
-        }
+        let t = match self {
+            AccTypeName::Cash => TrdAccType::Cash,
+            AccTypeName::Margin => TrdAccType::Margin,
+            AccTypeName::Derivatives => TrdAccType::Derivatives,
+        };
+        t.value()
     }
 }
 
@@ -227,12 +236,13 @@ pub enum SimAccTypeName {
 impl SimAccTypeName {
     /// The `SimAccType` number.
     pub fn number(self) -> i32 {
-        match self {
-            SimAccTypeName::Stock => 1,
-            SimAccTypeName::Option => 2,
-            SimAccTypeName::Futures => 3,
-            SimAccTypeName::StockAndOption => 4,
-        }
+        let t = match self {
+            SimAccTypeName::Stock => SimAccType::Stock,
+            SimAccTypeName::Option => SimAccType::Option,
+            SimAccTypeName::Futures => SimAccType::Futures,
+            SimAccTypeName::StockAndOption => SimAccType::StockAndOption,
+        };
+        t.value()
     }
 }
 
@@ -334,7 +344,8 @@ impl AccountSpec {
     }
 }
 
-/// Rate limits per 30-second sliding window, like OpenD's.
+/// OpenD's request limits: counts per 30-second sliding window and minimum intervals
+/// between consecutive requests (see docs/simulator.md for the sources).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
@@ -346,11 +357,44 @@ pub struct RateLimits {
     pub modify_per_30s: u32,
     /// Unlock / lock requests (the whole simulated user).
     pub unlock_per_30s: u32,
+    /// Minimum interval between two place requests of an account, milliseconds
+    /// (OpenD: 0.02 s). Not applied in relaxed mode.
+    pub place_min_interval_ms: u64,
+    /// Minimum interval between two modify requests of an account, milliseconds
+    /// (OpenD: 0.04 s). Not applied in relaxed mode.
+    pub modify_min_interval_ms: u64,
+    /// History orders, history fills, max-qty and order-fee queries per account, and
+    /// the cached queries (funds, positions, orders, fills) that ask for a cache
+    /// refresh, each kind counted on its own (OpenD: 10 per 30 s). Not applied in
+    /// relaxed mode.
+    pub query_per_30s: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { enabled: true, place_per_30s: 15, modify_per_30s: 20, unlock_per_30s: 10 }
+        RateLimits {
+            enabled: true,
+            place_per_30s: 15,
+            modify_per_30s: 20,
+            unlock_per_30s: 10,
+            place_min_interval_ms: 20,
+            modify_min_interval_ms: 40,
+            query_per_30s: 10,
+        }
+    }
+}
+
+mod clock_serde {
+    use crate::sim::calendar::ClockSpec;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &ClockSpec, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&c.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ClockSpec, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -364,8 +408,20 @@ pub struct BrokerConfig {
     pub seed: u64,
     /// Ticker interval; 0 = no background ticker.
     pub tick_interval_ms: u64,
-    /// Offset of the simulator clock's time strings from UTC, in minutes.
-    pub utc_offset_minutes: i32,
+    /// Offset of every time string from UTC, in minutes. `None` (the default): each
+    /// order, fill and cash flow is written in its market's local time, as OpenD does
+    /// (HK in HKT, US in New York time). In relaxed mode `None` means UTC.
+    pub utc_offset_minutes: Option<i32>,
+    /// The market clock (`real`, `open` or a start instant with a speed).
+    #[serde(with = "clock_serde")]
+    pub clock: ClockSpec,
+    /// The permissive mode for fast tests: every market open, fills booked before the
+    /// reply, no paper-trading restrictions, no minimum intervals nor query limits, UTC
+    /// time strings. The default (`false`) follows OpenD's rules.
+    pub relaxed: bool,
+    /// Delay between an order's acknowledgement and its first fill, milliseconds
+    /// (OpenD-rules mode only).
+    pub fill_delay_ms: u64,
     /// Largest fill of a resting limit order per matching round, in lots.
     pub fill_chunk_lots: u32,
     /// Rate limits.
@@ -382,7 +438,10 @@ impl Default for BrokerConfig {
             trade_password: "123456".to_string(),
             seed: 20240101,
             tick_interval_ms: 0,
-            utc_offset_minutes: 0,
+            utc_offset_minutes: None,
+            clock: ClockSpec::Real,
+            relaxed: false,
+            fill_delay_ms: DEFAULT_FILL_DELAY_MS,
             fill_chunk_lots: 10,
             rate_limits: RateLimits::default(),
             accounts: default_accounts(),
@@ -391,7 +450,34 @@ impl Default for BrokerConfig {
     }
 }
 
+/// Default [`BrokerConfig::fill_delay_ms`].
+pub const DEFAULT_FILL_DELAY_MS: u64 = 50;
+
 impl BrokerConfig {
+    /// The default accounts in relaxed mode (the `relaxed` field: every market open, fills
+    /// before the reply, no paper, interval or query limits, UTC time strings).
+    pub fn relaxed() -> BrokerConfig {
+        BrokerConfig { relaxed: true, ..BrokerConfig::default() }
+    }
+
+    /// Turns the relaxed mode on or off (builder style).
+    pub fn with_relaxed(mut self, relaxed: bool) -> Self {
+        self.relaxed = relaxed;
+        self
+    }
+
+    /// Sets the market clock (builder style).
+    pub fn with_clock(mut self, clock: ClockSpec) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the fill delay in milliseconds (builder style).
+    pub fn with_fill_delay_ms(mut self, ms: u64) -> Self {
+        self.fill_delay_ms = ms;
+        self
+    }
+
     /// Parses the JSON format described in the module documentation.
     pub fn from_json_str(json: &str) -> Result<BrokerConfig, ConfigError> {
         let cfg: BrokerConfig = serde_json::from_str(json)?;
@@ -464,7 +550,7 @@ impl BrokerConfig {
         if self.fill_chunk_lots == 0 {
             return Err(ConfigError::Invalid("fill_chunk_lots must be at least 1".into()));
         }
-        if !(-18 * 60..=18 * 60).contains(&self.utc_offset_minutes) {
+        if self.utc_offset_minutes.is_some_and(|m| !(-18 * 60..=18 * 60).contains(&m)) {
             return Err(ConfigError::Invalid("utc_offset_minutes must be within +-18 hours".into()));
         }
         Ok(())

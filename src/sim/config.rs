@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::codec::{AesMode, RsaKey};
 
+use super::calendar::{ClockSpec, MarketClock};
 use super::faults::FaultPlan;
 use super::market::{PriceSource, QuoteConfig};
 use super::server::SimServer;
@@ -56,6 +57,13 @@ pub struct SimConfig {
     pub max_body_len: u32,
     /// Socket write timeout per session.
     pub write_timeout: Duration,
+    /// The market clock GetGlobalState reports from when the trade handler has none,
+    /// and the default broker's clock (`opend-sim --clock`).
+    pub clock: MarketClock,
+    /// Relaxed mode of the default broker (`opend-sim --relaxed`).
+    pub relaxed: bool,
+    /// Fill delay of the default broker (`opend-sim --fill-delay-ms`).
+    pub fill_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -73,6 +81,9 @@ impl Default for SimConfig {
             first_conn_id: 1,
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            clock: MarketClock::new(ClockSpec::Real),
+            relaxed: false,
+            fill_delay: Duration::from_millis(super::accounts::DEFAULT_FILL_DELAY_MS),
         }
     }
 }
@@ -88,6 +99,9 @@ pub struct SimServerBuilder {
     pub(crate) config: SimConfig,
     pub(crate) handler: Option<Arc<dyn TradeHandler>>,
     pub(crate) faults: FaultPlan,
+    /// The handler is the default broker, rebuilt at start with the clock, relaxed and
+    /// fill-delay settings.
+    pub(crate) default_broker: bool,
     /// The prices the default market data quotes: the trade handler's
     /// ([`TradeHandler::price_source`]), else its own.
     pub(crate) prices: Option<Arc<dyn PriceSource>>,
@@ -99,11 +113,14 @@ pub struct SimServerBuilder {
 
 impl Default for SimServerBuilder {
     fn default() -> Self {
-        let broker = Arc::new(super::Broker::with_default_accounts());
+        // A placeholder (no threads): `start` builds the default broker with the
+        // clock, relaxed and fill-delay settings unless another handler was given.
+        let broker = Arc::new(super::Broker::relaxed_default());
         SimServerBuilder {
             config: SimConfig::default(),
             handler: Some(broker.clone()),
             faults: FaultPlan::default(),
+            default_broker: true,
             prices: Some(broker),
             quote: Some(None),
             quote_config: QuoteConfig::default(),
@@ -206,6 +223,7 @@ impl SimServerBuilder {
     pub fn trade_handler(mut self, handler: Arc<dyn TradeHandler>) -> Self {
         self.prices = handler.clone().price_source();
         self.handler = Some(handler);
+        self.default_broker = false;
         self
     }
 
@@ -242,6 +260,7 @@ impl SimServerBuilder {
     /// market data (a [`SimServerBuilder::quote_handler`] given before or after stays).
     pub fn no_trade_handler(mut self) -> Self {
         self.handler = None;
+        self.default_broker = false;
         self.prices = None;
         if matches!(self.quote, Some(None)) {
             self.quote = None;
@@ -255,8 +274,46 @@ impl SimServerBuilder {
         self
     }
 
+    /// The market clock (`opend-sim --clock`): wall time by default, `ClockSpec::Open`
+    /// to hold every market in its regular session, or a start instant and speed.
+    /// Applies to GetGlobalState and to the default broker (a broker passed with
+    /// [`trade_handler`](Self::trade_handler) has its own clock in its
+    /// `BrokerConfig`).
+    pub fn clock(mut self, clock: ClockSpec) -> Self {
+        self.config.clock = MarketClock::new(clock);
+        self
+    }
+
+    /// The permissive mode of the default broker (`opend-sim --relaxed`): see
+    /// `BrokerConfig::relaxed` and docs/simulator.md.
+    pub fn relaxed(mut self, relaxed: bool) -> Self {
+        self.config.relaxed = relaxed;
+        self
+    }
+
+    /// Delay between an order's acknowledgement and its first fill push, for the
+    /// default broker (`opend-sim --fill-delay-ms`).
+    pub fn fill_delay(mut self, delay: Duration) -> Self {
+        self.config.fill_delay = delay;
+        self
+    }
+
     /// Binds the listener and starts the accept thread.
-    pub fn start(self) -> std::io::Result<SimServer> {
+    pub fn start(mut self) -> std::io::Result<SimServer> {
+        if self.default_broker {
+            let cfg = super::accounts::BrokerConfig {
+                clock: self.config.clock.spec(),
+                relaxed: self.config.relaxed,
+                fill_delay_ms: self.config.fill_delay.as_millis().min(u128::from(u64::MAX)) as u64,
+                ..Default::default()
+            };
+            let broker = Arc::new(
+                super::Broker::with_clock(cfg, self.config.clock)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
+            );
+            self.prices = broker.clone().price_source();
+            self.handler = Some(broker);
+        }
         SimServer::start(self)
     }
 }

@@ -23,60 +23,66 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `Trd_Common.TrdSecMarket` values used by the instrument table.
+/// `Trd_Common.TrdSecMarket` values used by the instrument table (from [`crate::types::TrdSecMarket`]).
 pub mod sec_market {
+    use crate::types::TrdSecMarket;
+
     /// Hong Kong.
-    pub const HK: i32 = 1;
+    pub const HK: i32 = TrdSecMarket::Hk.value();
     /// United States.
-    pub const US: i32 = 2;
+    pub const US: i32 = TrdSecMarket::Us.value();
     /// Shanghai A-shares.
-    pub const CN_SH: i32 = 31;
+    pub const CN_SH: i32 = TrdSecMarket::CnSh.value();
     /// Shenzhen A-shares.
-    pub const CN_SZ: i32 = 32;
+    pub const CN_SZ: i32 = TrdSecMarket::CnSz.value();
     /// Singapore.
-    pub const SG: i32 = 41;
+    pub const SG: i32 = TrdSecMarket::Sg.value();
     /// Japan.
-    pub const JP: i32 = 51;
+    pub const JP: i32 = TrdSecMarket::Jp.value();
 }
 
-/// `Trd_Common.TrdMarket` values the simulator uses.
+/// `Trd_Common.TrdMarket` values the simulator uses (from [`crate::types::TrdMarket`]).
 pub mod trd_market {
+    use crate::types::TrdMarket;
+
     /// Hong Kong securities.
-    pub const HK: i32 = 1;
+    pub const HK: i32 = TrdMarket::Hk.value();
     /// US securities.
-    pub const US: i32 = 2;
+    pub const US: i32 = TrdMarket::Us.value();
     /// A-shares (simulated trading).
-    pub const CN: i32 = 3;
+    pub const CN: i32 = TrdMarket::Cn.value();
     /// A-shares through Stock Connect (real trading).
-    pub const HKCC: i32 = 4;
+    pub const HKCC: i32 = TrdMarket::Hkcc.value();
     /// Futures (real trading).
-    pub const FUTURES: i32 = 5;
+    pub const FUTURES: i32 = TrdMarket::Futures.value();
     /// Singapore securities.
-    pub const SG: i32 = 6;
+    pub const SG: i32 = TrdMarket::Sg.value();
     /// Simulated HK futures.
-    pub const FUTURES_SIMULATE_HK: i32 = 10;
+    pub const FUTURES_SIMULATE_HK: i32 = TrdMarket::FuturesSimulateHk.value();
     /// Simulated US futures.
-    pub const FUTURES_SIMULATE_US: i32 = 11;
+    pub const FUTURES_SIMULATE_US: i32 = TrdMarket::FuturesSimulateUs.value();
     /// Simulated SG futures.
-    pub const FUTURES_SIMULATE_SG: i32 = 12;
+    pub const FUTURES_SIMULATE_SG: i32 = TrdMarket::FuturesSimulateSg.value();
     /// Simulated JP futures.
-    pub const FUTURES_SIMULATE_JP: i32 = 13;
+    pub const FUTURES_SIMULATE_JP: i32 = TrdMarket::FuturesSimulateJp.value();
     /// Japan securities.
-    pub const JP: i32 = 15;
+    pub const JP: i32 = TrdMarket::Jp.value();
 }
 
-/// `Trd_Common.Currency` values the simulator uses.
+/// `Trd_Common.Currency` values the simulator uses (from [`crate::types::Currency`]).
 pub mod currency {
+    use crate::types::Currency;
+
     /// Hong Kong dollar.
-    pub const HKD: i32 = 1;
+    pub const HKD: i32 = Currency::Hkd.value();
     /// US dollar.
-    pub const USD: i32 = 2;
+    pub const USD: i32 = Currency::Usd.value();
     /// Offshore renminbi.
-    pub const CNH: i32 = 3;
+    pub const CNH: i32 = Currency::Cnh.value();
     /// Japanese yen.
-    pub const JPY: i32 = 4;
+    pub const JPY: i32 = Currency::Jpy.value();
     /// Singapore dollar.
-    pub const SGD: i32 = 5;
+    pub const SGD: i32 = Currency::Sgd.value();
 
     /// HKD per one unit of `ccy` (fixed simulator rates); `None` for an unknown currency.
     pub fn hkd_rate(ccy: i32) -> Option<f64> {
@@ -102,34 +108,36 @@ pub mod currency {
     }
 }
 
-/// `Trd_Common.OrderType` values the matching rules know.
+/// `Trd_Common.OrderType` values the matching rules know (from [`crate::types::OrderType`]).
 pub mod order_type {
+    use crate::types::OrderType;
+
     /// Limit (enhanced limit in HK).
-    pub const NORMAL: i32 = 1;
+    pub const NORMAL: i32 = OrderType::Normal.value();
     /// Market.
-    pub const MARKET: i32 = 2;
+    pub const MARKET: i32 = OrderType::Market.value();
     /// HK absolute limit.
-    pub const ABSOLUTE_LIMIT: i32 = 5;
+    pub const ABSOLUTE_LIMIT: i32 = OrderType::AbsoluteLimit.value();
     /// HK auction (market in the auction).
-    pub const AUCTION: i32 = 6;
+    pub const AUCTION: i32 = OrderType::Auction.value();
     /// HK auction limit.
-    pub const AUCTION_LIMIT: i32 = 7;
+    pub const AUCTION_LIMIT: i32 = OrderType::AuctionLimit.value();
     /// HK special limit (fill and kill).
-    pub const SPECIAL_LIMIT: i32 = 8;
+    pub const SPECIAL_LIMIT: i32 = OrderType::SpecialLimit.value();
     /// HK special limit, all or nothing.
-    pub const SPECIAL_LIMIT_ALL: i32 = 9;
+    pub const SPECIAL_LIMIT_ALL: i32 = OrderType::SpecialLimitAll.value();
     /// Stop (market once triggered).
-    pub const STOP: i32 = 10;
+    pub const STOP: i32 = OrderType::Stop.value();
     /// Stop limit.
-    pub const STOP_LIMIT: i32 = 11;
+    pub const STOP_LIMIT: i32 = OrderType::StopLimit.value();
     /// Market if touched.
-    pub const MARKET_IF_TOUCHED: i32 = 12;
+    pub const MARKET_IF_TOUCHED: i32 = OrderType::MarketIfTouched.value();
     /// Limit if touched.
-    pub const LIMIT_IF_TOUCHED: i32 = 13;
+    pub const LIMIT_IF_TOUCHED: i32 = OrderType::LimitIfTouched.value();
     /// Trailing stop.
-    pub const TRAILING_STOP: i32 = 14;
+    pub const TRAILING_STOP: i32 = OrderType::TrailingStop.value();
     /// Trailing stop limit.
-    pub const TRAILING_STOP_LIMIT: i32 = 15;
+    pub const TRAILING_STOP_LIMIT: i32 = OrderType::TrailingStopLimit.value();
 }
 
 /// What kind of thing an instrument is (decides margining and order routing).
@@ -197,13 +205,14 @@ pub fn sec_market_of_prefix(prefix: &str) -> Option<i32> {
 
 /// The `TrdSecMarket` of a `Qot_Common.QotMarket` value.
 pub fn sec_market_of_qot_market(qot_market: i32) -> Option<i32> {
-    Some(match qot_market {
-        1 | 2 => sec_market::HK,
-        11 => sec_market::US,
-        21 => sec_market::CN_SH,
-        22 => sec_market::CN_SZ,
-        31 => sec_market::SG,
-        41 => sec_market::JP,
+    use crate::types::QotMarket as Q;
+    Some(match Q::from_value(qot_market) {
+        Q::HkSecurity | Q::HkFuture => sec_market::HK,
+        Q::UsSecurity => sec_market::US,
+        Q::CnshSecurity => sec_market::CN_SH,
+        Q::CnszSecurity => sec_market::CN_SZ,
+        Q::SgSecurity => sec_market::SG,
+        Q::JpSecurity => sec_market::JP,
         _ => return None,
     })
 }
@@ -272,6 +281,22 @@ impl Instrument {
             steps.floor()
         };
         round_to(steps * tick, 9)
+    }
+
+    /// The calendar (sessions and time zone) this instrument trades on.
+    pub fn cal_market(&self) -> crate::sim::calendar::CalMarket {
+        use crate::sim::calendar::CalMarket as C;
+        match (self.kind, self.sec_market) {
+            (InstrumentKind::Future, sec_market::US) => C::UsFuture,
+            (InstrumentKind::Future, sec_market::SG) => C::SgFuture,
+            (InstrumentKind::Future, sec_market::JP) => C::JpFuture,
+            (InstrumentKind::Future, _) => C::HkFuture,
+            (_, sec_market::US) => C::UsStock,
+            (_, sec_market::CN_SH) | (_, sec_market::CN_SZ) => C::CnStock,
+            (_, sec_market::SG) => C::SgStock,
+            (_, sec_market::JP) => C::JpStock,
+            _ => C::HkStock,
+        }
     }
 
     /// Decimals used when truncating prices (3 for securities, 9 for futures).
@@ -608,9 +633,10 @@ pub enum Side {
 impl Side {
     /// From a `TrdSide` number (1 Buy, 2 Sell, 3 SellShort, 4 BuyBack).
     pub fn from_trd_side(v: i32) -> Option<Side> {
-        match v {
-            1 | 4 => Some(Side::Buy),
-            2 | 3 => Some(Side::Sell),
+        use crate::types::TrdSide;
+        match TrdSide::from_value(v) {
+            TrdSide::Buy | TrdSide::BuyBack => Some(Side::Buy),
+            TrdSide::Sell | TrdSide::SellShort => Some(Side::Sell),
             _ => None,
         }
     }

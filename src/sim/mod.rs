@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod broker;
+pub mod calendar;
 pub mod config;
 pub mod faults;
 pub mod market;
@@ -54,8 +55,18 @@ pub trait TradeHandler: Send + Sync {
     /// Pushes caused by the request may be sent through `conn.sink` before this returns
     /// (a real OpenD may push an order update before the PlaceOrder reply).
     fn handle(&self, conn: &ConnInfo, proto_id: u32, body: &[u8]) -> Option<Vec<u8>>;
-    /// The connection closed: forget its unlock state and push subscription.
+    /// The connection closed: forget its push subscription.
     fn disconnected(&self, conn_id: u64);
+    /// The reply to a request `handle` answered has been written to the connection.
+    /// Pushes the request caused that must follow the reply (an order's status and
+    /// fill pushes) are released now. The default does nothing.
+    fn replied(&self, _conn: &ConnInfo, _proto_id: u32) {}
+    /// The market clock of the trading side, if it has one: GetGlobalState then
+    /// reports the market states at its time. The default is `None` (the server's own
+    /// clock is used).
+    fn market_clock(&self) -> Option<calendar::MarketClock> {
+        None
+    }
     /// The prices this handler trades at, if it has a market of its own: the server's
     /// default market data then quotes these prices, so that an order fills at the
     /// quote's last price. `None` (the default): the market data keeps its own prices.

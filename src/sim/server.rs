@@ -177,7 +177,7 @@ impl SimServer {
     }
 
     pub(crate) fn start(b: SimServerBuilder) -> io::Result<SimServer> {
-        let SimServerBuilder { config, handler, faults, prices, quote, quote_config } = b;
+        let SimServerBuilder { config, handler, faults, prices, quote, quote_config, .. } = b;
         let quote: Option<Arc<dyn QuoteHandler>> = match quote {
             None => None,
             Some(Some(q)) => Some(q),
@@ -211,6 +211,12 @@ impl SimServer {
     /// The configuration the server runs with.
     pub fn config(&self) -> &SimConfig {
         &self.core.config
+    }
+
+    /// The market clock GetGlobalState reports from: the trade handler's if it has one,
+    /// else the configuration's (`SimServerBuilder::clock`).
+    pub fn market_clock(&self) -> super::calendar::MarketClock {
+        self.core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(self.core.config.clock)
     }
 
     /// Replaces the fault plan; applies to packets sent from now on.

@@ -488,7 +488,13 @@ impl Reader {
                 let body = self.core.handler.as_ref().and_then(|handler| handler.handle(&info, id, &plain));
                 let body = body.or_else(|| self.core.quote.as_ref().and_then(|q| q.handle(&info, id, &plain)));
                 match body {
-                    Some(b) => self.reply(&h, &b),
+                    Some(b) => {
+                        let sent = self.reply(&h, &b);
+                        if let Some(handler) = self.core.handler.as_ref() {
+                            handler.replied(&info, id);
+                        }
+                        sent
+                    }
                     None => self.reply_error(&h, &format!("unknown protocol id {id}")),
                 }
             }
@@ -516,25 +522,26 @@ impl Reader {
         }
         let cfg = &self.core.config;
         let now = unix_now();
-        // Fixed, plausible market states: stock markets in the afternoon session
-        // (Qot_Common.QotMarketState 5), futures open (23).
+        // Market states at the simulated time of the trade handler's clock (or ours).
+        let clock = self.core.handler.as_ref().and_then(|h| h.market_clock()).unwrap_or(cfg.clock);
+        let st = clock.global_states();
         let s2c = get_global_state::S2c {
-            market_hk: 5,
-            market_us: 5,
-            market_sh: 5,
-            market_sz: 5,
-            market_hk_future: 23,
-            market_us_future: Some(23),
-            market_sg_future: Some(23),
-            market_jp_future: Some(23),
-            market_sg: Some(5),
-            market_my: Some(5),
-            market_jp: Some(5),
+            market_hk: st.hk,
+            market_us: st.us,
+            market_sh: st.sh,
+            market_sz: st.sz,
+            market_hk_future: st.hk_future,
+            market_us_future: Some(st.us_future),
+            market_sg_future: Some(st.sg_future),
+            market_jp_future: Some(st.jp_future),
+            market_sg: Some(st.sg),
+            market_my: Some(st.my),
+            market_jp: Some(st.jp),
             qot_logined: true,
             trd_logined: true,
             server_ver: cfg.server_ver,
             server_build_no: cfg.server_build_no,
-            time: now as i64,
+            time: st.time as i64,
             local_time: Some(now),
             program_status: Some(common::ProgramStatus {
                 r#type: common::ProgramStatusType::Ready as i32,

@@ -46,7 +46,9 @@ pub fn sim_with(
     mode: Mode,
     edit: impl FnOnce(ftapi::sim::SimServerBuilder) -> ftapi::sim::SimServerBuilder,
 ) -> SimServer {
-    let mut b = SimServer::builder().port(0);
+    // The existing tests predate OpenD's rules (market hours, asynchronous fills...):
+    // they run in relaxed mode, which also holds every market open.
+    let mut b = SimServer::builder().port(0).relaxed(true).clock(ftapi::sim::calendar::ClockSpec::Open);
     match mode {
         Mode::Plain => {}
         Mode::Cbc => b = b.rsa_key(key1024()).aes_mode(AesMode::Cbc),

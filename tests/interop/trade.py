@@ -44,6 +44,12 @@ PASSWORD = "123456"
 STOCK = "HK.00700"
 STOCK_LOT = 100
 FUTURE = "HK.HSImain"
+
+
+def is_contract_of(code, main_code):
+    """Whether `code` is `main_code` itself or the dated contract it maps to (HK.HSI2612)."""
+    root = main_code[: -len("main")]
+    return code == main_code or (code.startswith(root) and len(code) == len(root) + 4 and code[len(root):].isdigit())
 PUSH_TIMEOUT = 20.0  # seconds to wait for one expected push
 
 REAL = TrdEnv.REAL
@@ -369,7 +375,8 @@ def futures(args):
             lambda r: r["order_id"] == order_id and r["order_status"] == OrderStatus.FILLED_ALL,
         )
         deal = deal_log.wait_for(f"deal of {order_id}", lambda r: r["order_id"] == order_id)
-        check(deal["code"] == FUTURE and close_to(deal["qty"], 1), f"futures deal push {deal}")
+        # OpenD maps a main-contract code to the current contract (HK.HSImain -> HK.HSIyymm).
+        check(is_contract_of(deal["code"], FUTURE) and close_to(deal["qty"], 1), f"futures deal push {deal}")
 
         orders = ok(ctx.order_list_query(trd_env=REAL, acc_id=acc_id), "order_list_query (futures)")
         check(row_with(orders, "order_id", order_id, "order_list_query")["order_status"] == OrderStatus.FILLED_ALL, "status")

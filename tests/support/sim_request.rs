@@ -139,7 +139,7 @@ fn accounts() -> &'static [(u64, i32, Vec<i32>)] {
 
 fn instruments() -> &'static [Instrument] {
     static INS: OnceLock<Vec<Instrument>> = OnceLock::new();
-    INS.get_or_init(|| Broker::with_default_accounts().instruments())
+    INS.get_or_init(|| Broker::relaxed_default().instruments())
 }
 
 /// A recording push sink.
@@ -821,7 +821,7 @@ pub fn sim_request(data: &[u8]) -> Outcome {
 /// The broker mode: selector bit 0 turns rate limits off.
 pub fn run_broker(data: &[u8]) -> Outcome {
     let (&selector, rest) = data.split_first().unwrap_or((&0, &[]));
-    let broker = Broker::with_default_accounts();
+    let broker = Broker::relaxed_default();
     broker.set_rate_limits_enabled(selector & 1 == 0);
     let sinks: Vec<Arc<Sink>> =
         (0..3).map(|i| Arc::new(Sink { pushes: Mutex::new(Vec::new()), alive: i != 2 })).collect();
@@ -950,7 +950,7 @@ fn read_frame(sock: &mut TcpStream, dec: &mut FrameDecoder) -> Option<ftapi::cod
 /// of CBC; bit 3: recvNotify; bit 4: rate limits off.
 pub fn run_session(data: &[u8]) -> Outcome {
     let (&selector, rest) = data.split_first().unwrap_or((&0, &[]));
-    let broker = Arc::new(Broker::with_default_accounts());
+    let broker = Arc::new(Broker::relaxed_default());
     broker.set_rate_limits_enabled(selector & 0x10 == 0);
     let aes_mode = if selector & 4 != 0 { AesMode::FtAesEcb } else { AesMode::Cbc };
     let server = SimServer::builder()

@@ -1,41 +1,11 @@
-//! Civil-date arithmetic and OpenD's time strings, on plain `f64` Unix seconds.
+//! OpenD's time strings, on plain `f64` Unix seconds.
 //!
-//! OpenD writes times as `YYYY-MM-DD HH:MM:SS.mmm` (market-local time) and timestamps as
-//! `f64` seconds. The simulator keeps one clock offset for all strings.
+//! OpenD writes times as `YYYY-MM-DD HH:MM:SS.mmm` in the market's local time (HK in
+//! HKT, US in New York time) and timestamps as `f64` seconds. [`Clock`] formats and
+//! parses them for a [`CalMarket`], or at one fixed offset when configured so.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    // Shift the year so that it starts in March: the leap day is then the last day.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400; // 0..=399
-    let m = i64::from(month);
-    let shifted_month = if m > 2 { m - 3 } else { m + 9 }; // March = 0
-    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The civil date (year, month, day) of a day count since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097; // 0..=146096
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153; // March = 0
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+use crate::sim::calendar::CalMarket;
+pub(crate) use crate::sim::calendar::{civil_from_days, days_from_civil};
 
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
@@ -51,23 +21,27 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Formats and parses time strings at a fixed UTC offset.
+/// Formats and parses time strings in a market's local time (or at a fixed offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Clock {
-    /// Offset of local time from UTC, seconds.
-    pub offset_secs: i64,
+    /// A fixed offset from UTC for every market, seconds; `None` = market-local.
+    pub fixed_offset: Option<i64>,
 }
 
 impl Clock {
+    fn offset(&self, m: CalMarket, ts: f64) -> i64 {
+        self.fixed_offset.unwrap_or_else(|| m.local_offset_secs(ts))
+    }
+
     /// The local day number (days since 1970-01-01 in local time) of `ts`.
-    pub fn day_of(&self, ts: f64) -> i64 {
-        let local = ts.floor() as i64 + self.offset_secs;
+    pub fn day_of(&self, ts: f64, m: CalMarket) -> i64 {
+        let local = ts.floor() as i64 + self.offset(m, ts);
         local.div_euclid(86_400)
     }
 
     /// `YYYY-MM-DD HH:MM:SS.mmm` for `ts`.
-    pub fn format(&self, ts: f64) -> String {
-        let millis_total = (ts * 1000.0).round() as i64 + self.offset_secs * 1000;
+    pub fn format(&self, ts: f64, m: CalMarket) -> String {
+        let millis_total = (ts * 1000.0).round() as i64 + self.offset(m, ts) * 1000;
         let secs = millis_total.div_euclid(1000);
         let millis = millis_total.rem_euclid(1000);
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
@@ -83,7 +57,7 @@ impl Clock {
 
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.fff` (local
     /// time) into Unix seconds. `None` if malformed or out of range.
-    pub fn parse(&self, s: &str) -> Option<f64> {
+    pub fn parse(&self, s: &str, m: CalMarket) -> Option<f64> {
         let s = s.trim();
         let (date, time) = match s.split_once(' ') {
             Some((d, t)) => (d, Some(t.trim())),
@@ -115,7 +89,10 @@ impl Clock {
                 secs += v;
             }
         }
-        Some((day * 86_400 - self.offset_secs) as f64 + secs)
+        let naive = (day * 86_400) as f64 + secs;
+        // The offset at the instant itself (daylight saving), found from the naive guess.
+        let guess = naive - self.offset(m, naive) as f64;
+        Some(naive - self.offset(m, guess) as f64)
     }
 
     /// Parses a `YYYY-MM-DD` date into a local day number.
@@ -161,16 +138,36 @@ mod tests {
     }
 
     #[test]
+    fn market_local_strings() {
+        let c = Clock { fixed_offset: None };
+        let ts = 1_700_000_000.0; // 2023-11-14 22:13:20 UTC
+        assert_eq!(c.format(ts, CalMarket::HkStock), "2023-11-15 06:13:20.000");
+        assert_eq!(c.format(ts, CalMarket::UsStock), "2023-11-14 17:13:20.000");
+        assert_eq!(c.parse("2023-11-14 17:13:20", CalMarket::UsStock), Some(ts));
+        // Summer time in New York.
+        let summer = 1_690_000_000.0; // 2023-07-22 04:26:40 UTC
+        assert_eq!(c.format(summer, CalMarket::UsStock), "2023-07-22 00:26:40.000");
+        assert_eq!(c.parse("2023-07-22 00:26:40", CalMarket::UsStock), Some(summer));
+    }
+
+    impl Clock {
+        fn parse_hk(&self, s: &str) -> Option<f64> {
+            self.parse(s, CalMarket::HkStock)
+        }
+    }
+
+    #[test]
     fn format_and_parse() {
-        let c = Clock { offset_secs: 8 * 3600 };
+        let c = Clock { fixed_offset: Some(8 * 3600) };
+        let hk = CalMarket::HkStock;
         let ts = 1_700_000_000.123;
-        let s = c.format(ts);
+        let s = c.format(ts, hk);
         assert_eq!(s, "2023-11-15 06:13:20.123");
-        assert!((c.parse(&s).unwrap() - ts).abs() < 1e-6);
-        assert_eq!(c.parse("2023-11-15"), Some(1_700_000_000.0 - 22_400.0));
-        assert_eq!(c.parse("2023-02-29"), None);
-        assert_eq!(c.parse("2023-11-15 25:00:00"), None);
-        assert_eq!(c.parse("garbage"), None);
-        assert_eq!(c.format_day(c.day_of(ts)), "2023-11-15");
+        assert!((c.parse(&s, hk).unwrap() - ts).abs() < 1e-6);
+        assert_eq!(c.parse_hk("2023-11-15"), Some(1_700_000_000.0 - 22_400.0));
+        assert_eq!(c.parse_hk("2023-02-29"), None);
+        assert_eq!(c.parse_hk("2023-11-15 25:00:00"), None);
+        assert_eq!(c.parse_hk("garbage"), None);
+        assert_eq!(c.format_day(c.day_of(ts, hk)), "2023-11-15");
     }
 }

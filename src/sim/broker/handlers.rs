@@ -1,16 +1,29 @@
 //! One function per trading protocol: take the decoded C2S, check it against the
 //! state, change the state, queue pushes, return the S2C or a [`Reject`].
 
-use super::state::{fee_estimate, status, LegRec, OrderRec, Reject, Res, State, FUTURES_IM, MARGIN_CREDIT};
+use super::state::{
+    err_code, fee_estimate, status, trd_market_cal, Event, LegRec, OrderRec, Reject, Res, State, FUTURES_IM,
+    MARGIN_CREDIT,
+};
 use crate::pb;
 use crate::pb::trd_common::{TrdFilterConditions, TrdHeader};
+use crate::sim::accounts::Env;
+use crate::sim::calendar::CalMarket;
 use crate::sim::matching::{
     self, currency, is_supported, is_trailing, needs_aux_price, needs_limit_price, order_type, sec_market,
     sec_market_of_qot_market, Instrument, InstrumentKind, OrderTerms, Side,
 };
 use crate::sim::ConnInfo;
+use crate::types::{ModifyOrderOp, TimeInForce, TrdAccStatus, TrdCategory, TrdMarket};
 
 const MAX_QTY: f64 = 1e10;
+/// Initial margin of a short stock position (fraction of its value).
+const SHORT_IM: f64 = 0.5;
+
+/// Stocks GetMarginRatio reports as shortable (HK and US stocks).
+fn is_shortable(instr: &Instrument) -> bool {
+    instr.kind == InstrumentKind::Stock && matches!(instr.sec_market, sec_market::HK | sec_market::US)
+}
 const MAX_LIST: usize = 10_000;
 
 fn status_name(s: i32) -> &'static str {
@@ -108,7 +121,7 @@ struct Filter<'a> {
 }
 
 impl State {
-    fn filter<'a>(&self, f: Option<&'a TrdFilterConditions>, need_window: bool) -> Res<Filter<'a>> {
+    fn filter<'a>(&self, f: Option<&'a TrdFilterConditions>, need_window: bool, cal: CalMarket) -> Res<Filter<'a>> {
         const EMPTY_S: &[String] = &[];
         const EMPTY_U: &[u64] = &[];
         let parse = |s: &Option<String>, what: &str| -> Res<Option<f64>> {
@@ -116,7 +129,7 @@ impl State {
                 None | Some("") => Ok(None),
                 Some(t) => self
                     .clock
-                    .parse(t)
+                    .parse(t, cal)
                     .map(Some)
                     .ok_or_else(|| Reject::new(format!("Invalid {what} {t:?}: expected YYYY-MM-DD HH:MM:SS"))),
             }
@@ -186,11 +199,11 @@ impl State {
             .accounts
             .iter()
             .filter(|a| {
-                let crypto = a.markets.contains(&7);
-                let by_cat = match category {
-                    1 => !a.futures && !crypto,
-                    2 => a.futures,
-                    3 => crypto,
+                let crypto = a.markets.contains(&TrdMarket::Crypto.value());
+                let by_cat = match TrdCategory::from_value(category) {
+                    TrdCategory::Security => !a.futures && !crypto,
+                    TrdCategory::Future => a.futures,
+                    TrdCategory::Crypto => crypto,
                     _ => true,
                 };
                 by_cat && (need_general || !a.universal)
@@ -204,7 +217,7 @@ impl State {
                 security_firm: (a.firm != 0).then_some(a.firm),
                 sim_acc_type: a.sim_acc_type,
                 uni_card_num: a.uni_card_num.clone(),
-                acc_status: Some(i32::from(a.disabled)),
+                acc_status: Some(if a.disabled { TrdAccStatus::Disabled } else { TrdAccStatus::Active }.value()),
                 acc_role: Some(a.role),
                 jp_acc_type: Vec::new(),
                 competition_acc_name: None,
@@ -222,7 +235,7 @@ impl State {
     ) -> Res<pb::trd_unlock_trade::S2c> {
         self.check_unlock_rate()?;
         let firm = c2s.security_firm.unwrap_or(0);
-        let real_accounts = self.accounts.iter().filter(|a| a.env == 1);
+        let real_accounts = self.accounts.iter().filter(|a| a.env == Env::Real.number());
         let has = real_accounts.clone().any(|a| firm == 0 || a.firm == firm);
         if !has {
             return Err(Reject::new(if firm == 0 {
@@ -237,13 +250,14 @@ impl State {
                 return Err(Reject::new("Unlock needs pwdMD5 (the MD5 of the trade password)"));
             }
             if !pwd.eq_ignore_ascii_case(&self.password_md5) {
-                return Err(Reject::new("Unlock failed: incorrect trade password"));
+                return Err(Reject::code("Unlock failed: incorrect trade password", err_code::PASSWORD));
             }
-            if let Some(c) = self.conns.get_mut(&conn.conn_id) {
-                c.unlocked.insert(firm);
-            }
-        } else if let Some(c) = self.conns.get_mut(&conn.conn_id) {
-            c.unlocked.clear();
+            // OpenD-wide: every connection may trade from now on.
+            self.unlocked.insert(firm);
+        } else {
+            // Locking from any connection locks OpenD for all of them.
+            log::debug!("conn {} locked trading", conn.conn_id);
+            self.unlocked.clear();
         }
         Ok(pb::trd_unlock_trade::S2c {})
     }
@@ -275,6 +289,9 @@ impl State {
 
     pub(crate) fn get_funds(&mut self, _conn: &ConnInfo, c2s: &pb::trd_get_funds::C2s) -> Res<pb::trd_get_funds::S2c> {
         let ai = self.check_header(&c2s.header)?;
+        if c2s.refresh_cache == Some(true) {
+            self.check_query_rate(ai, 2101, "funds (refresh cache)")?;
+        }
         let s = self.summary(ai);
         let acc = &self.accounts[ai];
         let rc = if acc.universal {
@@ -283,8 +300,9 @@ impl State {
             acc.currency
         };
         let cv = |v: f64| matching::round_to(currency::convert(v, acc.currency, rc), 2);
-        let avl = (acc.cash - s.frozen).max(0.0);
-        let us = acc.markets.contains(&2) && !acc.futures;
+        let cash = acc.cash_total();
+        let avl = (cash - s.frozen).max(0.0);
+        let us = acc.markets.contains(&matching::trd_market::US) && !acc.futures;
         let market_info_list = acc
             .markets
             .iter()
@@ -301,10 +319,10 @@ impl State {
         let funds = pb::trd_common::Funds {
             power: cv(s.power),
             total_assets: cv(s.total_assets),
-            cash: cv(acc.cash),
+            cash: cv(cash),
             market_val: cv(s.market_val),
             frozen_cash: cv(s.frozen),
-            debt_cash: cv((-acc.cash).max(0.0)),
+            debt_cash: cv((-cash).max(0.0)),
             avl_withdrawal_cash: cv(avl),
             currency: Some(rc),
             available_funds: acc.futures.then(|| cv(s.power)),
@@ -313,13 +331,21 @@ impl State {
             risk_level: Some(0),
             initial_margin: Some(cv(s.initial_margin)),
             maintenance_margin: Some(cv(s.maintenance_margin)),
-            cash_info_list: vec![pb::trd_common::AccCashInfo {
-                currency: Some(acc.currency),
-                cash: Some(matching::round_to(acc.cash, 2)),
-                available_balance: Some(matching::round_to(avl, 2)),
-                net_cash_power: Some(matching::round_to(s.cash_power, 2)),
-            }],
-            max_power_short: Some(if acc.margin && !acc.futures { cv(s.long_mv * MARGIN_CREDIT) } else { cv(s.power) }),
+            cash_info_list: acc
+                .cash
+                .iter()
+                .map(|(ccy, v)| {
+                    // The frozen part is taken from the base currency.
+                    let frozen = if *ccy == acc.currency { s.frozen } else { 0.0 };
+                    pb::trd_common::AccCashInfo {
+                        currency: Some(*ccy),
+                        cash: Some(matching::round_to(*v, 2)),
+                        available_balance: Some(matching::round_to((*v - frozen).max(0.0), 2)),
+                        net_cash_power: Some(matching::round_to((*v - frozen).max(0.0), 2)),
+                    }
+                })
+                .collect(),
+            max_power_short: Some(if acc.margin && !acc.futures { cv(s.power) } else { 0.0 }),
             net_cash_power: Some(cv(s.cash_power)),
             long_mv: Some(cv(s.long_mv)),
             short_mv: Some(cv(s.short_mv)),
@@ -354,9 +380,11 @@ impl State {
         c2s: &pb::trd_get_position_list::C2s,
     ) -> Res<pb::trd_get_position_list::S2c> {
         let ai = self.check_header(&c2s.header)?;
-        let f = self.filter(c2s.filter_conditions.as_ref(), false)?;
+        let f = self.filter(c2s.filter_conditions.as_ref(), false, trd_market_cal(c2s.header.trd_market))?;
+        if c2s.refresh_cache == Some(true) {
+            self.check_query_rate(ai, 2102, "position list (refresh cache)")?;
+        }
         let acc = &self.accounts[ai];
-        let today = self.today();
         let min = c2s.filter_pl_ratio_min.filter(|v| v.is_finite());
         let max = c2s.filter_pl_ratio_max.filter(|v| v.is_finite());
         let mut out = Vec::new();
@@ -384,7 +412,7 @@ impl State {
             } else {
                 0.0
             };
-            let td = p.td_day == today;
+            let td = p.td_day == self.today(p.instr.cal_market());
             let tdv = |v: f64| Some(if td { matching::round_to(v, 3) } else { 0.0 });
             let r3 = |v: f64| matching::round_to(v, 3);
             out.push(pb::trd_common::Position {
@@ -432,6 +460,7 @@ impl State {
         c2s: &pb::trd_get_max_trd_qtys::C2s,
     ) -> Res<pb::trd_get_max_trd_qtys::S2c> {
         let ai = self.check_header(&c2s.header)?;
+        self.check_query_rate(ai, 2111, "max trade quantity")?;
         let instr = self.resolve(&c2s.code, c2s.sec_market, c2s.header.trd_market)?;
         self.check_instrument_market(&instr, c2s.header.trd_market)?;
         let except = if c2s.order_id_ex.as_deref().is_some_and(|s| !s.is_empty()) || c2s.order_id.unwrap_or(0) != 0 {
@@ -449,7 +478,7 @@ impl State {
         let frozen = self.frozen(ai, except);
         let mut s = self.summary(ai);
         s.power = (s.power + s.frozen - frozen).max(0.0);
-        s.cash_power = (acc.cash - frozen).max(0.0);
+        s.cash_power = (acc.cash_total() - frozen).max(0.0);
         let lot = instr.lot_size;
         let floor_lots = |q: f64| if q.is_finite() && q > 0.0 { (q / lot).floor() * lot } else { 0.0 };
         let held = self.position(ai, &instr).map(|p| p.qty).unwrap_or(0.0);
@@ -471,17 +500,20 @@ impl State {
         } else {
             let unit = per_unit * 1.001;
             let cash_buy = floor_lots(s.cash_power / unit);
+            let short_ok = self.may_short(ai, &instr);
+            let held_long = held.max(0.0);
+            let held_short = (-held).max(0.0);
             pb::trd_common::MaxTrdQtys {
                 max_cash_buy: cash_buy,
                 max_cash_and_margin_buy: Some(if acc.margin { floor_lots(s.power / unit) } else { cash_buy }),
-                max_position_sell: (held - pending_sell).max(0.0),
-                max_sell_short: Some(0.0),
-                max_buy_back: Some(0.0),
+                max_position_sell: (held_long - pending_sell).max(0.0),
+                max_sell_short: Some(if short_ok { floor_lots(s.power / (per_unit * SHORT_IM)) } else { 0.0 }),
+                max_buy_back: Some(held_short),
                 long_required_im: Some(matching::round_to(
                     if acc.margin { per_unit * lot * MARGIN_CREDIT } else { per_unit * lot },
                     2,
                 )),
-                short_required_im: None,
+                short_required_im: short_ok.then(|| matching::round_to(per_unit * lot * SHORT_IM, 2)),
                 session: c2s.session,
             }
         };
@@ -573,16 +605,21 @@ impl State {
         c2s: &pb::trd_get_order_list::C2s,
     ) -> Res<pb::trd_get_order_list::S2c> {
         let ai = self.check_header(&c2s.header)?;
-        let f = self.filter(c2s.filter_conditions.as_ref(), false)?;
+        let f = self.filter(c2s.filter_conditions.as_ref(), false, trd_market_cal(c2s.header.trd_market))?;
         check_list_len(c2s.filter_status_list.len(), "filterStatusList")?;
+        if c2s.refresh_cache == Some(true) {
+            self.check_query_rate(ai, 2201, "order list (refresh cache)")?;
+        }
         let acc_id = self.accounts[ai].acc_id;
-        let today = self.today();
         let order_list = self
             .candidates(&f)
             .into_iter()
             .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id)
-            .filter(|o| self.clock.day_of(o.create_ts) == today || !status::is_final(o.status))
+            .filter(|o| {
+                let m = o.instr.cal_market();
+                self.clock.day_of(o.create_ts, m) == self.today(m) || !status::is_final(o.status)
+            })
             .filter(|o| Self::order_passes(o, &f, &c2s.filter_status_list))
             .map(|o| self.render_order(o))
             .collect();
@@ -595,12 +632,15 @@ impl State {
         c2s: &pb::trd_get_history_order_list::C2s,
     ) -> Res<pb::trd_get_history_order_list::S2c> {
         let ai = self.check_header(&c2s.header)?;
-        let f = self.filter(Some(&c2s.filter_conditions), true)?;
+        let f = self.filter(Some(&c2s.filter_conditions), true, trd_market_cal(c2s.header.trd_market))?;
         check_list_len(c2s.filter_status_list.len(), "filterStatusList")?;
+        self.check_query_rate(ai, 2221, "history order list")?;
         let acc_id = self.accounts[ai].acc_id;
+        // Newest first, as OpenD lists history.
         let order_list = self
             .candidates(&f)
             .into_iter()
+            .rev()
             .filter_map(|i| self.orders.get(i))
             .filter(|o| o.acc_id == acc_id && Self::order_passes(o, &f, &c2s.filter_status_list))
             .map(|o| self.render_order(o))
@@ -611,11 +651,13 @@ impl State {
     // ---- 2211 / 2222 -------------------------------------------------------------
 
     fn fills_for(&self, acc_id: u64, f: &Filter<'_>, today_only: bool) -> Vec<pb::trd_common::OrderFill> {
-        let today = self.today();
-        self.fills
-            .iter()
+        let today = |m: CalMarket| self.today(m);
+        let newest_first = !today_only;
+        let fills: Box<dyn Iterator<Item = &super::state::FillRec>> =
+            if newest_first { Box::new(self.fills.iter().rev()) } else { Box::new(self.fills.iter()) };
+        fills
             .filter(|x| x.acc_id == acc_id)
-            .filter(|x| !today_only || self.clock.day_of(x.ts) == today)
+            .filter(|x| !today_only || self.clock.day_of(x.ts, x.instr.cal_market()) == today(x.instr.cal_market()))
             .filter(|x| {
                 code_matches(&x.instr, f.codes)
                     && (f.ids.is_empty() || f.ids.contains(&x.fill_id))
@@ -633,7 +675,11 @@ impl State {
         c2s: &pb::trd_get_order_fill_list::C2s,
     ) -> Res<pb::trd_get_order_fill_list::S2c> {
         let ai = self.check_header(&c2s.header)?;
-        let f = self.filter(c2s.filter_conditions.as_ref(), false)?;
+        self.refuse_on_paper(ai, "Paper trading does not support deal queries")?;
+        let f = self.filter(c2s.filter_conditions.as_ref(), false, trd_market_cal(c2s.header.trd_market))?;
+        if c2s.refresh_cache == Some(true) {
+            self.check_query_rate(ai, 2211, "deal list (refresh cache)")?;
+        }
         let order_fill_list = self.fills_for(self.accounts[ai].acc_id, &f, true);
         Ok(pb::trd_get_order_fill_list::S2c { header: c2s.header, order_fill_list })
     }
@@ -644,7 +690,9 @@ impl State {
         c2s: &pb::trd_get_history_order_fill_list::C2s,
     ) -> Res<pb::trd_get_history_order_fill_list::S2c> {
         let ai = self.check_header(&c2s.header)?;
-        let f = self.filter(Some(&c2s.filter_conditions), true)?;
+        self.refuse_on_paper(ai, "Paper trading does not support history deal queries")?;
+        let f = self.filter(Some(&c2s.filter_conditions), true, trd_market_cal(c2s.header.trd_market))?;
+        self.check_query_rate(ai, 2222, "history deal list")?;
         let order_fill_list = self.fills_for(self.accounts[ai].acc_id, &f, false);
         Ok(pb::trd_get_history_order_fill_list::S2c { header: c2s.header, order_fill_list })
     }
@@ -664,8 +712,7 @@ impl State {
                 .and_then(|m| self.market.find(m, &sec.code))
                 .ok_or_else(|| Reject::new(format!("Unknown stock code: {:?} (market {})", sec.code, sec.market)))?;
             let future = instr.kind == InstrumentKind::Future;
-            let shortable =
-                instr.kind == InstrumentKind::Stock && matches!(instr.sec_market, sec_market::HK | sec_market::US);
+            let shortable = is_shortable(instr);
             let (im, mm) = if future { (FUTURES_IM * 100.0, 8.0) } else { (MARGIN_CREDIT * 100.0, 35.0) };
             out.push(pb::trd_get_margin_ratio::MarginRatioInfo {
                 security: sec.clone(),
@@ -694,7 +741,9 @@ impl State {
         c2s: &pb::trd_get_order_fee::C2s,
     ) -> Res<pb::trd_get_order_fee::S2c> {
         let ai = self.check_header(&c2s.header)?;
+        self.refuse_on_paper(ai, "Paper trading does not support order fee queries")?;
         check_list_len(c2s.order_id_ex_list.len(), "orderIdExList")?;
+        self.check_query_rate(ai, 2225, "order fee")?;
         let acc_id = self.accounts[ai].acc_id;
         let mut out = Vec::with_capacity(c2s.order_id_ex_list.len());
         for ex in &c2s.order_id_ex_list {
@@ -724,8 +773,10 @@ impl State {
         c2s: &pb::trd_flow_summary::C2s,
     ) -> Res<pb::trd_flow_summary::S2c> {
         let ai = self.check_header(&c2s.header)?;
+        self.refuse_on_paper(ai, "Paper trading does not support cash flow queries")?;
+        let cal = self.acc_cal(ai);
         let day = match c2s.clearing_date.trim() {
-            "" => self.today(),
+            "" => self.today(cal),
             d => self
                 .clock
                 .parse_day(d)
@@ -749,7 +800,7 @@ impl State {
                 cash_flow_amount: Some(f.amount),
                 cash_flow_remark: Some(f.remark.clone()),
                 cash_flow_id: Some(f.flow_id),
-                create_time: Some(self.clock.format(f.ts)),
+                create_time: Some(self.clock.format(f.ts, cal)),
             })
             .collect();
         Ok(pb::trd_flow_summary::S2c { header: c2s.header, flow_summary_info_list: list })
@@ -767,12 +818,49 @@ impl State {
     ) -> Res<usize> {
         let ai = self.check_header(header)?;
         self.check_packet_id(conn.conn_id, packet)?;
-        self.check_unlocked(conn.conn_id, ai)?;
+        self.check_unlocked(ai)?;
         self.check_rate(ai, place)?;
         if self.accounts[ai].disabled {
             return Err(Reject::new(format!("Account {} is disabled", self.accounts[ai].acc_id)));
         }
         Ok(ai)
+    }
+
+    /// OpenD's rules: a stock or option buy whose cost at the fill price no longer fits
+    /// the buying power (the market moved after a market order was accepted) fails with
+    /// this reason. `None` in relaxed mode, for sells, futures and combos.
+    pub(crate) fn buy_shortfall(&self, oi: usize, qty: f64, price: f64) -> Option<String> {
+        let o = &self.orders[oi];
+        if self.relaxed || o.terms.side != Side::Buy || !o.legs.is_empty() || o.instr.kind == InstrumentKind::Future {
+            return None;
+        }
+        let ai = self.account_index(o.acc_id)?;
+        let already = self.order_reservation(ai, o, qty);
+        self.check_affordable(ai, &o.instr, Side::Buy, qty, price, Some(o.order_id), already).err().map(|r| r.0)
+    }
+
+    /// Refuses a request that paper trading does not support.
+    fn refuse_on_paper(&self, ai: usize, msg: &str) -> Res<()> {
+        if self.paper_rules(ai) {
+            Err(Reject::code(msg, err_code::PAPER_UNSUPPORTED))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the account may sell `instr` short: futures and options always; stocks
+    /// on a margin account where GetMarginRatio says they are shortable (HK and US),
+    /// and in paper trading US stocks only. Relaxed mode keeps the old rule (no short
+    /// stock sales).
+    pub(crate) fn may_short(&self, ai: usize, instr: &Instrument) -> bool {
+        let acc = &self.accounts[ai];
+        match instr.kind {
+            InstrumentKind::Future => true,
+            InstrumentKind::Option => true,
+            InstrumentKind::Stock if self.relaxed => false,
+            InstrumentKind::Stock if acc.env == Env::Simulate.number() => instr.sec_market == sec_market::US,
+            InstrumentKind::Stock => acc.margin && is_shortable(instr),
+        }
     }
 
     /// Buying power / position checks for `qty` more of an order on `instr`.
@@ -797,9 +885,9 @@ impl State {
                 let opening = self.opening_qty(ai, instr, side, qty);
                 let need = currency::convert(opening * ref_price * instr.multiplier * FUTURES_IM, instr.currency, ccy);
                 if need > power + 1e-6 {
-                    return Err(Reject::new(format!(
+                    return Err(Reject::code(format!(
                         "Insufficient buying power: the order needs {need:.2} {name} of initial margin, {power:.2} {name} available"
-                    )));
+                    ), err_code::INSUFFICIENT));
                 }
             }
             (_, Side::Buy) => {
@@ -809,19 +897,50 @@ impl State {
                     ccy,
                 );
                 if need > power + 1e-6 {
-                    return Err(Reject::new(format!(
+                    return Err(Reject::code(
+                        format!(
                         "Insufficient buying power: the order needs {need:.2} {name}, buying power is {power:.2} {name}"
-                    )));
+                    ),
+                        err_code::INSUFFICIENT,
+                    ));
                 }
             }
             (_, Side::Sell) => {
                 let held = self.position(ai, instr).map(|p| p.qty).unwrap_or(0.0).max(0.0);
                 let avail = (held - self.pending_sell_qty(ai, instr, except)).max(0.0);
                 if qty > avail + 1e-9 {
-                    return Err(Reject::new(format!(
-                        "Insufficient position: {avail} of {} available to sell, {qty} requested",
-                        instr.full_code()
-                    )));
+                    if instr.kind == InstrumentKind::Stock && self.may_short(ai, instr) {
+                        // The short part needs initial margin.
+                        let short = qty - avail;
+                        let px = if ref_price > 0.0 { ref_price } else { self.price_of(instr) };
+                        let need = currency::convert(short * px * instr.multiplier * SHORT_IM, instr.currency, ccy);
+                        if need > power + 1e-6 {
+                            return Err(Reject::code(
+                                format!(
+                                    "Insufficient buying power: selling {short} of {} short needs {need:.2} {name} of margin, {power:.2} {name} available",
+                                    instr.full_code()
+                                ),
+                                err_code::INSUFFICIENT,
+                            ));
+                        }
+                        return Ok(());
+                    }
+                    let why = if instr.kind == InstrumentKind::Stock && !self.relaxed {
+                        if self.accounts[ai].env == Env::Simulate.number() {
+                            " (paper trading allows short selling of US stocks only)"
+                        } else {
+                            " (short selling needs a margin account and a shortable stock)"
+                        }
+                    } else {
+                        ""
+                    };
+                    return Err(Reject::code(
+                        format!(
+                            "Insufficient position: {avail} of {} available to sell, {qty} requested{why}",
+                            instr.full_code()
+                        ),
+                        err_code::INSUFFICIENT,
+                    ));
                 }
             }
         }
@@ -851,12 +970,30 @@ impl State {
         let qty = order_qty(&instr, c2s.qty)?;
         check_remark(&c2s.remark)?;
         let tif = c2s.time_in_force.unwrap_or(0);
-        if !(0..=3).contains(&tif) {
+        if !TimeInForce::from_value(tif).is_known() {
             return Err(Reject::new(format!("Invalid timeInForce {tif}")));
         }
-        if tif == 3 && c2s.expire_time.as_deref().map_or(true, |s| s.trim().is_empty()) {
+        if tif == TimeInForce::Gtd.value() && c2s.expire_time.as_deref().map_or(true, |s| s.trim().is_empty()) {
             return Err(Reject::new("timeInForce GTD needs expireTime"));
         }
+        if self.paper_rules(ai) {
+            if t != order_type::NORMAL && t != order_type::MARKET {
+                return Err(Reject::code(
+                    "Paper trading supports only limit and market orders",
+                    err_code::PAPER_UNSUPPORTED,
+                ));
+            }
+            if tif != TimeInForce::Day.value() {
+                return Err(Reject::code(
+                    "Paper trading supports only orders valid for the day (DAY)",
+                    err_code::PAPER_UNSUPPORTED,
+                ));
+            }
+        }
+        if hk_stock && t == order_type::MARKET && tif == TimeInForce::Gtc.value() {
+            return Err(Reject::new("HK market orders are valid for the day only (DAY); GTC is not supported"));
+        }
+        self.check_session_accepts(&instr, t)?;
         let terms = self.order_terms(&instr, side, t, c2s.price, c2s.adjust_price, c2s.adjust_side_and_limit, c2s)?;
         let market_price = self.price_of(&instr);
         let ref_price =
@@ -865,6 +1002,7 @@ impl State {
 
         let now = self.now();
         let trd_market = c2s.header.trd_market;
+        let contract_code = self.main_contract_code(&instr, now);
         let oi = self.new_order_record(ai, trd_market, instr, c2s.trd_side, terms, qty, now);
         {
             let o = &mut self.orders[oi];
@@ -874,13 +1012,9 @@ impl State {
             o.session = c2s.session;
             o.expire_time = c2s.expire_time.clone().filter(|s| !s.is_empty());
             o.jp_acc_type = None;
+            o.contract_code = contract_code;
         }
-        self.push_order(oi);
-        self.match_order(oi);
-        let fak = tif == 2 || matches!(t, order_type::SPECIAL_LIMIT | order_type::SPECIAL_LIMIT_ALL);
-        if fak && self.orders[oi].is_working() {
-            self.cancel(oi, "Not fully filled at once: the rest was cancelled");
-        }
+        self.accept_order(oi);
         let o = &self.orders[oi];
         Ok(pb::trd_place_order::S2c {
             header: c2s.header,
@@ -936,16 +1070,71 @@ impl State {
         Ok(OrderTerms { side, order_type: t, price, aux_price, trail_type, trail_value, trail_spread })
     }
 
-    /// Cancels a working or disabled order and pushes the update.
-    fn cancel(&mut self, oi: usize, why: &str) {
-        let now = self.now();
-        let o = &mut self.orders[oi];
-        o.status = if o.fill_qty > 0.0 { status::CANCELLED_PART } else { status::CANCELLED_ALL };
-        o.update_ts = now;
-        if !why.is_empty() {
-            o.last_err_msg = why.to_string();
+    /// A new order enters its life cycle. Relaxed: SUBMITTED, matched at once (pushes
+    /// before the reply). OpenD rules: SUBMITTING in the reply, then (after the reply)
+    /// a SUBMITTED push, then the fill a fill delay later.
+    fn accept_order(&mut self, oi: usize) {
+        let tif = self.orders[oi].time_in_force;
+        let t = self.orders[oi].terms.order_type;
+        if self.relaxed {
+            self.push_order(oi);
+            self.match_order(oi);
+            let fak = tif == TimeInForce::Ioc.value()
+                || matches!(t, order_type::SPECIAL_LIMIT | order_type::SPECIAL_LIMIT_ALL);
+            if fak && self.orders[oi].is_working() {
+                self.cancel_order(oi, "Not fully filled at once: the rest was cancelled");
+            }
+            return;
         }
+        let id = self.orders[oi].order_id;
+        self.orders[oi].status = status::SUBMITTING;
+        self.orders[oi].status_before_disable = status::SUBMITTED;
         self.push_order(oi);
+        self.schedule(std::time::Duration::ZERO, Event::Ack(id));
+        let d = self.fill_delay;
+        self.schedule(d, Event::Fill(id));
+    }
+
+    /// OpenD refuses market orders outside continuous trading; limit orders wait.
+    fn check_session_accepts(&self, instr: &Instrument, t: i32) -> Res<()> {
+        if self.relaxed {
+            return Ok(());
+        }
+        let phase = self.mclock.phase(instr.cal_market());
+        let market_like = matches!(t, order_type::MARKET);
+        if market_like && !phase.is_continuous() {
+            return Err(Reject::code(
+                format!(
+                    "Market orders are accepted only during trading hours; {} is in {phase} now",
+                    matching::sec_market_prefix(instr.sec_market).unwrap_or("the market")
+                ),
+                err_code::MARKET_CLOSED,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The current contract a main-contract futures code stands for (`HSImain` ->
+    /// `HSI2612`): the month of `now` in the market's time zone, rolled to the next
+    /// month after the 25th (the simulator's approximation of the expiry calendar).
+    fn main_contract_code(&self, instr: &Instrument, now: f64) -> Option<String> {
+        if instr.kind != InstrumentKind::Future {
+            return None;
+        }
+        let root = instr.code.strip_suffix("main")?;
+        let cal = instr.cal_market();
+        let local = now.floor() as i64 + cal.local_offset_secs(now);
+        let (y, m, d) = crate::sim::calendar::civil_from_days(local.div_euclid(86_400));
+        let (y, m) = if d > 25 {
+            if m == 12 {
+                (y + 1, 1)
+            } else {
+                (y, m + 1)
+            }
+        } else {
+            (y, m)
+        };
+        Some(format!("{root}{:02}{m:02}", y.rem_euclid(100)))
     }
 
     // ---- 2205 ----------------------------------------------------------------
@@ -958,8 +1147,22 @@ impl State {
         let ai = self.write_preamble(conn, &c2s.header, &c2s.packet_id, false)?;
         let acc_id = self.accounts[ai].acc_id;
         let op = c2s.modify_order_op;
+        if self.paper_rules(ai) {
+            if c2s.for_all == Some(true) {
+                return Err(Reject::code(
+                    "Paper trading does not support cancelling all orders",
+                    err_code::PAPER_UNSUPPORTED,
+                ));
+            }
+            if !matches!(ModifyOrderOp::from_value(op), ModifyOrderOp::Normal | ModifyOrderOp::Cancel) {
+                return Err(Reject::code(
+                    "Paper trading supports only modifying and cancelling orders (no enable, disable or delete)",
+                    err_code::PAPER_UNSUPPORTED,
+                ));
+            }
+        }
         if c2s.for_all == Some(true) {
-            if op != 2 {
+            if ModifyOrderOp::from_value(op) != ModifyOrderOp::Cancel {
                 return Err(Reject::new("forAll is only supported with the Cancel operation"));
             }
             let market = c2s.trd_market.filter(|m| *m != 0);
@@ -973,14 +1176,20 @@ impl State {
                 })
                 .collect();
             for oi in targets {
-                self.cancel(oi, "");
+                self.cancel_order(oi, "");
             }
             return Ok(pb::trd_modify_order::S2c { header: c2s.header, order_id: 0, order_id_ex: None });
         }
         let oi = self.find_order(acc_id, c2s.order_id, c2s.order_id_ex.as_deref())?;
         let (st, trd_market) = (self.orders[oi].status, self.orders[oi].trd_market);
-        if trd_market == matching::trd_market::US && matches!(op, 3..=5) {
+        let op_kind = ModifyOrderOp::from_value(op);
+        if trd_market == matching::trd_market::US
+            && matches!(op_kind, ModifyOrderOp::Disable | ModifyOrderOp::Enable | ModifyOrderOp::Delete)
+        {
             return Err(Reject::new("US orders support only the Normal (modify) and Cancel operations"));
+        }
+        if trd_market == matching::trd_market::HKCC && op == ModifyOrderOp::Normal.value() {
+            return Err(Reject::new("A-share (HKCC) orders cannot be modified; cancel the order and place a new one"));
         }
         let final_err = || {
             Reject::new(format!(
@@ -989,8 +1198,8 @@ impl State {
                 status_name(st)
             ))
         };
-        match op {
-            1 => {
+        match op_kind {
+            ModifyOrderOp::Normal => {
                 if status::is_final(st) {
                     return Err(final_err());
                 }
@@ -999,13 +1208,13 @@ impl State {
                 }
                 self.modify_normal(ai, oi, c2s)?;
             }
-            2 => {
+            ModifyOrderOp::Cancel => {
                 if status::is_final(st) {
                     return Err(final_err());
                 }
-                self.cancel(oi, "");
+                self.cancel_order(oi, "");
             }
-            3 => {
+            ModifyOrderOp::Disable => {
                 if st == status::DISABLED {
                     return Err(Reject::new("The order is already disabled"));
                 }
@@ -1019,7 +1228,7 @@ impl State {
                 o.update_ts = now;
                 self.push_order(oi);
             }
-            4 => {
+            ModifyOrderOp::Enable => {
                 if st != status::DISABLED {
                     return Err(Reject::new("Only disabled orders can be enabled"));
                 }
@@ -1028,12 +1237,16 @@ impl State {
                 o.status = o.status_before_disable;
                 o.update_ts = now;
                 self.push_order(oi);
-                self.match_order(oi);
+                self.request_match(oi);
             }
-            5 => {
+            ModifyOrderOp::Delete => {
                 let deletable = matches!(
                     st,
-                    status::DISABLED | status::CANCELLED_ALL | status::CANCELLED_PART | status::FAILED | 3
+                    status::DISABLED
+                        | status::CANCELLED_ALL
+                        | status::CANCELLED_PART
+                        | status::FAILED
+                        | status::SUBMIT_FAILED
                 );
                 if !deletable {
                     return Err(Reject::new(format!(
@@ -1121,7 +1334,7 @@ impl State {
         rec.terms = terms;
         rec.update_ts = now;
         self.push_order(oi);
-        self.match_order(oi);
+        self.request_match(oi);
         Ok(())
     }
 
@@ -1135,6 +1348,9 @@ impl State {
         let ai = self.write_preamble(conn, &c2s.header, &c2s.packet_id, true)?;
         let legs = self.resolve_legs(&c2s.combo_legs, c2s.header.trd_market)?;
         let t = c2s.order_type;
+        if let Some(first) = legs.first() {
+            self.check_session_accepts(&first.instr.clone(), t)?;
+        }
         if t != order_type::NORMAL && t != order_type::MARKET {
             return Err(Reject::new(format!("Order type {t} is not supported for combo orders")));
         }
@@ -1147,7 +1363,7 @@ impl State {
         }
         check_remark(&c2s.remark)?;
         let tif = c2s.time_in_force.unwrap_or(0);
-        if !(0..=3).contains(&tif) {
+        if !TimeInForce::from_value(tif).is_known() {
             return Err(Reject::new(format!("Invalid timeInForce {tif}")));
         }
         let price = if t == order_type::NORMAL {
@@ -1204,11 +1420,7 @@ impl State {
             o.time_in_force = tif;
             o.expire_time = c2s.expire_time.clone().filter(|s| !s.is_empty());
         }
-        self.push_order(oi);
-        self.match_order(oi);
-        if tif == 2 && self.orders[oi].is_working() {
-            self.cancel(oi, "Not filled at once: cancelled");
-        }
+        self.accept_order(oi);
         Ok(pb::trd_place_combo_order::S2c {
             header: c2s.header,
             order_id_ex: Some(self.orders[oi].order_id_ex.clone()),

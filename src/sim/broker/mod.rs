@@ -5,18 +5,27 @@
 //! The broker never sees a socket. The server hands it the plaintext request body and
 //! the [`ConnInfo`] of the connection; the broker returns the plaintext `Response` body
 //! and sends order (2208) and fill (2218) pushes through `ConnInfo::sink` of every
-//! connection whose latest Trd_SubAccPush named the account. Pushes caused by a request
-//! go out before the request's reply, in a real broker's order: `Submitted`, then
-//! `Filled_Part` / `Filled_All`, then the fill.
+//! connection whose latest Trd_SubAccPush named the account.
 //!
-//! Rules the broker enforces, as OpenD does:
+//! Two modes (docs/simulator.md has the full list of rules and their sources):
+//! - **OpenD's rules** (the default): the reply to a request comes first; the pushes it
+//!   caused are held until the session reports [`TradeHandler::replied`]. An order is
+//!   SUBMITTING in the reply, then pushed SUBMITTED, then filled after the fill delay
+//!   by the scheduler thread (a marketable order completely, whatever its size). Orders
+//!   trade only while their market is in session on the [`MarketClock`]; paper accounts
+//!   have the paper-trading limits; minimum intervals and query limits apply.
+//! - **Relaxed** ([`BrokerConfig::relaxed()`]): every market open, orders matched inside
+//!   the request (pushes before the reply: `Submitted`, then `Filled_Part` /
+//!   `Filled_All`, then the fill), none of the paper, interval or query limits.
+//!
+//! Rules in both modes:
 //! - the TrdHeader must name a known account, with its environment and one of its
 //!   markets;
 //! - writes (2202, 2205, 2227) must carry `packetID.connID` equal to the connection id
 //!   and a `serialNo` not used before on that connection;
-//! - REAL-environment writes need the connection to be unlocked (2005, MD5 of the trade
-//!   password, hex in either case); unlock state is per connection and forgotten on
-//!   disconnect;
+//! - REAL-environment writes need OpenD to be unlocked (2005, MD5 of the trade
+//!   password, hex in either case); the unlock is OpenD-wide: any connection unlocks or
+//!   locks for all, and a closing connection locks nothing;
 //! - rate limits per 30 s: 15 place and 20 modify requests per account, 10 unlocks
 //!   (switchable off in [`BrokerConfig::rate_limits`]);
 //! - quantities are whole lots, limit prices on the price tick (or snapped with
@@ -29,7 +38,7 @@
 //!
 //! ```
 //! use ftapi::sim::broker::Broker;
-//! let broker = Broker::with_default_accounts();
+//! let broker = Broker::relaxed_default();
 //! broker.set_price("HK.00700", 400.0).unwrap();
 //! assert_eq!(broker.price("HK.00700"), Some(400.0));
 //! broker.tick();
@@ -40,16 +49,18 @@ mod clock;
 mod handlers;
 mod state;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
-use self::state::{Push, Reject, Res, State};
+use self::state::{Event, Push, Reject, Res, State};
 use super::accounts::{BrokerConfig, ConfigError};
+use super::calendar::MarketClock;
 use super::matching::{self, split_full_code};
 use super::{ConnInfo, TradeHandler};
 use crate::pb::{proto, Protocol, RequestEnvelope, ResponseEnvelope};
@@ -58,13 +69,47 @@ pub use super::accounts::default_ids;
 
 /// Short currency name for messages.
 pub(crate) fn currency_name(ccy: i32) -> &'static str {
-    match ccy {
-        1 => "HKD",
-        2 => "USD",
-        3 => "CNH",
-        4 => "JPY",
-        5 => "SGD",
-        _ => "",
+    match crate::types::Currency::from_value(ccy) {
+        crate::types::Currency::Other(_) | crate::types::Currency::Unknown => "",
+        c => c.as_str(),
+    }
+}
+
+/// How often the scheduler looks for markets that opened.
+const SESSION_WATCH: Duration = Duration::from_millis(250);
+/// Pushes held for a reply that nobody reports (a handler used without a session)
+/// are released after this long.
+const GATE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A piece of deferred work.
+enum Job {
+    Push(Push),
+    Event(Event),
+}
+
+/// The scheduler's queue (OpenD-rules mode).
+#[derive(Default)]
+struct Sched {
+    /// Due jobs by (due time, sequence number).
+    queue: BTreeMap<(Instant, u64), Job>,
+    seq: u64,
+    /// Jobs a request caused, held until its reply is written: conn id -> (since, jobs).
+    gated: HashMap<u64, (Instant, Vec<(Duration, Job)>)>,
+    stop: bool,
+}
+
+impl Sched {
+    fn enqueue(&mut self, now: Instant, delay: Duration, job: Job) {
+        self.seq += 1;
+        self.queue.insert((now + delay, self.seq), job);
+    }
+
+    fn release(&mut self, conn_id: u64, now: Instant) {
+        if let Some((_, jobs)) = self.gated.remove(&conn_id) {
+            for (d, j) in jobs {
+                self.enqueue(now, d, j);
+            }
+        }
     }
 }
 
@@ -80,14 +125,27 @@ struct Inner {
     /// Held while pushes are delivered, taken before the state lock is released, so
     /// pushes leave in the order the state changed.
     delivery: Mutex<()>,
+    sched: Mutex<Sched>,
+    wake: Condvar,
+    clock: MarketClock,
 }
 
 impl Inner {
     /// Runs `f` on the state, then delivers the pushes it queued (outside the state
-    /// lock, in order).
+    /// lock, in order) and queues the events it scheduled.
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.state.lock();
         let r = f(&mut st);
+        let events = std::mem::take(&mut st.events);
+        if !events.is_empty() {
+            let now = Instant::now();
+            let mut g = self.sched.lock();
+            for (d, ev) in events {
+                g.enqueue(now, d, Job::Event(ev));
+            }
+            drop(g);
+            self.wake.notify_one();
+        }
         let pushes = std::mem::take(&mut st.outbox);
         if pushes.is_empty() {
             return r;
@@ -96,6 +154,26 @@ impl Inner {
         drop(st);
         deliver(pushes);
         drop(gate);
+        r
+    }
+}
+
+impl Inner {
+    /// Runs a request on the state (OpenD-rules mode): its pushes and events wait
+    /// until the reply has been written ([`TradeHandler::replied`]).
+    fn with_request<R>(&self, conn_id: u64, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut st = self.state.lock();
+        let r = f(&mut st);
+        let pushes = std::mem::take(&mut st.outbox);
+        let events = std::mem::take(&mut st.events);
+        if pushes.is_empty() && events.is_empty() {
+            return r;
+        }
+        let mut g = self.sched.lock();
+        drop(st);
+        let entry = g.gated.entry(conn_id).or_insert_with(|| (Instant::now(), Vec::new()));
+        entry.1.extend(pushes.into_iter().map(|p| (Duration::ZERO, Job::Push(p))));
+        entry.1.extend(events.into_iter().map(|(d, e)| (d, Job::Event(e))));
         r
     }
 }
@@ -114,6 +192,8 @@ fn deliver(pushes: Vec<Push>) {
 pub struct Broker {
     inner: Arc<Inner>,
     ticker: Option<(Sender<()>, JoinHandle<()>)>,
+    scheduler: Option<JoinHandle<()>>,
+    relaxed: bool,
 }
 
 impl std::fmt::Debug for Broker {
@@ -125,22 +205,60 @@ impl std::fmt::Debug for Broker {
 impl Broker {
     /// A broker over `config` (positions and some history seeded). Starts the ticker
     /// thread if `config.tick_interval_ms > 0`.
+    ///
+    /// Unless `config.relaxed`, it also starts the scheduler thread that delivers
+    /// status and fill pushes after the replies, fills orders after the fill delay and
+    /// matches resting orders when their market opens.
     pub fn new(config: BrokerConfig) -> Result<Broker, ConfigError> {
-        let state = State::new(&config)?;
-        let inner = Arc::new(Inner { state: Mutex::new(state), delivery: Mutex::new(()) });
+        let clock = MarketClock::new(config.clock);
+        Self::with_clock(config, clock)
+    }
+
+    /// Like [`Broker::new`], on a given market clock (`config.clock` is ignored): the
+    /// simulator shares one clock between GetGlobalState and the broker.
+    pub fn with_clock(config: BrokerConfig, clock: MarketClock) -> Result<Broker, ConfigError> {
+        let state = State::new(&config, clock)?;
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            delivery: Mutex::new(()),
+            sched: Mutex::new(Sched::default()),
+            wake: Condvar::new(),
+            clock,
+        });
         let ticker = if config.tick_interval_ms > 0 {
             Some(spawn_ticker(Arc::downgrade(&inner), Duration::from_millis(config.tick_interval_ms))?)
         } else {
             None
         };
-        Ok(Broker { inner, ticker })
+        let scheduler = if config.relaxed { None } else { Some(spawn_scheduler(Arc::downgrade(&inner))?) };
+        Ok(Broker { inner, ticker, scheduler, relaxed: config.relaxed })
     }
 
-    /// A broker over the default account set ([`BrokerConfig::default`]), no ticker.
+    /// The broker's market clock.
+    pub fn clock(&self) -> MarketClock {
+        self.inner.clock
+    }
+
+    /// Whether the broker runs in relaxed mode.
+    pub fn is_relaxed(&self) -> bool {
+        self.relaxed
+    }
+
+    /// A broker over the default account set ([`BrokerConfig::default`]: OpenD's rules
+    /// on the wall clock), no ticker.
     pub fn with_default_accounts() -> Broker {
         match Broker::new(BrokerConfig::default()) {
             Ok(b) => b,
             // The default configuration is validated by the unit tests.
+            Err(e) => unreachable!("default broker configuration is invalid: {e}"),
+        }
+    }
+
+    /// The default accounts in relaxed mode ([`BrokerConfig::relaxed()`]), no ticker: the
+    /// quick broker for tests that do not exercise OpenD's rules.
+    pub fn relaxed_default() -> Broker {
+        match Broker::new(BrokerConfig::relaxed()) {
+            Ok(b) => b,
             Err(e) => unreachable!("default broker configuration is invalid: {e}"),
         }
     }
@@ -183,15 +301,24 @@ impl Broker {
         self.inner.state.lock().accounts.iter().map(|a| a.acc_id).collect()
     }
 
-    /// Cash of an account in its base currency.
+    /// Cash of an account, all currencies converted to its base currency.
     pub fn cash(&self, acc_id: u64) -> Option<f64> {
         let st = self.inner.state.lock();
-        st.account_index(acc_id).map(|i| st.accounts[i].cash)
+        st.account_index(acc_id).map(|i| st.accounts[i].cash_total())
     }
 
-    /// Whether connection `conn_id` is unlocked for REAL trading (any firm).
+    /// Cash of an account per currency (`Trd_Common.Currency` number, amount). A
+    /// universal account keeps each currency apart.
+    pub fn cash_by_currency(&self, acc_id: u64) -> Option<Vec<(i32, f64)>> {
+        let st = self.inner.state.lock();
+        st.account_index(acc_id).map(|i| st.accounts[i].cash.clone())
+    }
+
+    /// Whether REAL trading is unlocked (any firm). Unlocking is OpenD-wide, so the
+    /// answer is the same for every connection; `conn_id` is kept for compatibility.
     pub fn is_unlocked(&self, conn_id: u64) -> bool {
-        self.inner.state.lock().conns.get(&conn_id).is_some_and(|c| !c.unlocked.is_empty())
+        let _ = conn_id;
+        !self.inner.state.lock().unlocked.is_empty()
     }
 
     /// The accounts connection `conn_id` receives pushes for.
@@ -213,15 +340,16 @@ impl Broker {
                 return P::Response::build(-1, Some(msg), None, None).encode_to_vec();
             }
         };
-        let result = self.inner.with_state(|st| {
+        let run = |st: &mut State| {
             st.touch_conn(conn.conn_id, &conn.sink);
             f(st, conn, req.c2s())
-        });
+        };
+        let result = if self.relaxed { self.inner.with_state(run) } else { self.inner.with_request(conn.conn_id, run) };
         let resp = match result {
             Ok(s2c) => P::Response::build(0, Some(String::new()), Some(0), Some(s2c)),
-            Err(Reject(msg)) => {
-                log::debug!("{} refused for conn {}: {msg}", P::NAME, conn.conn_id);
-                P::Response::build(-1, Some(msg), Some(-1), None)
+            Err(Reject(msg, code)) => {
+                log::debug!("{} refused for conn {}: {msg} (errCode {code})", P::NAME, conn.conn_id);
+                P::Response::build(-1, Some(msg), Some(code), None)
             }
         };
         resp.encode_to_vec()
@@ -259,7 +387,28 @@ impl TradeHandler for Broker {
     }
 
     fn disconnected(&self, conn_id: u64) {
+        // Unlocking is OpenD-wide: a closing connection locks nothing.
         self.inner.state.lock().conns.remove(&conn_id);
+        let mut g = self.inner.sched.lock();
+        g.release(conn_id, Instant::now());
+        drop(g);
+        self.inner.wake.notify_one();
+    }
+
+    fn replied(&self, conn: &ConnInfo, _proto_id: u32) {
+        if self.relaxed {
+            return;
+        }
+        let mut g = self.inner.sched.lock();
+        if g.gated.contains_key(&conn.conn_id) {
+            g.release(conn.conn_id, Instant::now());
+            drop(g);
+            self.inner.wake.notify_one();
+        }
+    }
+
+    fn market_clock(&self) -> Option<MarketClock> {
+        Some(self.inner.clock)
     }
 
     fn price_source(self: Arc<Self>) -> Option<Arc<dyn super::market::PriceSource>> {
@@ -269,6 +418,13 @@ impl TradeHandler for Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        self.inner.sched.lock().stop = true;
+        self.inner.wake.notify_all();
+        if let Some(handle) = self.scheduler.take() {
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
         if let Some((stop, handle)) = self.ticker.take() {
             let _ = stop.send(());
             if handle.thread().id() != std::thread::current().id() {
@@ -293,4 +449,62 @@ fn spawn_ticker(weak: Weak<Inner>, interval: Duration) -> Result<(Sender<()>, Jo
         })
         .map_err(|e| ConfigError::Invalid(format!("cannot start the ticker thread: {e}")))?;
     Ok((tx, handle))
+}
+
+fn spawn_scheduler(weak: Weak<Inner>) -> Result<JoinHandle<()>, ConfigError> {
+    std::thread::Builder::new()
+        .name("opend-sim-broker".into())
+        .spawn(move || {
+            let mut last_watch: Option<Instant> = None;
+            loop {
+                let Some(inner) = weak.upgrade() else { break };
+                let now = Instant::now();
+                let jobs = {
+                    let mut g = inner.sched.lock();
+                    if g.stop {
+                        break;
+                    }
+                    let stale: Vec<u64> = g
+                        .gated
+                        .iter()
+                        .filter(|(_, (since, _))| now.duration_since(*since) >= GATE_TIMEOUT)
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for c in stale {
+                        g.release(c, now);
+                    }
+                    let mut due = Vec::new();
+                    while let Some(entry) = g.queue.first_entry() {
+                        if entry.key().0 > now {
+                            break;
+                        }
+                        due.push(entry.remove());
+                    }
+                    if due.is_empty() && last_watch.is_some_and(|t| now.duration_since(t) < SESSION_WATCH) {
+                        let mut until = now + SESSION_WATCH.min(GATE_TIMEOUT);
+                        if let Some(((t, _), _)) = g.queue.first_key_value() {
+                            until = until.min(*t);
+                        }
+                        inner.wake.wait_until(&mut g, until);
+                        continue;
+                    }
+                    due
+                };
+                for job in jobs {
+                    match job {
+                        Job::Push(p) => {
+                            let gate = inner.delivery.lock();
+                            deliver(vec![p]);
+                            drop(gate);
+                        }
+                        Job::Event(ev) => inner.with_state(|st| st.run_event(ev)),
+                    }
+                }
+                if last_watch.map_or(true, |t| now.duration_since(t) >= SESSION_WATCH) {
+                    last_watch = Some(now);
+                    inner.with_state(|st| st.session_watch());
+                }
+            }
+        })
+        .map_err(|e| ConfigError::Invalid(format!("cannot start the broker's scheduler thread: {e}")))
 }

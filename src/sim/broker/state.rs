@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 
-use super::clock::{now_secs, Clock};
+use super::clock::Clock;
 use crate::pb::{self, ResponseEnvelope};
 use crate::sim::accounts::{AccStatusName, AccTypeName, BrokerConfig, ConfigError, Env, RateLimits};
+use crate::sim::calendar::{CalMarket, MarketClock, Phase};
 use crate::sim::matching::{
     self, currency, evaluate, fills_at_once, order_type, split_full_code, Instrument, InstrumentKind, Market,
     OrderTerms, Side, TriggerState,
@@ -23,31 +24,71 @@ pub(crate) const FUTURES_MM: f64 = 0.08;
 /// Share of long market value a margin securities account may borrow against.
 pub(crate) const MARGIN_CREDIT: f64 = 0.5;
 
-/// `Trd_Common.OrderStatus` values.
+/// `Trd_Common.OrderStatus` values (from [`crate::types::OrderStatus`]).
 pub(crate) mod status {
-    pub const SUBMITTED: i32 = 5;
-    pub const FILLED_PART: i32 = 10;
-    pub const FILLED_ALL: i32 = 11;
-    pub const CANCELLED_PART: i32 = 14;
-    pub const CANCELLED_ALL: i32 = 15;
-    pub const FAILED: i32 = 21;
-    pub const DISABLED: i32 = 22;
-    pub const DELETED: i32 = 23;
+    use crate::types::OrderStatus as S;
+    pub const SUBMITTING: i32 = S::Submitting.value();
+    pub const SUBMIT_FAILED: i32 = S::SubmitFailed.value();
+    pub const SUBMITTED: i32 = S::Submitted.value();
+    pub const FILLED_PART: i32 = S::FilledPart.value();
+    pub const FILLED_ALL: i32 = S::FilledAll.value();
+    pub const CANCELLED_PART: i32 = S::CancelledPart.value();
+    pub const CANCELLED_ALL: i32 = S::CancelledAll.value();
+    pub const FAILED: i32 = S::Failed.value();
+    pub const DISABLED: i32 = S::Disabled.value();
+    pub const DELETED: i32 = S::Deleted.value();
 
     /// No further change can happen (except Delete of a cancelled/failed order).
     pub fn is_final(s: i32) -> bool {
-        matches!(s, FILLED_ALL | CANCELLED_PART | CANCELLED_ALL | FAILED | DELETED | 3)
+        S::from_value(s).is_final()
     }
 }
 
-/// A request refused with `retType` -1 and this message.
+/// The `errCode` values the simulator puts in refusals. Futu's API docs do not list
+/// OpenD's trading error codes; these are the simulator's own, stable numbers (see
+/// docs/simulator.md), so that a bot can tell the kinds apart.
+pub(crate) mod err_code {
+    /// Anything else (bad argument, unknown order...).
+    pub const GENERAL: i32 = -1;
+    /// A rate limit or minimum interval was hit.
+    pub const RATE_LIMITED: i32 = 1001;
+    /// Trading is locked (REAL account, no unlock).
+    pub const LOCKED: i32 = 1002;
+    /// Not available in paper trading.
+    pub const PAPER_UNSUPPORTED: i32 = 1003;
+    /// The market is not in a session that accepts this order.
+    pub const MARKET_CLOSED: i32 = 1004;
+    /// Insufficient buying power or position.
+    pub const INSUFFICIENT: i32 = 1005;
+    /// Unknown account or account/market mismatch.
+    pub const ACCOUNT: i32 = 1006;
+    /// Wrong trade password.
+    pub const PASSWORD: i32 = 1007;
+}
+
+/// A request refused with `retType` -1, this message and this `errCode`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Reject(pub String);
+pub(crate) struct Reject(pub String, pub i32);
 
 impl Reject {
     pub fn new(msg: impl Into<String>) -> Reject {
-        Reject(msg.into())
+        Reject(msg.into(), err_code::GENERAL)
     }
+
+    pub fn code(msg: impl Into<String>, code: i32) -> Reject {
+        Reject(msg.into(), code)
+    }
+}
+
+/// Work the broker does later, on its scheduler thread (OpenD-rules mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// SUBMITTING -> SUBMITTED.
+    Ack(u64),
+    /// Try to fill the order (completely, if it is marketable).
+    Fill(u64),
+    /// Try to fill one more chunk of a partly filled resting order.
+    Chunk(u64),
 }
 
 pub(crate) type Res<T> = Result<T, Reject>;
@@ -100,12 +141,40 @@ pub(crate) struct Account {
     pub futures: bool,
     pub margin: bool,
     pub currency: i32,
-    pub cash: f64,
+    /// Cash per currency. A universal account keeps each currency apart; any other
+    /// account holds its base currency only.
+    pub cash: Vec<(i32, f64)>,
     /// Realized P/L in the account currency.
     pub realized_pl: f64,
     pub positions: Vec<PositionRec>,
     pub place_window: VecDeque<Instant>,
     pub modify_window: VecDeque<Instant>,
+    pub last_place: Option<Instant>,
+    pub last_modify: Option<Instant>,
+    /// Query windows by protocol id.
+    pub query_windows: HashMap<u32, VecDeque<Instant>>,
+}
+
+impl Account {
+    /// All cash converted to the base currency.
+    pub fn cash_total(&self) -> f64 {
+        self.cash.iter().map(|(c, v)| currency::convert(*v, *c, self.currency)).fold(0.0, |a, v| a + v)
+    }
+
+    /// Adds `amount` of `ccy` (converted to the base currency unless the account is
+    /// universal and trades that currency). Returns the currency booked.
+    pub fn add_cash(&mut self, amount: f64, ccy: i32) -> i32 {
+        let (ccy, amount) = if self.universal && currency::hkd_rate(ccy).is_some() {
+            (ccy, amount)
+        } else {
+            (self.currency, currency::convert(amount, ccy, self.currency))
+        };
+        match self.cash.iter_mut().find(|(c, _)| *c == ccy) {
+            Some((_, v)) => *v += amount,
+            None => self.cash.push((ccy, amount)),
+        }
+        ccy
+    }
 }
 
 /// One leg of a combo order.
@@ -149,9 +218,16 @@ pub(crate) struct OrderRec {
     pub fees: Vec<(String, f64)>,
     pub legs: Vec<LegRec>,
     pub strategy_type: Option<i32>,
+    /// The contract a main-contract futures code (`HSImain`) was mapped to.
+    pub contract_code: Option<String>,
 }
 
 impl OrderRec {
+    /// The code shown in replies and pushes.
+    pub fn code(&self) -> &str {
+        self.contract_code.as_deref().unwrap_or(&self.instr.code)
+    }
+
     pub fn remaining(&self) -> f64 {
         (self.qty - self.fill_qty).max(0.0)
     }
@@ -200,6 +276,7 @@ pub(crate) struct FillRec {
     pub qty: f64,
     pub price: f64,
     pub ts: f64,
+    pub contract_code: Option<String>,
 }
 
 /// A cash-flow entry.
@@ -221,8 +298,6 @@ pub(crate) struct FlowRec {
 pub(crate) struct ConnState {
     pub sink: Arc<dyn PushSink>,
     pub subs: Vec<u64>,
-    /// Firms unlocked on this connection (0 = every firm).
-    pub unlocked: HashSet<i32>,
     pub serials: HashSet<u32>,
     pub serial_order: VecDeque<u32>,
 }
@@ -242,7 +317,21 @@ pub(crate) struct State {
     pub password_md5: String,
     pub chunk_lots: f64,
     pub limits: RateLimits,
+    /// Time strings.
     pub clock: Clock,
+    /// The simulated "now" and the market sessions.
+    pub mclock: MarketClock,
+    /// Relaxed mode (see `BrokerConfig::relaxed`).
+    pub relaxed: bool,
+    pub fill_delay: Duration,
+    /// Firms unlocked OpenD-wide (0 = every firm).
+    pub unlocked: HashSet<i32>,
+    /// Events queued by the current operation: (delay, event).
+    pub events: Vec<(Duration, Event)>,
+    /// Markets last seen in continuous trading (to match resting orders at the open).
+    pub trading_markets: HashSet<CalMarket>,
+    /// The phase each market was last seen in (to expire DAY orders at the close).
+    pub last_phase: HashMap<CalMarket, Phase>,
     pub market: Market,
     pub accounts: Vec<Account>,
     pub orders: Vec<OrderRec>,
@@ -319,7 +408,7 @@ pub(crate) fn fee_estimate(instr: &Instrument, qty: f64, price: f64) -> f64 {
 
 impl State {
     /// Builds the state from a configuration (positions and history seeded).
-    pub fn new(cfg: &BrokerConfig) -> Result<State, ConfigError> {
+    pub fn new(cfg: &BrokerConfig, mclock: MarketClock) -> Result<State, ConfigError> {
         cfg.validate()?;
         let mut instruments = Market::default_instruments();
         for spec in &cfg.instruments {
@@ -332,7 +421,20 @@ impl State {
             password_md5: md5_hex(&cfg.trade_password),
             chunk_lots: f64::from(cfg.fill_chunk_lots),
             limits: cfg.rate_limits.clone(),
-            clock: Clock { offset_secs: i64::from(cfg.utc_offset_minutes) * 60 },
+            clock: Clock {
+                fixed_offset: match cfg.utc_offset_minutes {
+                    Some(m) => Some(i64::from(m) * 60),
+                    None if cfg.relaxed => Some(0),
+                    None => None,
+                },
+            },
+            mclock,
+            relaxed: cfg.relaxed,
+            fill_delay: Duration::from_millis(cfg.fill_delay_ms),
+            unlocked: HashSet::new(),
+            events: Vec::new(),
+            trading_markets: HashSet::new(),
+            last_phase: HashMap::new(),
             market,
             accounts: Vec::new(),
             orders: Vec::new(),
@@ -349,7 +451,7 @@ impl State {
             next_flow: 0,
             outbox: Vec::new(),
         };
-        let now = now_secs();
+        let now = st.mclock.now();
         for spec in &cfg.accounts {
             let acc = Account {
                 acc_id: spec.acc_id,
@@ -362,18 +464,21 @@ impl State {
                 uni_card_num: spec.uni_card_num.clone(),
                 disabled: spec.acc_status == AccStatusName::Disabled,
                 role: match spec.acc_role {
-                    crate::sim::accounts::AccRoleName::Normal => 1,
-                    crate::sim::accounts::AccRoleName::Master => 2,
+                    crate::sim::accounts::AccRoleName::Normal => crate::types::TrdAccRole::Normal.value(),
+                    crate::sim::accounts::AccRoleName::Master => crate::types::TrdAccRole::Master.value(),
                 },
                 universal: spec.universal,
                 futures: spec.is_futures(),
                 margin: spec.is_futures() || spec.acc_type == Some(AccTypeName::Margin),
                 currency: spec.currency_number()?,
-                cash: spec.cash,
+                cash: vec![(spec.currency_number()?, spec.cash)],
                 realized_pl: 0.0,
                 positions: Vec::new(),
                 place_window: VecDeque::new(),
                 modify_window: VecDeque::new(),
+                last_place: None,
+                last_modify: None,
+                query_windows: HashMap::new(),
             };
             st.accounts.push(acc);
             let ai = st.accounts.len() - 1;
@@ -421,9 +526,10 @@ impl State {
                 );
                 // Book the historic fill without touching cash (the configured cash is
                 // what is left after it), then count it into the deposit instead.
-                let cash_before = st.accounts[ai].cash;
+                let cash_before = st.accounts[ai].cash.clone();
+                let total_before = st.accounts[ai].cash_total();
                 st.apply_fill(oi, qty, p.cost_price, ts, false);
-                let spent = cash_before - st.accounts[ai].cash;
+                let spent = total_before - st.accounts[ai].cash_total();
                 st.accounts[ai].cash = cash_before;
                 deposit += spent;
                 if i == 0 {
@@ -461,7 +567,7 @@ impl State {
             let flow = FlowRec {
                 flow_id: st.next_flow_id(),
                 acc_id,
-                day: st.clock.day_of(ts),
+                day: st.clock.day_of(ts, st.acc_cal(ai)),
                 ts,
                 currency: ccy,
                 kind: "Deposit".into(),
@@ -494,11 +600,143 @@ impl State {
     }
 
     pub fn now(&self) -> f64 {
-        now_secs()
+        self.mclock.now()
     }
 
-    pub fn today(&self) -> i64 {
-        self.clock.day_of(self.now())
+    /// Today's local day number in `m`'s time zone.
+    pub fn today(&self, m: CalMarket) -> i64 {
+        self.clock.day_of(self.now(), m)
+    }
+
+    /// The calendar of an account's first market (its cash-flow and filter times).
+    pub fn acc_cal(&self, ai: usize) -> CalMarket {
+        trd_market_cal(self.accounts[ai].markets.first().copied().unwrap_or(0))
+    }
+
+    /// Queues an event to run after `delay` (OpenD-rules mode).
+    pub fn schedule(&mut self, delay: Duration, ev: Event) {
+        self.events.push((delay, ev));
+    }
+
+    /// Whether order `o` may trade now: its market is in continuous trading (or in the
+    /// US extended sessions for a REAL order with `fill_outside_rth`). Always in
+    /// relaxed mode.
+    pub fn can_trade(&self, o: &OrderRec) -> bool {
+        if self.relaxed {
+            return true;
+        }
+        let phase = self.mclock.phase(o.instr.cal_market());
+        phase.is_continuous()
+            || (phase.is_extended_hours() && o.env == Env::Real.number() && o.fill_outside_rth == Some(true))
+    }
+
+    /// Whether this is a paper account under the paper-trading rules.
+    pub fn paper_rules(&self, ai: usize) -> bool {
+        !self.relaxed && self.accounts[ai].env == Env::Simulate.number()
+    }
+
+    /// Looks for markets that have just opened (runs a matching round) or closed for
+    /// the day (DAY orders still working there expire).
+    pub fn session_watch(&mut self) {
+        let now = self.now();
+        let open: HashSet<CalMarket> =
+            CalMarket::ALL.iter().copied().filter(|m| self.mclock.phase_at(*m, now).is_continuous()).collect();
+        let opened = open.iter().any(|m| !self.trading_markets.contains(m));
+        self.trading_markets = open;
+        let mut closed = Vec::new();
+        for m in CalMarket::ALL.iter().copied() {
+            let phase = self.mclock.phase_at(m, now);
+            let ends_day = matches!(phase, Phase::Closed | Phase::AfterHoursEnd | Phase::FutureClose);
+            if let Some(prev) = self.last_phase.insert(m, phase) {
+                let was_day = !matches!(prev, Phase::Closed | Phase::AfterHoursEnd | Phase::FutureClose);
+                if ends_day && was_day {
+                    closed.push(m);
+                }
+            }
+        }
+        if !closed.is_empty() && !self.relaxed {
+            self.expire_day_orders(&closed);
+        }
+        if opened {
+            self.match_all();
+        }
+    }
+
+    /// DAY orders still working in `markets` are cancelled at the end of the day.
+    fn expire_day_orders(&mut self, markets: &[CalMarket]) {
+        let day = crate::types::TimeInForce::Day.value();
+        let expiring: Vec<usize> = self
+            .open
+            .iter()
+            .copied()
+            .filter(|i| {
+                let o = &self.orders[*i];
+                o.time_in_force == day
+                    && matches!(o.status, status::SUBMITTING | status::SUBMITTED | status::FILLED_PART)
+                    && markets.contains(&o.instr.cal_market())
+            })
+            .collect();
+        for oi in expiring {
+            self.cancel_order(oi, "Expired: a DAY order ends with the trading day");
+        }
+    }
+
+    /// Runs a scheduled event.
+    pub fn run_event(&mut self, ev: Event) {
+        match ev {
+            Event::Ack(id) => {
+                let Some(&oi) = self.order_index.get(&id) else { return };
+                if self.orders[oi].status == status::SUBMITTING {
+                    let now = self.now();
+                    let o = &mut self.orders[oi];
+                    o.status = status::SUBMITTED;
+                    o.update_ts = now;
+                    self.push_order(oi);
+                }
+            }
+            Event::Fill(id) | Event::Chunk(id) => {
+                let Some(&oi) = self.order_index.get(&id) else { return };
+                if !self.orders[oi].is_working() {
+                    return;
+                }
+                let traded =
+                    if matches!(ev, Event::Fill(_)) { self.match_order_full(oi) } else { self.match_order(oi) };
+                let o = &self.orders[oi];
+                let fak = o.time_in_force == crate::types::TimeInForce::Ioc.value()
+                    || matches!(o.terms.order_type, order_type::SPECIAL_LIMIT | order_type::SPECIAL_LIMIT_ALL);
+                if fak && o.is_working() {
+                    self.cancel_order(oi, "Not fully filled at once: the rest was cancelled");
+                } else if traded && self.orders[oi].is_working() {
+                    // A partly filled order keeps trading without a ticker.
+                    let d = self.fill_delay;
+                    self.schedule(d, Event::Chunk(id));
+                }
+            }
+        }
+    }
+
+    /// After an order was accepted or changed: fill it now (relaxed) or schedule its
+    /// fill (OpenD rules).
+    pub fn request_match(&mut self, oi: usize) {
+        if self.relaxed {
+            self.match_order(oi);
+        } else {
+            let d = self.fill_delay;
+            let id = self.orders[oi].order_id;
+            self.schedule(d, Event::Fill(id));
+        }
+    }
+
+    /// Cancels a working or disabled order and pushes the update.
+    pub fn cancel_order(&mut self, oi: usize, why: &str) {
+        let now = self.now();
+        let o = &mut self.orders[oi];
+        o.status = if o.fill_qty > 0.0 { status::CANCELLED_PART } else { status::CANCELLED_ALL };
+        o.update_ts = now;
+        if !why.is_empty() {
+            o.last_err_msg = why.to_string();
+        }
+        self.push_order(oi);
     }
 
     pub fn account_index(&self, acc_id: u64) -> Option<usize> {
@@ -507,16 +745,16 @@ impl State {
 
     /// Checks a TrdHeader: the account exists, the environment and market match.
     pub fn check_header(&self, h: &pb::trd_common::TrdHeader) -> Res<usize> {
-        let ai = self
-            .account_index(h.acc_id)
-            .ok_or_else(|| Reject::new(format!("Nonexistent account: accID {} is unknown", h.acc_id)))?;
+        let ai = self.account_index(h.acc_id).ok_or_else(|| {
+            Reject::code(format!("Nonexistent account: accID {} is unknown", h.acc_id), err_code::ACCOUNT)
+        })?;
         let acc = &self.accounts[ai];
         if acc.env != h.trd_env {
             return Err(Reject::new(format!(
                 "trdEnv {} does not match account {} (a {} account)",
                 h.trd_env,
                 acc.acc_id,
-                if acc.env == 1 { "REAL" } else { "SIMULATE" }
+                crate::types::TrdEnv::from_value(acc.env)
             )));
         }
         if !acc.markets.contains(&h.trd_market) {
@@ -542,7 +780,6 @@ impl State {
                     ConnState {
                         sink: sink.clone(),
                         subs: Vec::new(),
-                        unlocked: HashSet::new(),
                         serials: HashSet::new(),
                         serial_order: VecDeque::new(),
                     },
@@ -577,18 +814,19 @@ impl State {
         Ok(())
     }
 
-    /// REAL-environment writes need the connection to be unlocked for the account's firm.
-    pub fn check_unlocked(&self, conn_id: u64, ai: usize) -> Res<()> {
+    /// REAL-environment writes need OpenD to be unlocked for the account's firm (the
+    /// unlock is OpenD-wide: any connection may have done it).
+    pub fn check_unlocked(&self, ai: usize) -> Res<()> {
         let acc = &self.accounts[ai];
         if acc.env != Env::Real.number() {
             return Ok(());
         }
-        let ok = self.conns.get(&conn_id).is_some_and(|c| c.unlocked.contains(&0) || c.unlocked.contains(&acc.firm));
-        if ok {
+        if self.unlocked.contains(&0) || self.unlocked.contains(&acc.firm) {
             Ok(())
         } else {
-            Err(Reject::new(
+            Err(Reject::code(
                 "Trading is locked: please unlock trade (Trd_UnlockTrade) before placing or modifying orders",
+                err_code::LOCKED,
             ))
         }
     }
@@ -603,10 +841,49 @@ impl State {
         } else {
             (self.limits.modify_per_30s, "modify order")
         };
+        let min_gap = Duration::from_millis(if place {
+            self.limits.place_min_interval_ms
+        } else {
+            self.limits.modify_min_interval_ms
+        });
+        let strict = !self.relaxed;
         let acc = &mut self.accounts[ai];
+        let now = Instant::now();
+        let last = if place { &mut acc.last_place } else { &mut acc.last_modify };
+        if strict && !min_gap.is_zero() && last.is_some_and(|t| now.duration_since(t) < min_gap) {
+            return Err(Reject::code(
+                format!(
+                    "Request too frequent: two {what} requests of an account must be at least {:.2} seconds apart",
+                    min_gap.as_secs_f64()
+                ),
+                err_code::RATE_LIMITED,
+            ));
+        }
         let window = if place { &mut acc.place_window } else { &mut acc.modify_window };
         take_slot(window, limit).map_err(|_| {
-            Reject::new(format!("Request too frequent: at most {limit} {what} requests per 30 seconds per account"))
+            Reject::code(
+                format!("Request too frequent: at most {limit} {what} requests per 30 seconds per account"),
+                err_code::RATE_LIMITED,
+            )
+        })?;
+        let last = if place { &mut acc.last_place } else { &mut acc.last_modify };
+        *last = Some(now);
+        Ok(())
+    }
+
+    /// The 10-per-30-s limit of history, max-qty, fee and cache-refreshing queries
+    /// (OpenD rules only).
+    pub fn check_query_rate(&mut self, ai: usize, proto_id: u32, what: &str) -> Res<()> {
+        if !self.limits.enabled || self.relaxed {
+            return Ok(());
+        }
+        let limit = self.limits.query_per_30s;
+        let window = self.accounts[ai].query_windows.entry(proto_id).or_default();
+        take_slot(window, limit).map_err(|_| {
+            Reject::code(
+                format!("Request too frequent: at most {limit} {what} requests per 30 seconds per account"),
+                err_code::RATE_LIMITED,
+            )
         })
     }
 
@@ -615,8 +892,12 @@ impl State {
             return Ok(());
         }
         let limit = self.limits.unlock_per_30s;
-        take_slot(&mut self.unlock_window, limit)
-            .map_err(|_| Reject::new(format!("Request too frequent: at most {limit} unlock requests per 30 seconds")))
+        take_slot(&mut self.unlock_window, limit).map_err(|_| {
+            Reject::code(
+                format!("Request too frequent: at most {limit} unlock requests per 30 seconds"),
+                err_code::RATE_LIMITED,
+            )
+        })
     }
 
     /// Finds the instrument of a request: `code` (bare, or prefixed), optional
@@ -686,6 +967,7 @@ impl State {
             fees: Vec::new(),
             legs: Vec::new(),
             strategy_type: None,
+            contract_code: None,
         };
         self.orders.push(rec);
         let idx = self.orders.len() - 1;
@@ -815,19 +1097,19 @@ impl State {
         }
         s.frozen = self.frozen(ai, None);
         if acc.futures {
-            s.total_assets = acc.cash + s.unrealized;
+            s.total_assets = acc.cash_total() + s.unrealized;
             s.power = (s.total_assets - s.initial_margin - s.frozen).max(0.0);
         } else {
-            s.total_assets = acc.cash + s.market_val;
+            s.total_assets = acc.cash_total() + s.market_val;
             if acc.margin {
                 s.initial_margin = s.long_mv * MARGIN_CREDIT + s.short_mv;
                 s.maintenance_margin = s.long_mv * 0.35 + s.short_mv * 0.35;
             }
             // Short (option) positions tie up what closing them would cost.
             let credit = if acc.margin { s.long_mv * MARGIN_CREDIT } else { 0.0 };
-            s.power = (acc.cash - s.frozen + credit - s.short_mv).max(0.0);
+            s.power = (acc.cash_total() - s.frozen + credit - s.short_mv).max(0.0);
         }
-        s.cash_power = (acc.cash - s.frozen).max(0.0);
+        s.cash_power = (acc.cash_total() - s.frozen).max(0.0);
         s
     }
 
@@ -861,6 +1143,10 @@ impl State {
 
     fn push_fill(&mut self, fi: usize) {
         let f = &self.fills[fi];
+        if !self.relaxed && f.env == Env::Simulate.number() {
+            // Paper trading has no fill pushes.
+            return;
+        }
         let header =
             pb::trd_common::TrdHeader { trd_env: f.env, acc_id: f.acc_id, trd_market: f.trd_market, jp_acc_type: None };
         let s2c = pb::trd_update_order_fill::S2c { header, order_fill: self.render_fill(f) };
@@ -880,12 +1166,12 @@ impl State {
             order_status: o.status,
             order_id: o.order_id,
             order_id_ex: o.order_id_ex.clone(),
-            code: o.instr.code.clone(),
+            code: o.code().to_string(),
             name,
             qty: o.qty,
             price: Some(o.terms.price),
-            create_time: self.clock.format(o.create_ts),
-            update_time: self.clock.format(o.update_ts),
+            create_time: self.clock.format(o.create_ts, o.instr.cal_market()),
+            update_time: self.clock.format(o.update_ts, o.instr.cal_market()),
             fill_qty: Some(o.fill_qty),
             fill_avg_price: Some(avg),
             last_err_msg: Some(o.last_err_msg.clone()),
@@ -921,6 +1207,7 @@ impl State {
     }
 
     pub fn render_fill(&self, f: &FillRec) -> pb::trd_common::OrderFill {
+        let code = f.contract_code.clone().unwrap_or_else(|| f.instr.code.clone());
         let hk = f.instr.sec_market == matching::sec_market::HK && f.instr.kind != InstrumentKind::Future;
         pb::trd_common::OrderFill {
             trd_side: f.side_num,
@@ -928,11 +1215,11 @@ impl State {
             fill_id_ex: f.fill_id_ex.clone(),
             order_id: Some(f.order_id),
             order_id_ex: Some(f.order_id_ex.clone()),
-            code: f.instr.code.clone(),
+            code,
             name: f.instr.name.clone(),
             qty: f.qty,
             price: f.price,
-            create_time: self.clock.format(f.ts),
+            create_time: self.clock.format(f.ts, f.instr.cal_market()),
             counter_broker_id: hk.then_some(9999),
             counter_broker_name: hk.then(|| "SIMULATED BROKER".to_string()),
             sec_market: Some(f.instr.sec_market),
@@ -948,7 +1235,17 @@ impl State {
 
     /// One matching round for one order at the current price. Returns whether it traded.
     pub fn match_order(&mut self, oi: usize) -> bool {
-        if !self.orders[oi].is_working() {
+        self.match_order_sized(oi, false)
+    }
+
+    /// A matching round that fills the whole remaining quantity of a marketable order
+    /// (the first match after placement: a marketable order of any size completes).
+    pub fn match_order_full(&mut self, oi: usize) -> bool {
+        self.match_order_sized(oi, true)
+    }
+
+    fn match_order_sized(&mut self, oi: usize, full: bool) -> bool {
+        if !self.orders[oi].is_working() || !self.can_trade(&self.orders[oi]) {
             return false;
         }
         if !self.orders[oi].legs.is_empty() {
@@ -965,9 +1262,18 @@ impl State {
             return false;
         }
         let t = o.terms.order_type;
-        let whole = fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
+        let whole = full || fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
         let chunk = (self.chunk_lots * o.instr.lot_size).max(o.instr.lot_size);
         let qty = if whole { remaining } else { remaining.min(chunk) };
+        if let Some(why) = self.buy_shortfall(oi, qty, fill_price) {
+            // OpenD's rules: the order fails asynchronously, with the reason.
+            let o = &mut self.orders[oi];
+            o.status = status::FAILED;
+            o.update_ts = now;
+            o.last_err_msg = why;
+            self.push_order(oi);
+            return false;
+        }
         self.apply_fill(oi, qty, fill_price, now, true);
         true
     }
@@ -995,7 +1301,11 @@ impl State {
         self.open.retain(|i| orders.get(*i).is_some_and(|o| !status::is_final(o.status)));
         let working: Vec<usize> = self.open.iter().copied().filter(|i| self.orders[*i].is_working()).collect();
         for oi in working {
-            self.match_order(oi);
+            if self.match_order(oi) && !self.relaxed && self.orders[oi].is_working() {
+                // A partly filled order keeps trading, a chunk per fill delay.
+                let (d, id) = (self.fill_delay, self.orders[oi].order_id);
+                self.schedule(d, Event::Chunk(id));
+            }
         }
     }
 
@@ -1026,6 +1336,7 @@ impl State {
                     .collect()
             }
         };
+        let legs_empty = self.orders[oi].legs.is_empty();
         let mut fill_indices = Vec::new();
         for (instr, side, side_num, leg_qty, leg_price) in legs {
             let fees = fee_table(&instr, side, leg_qty, leg_price, first_fill);
@@ -1041,23 +1352,24 @@ impl State {
             } else {
                 (-side.sign() * value - fee_sum, "Securities Trade")
             };
-            let cash_delta = currency::convert(cash_delta, instr.currency, acc_ccy);
             let realized_acc = currency::convert(realized, instr.currency, acc_ccy);
             let acc = &mut self.accounts[ai];
-            acc.cash += cash_delta;
+            let cash_ccy = acc.add_cash(cash_delta, instr.currency);
+            let cash_delta = currency::convert(cash_delta, instr.currency, cash_ccy);
             acc.realized_pl += realized_acc;
             let (acc_id, env) = (acc.acc_id, acc.env);
             let flow_id = self.next_flow_id();
-            let (order_id, order_id_ex, trd_market) = {
+            let (order_id, order_id_ex, trd_market, contract_code) = {
                 let o = &self.orders[oi];
-                (o.order_id, o.order_id_ex.clone(), o.trd_market)
+                (o.order_id, o.order_id_ex.clone(), o.trd_market, o.contract_code.clone())
             };
+            let acc_cal = self.acc_cal(ai);
             self.flows.push(FlowRec {
                 flow_id,
                 acc_id,
-                day: self.clock.day_of(ts),
+                day: self.clock.day_of(ts, acc_cal),
                 ts,
-                currency: acc_ccy,
+                currency: cash_ccy,
                 kind: kind.into(),
                 direction: if cash_delta >= 0.0 { 1 } else { 2 },
                 amount: matching::round_to(cash_delta.abs(), 2),
@@ -1085,6 +1397,7 @@ impl State {
                 qty: leg_qty,
                 price: leg_price,
                 ts,
+                contract_code: if legs_empty { contract_code } else { None },
             });
             fill_indices.push(self.fills.len() - 1);
         }
@@ -1108,7 +1421,7 @@ impl State {
         fee: f64,
         ts: f64,
     ) -> f64 {
-        let today = self.clock.day_of(ts);
+        let today = self.clock.day_of(ts, instr.cal_market());
         let idx = match self.accounts[ai]
             .positions
             .iter()
@@ -1209,4 +1522,20 @@ fn take_slot(window: &mut VecDeque<Instant>, limit: u32) -> Result<(), ()> {
     }
     window.push_back(now);
     Ok(())
+}
+
+/// The calendar of a `TrdMarket` (header markets: filter times, account times).
+pub(crate) fn trd_market_cal(trd_market: i32) -> CalMarket {
+    use matching::trd_market as t;
+    match trd_market {
+        t::US => CalMarket::UsStock,
+        t::CN | t::HKCC => CalMarket::CnStock,
+        t::SG => CalMarket::SgStock,
+        t::JP => CalMarket::JpStock,
+        t::FUTURES | t::FUTURES_SIMULATE_HK => CalMarket::HkFuture,
+        t::FUTURES_SIMULATE_US => CalMarket::UsFuture,
+        t::FUTURES_SIMULATE_SG => CalMarket::SgFuture,
+        t::FUTURES_SIMULATE_JP => CalMarket::JpFuture,
+        _ => CalMarket::HkStock,
+    }
 }

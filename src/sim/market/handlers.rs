@@ -1098,7 +1098,7 @@ fn request_trade_date(
 
 fn get_market_state(
     st: &mut State,
-    _src: &dyn PriceSource,
+    src: &dyn PriceSource,
     _conn: &ConnInfo,
     c: &qot_get_market_state::C2s,
 ) -> Res<(qot_get_market_state::S2c, Vec<Push>)> {
@@ -1109,7 +1109,11 @@ fn get_market_state(
         list.push(qot_get_market_state::MarketInfo {
             security: sec.clone(),
             name: e.instrument.name.clone(),
-            market_state: market_state(e.instrument.kind),
+            // The session at the broker's simulated time (docs/simulator.md).
+            market_state: src
+                .market_clock()
+                .map(|c| c.phase(e.instrument.cal_market()).qot_market_state())
+                .unwrap_or_else(|| market_state(e.instrument.kind)),
         });
     }
     Ok((qot_get_market_state::S2c { market_info_list: list }, Vec::new()))

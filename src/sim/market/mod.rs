@@ -96,6 +96,11 @@ pub trait PriceSource: Send + Sync {
     /// Called once per [`MarketData::step`] before prices are read: a source that owns
     /// its prices moves them here; the broker moves its own and does nothing.
     fn advance(&self) {}
+    /// The market clock whose sessions the market-state queries report (the broker's);
+    /// `None`: the fixed states of `clock::market_state`.
+    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
+        None
+    }
 }
 
 impl PriceSource for Broker {
@@ -106,6 +111,10 @@ impl PriceSource for Broker {
     fn price(&self, sec: i32, code: &str) -> Option<f64> {
         let prefix = super::matching::sec_market_prefix(sec)?;
         Broker::price(self, &format!("{prefix}.{code}"))
+    }
+
+    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
+        Some(self.clock())
     }
 }
 
