@@ -78,7 +78,9 @@ fn typed_results_of_the_main_calls() {
         Err(Error::Server { proto_id: 3105, ret_type: -1, .. }) => {}
         other => panic!("expected a server refusal, got {other:?}"),
     }
-    assert!(matches!(ctx.get_stock_quote(["nonsense"]), Err(Error::InvalidArgument(_))));
+    // A bad code is refused locally (InvalidArgument, or BadSecurityCode where it exists).
+    let bad = ctx.get_stock_quote(["nonsense"]).unwrap_err();
+    assert!(!matches!(bad, Error::Server { .. }) && bad.ret_type() == -1, "{bad:?}");
 }
 
 #[test]
@@ -453,4 +455,26 @@ fn every_reference_and_user_data_method_answers() {
             .map(|_| ()),
     );
     answered("call::<GetWarrant>", ctx.call::<pb::proto::GetWarrant>(Default::default()).map(|_| ()));
+}
+
+#[test]
+fn a_handler_may_call_the_context() {
+    let fake = FakeQuotes::new();
+    let sim = sim_with_fake(fake);
+    let ctx = std::sync::Arc::new(builder(&sim).open().expect("open"));
+    let weak = std::sync::Arc::downgrade(&ctx);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    ctx.set_quote_handler(move |q| {
+        // A blocking call from the dispatch thread: its reply is read by the reader.
+        let again = weak.upgrade().map(|c| c.get_stock_quote([q.code.as_str()]).map(|v| v[0].last_price));
+        let _ = tx.send(again);
+    });
+    let qot = pb::qot_update_basic_qot::S2c { basic_qot_list: vec![basic_qot(&tencent(), 330.5)] };
+    assert!(sim.push(
+        ctx.conn_id(),
+        pb::proto::UpdateBasicQot::PROTO_ID,
+        push_body::<pb::qot_update_basic_qot::Response>(qot)
+    ));
+    let got = rx.recv_timeout(WAIT).expect("handler ran");
+    assert_eq!(got.map(|r| r.expect("call from the handler")), Some(320.0));
 }

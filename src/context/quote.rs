@@ -180,6 +180,9 @@ struct Inner {
     handlers: Arc<QuoteHandlers>,
     limiter: RateLimiter<QuoteRateLimits>,
     subs: Mutex<Subscriptions>,
+    /// Serializes subscribe/unsubscribe (check, send, record), so that two threads
+    /// cannot both pass the quota check. Never held while a user handler runs.
+    sub_op: Mutex<()>,
     /// Units subscribed without push registration (`subscribe_push = false`).
     no_push: Mutex<HashSet<SubKey>>,
     history: Mutex<HistoryQuota>,
@@ -633,6 +636,7 @@ impl QuoteContext {
             return Err(Error::InvalidArgument("subscribe needs codes and sub types".into()));
         }
         let keys = sub_keys(&codes, &types);
+        let _op = self.inner.sub_op.lock();
         self.inner.subs.lock().check_subscribe(&keys)?;
         self.inner.send_sub(&keys, true, opts, false)?;
         self.inner.subs.lock().record_subscribe(&keys, Instant::now());
@@ -660,6 +664,7 @@ impl QuoteContext {
         let codes = parse_codes(codes)?;
         let types: Vec<SubType> = sub_types.into_iter().collect();
         let keys = sub_keys(&codes, &types);
+        let _op = self.inner.sub_op.lock();
         self.inner.subs.lock().check_unsubscribe(&keys, Instant::now())?;
         self.inner.send_sub(&keys, false, SubscribeOptions::default(), false)?;
         self.inner.subs.lock().record_unsubscribe(&keys);
@@ -673,6 +678,7 @@ impl QuoteContext {
     /// Unsubscribes everything this context subscribed (Python `unsubscribe_all`), under
     /// the same one-minute rule.
     pub fn unsubscribe_all(&self) -> Result<()> {
+        let _op = self.inner.sub_op.lock();
         let keys = self.inner.subs.lock().all();
         self.inner.subs.lock().check_unsubscribe(&keys, Instant::now())?;
         let c2s = pb::qot_sub::C2s { is_sub_or_un_sub: false, is_unsub_all: Some(true), ..Default::default() };
@@ -1292,6 +1298,7 @@ impl QuoteContextBuilder {
             handlers: handlers.clone(),
             limiter: RateLimiter::new(self.rate_limits),
             subs: Mutex::new(Subscriptions::new(self.quota.flatten(), self.unsubscribe_min_age)),
+            sub_op: Mutex::new(()),
             no_push: Mutex::new(HashSet::new()),
             history: Mutex::new(HistoryQuota::default()),
             quota_fixed: self.quota.is_some(),

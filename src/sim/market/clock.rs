@@ -1,10 +1,12 @@
 //! The market calendar of the quote side: each market's time zone, trading sessions,
 //! trading days and market state, and OpenD's time strings.
 //!
-//! Deliberately simple (to be reconciled with a broker-side market clock): fixed UTC
-//! offsets (no daylight saving), Monday to Friday are trading days (no holidays), and
-//! by default the market state is fixed (stocks in the afternoon session, futures
-//! open), the same values `GetGlobalState` reports.
+//! Deliberately simple: fixed UTC offsets (no daylight saving) and Monday to Friday as
+//! trading days (no holidays), for the K-line calendar and `Qot_RequestTradeDate`. The
+//! market state comes from the price source's market clock (the broker's
+//! `calendar::MarketClock`, which `GetGlobalState` reports too); a source without one
+//! gets the fixed states of [`market_state`] (stocks in the afternoon session, futures
+//! open). Reconciling the K-line sessions with `calendar.rs` is left to do.
 
 use crate::sim::matching::{sec_market, InstrumentKind};
 
