@@ -52,33 +52,40 @@ fn global_state_and_login_user_id() {
 fn notify_pushes_reach_the_handler_in_order() {
     let s = sim();
     let ctx = sec(&s).open().unwrap();
-    // Without a handler a Notify is dropped (and holds nothing up).
+    // Without a handler a Notify is dropped (and does not block anything).
     assert_eq!(s.push_gtw_event(1, "before the handler"), 1);
     let (tx, rx) = crossbeam_channel::unbounded();
     ctx.set_notify_handler(move |n: &pb::notify::S2c| {
         let _ = tx.send(n.event.as_ref().map(|e| (n.r#type, e.event_type, e.desc.clone())));
     });
-    // The push sent before the handler may or may not have reached the dispatch thread
-    // yet: skip everything up to a marker.
-    let gtw = pb::notify::NotifyType::GtwEvent as i32;
-    assert_eq!(s.push_gtw_event(99, "marker"), 1);
-    loop {
-        let got = rx.recv_timeout(WAIT).unwrap().expect("a gateway event");
-        if got == (gtw, 99, "marker".to_string()) {
-            break;
-        }
-        assert_eq!(got, (gtw, 1, "before the handler".to_string()));
+    // Make sure the first push was handled (dropped) before asserting on the next ones.
+    // A non-blocking request's reply is delivered on the connection's callback thread in
+    // wire order with pushes (a blocking call's reply is not: it skips that queue), so
+    // once it arrives the earlier push has reached the context's queue.
+    let (sync_tx, sync_rx) = crossbeam_channel::bounded(1);
+    ctx.trd_api()
+        .send::<pb::proto::GetGlobalState>(
+            pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } },
+            move |_api, _serial, _r| {
+                let _ = sync_tx.send(());
+            },
+        )
+        .unwrap();
+    sync_rx.recv_timeout(WAIT).unwrap();
+    while ctx.queued_pushes() > 0 {
+        std::thread::yield_now();
     }
+    while rx.try_recv().is_ok() {}
     assert_eq!(s.push_gtw_event(14, "trade password changed"), 1);
     assert_eq!(s.push_gtw_event(3, "second"), 1);
+    let gtw = pb::notify::NotifyType::GtwEvent as i32;
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Some((gtw, 14, "trade password changed".to_string())));
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Some((gtw, 3, "second".to_string())));
     // clear_handlers removes it too.
-    // (Once the handler is gone its sender is dropped: the channel reports that instead
-    // of a message.)
     ctx.clear_handlers();
     assert_eq!(s.push_gtw_event(5, "after clear"), 1);
-    assert_eq!(rx.recv_timeout(WAIT), Err(RecvTimeoutError::Disconnected));
+    ctx.get_global_state().unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_millis(200)), Err(RecvTimeoutError::Disconnected));
 }
 
 #[test]
