@@ -120,7 +120,11 @@
 //! `(6 << 32) | 111`, and an InitConnect that OpenD refuses reads `(100 << 32) | 5`;
 //! ported code can keep testing `errCode >> 32`. The description string carries the
 //! readable reason (the OS message, or OpenD's `retMsg`). [`ConnSpi`](crate::ConnSpi)
-//! documents the value ftapi passes.
+//! documents the value ftapi passes;
+//! [`ConnFailure::from_err_code`](crate::conn::ConnFailure::from_err_code) decodes it
+//! into the kind and the OS error, and
+//! [`TrdApi::last_conn_failure`](crate::TrdApi::last_conn_failure) gives the same typed,
+//! with OpenD's `retType`/`retMsg` when it refused InitConnect.
 //!
 //! # The Python SDK (`futu` / `moomoo`)
 //!

@@ -214,6 +214,24 @@ impl QotApi {
         self.shared.engine.init_connect(ip, port, encrypt)
     }
 
+    /// Connects over OpenD's WebSocket port (the JavaScript SDK's `start(ip, port, ssl,
+    /// key)`); see [`TrdApi::init_connect_ws`], which this is.
+    pub fn init_connect_ws(&self, ip: &str, port: u16, ssl: bool, key: &str) -> bool {
+        self.shared.engine.init_connect_ws(ip, port, ssl, key)
+    }
+
+    /// Connects over any [`Transport`](crate::conn::Transport); see
+    /// [`TrdApi::init_connect_with`], which this is.
+    pub fn init_connect_with(&self, transport: Box<dyn crate::conn::Transport>) -> bool {
+        self.shared.engine.init_connect_with(transport)
+    }
+
+    /// Why the last connection failed to open or was lost, typed; see
+    /// [`TrdApi::last_conn_failure`].
+    pub fn last_conn_failure(&self) -> Option<crate::conn::ConnFailure> {
+        self.shared.engine.last_conn_failure()
+    }
+
     /// Closes the connection (C++ `Close`); see [`TrdApi::close`].
     pub fn close(&self) {
         self.shared.engine.close();
