@@ -399,10 +399,10 @@ mod tests {
 
             /// Sends a default request with every generated method: `(callback, serial)`.
             fn send_every(api: &QotApi) -> Vec<(&'static str, u32)> {
-                let mut sent = Vec::new();
-                $( sent.push((stringify!($c_spi), api.$c_fn(Default::default()))); )*
-                $( sent.push((stringify!($q_spi), api.$q_fn(Default::default()))); )*
-                sent
+                vec![
+                    $( (stringify!($c_spi), api.$c_fn(Default::default())), )*
+                    $( (stringify!($q_spi), api.$q_fn(Default::default())), )*
+                ]
             }
         };
     }
