@@ -194,12 +194,17 @@ impl QotApi {
         self.shared.engine.set_rsa_key(key);
     }
 
-    /// Sets the connection callbacks (C++ `SetConnCallback`).
+    /// Sets the connection callbacks (C++ `RegisterConnSpi`, C# `SetConnCallback`, Java
+    /// `setConnSpi`).
     pub fn set_conn_spi(&self, spi: Arc<dyn ConnSpi<QotApi>>) {
         *self.shared.conn_spi.write() = Some(spi);
     }
 
-    /// Sets the reply and push callbacks (C++ `SetQotCallback`).
+    /// Sets the reply and push callbacks (C++ `RegisterQotSpi`, C# `SetQotCallback`, Java
+    /// `setQotSpi`).
+    #[doc(alias = "RegisterQotSpi")]
+    #[doc(alias = "SetQotCallback")]
+    #[doc(alias = "setQotSpi")]
     pub fn set_qot_spi(&self, spi: Arc<dyn QotSpi>) {
         *self.shared.qot_spi.write() = Some(spi);
     }
