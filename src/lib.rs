@@ -58,6 +58,7 @@ pub mod porting;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;
+#[cfg(feature = "websocket")]
 mod wsnet;
 
 pub use api::{ConnSpi, QotApi, QotSpi, TrdApi, TrdSpi};

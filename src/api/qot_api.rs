@@ -221,6 +221,7 @@ impl QotApi {
 
     /// Connects over OpenD's WebSocket port (the JavaScript SDK's `start(ip, port, ssl,
     /// key)`); see [`TrdApi::init_connect_ws`], which this is.
+    #[cfg(feature = "websocket")]
     pub fn init_connect_ws(&self, ip: &str, port: u16, ssl: bool, key: &str) -> bool {
         self.shared.engine.init_connect_ws(ip, port, ssl, key)
     }

@@ -230,7 +230,7 @@ impl TrdApi {
     }
 
     /// Starts connecting to OpenD's WebSocket port (`ws://ip:port`, or `wss://` with
-    /// `ssl`) and returns at once, like [`init_connect`](TrdApi::init_connect): the
+    /// `ssl`; feature `websocket`, on by default) and returns at once, like [`init_connect`](TrdApi::init_connect): the
     /// JavaScript SDK's `start(ip, port, ssl, key)`. `key` is OpenD's WebSocket key in
     /// plaintext (only its MD5 is sent). OpenD does not answer a wrong key: the result
     /// is then an Init timeout after 20 s. For a CA file, the insecure mode, other
@@ -239,6 +239,7 @@ impl TrdApi {
     /// [`WsTransport`](crate::conn::WsTransport).
     #[doc(alias = "start")]
     #[doc(alias = "ftWebsocket")]
+    #[cfg(feature = "websocket")]
     pub fn init_connect_ws(&self, ip: &str, port: u16, ssl: bool, key: &str) -> bool {
         self.init_connect_with(Box::new(crate::conn::WsTransport::new(ip, port, ssl, key)))
     }

@@ -22,6 +22,7 @@ pub mod memory;
 mod pending;
 mod tcp;
 mod transport;
+#[cfg(feature = "websocket")]
 pub mod ws;
 
 pub use self::config::{ConnConfig, ConnConfigBuilder};
@@ -33,4 +34,5 @@ pub(crate) use self::transport::Serials;
 pub use self::transport::{
     Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, TcpTransport, Transport,
 };
+#[cfg(feature = "websocket")]
 pub use self::ws::WsTransport;

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::dispatch::{self, FillUpdate, Flow, Handlers, OrderUpdate, PushForwarder};
 use super::rate_limit::{RateLimitMode, RateLimiter, RateLimits};
-use super::session::{ConnectionEvent, ReconnectPolicy, Session, SessionSettings};
+use super::session::{ConnectionEvent, ReconnectPolicy, Session, SessionSettings, TransportChoice};
 use super::trade::{Inner, KindInfo, TradeContext};
 use super::{default_encrypt, default_rsa_key, ContextKind, Securities};
 use crate::codec::RsaKey;
+#[cfg(feature = "websocket")]
 use crate::conn::ws::WsTransport;
 use crate::conn::ConnConfig;
 use crate::error::{Error, Result};
@@ -52,6 +53,7 @@ pub struct ContextBuilder<K: ContextKind> {
     market: TrdMarket,
     firm: SecurityFirm,
     encrypt: Option<bool>,
+    #[cfg(feature = "websocket")]
     websocket: Option<WsChoice>,
     conn: ConnConfig,
     reconnect: ReconnectPolicy,
@@ -63,6 +65,7 @@ pub struct ContextBuilder<K: ContextKind> {
 }
 
 /// The WebSocket choice of a builder.
+#[cfg(feature = "websocket")]
 #[derive(Default)]
 struct WsChoice {
     ssl: bool,
@@ -71,6 +74,7 @@ struct WsChoice {
     insecure: bool,
 }
 
+#[cfg(feature = "websocket")]
 impl std::fmt::Debug for WsChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsChoice")
@@ -84,17 +88,16 @@ impl std::fmt::Debug for WsChoice {
 
 impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContextBuilder")
-            .field("kind", &K::NAME)
+        let mut d = f.debug_struct("ContextBuilder");
+        d.field("kind", &K::NAME)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("market", &self.market)
             .field("firm", &self.firm)
-            .field("encrypt", &self.encrypt)
-            .field("websocket", &self.websocket)
-            .field("reconnect", &self.reconnect)
-            .field("rate_limits", &self.rate_limits)
-            .finish_non_exhaustive()
+            .field("encrypt", &self.encrypt);
+        #[cfg(feature = "websocket")]
+        d.field("websocket", &self.websocket);
+        d.field("reconnect", &self.reconnect).field("rate_limits", &self.rate_limits).finish_non_exhaustive()
     }
 }
 
@@ -106,6 +109,7 @@ impl<K: ContextKind> ContextBuilder<K> {
             market: K::default_market(),
             firm: SecurityFirm::Unknown,
             encrypt: None,
+            #[cfg(feature = "websocket")]
             websocket: None,
             conn: ConnConfig { client_id: "ftapi-ctx".into(), ..ConnConfig::default() },
             reconnect: ReconnectPolicy::default(),
@@ -160,6 +164,7 @@ impl<K: ContextKind> ContextBuilder<K> {
     /// the WebSocket `key` (only its MD5 is sent). Encryption settings do not apply
     /// (TLS is the only protection there). A wrong key makes `open` fail after the
     /// login timeout (20 s): OpenD does not answer it.
+    #[cfg(feature = "websocket")]
     pub fn websocket(mut self, ssl: bool, key: &str) -> Self {
         let (ca_file, insecure) = self.websocket.take().map(|w| (w.ca_file, w.insecure)).unwrap_or_default();
         self.websocket = Some(WsChoice { ssl, key: zeroize::Zeroizing::new(key.to_string()), ca_file, insecure });
@@ -168,6 +173,7 @@ impl<K: ContextKind> ContextBuilder<K> {
 
     /// For [`websocket`](Self::websocket) with `ssl`: trust the certificates of this PEM
     /// file (e.g. OpenD's self-signed one) instead of the system's roots.
+    #[cfg(feature = "websocket")]
     pub fn websocket_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let w = self.websocket.get_or_insert_with(WsChoice::default);
         w.ca_file = Some(path.into());
@@ -176,6 +182,7 @@ impl<K: ContextKind> ContextBuilder<K> {
 
     /// For [`websocket`](Self::websocket) with `ssl`: accept any certificate (encrypted
     /// but not authenticated). Off by default.
+    #[cfg(feature = "websocket")]
     pub fn websocket_insecure(mut self, insecure: bool) -> Self {
         self.websocket.get_or_insert_with(WsChoice::default).insecure = insecure;
         self
@@ -274,6 +281,25 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
+    /// The transport for the session when it is not TCP.
+    #[cfg(feature = "websocket")]
+    fn transport_choice(&self) -> Option<TransportChoice> {
+        let w = self.websocket.as_ref()?;
+        let mut t = WsTransport::new(&self.host, self.port, w.ssl, &w.key).insecure(w.insecure);
+        if let Some(ca) = &w.ca_file {
+            t = t.ca_file(ca.clone());
+        }
+        let login_wait = t.get_login_timeout();
+        Some(TransportChoice { make: Arc::new(move || Box::new(t.clone())), login_wait })
+    }
+
+    /// The transport for the session when it is not TCP: always TCP without the
+    /// `websocket` feature.
+    #[cfg(not(feature = "websocket"))]
+    fn transport_choice(&self) -> Option<TransportChoice> {
+        None
+    }
+
     /// Connects, runs InitConnect, reads and filters the account list and subscribes
     /// to the accounts' pushes. Fails with the reason (refused, timed out, InitConnect
     /// refused, account list refused) after at most the connect timeout plus one request
@@ -284,7 +310,8 @@ impl<K: ContextKind> ContextBuilder<K> {
                 "a securities trade context cannot filter by market FUTURES; use FutureTradeContext".into(),
             ));
         }
-        let encrypt = self.encrypt.unwrap_or_else(default_encrypt) && self.websocket.is_none();
+        let transport = self.transport_choice();
+        let encrypt = self.encrypt.unwrap_or_else(default_encrypt) && transport.is_none();
         let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
         if encrypt && rsa_key.is_none() {
             return Err(Error::InvalidArgument(
@@ -292,15 +319,8 @@ impl<K: ContextKind> ContextBuilder<K> {
             ));
         }
         let client_id = self.conn.client_id.clone();
-        let websocket = self.websocket.map(|w| {
-            let mut t = WsTransport::new(&self.host, self.port, w.ssl, &w.key).insecure(w.insecure);
-            if let Some(ca) = w.ca_file {
-                t = t.ca_file(ca);
-            }
-            t
-        });
         let settings = SessionSettings {
-            websocket,
+            transport,
             host: self.host,
             port: self.port,
             encrypt,

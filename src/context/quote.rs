@@ -1284,7 +1284,7 @@ impl QuoteContextBuilder {
             conn: ConnConfig { rsa_key, ..self.conn },
             // OpenD's WebSocket port serves trading and quotes alike, but the quote
             // context connects over TCP only for now.
-            websocket: None,
+            transport: None,
             reconnect: self.reconnect,
             disconnected_wait: self.disconnected_wait,
         };

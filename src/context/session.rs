@@ -144,11 +144,22 @@ pub enum ConnectionState {
     Closed,
 }
 
+/// A transport other than TCP for a session's connections.
+#[derive(Clone)]
+pub(crate) struct TransportChoice {
+    /// Makes the transport of one connection attempt.
+    pub make: Arc<dyn Fn() -> Box<dyn crate::conn::Transport> + Send + Sync>,
+    /// How long its login may take beyond the connect timeout.
+    pub login_wait: Duration,
+}
+
 /// Where a session connects and how.
 #[derive(Clone)]
 pub(crate) struct SessionSettings {
-    /// OpenD's WebSocket port instead of TCP (`host`/`port` are then the transport's).
-    pub websocket: Option<crate::conn::ws::WsTransport>,
+    /// Another transport than TCP (OpenD's WebSocket port): makes the transport of each
+    /// connection, and says how much longer than the connect timeout its login may take.
+    /// `host`/`port` are then the transport's, for messages.
+    pub transport: Option<TransportChoice>,
     pub host: String,
     pub port: u16,
     pub encrypt: bool,
@@ -278,8 +289,8 @@ impl Session {
         while self.init_rx.try_recv().is_ok() {}
         self.check_open()?;
         let (host, port) = (&self.settings.host, self.settings.port);
-        let started = match &self.settings.websocket {
-            Some(t) => self.api.init_connect_with(Box::new(t.clone())),
+        let started = match &self.settings.transport {
+            Some(t) => self.api.init_connect_with((t.make)()),
             None => self.api.init_connect(host, port, self.settings.encrypt),
         };
         if !started {
@@ -287,7 +298,7 @@ impl Session {
         }
         // The I/O thread bounds connecting plus InitConnect (or the WebSocket login, which
         // has its own timeout) by the connect timeout; this bound only matters if it is stuck.
-        let login = self.settings.websocket.as_ref().map_or(Duration::ZERO, |t| t.get_login_timeout());
+        let login = self.settings.transport.as_ref().map_or(Duration::ZERO, |t| t.login_wait);
         let bound = self.settings.conn.connect_timeout + login + Duration::from_secs(1);
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
