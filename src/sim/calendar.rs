@@ -72,6 +72,28 @@ pub fn weekday(days: i64) -> u32 {
     (days + 3).rem_euclid(7) as u32
 }
 
+/// Seconds per day.
+pub const DAY: i64 = 86_400;
+
+/// Whether a day count since 1970-01-01 is a trading day (Monday to Friday; holidays
+/// are not modelled).
+pub fn is_trading_day(days: i64) -> bool {
+    weekday(days) < 5
+}
+
+/// The latest trading day on or before `days`.
+pub fn trading_day_on_or_before(mut days: i64) -> i64 {
+    while !is_trading_day(days) {
+        days -= 1;
+    }
+    days
+}
+
+/// Trading days from `first` to `last` inclusive, in order.
+pub fn trading_days(first: i64, last: i64) -> impl Iterator<Item = i64> {
+    (first..=last).filter(|d| is_trading_day(*d))
+}
+
 /// Unix seconds at which US daylight saving time starts and ends in `year`
 /// (second Sunday of March 02:00 EST, first Sunday of November 02:00 EDT).
 fn us_dst_bounds(year: i64) -> (i64, i64) {
@@ -247,6 +269,35 @@ impl CalMarket {
             CalMarket::JpStock | CalMarket::JpFuture => 9 * 3600,
             _ => 8 * 3600,
         }
+    }
+
+    /// The local day (days since 1970-01-01 in the market's time zone) of `ts`.
+    pub fn local_day(self, ts: f64) -> i64 {
+        (ts.floor() as i64 + self.local_offset_secs(ts)).div_euclid(DAY)
+    }
+
+    /// The local minute of the day (0..1440) of `ts`.
+    pub fn local_minute(self, ts: f64) -> i64 {
+        (ts.floor() as i64 + self.local_offset_secs(ts)).rem_euclid(DAY) / 60
+    }
+
+    /// The Unix time of local midnight starting local day `days`. Daylight saving
+    /// changes at 02:00 local time, so the offset at midnight is the one in force at
+    /// the UTC midnight of the same date (a few hours earlier, on the same side of it).
+    pub fn local_midnight(self, days: i64) -> i64 {
+        days * DAY - self.local_offset_secs((days * DAY) as f64)
+    }
+
+    /// The Unix time of local minute `minute` (after local midnight) of local day `days`.
+    pub fn local_instant(self, days: i64, minute: i64) -> i64 {
+        self.local_midnight(days) + minute * 60
+    }
+
+    /// The continuous-trading sessions of a weekday as `(open, close)` minutes after
+    /// local midnight, in order: the sessions K-line bars fall in (auctions, breaks
+    /// and extended hours excluded).
+    pub fn trading_sessions(self) -> impl Iterator<Item = (i64, i64)> {
+        self.segments().iter().filter(|s| s.2.is_continuous()).map(|s| (i64::from(s.0), i64::from(s.1)))
     }
 
     /// The sessions of one weekday, in order.
@@ -653,6 +704,25 @@ mod tests {
         assert_eq!(new_york_offset(at("2026-03-08T07:00:00Z")), -4 * 3600);
         assert_eq!(new_york_offset(at("2026-11-01T05:59:59Z")), -4 * 3600);
         assert_eq!(new_york_offset(at("2026-11-01T06:00:00Z")), -5 * 3600);
+    }
+
+    #[test]
+    fn trading_days_and_kline_instants() {
+        let mon = days_from_civil(2026, 11, 30);
+        assert!(is_trading_day(mon) && !is_trading_day(mon - 1));
+        assert_eq!(trading_day_on_or_before(mon - 1), mon - 3);
+        assert_eq!(trading_days(mon - 3, mon).collect::<Vec<_>>(), vec![mon - 3, mon]);
+        // New York midnight: EST in winter, EDT in summer.
+        assert_eq!(CalMarket::UsStock.local_midnight(mon) as f64, at("2026-11-30T00:00:00-05:00"));
+        let jul = days_from_civil(2026, 7, 1);
+        assert_eq!(CalMarket::UsStock.local_instant(jul, 9 * 60 + 30) as f64, at("2026-07-01T09:30:00-04:00"));
+        assert_eq!(CalMarket::UsStock.local_day(at("2026-07-01T23:59:59-04:00")), jul);
+        assert_eq!(CalMarket::UsStock.local_minute(at("2026-07-01T09:31:00-04:00")), 9 * 60 + 31);
+        assert_eq!(CalMarket::HkStock.local_midnight(mon) as f64, at("2026-11-30T00:00:00+08:00"));
+        let hk: Vec<_> = CalMarket::HkStock.trading_sessions().collect();
+        assert_eq!(hk, vec![(9 * 60 + 30, 12 * 60), (13 * 60, 16 * 60)]);
+        let us: Vec<_> = CalMarket::UsStock.trading_sessions().collect();
+        assert_eq!(us, vec![(9 * 60 + 30, 16 * 60)]);
     }
 
     #[test]

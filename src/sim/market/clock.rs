@@ -1,81 +1,81 @@
-//! The market calendar of the quote side: each market's time zone, trading sessions,
-//! trading days and market state, and OpenD's time strings.
+//! The quote side's view of the market calendar: K-line minute labels, OpenD's
+//! market-local time strings, and the fallback market state.
 //!
-//! Deliberately simple: fixed UTC offsets (no daylight saving) and Monday to Friday as
-//! trading days (no holidays), for the K-line calendar and `Qot_RequestTradeDate`. The
-//! market state comes from the price source's market clock (the broker's
-//! `calendar::MarketClock`, which `GetGlobalState` reports too); a source without one
-//! gets the fixed states of [`market_state`] (stocks in the afternoon session, futures
-//! open). Reconciling the K-line sessions with `calendar.rs` is left to do.
+//! Time zones (with US daylight saving), sessions and trading days come from
+//! [`crate::sim::calendar`]; [`Calendar`] only maps a `TrdSecMarket` to a
+//! [`CalMarket`] and numbers its trading minutes for K-line bars. The market state
+//! comes from the price source's market clock (the broker's `calendar::MarketClock`,
+//! which `GetGlobalState` reports too); a source without one gets the fixed states of
+//! [`market_state`] (stocks in the afternoon session, futures open).
 
+use crate::sim::calendar::{civil_from_days, days_from_civil, CalMarket, DAY};
 use crate::sim::matching::{sec_market, InstrumentKind};
 
-/// Seconds per day.
-pub const DAY: i64 = 86_400;
-
-/// A market's calendar.
+/// A market's calendar as the quote side uses it: the broker's [`CalMarket`] (time zone
+/// with daylight saving, sessions) seen through the K-line bucketing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Calendar {
-    /// Offset of local time from UTC, seconds.
-    pub utc_offset: i64,
-    /// Trading sessions as (start, end) minutes after local midnight.
-    pub sessions: &'static [(i64, i64)],
+    /// The market whose time zone and sessions this is.
+    pub market: CalMarket,
 }
 
-const HK_SESSIONS: &[(i64, i64)] = &[(9 * 60 + 30, 12 * 60), (13 * 60, 16 * 60)];
-const CN_SESSIONS: &[(i64, i64)] = &[(9 * 60 + 30, 11 * 60 + 30), (13 * 60, 15 * 60)];
-const US_SESSIONS: &[(i64, i64)] = &[(9 * 60 + 30, 16 * 60)];
-const SG_SESSIONS: &[(i64, i64)] = &[(9 * 60, 12 * 60), (13 * 60, 17 * 60)];
-const JP_SESSIONS: &[(i64, i64)] = &[(9 * 60, 11 * 60 + 30), (12 * 60 + 30, 15 * 60 + 30)];
-
 impl Calendar {
-    /// The calendar of a `TrdSecMarket` (HK, US, SH/SZ, SG, JP; anything else uses HK's).
+    /// The calendar of a `TrdSecMarket` (HK, US, SH/SZ, SG, JP; anything else uses
+    /// HK's). Futures use their exchange's stock sessions for K-lines.
     pub fn of(sec: i32) -> Calendar {
-        match sec {
-            sec_market::US => Calendar { utc_offset: -5 * 3600, sessions: US_SESSIONS },
-            sec_market::CN_SH | sec_market::CN_SZ => Calendar { utc_offset: 8 * 3600, sessions: CN_SESSIONS },
-            sec_market::SG => Calendar { utc_offset: 8 * 3600, sessions: SG_SESSIONS },
-            sec_market::JP => Calendar { utc_offset: 9 * 3600, sessions: JP_SESSIONS },
-            _ => Calendar { utc_offset: 8 * 3600, sessions: HK_SESSIONS },
-        }
+        let market = match sec {
+            sec_market::US => CalMarket::UsStock,
+            sec_market::CN_SH | sec_market::CN_SZ => CalMarket::CnStock,
+            sec_market::SG => CalMarket::SgStock,
+            sec_market::JP => CalMarket::JpStock,
+            _ => CalMarket::HkStock,
+        };
+        Calendar { market }
+    }
+
+    /// Trading sessions as (start, end) minutes after local midnight.
+    pub fn sessions(&self) -> impl Iterator<Item = (i64, i64)> {
+        self.market.trading_sessions()
     }
 
     /// Trading minutes per day.
     pub fn minutes_per_day(&self) -> i64 {
-        self.sessions.iter().map(|(a, b)| b - a).sum()
+        self.sessions().map(|(a, b)| b - a).sum()
     }
 
     /// The local day number (days since 1970-01-01, local time) of a Unix time.
     pub fn day_of(&self, ts: f64) -> i64 {
-        (ts.floor() as i64 + self.utc_offset).div_euclid(DAY)
+        self.market.local_day(ts)
     }
 
     /// The Unix time of local midnight starting `day`.
     pub fn midnight(&self, day: i64) -> i64 {
-        day * DAY - self.utc_offset
+        self.market.local_midnight(day)
     }
 
     /// The local minute of the day of a Unix time.
     pub fn minute_of_day(&self, ts: f64) -> i64 {
-        (ts.floor() as i64 + self.utc_offset).rem_euclid(DAY) / 60
+        self.market.local_minute(ts)
     }
 
     /// The end minute (after local midnight) of the `i`-th trading minute of a day
     /// (`i` from 0), the label OpenD gives a one-minute bar.
     pub fn trading_minute_end(&self, i: i64) -> i64 {
         let mut left = i;
-        for (a, b) in self.sessions {
+        let mut last = 16 * 60;
+        for (a, b) in self.sessions() {
             if left < b - a {
                 return a + left + 1;
             }
             left -= b - a;
+            last = b;
         }
-        self.sessions.last().map(|s| s.1).unwrap_or(16 * 60)
+        last
     }
 
-    /// `YYYY-MM-DD HH:MM:SS` of a Unix time (`millis` adds `.mmm`).
+    /// `YYYY-MM-DD HH:MM:SS` of a Unix time in market-local time (`millis` adds `.mmm`).
     pub fn format(&self, ts: f64, millis: bool) -> String {
-        let total_ms = (ts * 1000.0).round() as i64 + self.utc_offset * 1000;
+        let total_ms = (ts * 1000.0).round() as i64 + self.market.local_offset_secs(ts) * 1000;
         let secs = total_ms.div_euclid(1000);
         let (y, mo, d) = civil_from_days(secs.div_euclid(DAY));
         let sod = secs.rem_euclid(DAY);
@@ -94,20 +94,6 @@ impl Calendar {
     }
 }
 
-/// Whether a day number is a trading day (Monday to Friday).
-pub fn is_trading_day(day: i64) -> bool {
-    // 1970-01-01 was a Thursday: (day + 3) mod 7 is 0 on Mondays.
-    (day + 3).rem_euclid(7) < 5
-}
-
-/// The latest trading day on or before `day`.
-pub fn trading_day_on_or_before(mut day: i64) -> i64 {
-    while !is_trading_day(day) {
-        day -= 1;
-    }
-    day
-}
-
 /// The market state the simulator reports for an instrument (`Qot_Common.QotMarketState`):
 /// stocks and options 5 (afternoon session), futures 23 (open).
 pub fn market_state(kind: InstrumentKind) -> i32 {
@@ -115,31 +101,6 @@ pub fn market_state(kind: InstrumentKind) -> i32 {
         InstrumentKind::Future => 23,
         _ => 5,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS[.mmm]]` into (day number, second of day).
@@ -182,9 +143,6 @@ mod tests {
     fn dates_round_trip() {
         let day = days_from_civil(2026, 11, 30);
         assert_eq!(civil_from_days(day), (2026, 11, 30));
-        assert!(is_trading_day(day)); // a Monday
-        assert!(!is_trading_day(day - 1));
-        assert_eq!(trading_day_on_or_before(day - 1), day - 3);
         assert_eq!(parse_time("2026-11-30 09:31:00"), Some((day, 9 * 3600 + 31 * 60)));
         assert_eq!(parse_time("2026-13-01"), None);
         assert_eq!(Calendar::format_day(day), "2026-11-30");
@@ -197,5 +155,11 @@ mod tests {
         assert_eq!(hk.trading_minute_end(0), 9 * 60 + 31);
         assert_eq!(hk.trading_minute_end(150), 13 * 60 + 1);
         assert_eq!(hk.format(hk.midnight(0) as f64 + 61.5, true), "1970-01-01 00:01:01.500");
+        // US times follow New York daylight saving: 09:31 EDT is 13:31 UTC in July.
+        let us = Calendar::of(sec_market::US);
+        let jul = days_from_civil(2026, 7, 1);
+        assert_eq!(us.midnight(jul) + us.trading_minute_end(0) * 60, 1_782_912_660);
+        assert_eq!(us.format(1_782_912_660.0, false), "2026-07-01 09:31:00");
+        assert_eq!(us.format(1_796_049_060.0, false), "2026-11-30 09:31:00");
     }
 }

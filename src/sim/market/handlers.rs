@@ -12,11 +12,12 @@ use crate::pb::{
 use crate::sim::matching::{sec_market, sec_market_of_qot_market, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::{is_trading_day, market_state, parse_time, Calendar, DAY};
+use super::clock::{market_state, parse_time, Calendar};
 use super::history::Bar;
 use super::live::{Tick, BOOK_LEVELS};
 use super::subs::{is_served_sub_type, kl_type_of_sub, sub_of_kl_type, Item};
 use super::{now_secs, round9, Entry, Inner, PriceSource, Push, State};
+use crate::sim::calendar::{civil_from_days, is_trading_day, trading_days};
 
 /// Protocol ids served here (from the protocol table in `pb`).
 pub(crate) mod ids {
@@ -392,6 +393,7 @@ fn aggregate(bars: impl Iterator<Item = Bar>, mut group: impl FnMut(&Bar) -> i64
 /// Intraday bars of `kl` on one day (history or live).
 fn intraday_day(e: &Entry, k: i64, day: i64) -> Vec<Bar> {
     let cal = e.history.cal;
+    let sessions: Vec<(i64, i64)> = cal.sessions().collect();
     let mid = cal.midnight(day);
     let minutes: Vec<Bar> = if day >= e.history.live_day {
         e.live.minutes.values().filter(|b| cal.day_of((b.ts - 60) as f64) == day).copied().collect()
@@ -402,13 +404,13 @@ fn intraday_day(e: &Entry, k: i64, day: i64) -> Vec<Bar> {
     // the live day has, by k minutes of the clock).
     let mut out = aggregate(minutes.into_iter(), |b| {
         let m = (b.ts - mid) / 60 - 1; // start minute of the bar
-        let (start, _) = cal.sessions.iter().copied().find(|(a, z)| m >= *a && m < *z).unwrap_or((0, 0));
+        let (start, _) = sessions.iter().copied().find(|(a, z)| m >= *a && m < *z).unwrap_or((0, 0));
         start * 10_000 + (m - start) / k
     });
     for b in &mut out {
         // Label: the end of the bucket, capped at the session end.
         let m = (b.ts - mid) / 60 - 1;
-        let (start, end) = cal.sessions.iter().copied().find(|(a, z)| m >= *a && m < *z).unwrap_or((0, 24 * 60));
+        let (start, end) = sessions.iter().copied().find(|(a, z)| m >= *a && m < *z).unwrap_or((0, 24 * 60));
         let label = (start + ((m - start) / k + 1) * k).min(end);
         b.ts = mid + label * 60;
     }
@@ -417,7 +419,7 @@ fn intraday_day(e: &Entry, k: i64, day: i64) -> Vec<Bar> {
 
 /// The group key of a daily bar for a day-or-longer `KLType`.
 fn day_group(kl: i32, day: i64) -> i64 {
-    let (y, m, _) = super::clock::civil_from_days(day);
+    let (y, m, _) = civil_from_days(day);
     match kl {
         3 => (day + 3).div_euclid(7),
         4 => y * 12 + i64::from(m),
@@ -1085,11 +1087,10 @@ fn request_trade_date(
         return Err("The range of trading days may span at most ten years".into());
     }
     let cal = Calendar::of(sec);
-    let list = (first..=last)
-        .filter(|d| is_trading_day(*d))
+    let list = trading_days(first, last)
         .map(|d| ttd::TradeDate {
             time: Calendar::format_day(d),
-            timestamp: Some((d * DAY - cal.utc_offset) as f64),
+            timestamp: Some(cal.midnight(d) as f64),
             trade_date_type: Some(0),
         })
         .collect();

@@ -10,7 +10,8 @@
 
 use crate::sim::matching::{Instrument, InstrumentKind};
 
-use super::clock::{civil_from_days, days_from_civil, is_trading_day, Calendar};
+use super::clock::Calendar;
+use crate::sim::calendar::{civil_from_days, days_from_civil, is_trading_day};
 
 /// How many years of history the simulator invents before the live day.
 pub const HISTORY_YEARS: i64 = 10;

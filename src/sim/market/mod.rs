@@ -45,10 +45,11 @@ use super::broker::Broker;
 use super::matching::{sec_market, split_full_code, Instrument, Market};
 use super::{ConnInfo, PushSink, QuoteHandler};
 
-use self::clock::{trading_day_on_or_before, Calendar};
+use self::clock::Calendar;
 use self::history::{fnv1a, History};
 use self::live::Live;
 use self::subs::Subs;
+use crate::sim::calendar::trading_day_on_or_before;
 
 /// Default subscription quota (OpenD's depends on the account's level).
 pub const DEFAULT_SUB_QUOTA: i32 = 1000;
