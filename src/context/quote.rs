@@ -222,6 +222,20 @@ fn securities(codes: &[SecurityCode]) -> Vec<pb::qot_common::Security> {
     codes.iter().map(|c| c.to_pb_security()).collect()
 }
 
+/// `codes` parsed, de-duplicated and in the wire's form, for a request's `security_list`.
+fn security_list<I, S>(codes: I) -> Result<Vec<pb::qot_common::Security>>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    Ok(securities(&parse_codes(codes)?))
+}
+
+/// A reply's static infos, converted.
+fn basic_infos(list: &[pb::qot_common::SecurityStaticInfo]) -> Vec<StockBasicInfo> {
+    list.iter().map(StockBasicInfo::from).collect()
+}
+
 fn sub_keys(codes: &[SecurityCode], types: &[SubType]) -> Vec<SubKey> {
     let mut keys = Vec::new();
     for c in codes {
@@ -712,9 +726,8 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         let s2c = self.inner.call::<proto::GetBasicQot>(pb::qot_get_basic_qot::C2s {
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         })?;
         Ok(s2c.basic_qot_list.iter().map(Quote::from).collect())
@@ -781,9 +794,8 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         let s2c = self.inner.call::<proto::GetSecuritySnapshot>(pb::qot_get_security_snapshot::C2s {
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         })?;
         Ok(s2c.snapshot_list.iter().map(Snapshot::from).collect())
@@ -884,15 +896,14 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         let c2s = pb::qot_get_static_info::C2s {
             market: Some(market.qot_market().value()),
             sec_type: Some(stock_type.value()),
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         };
         let s2c = self.inner.call::<proto::GetStaticInfo>(c2s)?;
-        Ok(s2c.static_info_list.iter().map(StockBasicInfo::from).collect())
+        Ok(basic_infos(&s2c.static_info_list))
     }
 
     /// Market states of securities (Python `get_market_state`; 3223).
@@ -901,9 +912,8 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         self.inner.call::<proto::GetMarketState>(pb::qot_get_market_state::C2s {
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         })
     }
@@ -946,7 +956,7 @@ impl QuoteContext {
             plate: c.to_pb_security(),
             ..Default::default()
         })?;
-        Ok(s2c.static_info_list.iter().map(StockBasicInfo::from).collect())
+        Ok(basic_infos(&s2c.static_info_list))
     }
 
     /// Plates the securities belong to (Python `get_owner_plate`; 3207).
@@ -955,9 +965,8 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         self.inner.call::<proto::GetOwnerPlate>(pb::qot_get_owner_plate::C2s {
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         })
     }
@@ -993,7 +1002,7 @@ impl QuoteContext {
             reference_type,
             header: None,
         })?;
-        Ok(s2c.static_info_list.iter().map(StockBasicInfo::from).collect())
+        Ok(basic_infos(&s2c.static_info_list))
     }
 
     /// Future contract details (Python `get_future_info`; 3218).
@@ -1002,9 +1011,8 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         self.inner.call::<proto::GetFutureInfo>(pb::qot_get_future_info::C2s {
-            security_list: securities(&codes),
+            security_list: security_list(codes)?,
             header: None,
         })
     }
@@ -1052,7 +1060,7 @@ impl QuoteContext {
             group_name: group_name.into(),
             header: None,
         })?;
-        Ok(s2c.static_info_list.iter().map(StockBasicInfo::from).collect())
+        Ok(basic_infos(&s2c.static_info_list))
     }
 
     /// Adds to, removes from or moves out of a watchlist group (Python
@@ -1063,12 +1071,11 @@ impl QuoteContext {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let codes = parse_codes(codes)?;
         self.inner
             .call::<proto::ModifyUserSecurity>(pb::qot_modify_user_security::C2s {
                 group_name: group_name.into(),
                 op,
-                security_list: securities(&codes),
+                security_list: security_list(codes)?,
                 header: None,
             })
             .map(|_| ())

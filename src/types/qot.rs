@@ -298,29 +298,50 @@ pub struct OrderBook {
     pub svr_recv_time_ask: String,
 }
 
+impl OrderBook {
+    /// The book from the fields the reply (3012) and the push (3013) share.
+    fn from_parts(
+        security: &qc::Security,
+        name: &Option<String>,
+        bid: &[qc::OrderBook],
+        ask: &[qc::OrderBook],
+        recv_bid: &Option<String>,
+        recv_ask: &Option<String>,
+    ) -> Self {
+        OrderBook {
+            code: code_of(security),
+            name: name.clone().unwrap_or_default(),
+            bid: bid.iter().map(OrderBookLevel::from).collect(),
+            ask: ask.iter().map(OrderBookLevel::from).collect(),
+            svr_recv_time_bid: recv_bid.clone().unwrap_or_default(),
+            svr_recv_time_ask: recv_ask.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl From<&pb::qot_get_order_book::S2c> for OrderBook {
     fn from(s: &pb::qot_get_order_book::S2c) -> Self {
-        OrderBook {
-            code: code_of(&s.security),
-            name: s.name.clone().unwrap_or_default(),
-            bid: s.order_book_bid_list.iter().map(OrderBookLevel::from).collect(),
-            ask: s.order_book_ask_list.iter().map(OrderBookLevel::from).collect(),
-            svr_recv_time_bid: s.svr_recv_time_bid.clone().unwrap_or_default(),
-            svr_recv_time_ask: s.svr_recv_time_ask.clone().unwrap_or_default(),
-        }
+        OrderBook::from_parts(
+            &s.security,
+            &s.name,
+            &s.order_book_bid_list,
+            &s.order_book_ask_list,
+            &s.svr_recv_time_bid,
+            &s.svr_recv_time_ask,
+        )
     }
 }
 
 impl From<&pb::qot_update_order_book::S2c> for OrderBook {
     fn from(s: &pb::qot_update_order_book::S2c) -> Self {
-        OrderBook {
-            code: code_of(&s.security),
-            name: s.name.clone().unwrap_or_default(),
-            bid: s.order_book_bid_list.iter().map(OrderBookLevel::from).collect(),
-            ask: s.order_book_ask_list.iter().map(OrderBookLevel::from).collect(),
-            svr_recv_time_bid: s.svr_recv_time_bid.clone().unwrap_or_default(),
-            svr_recv_time_ask: s.svr_recv_time_ask.clone().unwrap_or_default(),
-        }
+        OrderBook::from_parts(
+            &s.security,
+            &s.name,
+            &s.order_book_bid_list,
+            &s.order_book_ask_list,
+            &s.svr_recv_time_bid,
+            &s.svr_recv_time_ask,
+        )
     }
 }
 

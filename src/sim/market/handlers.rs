@@ -177,6 +177,19 @@ fn require_sub(st: &State, conn: &ConnInfo, i: usize, sub_type: i32, sec: &qc::S
     }
 }
 
+/// The entry of `sec`, synced, once `conn` holds `sub_type` on it (lookup errors first).
+fn subscribed<'a>(
+    st: &'a mut State,
+    src: &dyn PriceSource,
+    conn: &ConnInfo,
+    sec: &qc::Security,
+    sub_type: i32,
+) -> Res<&'a Entry> {
+    let i = lookup(st, src, sec)?;
+    require_sub(st, conn, i, sub_type, sec)?;
+    Ok(&st.entries[i])
+}
+
 fn code_str(e: &Entry, _sec: &qc::Security) -> String {
     e.instrument.full_code()
 }
@@ -744,9 +757,8 @@ fn get_basic_qot(
 ) -> Res<(qot_get_basic_qot::S2c, Vec<Push>)> {
     let mut list = Vec::with_capacity(c.security_list.len());
     for sec in &c.security_list {
-        let i = lookup(st, src, sec)?;
-        require_sub(st, conn, i, 1, sec)?;
-        list.push(basic_qot(&st.entries[i], sec));
+        let e = subscribed(st, src, conn, sec, 1)?;
+        list.push(basic_qot(e, sec));
     }
     Ok((qot_get_basic_qot::S2c { basic_qot_list: list }, Vec::new()))
 }
@@ -763,11 +775,8 @@ fn get_kl(
     if !(0..=2).contains(&c.rehab_type) {
         return Err(format!("Unknown rehabType {}", c.rehab_type));
     }
-    let i = lookup(st, src, &c.security)?;
-    let sub_type = sub_of_kl_type(c.kl_type).unwrap_or(0);
-    require_sub(st, conn, i, sub_type, &c.security)?;
+    let e = subscribed(st, src, conn, &c.security, sub_of_kl_type(c.kl_type).unwrap_or(0))?;
     let n = c.req_num.clamp(0, 1000) as usize;
-    let e = &st.entries[i];
     let intraday = kl_minutes(c.kl_type).is_some();
     let kl_list = latest_bars(e, c.kl_type, n).iter().map(|b| kline(e, b, c.rehab_type, intraday, 0)).collect();
     Ok((qot_get_kl::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), kl_list }, Vec::new()))
@@ -779,9 +788,7 @@ fn get_rt(
     conn: &ConnInfo,
     c: &qot_get_rt::C2s,
 ) -> Res<(qot_get_rt::S2c, Vec<Push>)> {
-    let i = lookup(st, src, &c.security)?;
-    require_sub(st, conn, i, 5, &c.security)?;
-    let e = &st.entries[i];
+    let e = subscribed(st, src, conn, &c.security, 5)?;
     Ok((
         qot_get_rt::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), rt_list: rt_list(e) },
         Vec::new(),
@@ -794,9 +801,7 @@ fn get_ticker(
     conn: &ConnInfo,
     c: &qot_get_ticker::C2s,
 ) -> Res<(qot_get_ticker::S2c, Vec<Push>)> {
-    let i = lookup(st, src, &c.security)?;
-    require_sub(st, conn, i, 4, &c.security)?;
-    let e = &st.entries[i];
+    let e = subscribed(st, src, conn, &c.security, 4)?;
     let n = c.max_ret_num.clamp(0, 1000) as usize;
     let skip = e.live.tickers.len().saturating_sub(n);
     let ticker_list = e.live.tickers.iter().skip(skip).map(|t| ticker(e, t)).collect();
@@ -812,9 +817,7 @@ fn get_order_book(
     conn: &ConnInfo,
     c: &qot_get_order_book::C2s,
 ) -> Res<(qot_get_order_book::S2c, Vec<Push>)> {
-    let i = lookup(st, src, &c.security)?;
-    require_sub(st, conn, i, 2, &c.security)?;
-    let e = &st.entries[i];
+    let e = subscribed(st, src, conn, &c.security, 2)?;
     let (bids, asks) = e.live.book(c.num.clamp(0, BOOK_LEVELS as i32) as usize);
     let now = e.live.cal.format(e.live.updated, true);
     let s2c = qot_get_order_book::S2c {
@@ -837,9 +840,7 @@ fn get_broker(
     conn: &ConnInfo,
     c: &qot_get_broker::C2s,
 ) -> Res<(qot_get_broker::S2c, Vec<Push>)> {
-    let i = lookup(st, src, &c.security)?;
-    require_sub(st, conn, i, 14, &c.security)?;
-    let e = &st.entries[i];
+    let e = subscribed(st, src, conn, &c.security, 14)?;
     let (bid, ask) = e.live.broker_queue();
     let s2c = qot_get_broker::S2c {
         security: c.security.clone(),
