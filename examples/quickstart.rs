@@ -68,6 +68,11 @@ fn fill_line(f: &OrderFill) -> String {
 /// A failed step: its name and why.
 struct StepError(String, Error);
 
+/// OpenD's minimum interval between two orders of an account.
+const ORDER_INTERVAL: Duration = Duration::from_millis(25);
+/// OpenD's minimum interval between two modifications of an account's orders.
+const MODIFY_INTERVAL: Duration = Duration::from_millis(45);
+
 fn step<T>(name: &str, r: Result<T, Error>) -> Result<T, StepError> {
     r.map_err(|e| StepError(name.to_string(), e))
 }
@@ -187,6 +192,9 @@ fn run() -> Result<(), StepError> {
     let limit = step("place limit order", api.call::<pb::proto::PlaceOrder>(place(OrderType::Normal)))?;
     let limit_id = limit.order_id_ex.clone().unwrap_or_default();
     println!("placed limit order {limit_id} at {price}");
+    // OpenD refuses two orders of an account less than 0.02 s apart (and two modifies less
+    // than 0.04 s apart): a bot paces its write requests.
+    std::thread::sleep(ORDER_INTERVAL);
     let market_order = step("place market order", api.call::<pb::proto::PlaceOrder>(place(OrderType::Market)))?;
     println!("placed market order {}", market_order.order_id_ex.unwrap_or_default());
     std::thread::sleep(Duration::from_millis(300));
@@ -208,6 +216,7 @@ fn run() -> Result<(), StepError> {
         api.call::<pb::proto::ModifyOrder>(modify(ModifyOrderOp::Normal, Some(new_price), Some(qty))),
     )?;
     println!("modified limit order {limit_id} to {new_price}");
+    std::thread::sleep(MODIFY_INTERVAL);
     step("cancel order", api.call::<pb::proto::ModifyOrder>(modify(ModifyOrderOp::Cancel, None, None)))?;
     println!("cancelled limit order {limit_id}");
     std::thread::sleep(Duration::from_millis(300));
@@ -221,13 +230,18 @@ fn run() -> Result<(), StepError> {
     for o in orders.order_list.iter().map(Order::from) {
         println!("  order {}", order_line(&o));
     }
-    let fills = step(
-        "get_order_fill_list",
-        api.call::<pb::proto::GetOrderFillList>(pb::trd_get_order_fill_list::C2s { header, ..Default::default() }),
-    )?;
-    println!("fills today: {}", fills.order_fill_list.len());
-    for f in fills.order_fill_list.iter().map(OrderFill::from) {
-        println!("  fill {}", fill_line(&f));
+    if env == TrdEnv::Simulate {
+        // OpenD answers no deal queries on paper (SIMULATE) accounts.
+        println!("fills today: not queried (OpenD has no deal queries for paper accounts)");
+    } else {
+        let fills = step(
+            "get_order_fill_list",
+            api.call::<pb::proto::GetOrderFillList>(pb::trd_get_order_fill_list::C2s { header, ..Default::default() }),
+        )?;
+        println!("fills today: {}", fills.order_fill_list.len());
+        for f in fills.order_fill_list.iter().map(OrderFill::from) {
+            println!("  fill {}", fill_line(&f));
+        }
     }
     let funds =
         step("get_funds", api.call::<pb::proto::GetFunds>(pb::trd_get_funds::C2s { header, ..Default::default() }))?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ftapi::context::{
     AccSel, CashFlowQuery, ConnectionEvent, ContextBuilder, ContextKind, DealQuery, FillUpdate, FundsQuery,
-    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, OrderUpdate, PlaceOrder,
-    PositionQuery, TradeContext,
+    HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderQuery, OrderUpdate, PlaceOrder, PositionQuery,
+    TradeContext,
 };
 use ftapi::types::{Account, OrderType, SecurityCode, SecurityFirm, TrdEnv, TrdMarket, TrdSide};
 
@@ -230,14 +230,19 @@ pub fn run<K: ContextKind>(ctx: &TradeContext<K>, opts: &Options, futures: bool)
         }
         let orders = st.run("order_list_query", ctx.order_list_query(OrderQuery::new().account(sel)))?;
         println!("step order_list_query {label}: {} order(s) today", orders.len());
-        let deals = st.run("deal_list_query", ctx.deal_list_query(DealQuery::new().account(sel)))?;
-        println!("step deal_list_query {label}: {} fill(s) today", deals.len());
+        // OpenD answers no deal queries (today's or history) on paper accounts.
+        if env == TrdEnv::Real {
+            let deals = st.run("deal_list_query", ctx.deal_list_query(DealQuery::new().account(sel)))?;
+            println!("step deal_list_query {label}: {} fill(s) today", deals.len());
+        }
         let hist =
             st.run("history_order_list_query", ctx.history_order_list_query(HistoryOrderQuery::new().account(sel)))?;
         println!("step history_order_list_query {label}: {} order(s) in 90 days", hist.len());
-        let hist_deals =
-            st.run("history_deal_list_query", ctx.history_deal_list_query(HistoryDealQuery::new().account(sel)))?;
-        println!("step history_deal_list_query {label}: {} fill(s) in 90 days", hist_deals.len());
+        if env == TrdEnv::Real {
+            let hist_deals =
+                st.run("history_deal_list_query", ctx.history_deal_list_query(HistoryDealQuery::new().account(sel)))?;
+            println!("step history_deal_list_query {label}: {} fill(s) in 90 days", hist_deals.len());
+        }
         if env == TrdEnv::Real {
             let flows =
                 st.run("get_acc_cash_flow", ctx.get_acc_cash_flow(CashFlowQuery::new(today_utc()).account(sel)))?;
@@ -309,10 +314,7 @@ pub fn run<K: ContextKind>(ctx: &TradeContext<K>, opts: &Options, futures: bool)
             o.order_id_ex, o.code, o.qty, o.price, o.order_status
         );
     }
-    let fees = st.run("order_fee_query", ctx.order_fee_query(OrderFeeQuery::new([id.clone()]).account(sel)))?;
-    for f in &fees {
-        println!("step order_fee_query: {} fee={:?}", f.order_id_ex, f.fee_amount);
-    }
+    // The order-fee query is for real accounts only: OpenD refuses it on paper accounts.
     st.run("modify_order(cancel)", ctx.modify_order(ModifyOrder::cancel(&id).account(sel)))?;
     println!("step cancel: order {id} cancelled");
     Ok(st.done)
