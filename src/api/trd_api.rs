@@ -9,7 +9,8 @@ use prost::Message;
 use super::spi::{ConnSpi, TrdSpi};
 use crate::codec::{decode_body, RsaKey};
 use crate::conn::{
-    ConnConfig, ConnEvents, ConnFailure, ConnState, Connection, InitInfo, Responder, Serials, TcpTransport, Transport,
+    ConnConfig, ConnEvents, ConnFailure, ConnState, Connection, InitInfo, PushRun, ReplySlot, Responder, Serials,
+    TcpTransport, Transport,
 };
 use crate::error::{ret_type, Error, Result};
 use crate::pb::{self, Protocol, RequestEnvelope, ResponseEnvelope};
@@ -393,16 +394,14 @@ impl TrdApi {
             return Err(Error::InvalidArgument("blocking call from the connection's I/O thread".into()));
         }
         let _in_call = conn.enter_call();
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let responder = Responder::Direct(Box::new(move |_serial: u32, res: Result<Vec<u8>>| {
-            let _ = tx.send(res);
-        }));
-        let serial = Self::send_on::<P>(&conn, req, timeout, responder)?;
+        let slot = Arc::new(ReplySlot::new());
+        let serial = Self::send_on::<P>(&conn, req, timeout, Responder::Slot(slot.clone()))?;
         let wait = timeout.unwrap_or_else(|| conn.request_timeout());
         // The I/O thread answers at the deadline; the margin only matters if it is stuck.
-        match rx.recv_timeout(wait + Duration::from_secs(2)) {
-            Ok(r) => r.and_then(|b| decode_reply::<P>(&b)),
-            Err(_) => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),
+        let deadline = std::time::Instant::now() + wait + Duration::from_secs(2);
+        match slot.wait(conn.reply_spin(), deadline) {
+            Some(r) => r.and_then(|b| decode_reply::<P>(&b)),
+            None => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),
         }
     }
 
@@ -581,36 +580,42 @@ impl ConnEvents for ApiEvents {
         }
     }
 
-    fn push(&self, conn: &Arc<Connection>, proto_id: u32, body: Vec<u8>) {
+    fn push(&self, conn: &Arc<Connection>, pushes: &mut PushRun<'_>) {
+        // Looked up once for the whole run of pushes.
         let Some(inner) = self.target(conn) else { return };
         let hook = inner.push_hook.read().clone();
+        let spi = inner.trd_spi.read().clone();
+        let api = TrdApi::view(inner);
         if let Some(hook) = hook {
-            hook(&TrdApi::view(inner), proto_id, &body);
+            for (proto_id, body) in pushes {
+                hook(&api, proto_id, body);
+            }
             return;
         }
-        let Some(spi) = inner.trd_spi.read().clone() else {
-            log::debug!("push {proto_id} dropped: no TrdSpi set");
+        let Some(spi) = spi else {
+            log::debug!("{} push(es) dropped: no TrdSpi set", pushes.count());
             return;
         };
-        let api = TrdApi::view(inner);
         use pb::PushProtocol;
-        match proto_id {
-            pb::proto::UpdateOrder::PROTO_ID => {
-                if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, &body) {
-                    spi.on_push_update_order(&api, s);
+        for (proto_id, body) in pushes {
+            match proto_id {
+                pb::proto::UpdateOrder::PROTO_ID => {
+                    if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, body) {
+                        spi.on_push_update_order(&api, s);
+                    }
                 }
-            }
-            pb::proto::UpdateOrderFill::PROTO_ID => {
-                if let Some(s) = decode_push::<pb::trd_update_order_fill::Response>(proto_id, &body) {
-                    spi.on_push_update_order_fill(&api, s);
+                pb::proto::UpdateOrderFill::PROTO_ID => {
+                    if let Some(s) = decode_push::<pb::trd_update_order_fill::Response>(proto_id, body) {
+                        spi.on_push_update_order_fill(&api, s);
+                    }
                 }
-            }
-            pb::proto::Notify::PROTO_ID => {
-                if let Some(s) = decode_push::<pb::notify::Response>(proto_id, &body) {
-                    spi.on_push_notify(&api, s);
+                pb::proto::Notify::PROTO_ID => {
+                    if let Some(s) = decode_push::<pb::notify::Response>(proto_id, body) {
+                        spi.on_push_notify(&api, s);
+                    }
                 }
+                other => log::debug!("push {other} has no callback"),
             }
-            other => log::debug!("push {other} has no callback"),
         }
     }
 

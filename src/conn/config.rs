@@ -60,6 +60,11 @@ pub struct ConnConfig {
     /// connection stops reading until a callback returns, so TCP pushes back on OpenD;
     /// timeouts and keepalive go on meanwhile, and no push is dropped.
     pub push_queue_capacity: usize,
+    /// How long a blocking call spins, watching for its reply, before it parks its
+    /// thread (default 50 µs). Spinning saves the wake-up of a parked thread (several
+    /// microseconds) on replies that come back quickly, at the price of keeping one core
+    /// busy for at most this long per call; `Duration::ZERO` parks at once.
+    pub reply_spin: Duration,
     /// The RSA private key OpenD is configured with, used by encrypted TCP connections
     /// for InitConnect (C++ `SetRSAPrivateKey`; default none). Its `Debug` output is
     /// redacted.
@@ -80,6 +85,7 @@ impl Default for ConnConfig {
             recv_notify: true,
             dead_after_intervals: 3,
             push_queue_capacity: 4096,
+            reply_spin: Duration::from_micros(50),
             rsa_key: None,
         }
     }
@@ -137,6 +143,8 @@ setters! {
     dead_after_intervals: u32;
     /// See [`ConnConfig::push_queue_capacity`].
     push_queue_capacity: usize;
+    /// See [`ConnConfig::reply_spin`].
+    reply_spin: Duration;
 }
 
 impl ConnConfigBuilder {

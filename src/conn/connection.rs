@@ -13,7 +13,7 @@ use prost::Message;
 
 use super::config::ConnConfig;
 use super::failure::{ConnFailure, SocketFailKind};
-use super::pending::{PendingEntry, PendingTable, Responder};
+use super::pending::{AnswerFn, PendingEntry, PendingTable, Responder};
 use super::transport::{
     Cancel, Incoming, InitInfo, Liveness, OpenContext, PacketReceiver, PacketSender, Serials, Transport,
 };
@@ -36,8 +36,10 @@ pub enum ConnState {
 pub(crate) trait ConnEvents: Send + Sync + 'static {
     /// Opening finished (or failed). Not called if the user closed first.
     fn init_done(&self, conn: &Arc<Connection>, result: Result<InitInfo, ConnFailure>);
-    /// A push packet (1003, 2208, 2218, ...), plaintext body.
-    fn push(&self, conn: &Arc<Connection>, proto_id: u32, body: Vec<u8>);
+    /// Push packets (1003, 2208, 2218, ...) with their plaintext bodies, in wire order:
+    /// the consecutive pushes of one read, so that whatever is looked up per push
+    /// target is looked up once per run. The run ends early if the user closes.
+    fn push(&self, conn: &Arc<Connection>, pushes: &mut PushRun<'_>);
     /// A connection that was ready has been lost (never called after a user `close`).
     fn lost(&self, conn: &Arc<Connection>, failure: ConnFailure);
 }
@@ -46,32 +48,96 @@ const ST_CONNECTING: u8 = 0;
 const ST_READY: u8 = 1;
 const ST_CLOSED: u8 = 2;
 
-/// One unit of work for the callback thread.
-struct Job {
-    /// A push: counted against the push capacity, skipped after a user close.
-    push: bool,
-    run: Box<dyn FnOnce() + Send>,
+/// One thing for the callback thread to do, in wire order.
+enum Delivery {
+    /// A push packet, its body at `start..end` of [`Job::bodies`]: counted against the
+    /// push capacity, skipped after a user close.
+    Push { proto_id: u32, start: usize, end: usize },
+    /// The answer to a request whose responder runs on the callback thread.
+    Answer { serial: u32, respond: AnswerFn, result: Result<Vec<u8>, Error> },
+    /// A connection event (`init_done`, `lost`).
+    Event(Box<dyn FnOnce() + Send>),
 }
 
-/// Push admission between the I/O thread and the callback thread.
+/// What the I/O thread hands the callback thread at once: everything one read brought
+/// that user code must see (one channel message and at most one wake-up per read, not
+/// per packet).
+#[derive(Default)]
+struct Job {
+    deliveries: Vec<Delivery>,
+    /// The bodies of the pushes, one after the other. Copying them here lets the I/O
+    /// thread free each packet's buffer itself: buffers allocated on one thread and
+    /// freed on another make the allocator lock on every push.
+    bodies: Vec<u8>,
+    /// How many of them are pushes (released from the push capacity when done).
+    pushes: usize,
+}
+
+impl Job {
+    fn push(&mut self, proto_id: u32, body: &[u8]) {
+        let start = self.bodies.len();
+        self.bodies.extend_from_slice(body);
+        self.deliveries.push(Delivery::Push { proto_id, start, end: self.bodies.len() });
+        self.pushes += 1;
+    }
+}
+
+/// The pushes of one run, as [`ConnEvents::push`] sees them: it stops yielding once the
+/// user closed the connection.
+pub(crate) struct PushRun<'a> {
+    items: &'a mut std::iter::Peekable<std::vec::IntoIter<Delivery>>,
+    bodies: &'a [u8],
+    closed: &'a AtomicBool,
+}
+
+impl<'a> Iterator for PushRun<'a> {
+    type Item = (u32, &'a [u8]);
+
+    fn next(&mut self) -> Option<(u32, &'a [u8])> {
+        if self.closed.load(Ordering::Acquire) {
+            // Dropped with the job: pushes are not delivered after a user close.
+            return None;
+        }
+        match self.items.next_if(|d| matches!(d, Delivery::Push { .. }))? {
+            Delivery::Push { proto_id, start, end } => Some((proto_id, self.bodies.get(start..end).unwrap_or(&[]))),
+            _ => None,
+        }
+    }
+}
+
+/// Push admission between the I/O thread and the callback thread. The count is an
+/// atomic; the lock and condition variable are only touched when the I/O thread has
+/// to wait (queue full), or by a release that finds it waiting.
 struct PushFlow {
-    queued: Mutex<usize>,
-    cv: Condvar,
+    queued: AtomicUsize,
     capacity: usize,
+    /// The I/O thread is (about to be) waiting on `cv`.
+    io_waiting: AtomicBool,
+    lock: Mutex<()>,
+    cv: Condvar,
     /// Blocking calls made from the callback thread that are waiting for their reply.
     in_call: AtomicUsize,
 }
 
 impl PushFlow {
-    fn release(&self) {
-        let mut q = self.queued.lock();
-        *q = q.saturating_sub(1);
-        self.cv.notify_all();
+    fn release(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::SeqCst);
+        if self.io_waiting.load(Ordering::SeqCst) {
+            self.wake();
+        }
     }
 
     fn wake(&self) {
-        let _g = self.queued.lock();
+        let _g = self.lock.lock();
         self.cv.notify_all();
+    }
+
+    /// Whether `n` more pushes may be queued now: there is room, the queue is empty (a
+    /// read with more pushes than the capacity still goes through, whole), or the
+    /// callback thread waits in a blocking call whose reply must be read.
+    fn admits(&self, n: usize, closed: &AtomicBool) -> bool {
+        let q = self.queued.load(Ordering::SeqCst);
+        q == 0 || q + n <= self.capacity || self.in_call.load(Ordering::SeqCst) > 0 || closed.load(Ordering::Acquire)
     }
 }
 
@@ -137,7 +203,14 @@ impl Connection {
             io_id: OnceLock::new(),
             callback_id: OnceLock::new(),
             threads: Mutex::new(Vec::new()),
-            flow: PushFlow { queued: Mutex::new(0), cv: Condvar::new(), capacity, in_call: AtomicUsize::new(0) },
+            flow: PushFlow {
+                queued: AtomicUsize::new(0),
+                capacity,
+                io_waiting: AtomicBool::new(false),
+                lock: Mutex::new(()),
+                cv: Condvar::new(),
+                in_call: AtomicUsize::new(0),
+            },
         });
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let c = conn.clone();
@@ -178,6 +251,11 @@ impl Connection {
         self.pending.len()
     }
 
+    /// How long a blocking call spins for its reply before parking.
+    pub(crate) fn reply_spin(&self) -> Duration {
+        self.config.reply_spin
+    }
+
     /// The configured request timeout.
     pub(crate) fn request_timeout(&self) -> Duration {
         self.config.request_timeout
@@ -201,7 +279,7 @@ impl Connection {
         if !self.on_callback_thread() {
             return None;
         }
-        self.flow.in_call.fetch_add(1, Ordering::AcqRel);
+        self.flow.in_call.fetch_add(1, Ordering::SeqCst);
         self.flow.wake();
         Some(CallGuard(self.clone()))
     }
@@ -272,12 +350,31 @@ impl Connection {
 fn callback_loop(conn: Arc<Connection>, rx: Receiver<Job>) {
     let _ = conn.callback_id.set(std::thread::current().id());
     for job in rx.iter() {
-        // After a user close, pushes are dropped; answers are still delivered.
-        if !(job.push && conn.user_closed.load(Ordering::Acquire)) && catch_unwind(AssertUnwindSafe(job.run)).is_err() {
-            log::error!("a callback panicked; the panic was caught and the connection goes on");
+        let mut items = job.deliveries.into_iter().peekable();
+        while let Some(first) = items.peek() {
+            let outcome = match first {
+                Delivery::Push { .. } => {
+                    // After a user close, pushes are dropped; answers are still delivered.
+                    let mut run = PushRun { items: &mut items, bodies: &job.bodies, closed: &conn.user_closed };
+                    let outcome = catch_unwind(AssertUnwindSafe(|| conn.events.push(&conn, &mut run)));
+                    // Whatever the run did not take (a close, a panic) is skipped.
+                    while items.next_if(|d| matches!(d, Delivery::Push { .. })).is_some() {}
+                    outcome
+                }
+                _ => match items.next() {
+                    Some(Delivery::Answer { serial, respond, result }) => {
+                        catch_unwind(AssertUnwindSafe(move || respond(serial, result)))
+                    }
+                    Some(Delivery::Event(run)) => catch_unwind(AssertUnwindSafe(run)),
+                    _ => Ok(()),
+                },
+            };
+            if outcome.is_err() {
+                log::error!("a callback panicked; the panic was caught and the connection goes on");
+            }
         }
-        if job.push {
-            conn.flow.release();
+        if job.pushes > 0 {
+            conn.flow.release(job.pushes);
         }
     }
 }
@@ -296,12 +393,17 @@ struct IoThread {
     last_rx: Instant,
     last_beat: Instant,
     next_timer: Instant,
+    /// What the current read brought (reused).
+    incoming: Vec<Incoming>,
+    /// What the callback thread will get for the current read.
+    job: Job,
 }
 
-fn enqueue(tx: &Sender<Job>, push: bool, run: impl FnOnce() + Send + 'static) {
+/// Queues a connection event for the callback thread.
+fn enqueue(tx: &Sender<Job>, run: impl FnOnce() + Send + 'static) {
     // The callback thread only ends once every sender is gone, so this cannot fail
     // while the I/O thread runs.
-    let _ = tx.send(Job { push, run: Box::new(run) });
+    let _ = tx.send(Job { deliveries: vec![Delivery::Event(Box::new(run))], ..Job::default() });
 }
 
 impl IoThread {
@@ -322,7 +424,7 @@ impl IoThread {
                 if !conn.user_closed.load(Ordering::Acquire) {
                     log::info!("connecting to {} failed: {f}", conn.peer);
                     let (c, ev) = (conn.clone(), conn.events.clone());
-                    enqueue(&tx, false, move || ev.init_done(&c, Err(f)));
+                    enqueue(&tx, move || ev.init_done(&c, Err(f)));
                 }
                 return;
             }
@@ -345,12 +447,14 @@ impl IoThread {
             last_rx: now,
             last_beat: now,
             next_timer: now,
+            incoming: Vec::new(),
+            job: Job::default(),
         };
         if io.conn.state.compare_exchange(ST_CONNECTING, ST_READY, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return io.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
         }
         let (c, ev) = (io.conn.clone(), io.conn.events.clone());
-        enqueue(&io.tx, false, move || ev.init_done(&c, Ok(info)));
+        enqueue(&io.tx, move || ev.init_done(&c, Ok(info)));
         io.main_loop();
     }
 
@@ -359,79 +463,93 @@ impl IoThread {
             if self.conn.user_closed.load(Ordering::Acquire) {
                 return self.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
             }
-            let step = match self.receiver.recv() {
-                Ok(Incoming::Packet { proto_id, serial, body }) => {
-                    self.last_rx = Instant::now();
-                    self.dispatch(proto_id, serial, body)
-                }
-                Ok(Incoming::Failed { proto_id, serial, error }) => {
+            let mut incoming = std::mem::take(&mut self.incoming);
+            let read = self.receiver.recv_batch(&mut incoming);
+            // One clock reading per read, not per packet.
+            if incoming.iter().any(|i| !matches!(i, Incoming::Idle)) {
+                self.last_rx = Instant::now();
+            }
+            for item in incoming.drain(..) {
+                match item {
+                    Incoming::Packet { proto_id, serial, body } => self.dispatch(proto_id, serial, body),
                     // The stream is still in sync: fail only what this packet answers.
-                    self.last_rx = Instant::now();
-                    self.failed(proto_id, serial, error);
-                    Ok(())
+                    Incoming::Failed { proto_id, serial, error } => self.failed(proto_id, serial, error),
+                    Incoming::Alive | Incoming::Idle => {}
                 }
-                Ok(Incoming::Alive) => {
-                    self.last_rx = Instant::now();
-                    Ok(())
-                }
-                Ok(Incoming::Idle) => Ok(()),
-                Err(f) => Err(f.context("connection lost")),
-            };
+            }
+            self.incoming = incoming;
+            // What came before a failure is delivered first.
+            let step = self.flush_job().and(read.map_err(|f| f.context("connection lost")));
             if let Err(f) = step.and_then(|()| self.timers(true)) {
                 return self.teardown(f);
             }
         }
     }
 
-    fn answer(&self, serial: u32, entry: PendingEntry, result: Result<Vec<u8>, Error>) {
+    /// Delivers an answer: at once on this thread for a blocked caller, else in order
+    /// with the pushes on the callback thread.
+    fn answer(&mut self, serial: u32, entry: PendingEntry, result: Result<Vec<u8>, Error>) {
         match entry.responder {
-            Responder::Direct(f) => f(serial, result),
-            Responder::Callback(f) => enqueue(&self.tx, false, move || f(serial, result)),
+            Responder::Slot(slot) => slot.fill(result),
+            Responder::Callback(respond) => self.job.deliveries.push(Delivery::Answer { serial, respond, result }),
         }
     }
 
-    fn dispatch(&mut self, proto_id: u32, serial: u32, body: Vec<u8>) -> Result<(), ConnFailure> {
+    fn dispatch(&mut self, proto_id: u32, serial: u32, body: Vec<u8>) {
         if pb::is_push(proto_id) {
-            self.admit_push()?;
-            let (c, ev) = (self.conn.clone(), self.conn.events.clone());
-            enqueue(&self.tx, true, move || ev.push(&c, proto_id, body));
-            return Ok(());
+            self.job.push(proto_id, &body);
+            return;
         }
         match self.conn.pending.take((proto_id, serial)) {
             Some(entry) => self.answer(serial, entry, Ok(body)),
             None if proto_id == pb::proto::KeepAlive::PROTO_ID => {}
             None => log::debug!("dropping unexpected reply proto {proto_id} serial {serial} (late or unknown)"),
         }
+    }
+
+    /// Hands what this read brought to the callback thread, once the push capacity has
+    /// room for its pushes.
+    fn flush_job(&mut self) -> Result<(), ConnFailure> {
+        if self.job.deliveries.is_empty() {
+            return Ok(());
+        }
+        if self.job.pushes > 0 {
+            self.admit_pushes(self.job.pushes)?;
+        }
+        let _ = self.tx.send(std::mem::take(&mut self.job));
         Ok(())
     }
 
-    /// Waits until the callback thread has room for one more push. Meanwhile timeouts
-    /// and keepalive go on; the link is not declared dead for the time the I/O thread
-    /// itself did not read.
-    fn admit_push(&mut self) -> Result<(), ConnFailure> {
-        let mut stalled = false;
+    /// Waits until the callback thread has room for `n` more pushes and counts them.
+    /// Meanwhile timeouts and keepalive go on; the link is not declared dead for the
+    /// time the I/O thread itself did not read.
+    fn admit_pushes(&mut self, n: usize) -> Result<(), ConnFailure> {
+        let flow = &self.conn.flow;
+        if flow.admits(n, &self.conn.user_closed) {
+            flow.queued.fetch_add(n, Ordering::SeqCst);
+            return Ok(());
+        }
+        log::debug!("push queue full ({}); waiting for the callbacks", flow.capacity);
         loop {
             {
                 let flow = &self.conn.flow;
-                let mut q = flow.queued.lock();
-                if *q < flow.capacity
-                    || flow.in_call.load(Ordering::Acquire) > 0
-                    || self.conn.user_closed.load(Ordering::Acquire)
-                {
-                    *q += 1;
+                let mut g = flow.lock.lock();
+                flow.io_waiting.store(true, Ordering::SeqCst);
+                // Checked again after announcing the wait: a release that came before
+                // it is seen here, one that comes after it wakes us.
+                let admitted = flow.admits(n, &self.conn.user_closed);
+                if !admitted {
+                    flow.cv.wait_for(&mut g, self.conn.config.tick);
+                }
+                flow.io_waiting.store(false, Ordering::SeqCst);
+                if admitted || flow.admits(n, &self.conn.user_closed) {
+                    flow.queued.fetch_add(n, Ordering::SeqCst);
                     break;
                 }
-                flow.cv.wait_for(&mut q, self.conn.config.tick);
             }
-            if !stalled {
-                log::debug!("push queue full ({}); waiting for the callbacks", self.conn.flow.capacity);
-            }
-            stalled = true;
             self.timers(false)?;
         }
-        if stalled {
-            self.last_rx = Instant::now();
-        }
+        self.last_rx = Instant::now();
         Ok(())
     }
 
@@ -491,7 +609,7 @@ impl IoThread {
         Ok(())
     }
 
-    fn teardown(self, failure: ConnFailure) {
+    fn teardown(mut self, failure: ConnFailure) {
         let was_ready = self.conn.state.swap(ST_CLOSED, Ordering::AcqRel) == ST_READY;
         self.sender.shutdown();
         let user = self.conn.user_closed.load(Ordering::Acquire);
@@ -502,7 +620,13 @@ impl IoThread {
         if was_ready && !user {
             log::info!("connection to {} lost: {reason}", self.conn.peer);
             let (c, ev) = (self.conn.clone(), self.conn.events.clone());
-            enqueue(&self.tx, false, move || ev.lost(&c, failure));
+            self.job.deliveries.push(Delivery::Event(Box::new(move || ev.lost(&c, failure))));
+        }
+        // Whatever is still queued for this read, then the answers and `lost`, in order;
+        // after a teardown pushes no longer wait for room.
+        if !self.job.deliveries.is_empty() {
+            self.conn.flow.queued.fetch_add(self.job.pushes, Ordering::SeqCst);
+            let _ = self.tx.send(std::mem::take(&mut self.job));
         }
     }
 }

@@ -20,6 +20,7 @@ mod connection;
 mod failure;
 pub mod memory;
 mod pending;
+mod reply;
 mod tcp;
 mod transport;
 #[cfg(feature = "websocket")]
@@ -27,9 +28,10 @@ pub mod ws;
 
 pub use self::config::{ConnConfig, ConnConfigBuilder};
 pub use self::connection::ConnState;
-pub(crate) use self::connection::{ConnEvents, Connection};
+pub(crate) use self::connection::{ConnEvents, Connection, PushRun};
 pub use self::failure::{ConnFailure, FailKind, InitFailKind, SocketFailKind, ERR_CODE_OK, INIT_FAIL};
 pub(crate) use self::pending::Responder;
+pub(crate) use self::reply::ReplySlot;
 pub(crate) use self::transport::Serials;
 pub use self::transport::{
     Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, TcpTransport, Transport,

@@ -1,10 +1,13 @@
 //! The table of requests waiting for their reply.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::reply::ReplySlot;
 use crate::error::Error;
 
 /// The function that receives an answer: the request's serial number and the reply's
@@ -13,9 +16,9 @@ pub(crate) type AnswerFn = Box<dyn FnOnce(u32, Result<Vec<u8>, Error>) + Send>;
 
 /// Where a reply goes; called exactly once.
 pub(crate) enum Responder {
-    /// Run on the I/O thread as soon as the answer is known: must be quick and must not
-    /// call user code (a blocking `call` hands the bytes to the waiting thread).
-    Direct(AnswerFn),
+    /// Filled on the I/O thread as soon as the answer is known, for a thread blocked in
+    /// a call (no user code runs on the I/O thread).
+    Slot(Arc<ReplySlot>),
     /// Run on the connection's callback thread, in order with pushes (user callbacks).
     Callback(AnswerFn),
 }
@@ -35,7 +38,33 @@ pub(crate) struct PendingEntry {
 /// answer is delivered.
 #[derive(Default)]
 pub(crate) struct PendingTable {
-    map: Mutex<HashMap<(u32, u32), PendingEntry>>,
+    map: Mutex<HashMap<(u32, u32), PendingEntry, BuildHasherDefault<KeyHasher>>>,
+}
+
+/// The hash of a `(proto_id, serial)` key. Keys come from our own serial counter, not
+/// from the network (a reply whose key is not in the table is only looked up), so a
+/// multiplicative hash is enough and much cheaper than the default SipHash.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 impl PendingTable {

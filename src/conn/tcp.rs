@@ -271,39 +271,72 @@ struct TcpReceiver {
     corrupt: bool,
 }
 
+impl TcpReceiver {
+    /// The next whole buffered packet, opened; `Ok(None)` if more bytes are needed.
+    fn next_buffered(&mut self) -> Result<Option<Incoming>, ConnFailure> {
+        match self.decoder.next_frame() {
+            Ok(Some(frame)) => {
+                self.got_bytes = false;
+                let header: FrameHeader = frame.header;
+                Ok(Some(match open_frame(frame, &self.cipher) {
+                    Ok(body) => Incoming::Packet { proto_id: header.proto_id, serial: header.serial_no, body },
+                    Err(error) => Incoming::Failed {
+                        proto_id: header.proto_id,
+                        serial: header.serial_no,
+                        error: Error::Codec(error),
+                    },
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.corrupt = true;
+                Err(ConnFailure::socket(SocketFailKind::RecvFailed, format!("corrupt data from OpenD: {e}")))
+            }
+        }
+    }
+
+    /// Reads once into the decoder (waiting at most one tick). `Ok(Some(_))` is what to
+    /// report when the wait ran out.
+    fn read_once(&mut self) -> Result<Option<Incoming>, ConnFailure> {
+        match self.decoder.read_from(&mut ReadHalf(&self.stream), self.chunk) {
+            Ok(0) => Err(ConnFailure::socket(SocketFailKind::RecvFailed, "connection closed by peer")),
+            Ok(_) => {
+                self.got_bytes = true;
+                Ok(None)
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Ok(Some(if std::mem::take(&mut self.got_bytes) { Incoming::Alive } else { Incoming::Idle }))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(ConnFailure::io(SocketFailKind::RecvFailed, "", &e)),
+        }
+    }
+}
+
 impl PacketReceiver for TcpReceiver {
     fn recv(&mut self) -> Result<Incoming, ConnFailure> {
         loop {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    self.got_bytes = false;
-                    let header: FrameHeader = frame.header;
-                    return Ok(match open_frame(frame, &self.cipher) {
-                        Ok(body) => Incoming::Packet { proto_id: header.proto_id, serial: header.serial_no, body },
-                        Err(error) => Incoming::Failed {
-                            proto_id: header.proto_id,
-                            serial: header.serial_no,
-                            error: Error::Codec(error),
-                        },
-                    });
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.corrupt = true;
-                    return Err(ConnFailure::socket(
-                        SocketFailKind::RecvFailed,
-                        format!("corrupt data from OpenD: {e}"),
-                    ));
-                }
+            if let Some(packet) = self.next_buffered()? {
+                return Ok(packet);
             }
-            match self.decoder.read_from(&mut ReadHalf(&self.stream), self.chunk) {
-                Ok(0) => return Err(ConnFailure::socket(SocketFailKind::RecvFailed, "connection closed by peer")),
-                Ok(_) => self.got_bytes = true,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Ok(if std::mem::take(&mut self.got_bytes) { Incoming::Alive } else { Incoming::Idle });
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ConnFailure::io(SocketFailKind::RecvFailed, "", &e)),
+            if let Some(nothing) = self.read_once()? {
+                return Ok(nothing);
+            }
+        }
+    }
+
+    fn recv_batch(&mut self, out: &mut Vec<Incoming>) -> Result<(), ConnFailure> {
+        let before = out.len();
+        loop {
+            while let Some(packet) = self.next_buffered()? {
+                out.push(packet);
+            }
+            if out.len() > before {
+                return Ok(());
+            }
+            if let Some(nothing) = self.read_once()? {
+                out.push(nothing);
+                return Ok(());
             }
         }
     }

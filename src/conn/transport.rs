@@ -156,6 +156,16 @@ pub trait PacketReceiver: Send {
     /// Waits up to the configured tick ([`ConnConfig::tick`]) for the next packet. `Err`
     /// ends the link for good (peer closed, socket error, a stream out of sync).
     fn recv(&mut self) -> Result<Incoming, ConnFailure>;
+
+    /// Appends to `out` everything that can be had with at most one wait of one tick:
+    /// a transport that reads in chunks returns every whole packet of a chunk at once,
+    /// so the core handles them as one batch (one clock reading, one hand-off to the
+    /// callback thread). `Err` ends the link, after the packets already appended. The
+    /// default calls [`recv`](Self::recv) once.
+    fn recv_batch(&mut self, out: &mut Vec<Incoming>) -> Result<(), ConnFailure> {
+        out.push(self.recv()?);
+        Ok(())
+    }
 }
 
 /// An open, logged-in link.
