@@ -23,8 +23,10 @@
 //!   GetGlobalState packet and reading exactly one framed reply (no decoding); the same
 //!   for the Trd_GetFunds packet `accinfo_query` sends (the floor of (d));
 //! * (b) `TrdApi::call::<GetGlobalState>` round trips (p50, p99, calls/s);
-//! * (c) `TrdApi::send` pipelined GetGlobalState, `--in-flight` (1000) at a time, 10 × `--n`
-//!   requests;
+//! * (c) `TrdApi::send` pipelined GetGlobalState, at most `--in-flight` (1000) at a time, 10 ×
+//!   `--n` requests after a warm-up of `min(--n, 5000)`: when the window is full the sender
+//!   parks until the replies bring it down to 3/4 (a sender woken for every reply would
+//!   measure thread wake-ups, not the SDK);
 //! * (d) `accinfo_query(FundsQuery::default().env(Simulate))` round trips on a
 //!   `SecTradeContext` (HK);
 //! * the simulator's flood rate: a bare socket reader counting Trd_UpdateOrder frames
@@ -291,6 +293,8 @@ struct Raw {
     end: usize,
     conn_id: u64,
     user_id: u64,
+    /// The socket is non-blocking and reads spin until bytes arrive.
+    spin: bool,
 }
 
 impl Raw {
@@ -299,8 +303,16 @@ impl Raw {
         s.set_nodelay(true).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
         let init_cipher = key.map_or(PacketCipher::Plain, |k| PacketCipher::Rsa(k.clone()));
-        let mut raw =
-            Raw { s, cipher: init_cipher.clone(), buf: vec![0; 1 << 20], start: 0, end: 0, conn_id: 0, user_id: 0 };
+        let mut raw = Raw {
+            s,
+            cipher: init_cipher.clone(),
+            buf: vec![0; 1 << 20],
+            start: 0,
+            end: 0,
+            conn_id: 0,
+            user_id: 0,
+            spin: false,
+        };
         let req = pb::init_connect::Request {
             c2s: pb::init_connect::C2s {
                 client_ver: 300,
@@ -340,13 +352,19 @@ impl Raw {
             self.end -= self.start;
             self.start = 0;
         }
-        match self.s.read(&mut self.buf[self.end..]) {
-            Ok(0) => Err("connection closed by the server".into()),
-            Ok(n) => {
-                self.end += n;
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
+        loop {
+            return match self.s.read(&mut self.buf[self.end..]) {
+                Ok(0) => Err("connection closed by the server".into()),
+                Ok(n) => {
+                    self.end += n;
+                    Ok(())
+                }
+                Err(e) if self.spin && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                Err(e) => Err(e.to_string()),
+            };
         }
     }
 
@@ -505,14 +523,30 @@ fn connect_api(
 // ---------------------------------------------------------------------------------
 // The measurements
 
-/// (a) The floor, for GetGlobalState and for Trd_GetFunds (what `accinfo_query` sends):
-/// per-call nanoseconds and calls/s of each.
-#[allow(clippy::type_complexity)]
-fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<((Vec<u64>, f64), (Vec<u64>, f64)), String> {
+/// The floor figures: per-call nanoseconds and calls/s of each loop.
+struct Floors {
+    /// (a) GetGlobalState, blocking reads.
+    gs: (Vec<u64>, f64),
+    /// (a') Trd_GetFunds (what `accinfo_query` sends), blocking reads.
+    funds: (Vec<u64>, f64),
+    /// (a'') GetGlobalState with a non-blocking socket read in a spin loop.
+    spin: (Vec<u64>, f64),
+    /// (c') GetGlobalState pipelined with the window of (c), requests/s.
+    pipelined: f64,
+}
+
+/// (a) The floors: the blocking loop for GetGlobalState and for Trd_GetFunds, the
+/// spinning loop, and the pipelined floor.
+fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize, in_flight: usize) -> Result<Floors, String> {
     let mut raw = Raw::connect(host, port, key)?;
     let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: raw.user_id } };
     let packet = seal_message(pb::proto::GetGlobalState::PROTO_ID, 7, &req, &raw.cipher).into_packet()?;
     let gs = floor_loop(&mut raw, &packet, n)?;
+    raw.s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    raw.spin = true;
+    let spin = floor_loop(&mut raw, &packet, n)?;
+    raw.s.set_nonblocking(false).map_err(|e| e.to_string())?;
+    raw.spin = false;
     // The account accinfo_query(FundsQuery::default().env(Simulate)) picks on an HK context.
     let c2s = pb::trd_get_acc_list::C2s { user_id: raw.user_id, trd_category: None, need_general_sec_account: None };
     let body = raw.call::<pb::proto::GetAccList>(8, c2s)?;
@@ -531,7 +565,39 @@ fn floor(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<((Vec<
     };
     let packet = seal_message(pb::proto::GetFunds::PROTO_ID, 9, &req, &raw.cipher).into_packet()?;
     let funds = floor_loop(&mut raw, &packet, n)?;
-    Ok((gs, funds))
+    let mut raw = Raw::connect(host, port, key)?;
+    let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: raw.user_id } };
+    let packet = seal_message(pb::proto::GetGlobalState::PROTO_ID, 7, &req, &raw.cipher).into_packet()?;
+    for _ in 0..n.min(500) {
+        raw.write(&packet)?;
+        raw.read_frame()?;
+    }
+    let pipelined = floor_pipelined(raw, &packet, n * 10, in_flight)?;
+    Ok(Floors { gs, funds, spin, pipelined })
+}
+
+/// The pipelined floor: `packet` written `total` times by this thread on a bare socket,
+/// at most `in_flight` unanswered (the same window as (c)), while another thread reads
+/// the framed replies without decoding them. Returns requests/s.
+fn floor_pipelined(raw: Raw, packet: &[u8], total: usize, in_flight: usize) -> Result<f64, String> {
+    let mut out = raw.s.try_clone().map_err(|e| e.to_string())?;
+    let window = Arc::new(Window::new(in_flight));
+    let w = window.clone();
+    let reader = std::thread::spawn(move || -> Result<Instant, String> {
+        let mut raw = raw;
+        for _ in 0..total {
+            raw.read_frame()?;
+            w.release();
+        }
+        Ok(Instant::now())
+    });
+    let t0 = Instant::now();
+    for _ in 0..total {
+        window.acquire();
+        out.write_all(packet).map_err(|e| e.to_string())?;
+    }
+    let end = reader.join().map_err(|_| "the floor's reader panicked".to_string())??;
+    Ok(total as f64 / (end - t0).as_secs_f64())
 }
 
 /// Writes `packet` and reads one framed reply, `n` times (after a warm-up).
@@ -573,28 +639,86 @@ fn trdapi_calls(
     }
     let per_s = n as f64 / t0.elapsed().as_secs_f64();
 
-    // Pipelined: a token per request in flight; the reply callback returns it.
+    // Pipelined: at most `in_flight` requests in flight. When the window is full the
+    // sender parks until replies bring it down to 3/4, then fills it again: a sender woken
+    // for every single reply would measure thread wake-ups, not the SDK.
+    let window = Arc::new(Window::new(in_flight));
+    pipeline(&api, &window, total_warmup(n), &c2s)?;
     let total = n * 10;
-    let (tokens, returned) = crossbeam_channel::bounded::<()>(in_flight);
+    let t0 = Instant::now();
+    let end = pipeline(&api, &window, total, &c2s)?;
+    let pipelined = total as f64 / (end - t0).as_secs_f64();
+    api.close();
+    Ok((ns, per_s, pipelined))
+}
+
+/// Pipelined requests of the warm-up (not timed).
+fn total_warmup(n: usize) -> usize {
+    n.min(5000)
+}
+
+/// The pipelining window of (c): requests in flight, and the sender parked while it is
+/// full.
+struct Window {
+    limit: usize,
+    in_flight: AtomicUsize,
+    sender: std::thread::Thread,
+    parked: std::sync::atomic::AtomicBool,
+}
+
+impl Window {
+    fn new(limit: usize) -> Window {
+        Window {
+            limit,
+            in_flight: AtomicUsize::new(0),
+            sender: std::thread::current(),
+            parked: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Waits for room for one more request (the caller is the sending thread).
+    fn acquire(&self) {
+        if self.in_flight.load(Ordering::SeqCst) >= self.limit {
+            self.parked.store(true, Ordering::SeqCst);
+            while self.in_flight.load(Ordering::SeqCst) > self.limit * 3 / 4 {
+                std::thread::park_timeout(Duration::from_millis(10));
+            }
+            self.parked.store(false, Ordering::SeqCst);
+        }
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One reply arrived.
+    fn release(&self) {
+        let left = self.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left <= self.limit * 3 / 4 && self.parked.load(Ordering::SeqCst) {
+            self.sender.unpark();
+        }
+    }
+}
+
+/// Sends `total` GetGlobalState requests through `window`; returns when the last reply
+/// arrived.
+fn pipeline(
+    api: &TrdApi,
+    window: &Arc<Window>,
+    total: usize,
+    c2s: &dyn Fn() -> pb::get_global_state::C2s,
+) -> Result<Instant, String> {
     let done = Arc::new(AtomicUsize::new(0));
     let (dtx, drx) = crossbeam_channel::bounded(1);
-    let t0 = Instant::now();
     for _ in 0..total {
-        tokens.send(()).map_err(|e| e.to_string())?;
-        let (done, dtx, returned) = (done.clone(), dtx.clone(), returned.clone());
+        window.acquire();
+        let (done, dtx, window) = (done.clone(), dtx.clone(), window.clone());
         api.send::<pb::proto::GetGlobalState>(pb::get_global_state::Request { c2s: c2s() }, move |_, _, r| {
-            let _ = returned.try_recv();
+            window.release();
             if r.is_ok() && done.fetch_add(1, Ordering::Relaxed) + 1 == total {
                 let _ = dtx.send(Instant::now());
             }
         })
         .map_err(|e| e.to_string())?;
     }
-    let end =
-        drx.recv_timeout(Duration::from_secs(120)).map_err(|_| "pipelined replies did not all arrive".to_string())?;
-    let pipelined = total as f64 / (end - t0).as_secs_f64();
-    api.close();
-    Ok((ns, per_s, pipelined))
+    drx.recv_timeout(Duration::from_secs(120)).map_err(|_| "pipelined replies did not all arrive".to_string())
 }
 
 /// The simulator's flood rate into a bare socket reader (headers only).
@@ -798,13 +922,18 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     );
 
     let nan = f64::NAN;
-    let ((floor_ns, floor_per_s), (ffloor_ns, ffloor_per_s)) = if opts.want("floor") {
-        floor(&host, port, session_key, opts.n)?
+    let floors = if opts.want("floor") {
+        floor(&host, port, session_key, opts.n, opts.in_flight)?
     } else {
-        ((Vec::new(), nan), (Vec::new(), nan))
+        Floors { gs: (Vec::new(), nan), funds: (Vec::new(), nan), spin: (Vec::new(), nan), pipelined: nan }
     };
-    let (floor_p50, floor_p99) = p50_p99(floor_ns);
-    let (ffloor_p50, ffloor_p99) = p50_p99(ffloor_ns);
+    let (floor_p50, floor_p99) = p50_p99(floors.gs.0);
+    let floor_per_s = floors.gs.1;
+    let (ffloor_p50, ffloor_p99) = p50_p99(floors.funds.0);
+    let ffloor_per_s = floors.funds.1;
+    let (sfloor_p50, sfloor_p99) = p50_p99(floors.spin.0);
+    let sfloor_per_s = floors.spin.1;
+    let pfloor_per_s = floors.pipelined;
     let (rtt_ns, rtt_per_s, pipelined) = if opts.want("calls") {
         trdapi_calls(&host, port, session_key, opts.n, opts.in_flight)?
     } else {
@@ -903,6 +1032,18 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     );
     row("(a) floor calls/s", f0(Some(floor_per_s)), String::new(), ratio(Some(floor_per_s), pyf("gs_per_s")));
     row(
+        "(a'') spinning floor p50 / p99 us",
+        format!("{sfloor_p50:.1} / {sfloor_p99:.1}"),
+        format!("{} / {}", ratio(Some(sfloor_p50), Some(floor_p50)), ratio(Some(sfloor_p99), Some(floor_p99))),
+        String::new(),
+    );
+    row(
+        "(a'') spinning floor calls/s",
+        f0(Some(sfloor_per_s)),
+        String::new(),
+        ratio(Some(sfloor_per_s), pyf("gs_per_s")),
+    );
+    row(
         "(b) TrdApi::call p50 / p99 us",
         format!("{rtt_p50:.1} / {rtt_p99:.1}"),
         format!("{} / {}", ratio(Some(rtt_p50), Some(floor_p50)), ratio(Some(rtt_p99), Some(floor_p99))),
@@ -915,9 +1056,15 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
         ratio(Some(rtt_per_s), pyf("gs_per_s")),
     );
     row(
+        &format!("(c') floor pipelined requests/s ({} in flight)", opts.in_flight),
+        f0(Some(pfloor_per_s)),
+        "1.00x".into(),
+        String::new(),
+    );
+    row(
         &format!("(c) pipelined requests/s ({} in flight)", opts.in_flight),
         f0(Some(pipelined)),
-        String::new(),
+        ratio(Some(pipelined), Some(pfloor_per_s)),
         String::new(),
     );
     row(
@@ -961,6 +1108,10 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     out.insert("floor_p50_us".into(), num(floor_p50));
     out.insert("floor_p99_us".into(), num(floor_p99));
     out.insert("floor_per_s".into(), num(floor_per_s));
+    out.insert("spin_floor_p50_us".into(), num(sfloor_p50));
+    out.insert("spin_floor_p99_us".into(), num(sfloor_p99));
+    out.insert("spin_floor_per_s".into(), num(sfloor_per_s));
+    out.insert("pipelined_floor_per_s".into(), num(pfloor_per_s));
     out.insert("funds_floor_p50_us".into(), num(ffloor_p50));
     out.insert("funds_floor_p99_us".into(), num(ffloor_p99));
     out.insert("funds_floor_per_s".into(), num(ffloor_per_s));

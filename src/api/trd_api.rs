@@ -552,6 +552,13 @@ pub(crate) fn decode_push<R: ResponseEnvelope>(proto_id: u32, body: &[u8]) -> Op
     }
 }
 
+/// Runs the callback of one push: a panic costs that push only, not the rest of the run.
+fn guarded(proto_id: u32, deliver: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
+        log::error!("the callback of push {proto_id} panicked; the panic was caught and the connection goes on");
+    }
+}
+
 struct ApiEvents {
     api: Weak<ApiInner>,
 }
@@ -588,7 +595,7 @@ impl ConnEvents for ApiEvents {
         let api = TrdApi::view(inner);
         if let Some(hook) = hook {
             for (proto_id, body) in pushes {
-                hook(&api, proto_id, body);
+                guarded(proto_id, || hook(&api, proto_id, body));
             }
             return;
         }
@@ -598,7 +605,7 @@ impl ConnEvents for ApiEvents {
         };
         use pb::PushProtocol;
         for (proto_id, body) in pushes {
-            match proto_id {
+            guarded(proto_id, || match proto_id {
                 pb::proto::UpdateOrder::PROTO_ID => {
                     if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, body) {
                         spi.on_push_update_order(&api, s);
@@ -615,7 +622,7 @@ impl ConnEvents for ApiEvents {
                     }
                 }
                 other => log::debug!("push {other} has no callback"),
-            }
+            });
         }
     }
 
