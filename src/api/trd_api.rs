@@ -339,12 +339,12 @@ impl TrdApi {
     ) -> Result<u32> {
         let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
         let weak = Arc::downgrade(&self.inner);
-        let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<Vec<u8>>| {
+        let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<&[u8]>| {
             let Some(inner) = weak.upgrade() else {
                 log::debug!("reply to proto {} serial {serial} after the TrdApi was dropped", P::PROTO_ID);
                 return;
             };
-            on_reply(&TrdApi::view(inner), serial, res.and_then(|b| decode_reply::<P>(&b)));
+            on_reply(&TrdApi::view(inner), serial, res.and_then(decode_reply::<P>));
         }));
         Self::send_on::<P>(&conn, req, None, responder)
     }

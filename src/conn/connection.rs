@@ -54,7 +54,8 @@ enum Delivery {
     /// push capacity, skipped after a user close.
     Push { proto_id: u32, start: usize, end: usize },
     /// The answer to a request whose responder runs on the callback thread.
-    Answer { serial: u32, respond: AnswerFn, result: Result<Vec<u8>, Error> },
+    /// A successful reply's body is at `start..end` of [`Job::bodies`].
+    Answer { serial: u32, respond: AnswerFn, result: Result<(usize, usize), Error> },
     /// A connection event (`init_done`, `lost`).
     Event(Box<dyn FnOnce() + Send>),
 }
@@ -65,9 +66,9 @@ enum Delivery {
 #[derive(Default)]
 struct Job {
     deliveries: Vec<Delivery>,
-    /// The bodies of the pushes, one after the other. Copying them here lets the I/O
-    /// thread free each packet's buffer itself: buffers allocated on one thread and
-    /// freed on another make the allocator lock on every push.
+    /// The bodies of the pushes and replies, one after the other. Copying them here
+    /// lets the I/O thread free each packet's buffer itself: buffers allocated on one
+    /// thread and freed on another make the allocator take its lock on every packet.
     bodies: Vec<u8>,
     /// How many of them are pushes (released from the push capacity when done).
     pushes: usize,
@@ -75,11 +76,26 @@ struct Job {
 
 impl Job {
     fn push(&mut self, proto_id: u32, body: &[u8]) {
-        let start = self.bodies.len();
-        self.bodies.extend_from_slice(body);
-        self.deliveries.push(Delivery::Push { proto_id, start, end: self.bodies.len() });
+        let (start, end) = self.keep(body);
+        self.deliveries.push(Delivery::Push { proto_id, start, end });
         self.pushes += 1;
     }
+
+    fn answer(&mut self, serial: u32, respond: AnswerFn, result: Result<Vec<u8>, Error>) {
+        let result = result.map(|body| self.keep(&body));
+        self.deliveries.push(Delivery::Answer { serial, respond, result });
+    }
+
+    fn keep(&mut self, body: &[u8]) -> (usize, usize) {
+        let start = self.bodies.len();
+        self.bodies.extend_from_slice(body);
+        (start, self.bodies.len())
+    }
+}
+
+/// A body kept in [`Job::bodies`].
+fn job_body(bodies: &[u8], start: usize, end: usize) -> &[u8] {
+    bodies.get(start..end).unwrap_or(&[])
 }
 
 /// The pushes of one run, as [`ConnEvents::push`] sees them: it stops yielding once the
@@ -99,7 +115,7 @@ impl<'a> Iterator for PushRun<'a> {
             return None;
         }
         match self.items.next_if(|d| matches!(d, Delivery::Push { .. }))? {
-            Delivery::Push { proto_id, start, end } => Some((proto_id, self.bodies.get(start..end).unwrap_or(&[]))),
+            Delivery::Push { proto_id, start, end } => Some((proto_id, job_body(self.bodies, start, end))),
             _ => None,
         }
     }
@@ -363,6 +379,7 @@ fn callback_loop(conn: Arc<Connection>, rx: Receiver<Job>) {
                 }
                 _ => match items.next() {
                     Some(Delivery::Answer { serial, respond, result }) => {
+                        let result = result.map(|(start, end)| job_body(&job.bodies, start, end));
                         catch_unwind(AssertUnwindSafe(move || respond(serial, result)))
                     }
                     Some(Delivery::Event(run)) => catch_unwind(AssertUnwindSafe(run)),
@@ -491,7 +508,7 @@ impl IoThread {
     fn answer(&mut self, serial: u32, entry: PendingEntry, result: Result<Vec<u8>, Error>) {
         match entry.responder {
             Responder::Slot(slot) => slot.fill(result),
-            Responder::Callback(respond) => self.job.deliveries.push(Delivery::Answer { serial, respond, result }),
+            Responder::Callback(respond) => self.job.answer(serial, respond, result),
         }
     }
 

@@ -10,9 +10,9 @@ use parking_lot::Mutex;
 use super::reply::ReplySlot;
 use crate::error::Error;
 
-/// The function that receives an answer: the request's serial number and the reply's
-/// plaintext body, or why there is none.
-pub(crate) type AnswerFn = Box<dyn FnOnce(u32, Result<Vec<u8>, Error>) + Send>;
+/// The function that receives an answer on the callback thread: the request's serial
+/// number and the reply's plaintext body, or why there is none.
+pub(crate) type AnswerFn = Box<dyn FnOnce(u32, Result<&[u8], Error>) + Send>;
 
 /// Where a reply goes; called exactly once.
 pub(crate) enum Responder {
