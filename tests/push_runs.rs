@@ -72,3 +72,39 @@ fn closing_inside_a_push_callback_stops_the_pushes_that_came_with_it() {
         assert!(!api.is_connected());
     }
 }
+
+/// Makes a blocking call from inside every 500th push callback.
+#[derive(Default)]
+struct Caller {
+    seen: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+impl TrdSpi for Caller {
+    fn on_push_notify(&self, api: &TrdApi, _push: pb::notify::S2c) {
+        if self.seen.fetch_add(1, Ordering::SeqCst) % 500 == 0 {
+            api.call::<pb::proto::GetGlobalState>(pb::get_global_state::C2s { user_id: 0 })
+                .expect("a call from inside a push callback");
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_push_queue_of_one_still_takes_whole_reads_and_calls_from_callbacks() {
+    // One read brings hundreds of pushes, far more than the queue's capacity of one: the
+    // read is admitted whole once the queue is empty, and a callback's blocking call still
+    // gets its reply while pushes wait behind it.
+    let sim = sim(Mode::Cbc);
+    let api = TrdApi::with_config(ftapi::ConnConfig::builder().push_queue_capacity(1).build());
+    api.set_rsa_key(key1024());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    api.set_conn_spi(Arc::new(Recorder { tx }));
+    connect(&api, &rx, &sim, Mode::Cbc);
+    let spi = Arc::new(Caller::default());
+    api.set_trd_spi(spi.clone());
+    assert_eq!(sim.push_flood(Some(api.get_connect_id()), PUSHES), PUSHES);
+    wait_until("every push reached the callback", || spi.seen.load(Ordering::SeqCst) == PUSHES);
+    assert_eq!(spi.calls.load(Ordering::SeqCst), PUSHES / 500);
+    assert!(api.is_connected());
+}
