@@ -497,7 +497,8 @@ impl IoThread {
             self.incoming = incoming;
             // What came before a failure is delivered first.
             let step = self.flush_job().and(read.map_err(|f| f.context("connection lost")));
-            if let Err(f) = step.and_then(|()| self.timers(true)) {
+            // Timeouts answered by the timers go out now, not after the next read.
+            if let Err(f) = step.and_then(|()| self.timers(true)).and_then(|()| self.flush_job()) {
                 return self.teardown(f);
             }
         }
