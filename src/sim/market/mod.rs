@@ -33,6 +33,7 @@ mod handlers;
 pub mod history;
 pub mod live;
 mod subs;
+pub mod tape;
 
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
