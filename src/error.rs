@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::CodecError;
-use crate::types::{ParseCodeError, SelectError};
+use crate::types::{InvalidMd5, ParseCodeError, ParseEnumError, SelectError};
 
 /// OpenD's `Common.RetType` values, as the official SDKs use them for local failures too.
 pub mod ret_type {
@@ -239,6 +239,18 @@ impl From<SelectError> for Error {
             SelectError::Ambiguous { .. } => Error::AccountAmbiguous(e),
             e => Error::NoSuchAccount(e),
         }
+    }
+}
+
+impl From<ParseEnumError> for Error {
+    fn from(e: ParseEnumError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
+}
+
+impl From<InvalidMd5> for Error {
+    fn from(e: InvalidMd5) -> Self {
+        Error::InvalidArgument(e.to_string())
     }
 }
 

@@ -5,8 +5,8 @@
 //! type, id, name, generated module and, for the API objects, its method and callback
 //! names. Everything else is generated from that table: the envelope traits of each
 //! module, the zero-sized marker types implementing [`Protocol`] / [`PushProtocol`],
-//! [`proto_name`], [`is_push`], and the request methods and callbacks of the market-data
-//! API. The client, the simulator and the tests all go through it.
+//! [`proto_name`], [`is_push`], and the request methods and callbacks of both API objects
+//! (`TrdApi`/`TrdSpi` and `QotApi`/`QotSpi`). The client, the simulator and the tests all go through it.
 //!
 //! ```
 //! use ftapi::pb::{self, Protocol, PushProtocol};
@@ -284,6 +284,11 @@ pub trait Protocol: Send + Sync + 'static {
     fn wipe(_req: &mut Self::Request) {}
 }
 
+/// The `s2c` type of protocol `P`.
+pub type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
+/// The `c2s` type of protocol `P`.
+pub type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
+
 /// A push-only protocol (no request).
 pub trait PushProtocol: Send + Sync + 'static {
     const PROTO_ID: u32;
@@ -294,11 +299,18 @@ pub trait PushProtocol: Send + Sync + 'static {
 /// The one protocol table. Invokes `$cb!` with every protocol, grouped by kind:
 ///
 /// * `session`: the connection's own protocols (no API method): `Marker = id, "Name", module;`
-/// * `conn`, `trd`, `trd_secret`, `trd_write`, `qot`: request/reply protocols,
-///   `Marker = id, "Name", module, api_method, spi_callback;` (`trd_secret` requests carry
-///   the trade password's MD5 and are wiped after sending; `trd_write` requests carry a
+/// * `conn`, `qot`: request/reply protocols,
+///   `Marker = id, "Name", module, api_method, spi_callback;`
+/// * `trd`, `trd_secret`, `trd_write`: the trading request/reply protocols, with the
+///   official SDKs' names of the method and of the callback (doc aliases) and a summary:
+///   `Marker = id, "Name", module, api_method, spi_callback, ["Method", "method"],
+///   ["OnReply_Method", "onReply_Method"], "summary";` (`trd_secret` requests carry the
+///   trade password's MD5 and are wiped after sending; `trd_write` requests carry a
 ///   `Common.PacketID`);
-/// * `push_conn`, `push_trd`, `push_qot`: pushes, `Marker = id, "Name", module, spi_callback;`
+/// * `push_qot`: pushes, `Marker = id, "Name", module, spi_callback;`
+/// * `push_conn`, `push_trd`: pushes the trading API receives too, with the official names
+///   of the callback and a summary: `Marker = id, "Name", module, spi_callback,
+///   ["OnPush_Name", "onPush_Name"], "summary";`
 /// * `unnumbered`, `unnumbered_push`: modules of official files whose protocol has no id in
 ///   the SDKs any more (retired, or never sent to API clients): envelopes only.
 macro_rules! protocol_table {
@@ -315,27 +327,27 @@ macro_rules! protocol_table {
                 GetDelayStatistics = 1007, "GetDelayStatistics", get_delay_statistics, get_delay_statistics, on_reply_get_delay_statistics;
             }
             trd {
-                GetAccList = 2001, "Trd_GetAccList", trd_get_acc_list, get_acc_list, on_reply_get_acc_list;
-                SubAccPush = 2008, "Trd_SubAccPush", trd_sub_acc_push, sub_acc_push, on_reply_sub_acc_push;
-                GetFunds = 2101, "Trd_GetFunds", trd_get_funds, get_funds, on_reply_get_funds;
-                GetPositionList = 2102, "Trd_GetPositionList", trd_get_position_list, get_position_list, on_reply_get_position_list;
-                GetMaxTrdQtys = 2111, "Trd_GetMaxTrdQtys", trd_get_max_trd_qtys, get_max_trd_qtys, on_reply_get_max_trd_qtys;
-                GetComboMaxTrdQtys = 2112, "Trd_GetComboMaxTrdQtys", trd_get_combo_max_trd_qtys, get_combo_max_trd_qtys, on_reply_get_combo_max_trd_qtys;
-                GetOrderList = 2201, "Trd_GetOrderList", trd_get_order_list, get_order_list, on_reply_get_order_list;
-                GetOrderFillList = 2211, "Trd_GetOrderFillList", trd_get_order_fill_list, get_order_fill_list, on_reply_get_order_fill_list;
-                GetHistoryOrderList = 2221, "Trd_GetHistoryOrderList", trd_get_history_order_list, get_history_order_list, on_reply_get_history_order_list;
-                GetHistoryOrderFillList = 2222, "Trd_GetHistoryOrderFillList", trd_get_history_order_fill_list, get_history_order_fill_list, on_reply_get_history_order_fill_list;
-                GetMarginRatio = 2223, "Trd_GetMarginRatio", trd_get_margin_ratio, get_margin_ratio, on_reply_get_margin_ratio;
-                GetOrderFee = 2225, "Trd_GetOrderFee", trd_get_order_fee, get_order_fee, on_reply_get_order_fee;
-                FlowSummary = 2226, "Trd_FlowSummary", trd_flow_summary, get_flow_summary, on_reply_get_flow_summary;
+                GetAccList = 2001, "Trd_GetAccList", trd_get_acc_list, get_acc_list, on_reply_get_acc_list, ["GetAccList", "getAccList"], ["OnReply_GetAccList", "onReply_GetAccList"], "the trading accounts.";
+                SubAccPush = 2008, "Trd_SubAccPush", trd_sub_acc_push, sub_acc_push, on_reply_sub_acc_push, ["SubAccPush", "subAccPush"], ["OnReply_SubAccPush", "onReply_SubAccPush"], "the accounts whose order and fill pushes this connection receives.";
+                GetFunds = 2101, "Trd_GetFunds", trd_get_funds, get_funds, on_reply_get_funds, ["GetFunds", "getFunds"], ["OnReply_GetFunds", "onReply_GetFunds"], "the account's funds.";
+                GetPositionList = 2102, "Trd_GetPositionList", trd_get_position_list, get_position_list, on_reply_get_position_list, ["GetPositionList", "getPositionList"], ["OnReply_GetPositionList", "onReply_GetPositionList"], "the account's positions.";
+                GetMaxTrdQtys = 2111, "Trd_GetMaxTrdQtys", trd_get_max_trd_qtys, get_max_trd_qtys, on_reply_get_max_trd_qtys, ["GetMaxTrdQtys", "getMaxTrdQtys"], ["OnReply_GetMaxTrdQtys", "onReply_GetMaxTrdQtys"], "the maximum quantities an order could buy or sell.";
+                GetComboMaxTrdQtys = 2112, "Trd_GetComboMaxTrdQtys", trd_get_combo_max_trd_qtys, get_combo_max_trd_qtys, on_reply_get_combo_max_trd_qtys, ["GetComboMaxTrdQtys", "getComboMaxTrdQtys"], ["OnReply_GetComboMaxTrdQtys", "onReply_GetComboMaxTrdQtys"], "the maximum quantities of a combo order.";
+                GetOrderList = 2201, "Trd_GetOrderList", trd_get_order_list, get_order_list, on_reply_get_order_list, ["GetOrderList", "getOrderList"], ["OnReply_GetOrderList", "onReply_GetOrderList"], "today's orders.";
+                GetOrderFillList = 2211, "Trd_GetOrderFillList", trd_get_order_fill_list, get_order_fill_list, on_reply_get_order_fill_list, ["GetOrderFillList", "getOrderFillList"], ["OnReply_GetOrderFillList", "onReply_GetOrderFillList"], "today's fills.";
+                GetHistoryOrderList = 2221, "Trd_GetHistoryOrderList", trd_get_history_order_list, get_history_order_list, on_reply_get_history_order_list, ["GetHistoryOrderList", "getHistoryOrderList"], ["OnReply_GetHistoryOrderList", "onReply_GetHistoryOrderList"], "orders of past days.";
+                GetHistoryOrderFillList = 2222, "Trd_GetHistoryOrderFillList", trd_get_history_order_fill_list, get_history_order_fill_list, on_reply_get_history_order_fill_list, ["GetHistoryOrderFillList", "getHistoryOrderFillList"], ["OnReply_GetHistoryOrderFillList", "onReply_GetHistoryOrderFillList"], "fills of past days.";
+                GetMarginRatio = 2223, "Trd_GetMarginRatio", trd_get_margin_ratio, get_margin_ratio, on_reply_get_margin_ratio, ["GetMarginRatio", "getMarginRatio"], ["OnReply_GetMarginRatio", "onReply_GetMarginRatio"], "the margin ratios of securities.";
+                GetOrderFee = 2225, "Trd_GetOrderFee", trd_get_order_fee, get_order_fee, on_reply_get_order_fee, ["GetOrderFee", "getOrderFee"], ["OnReply_GetOrderFee", "onReply_GetOrderFee"], "the fees of orders.";
+                FlowSummary = 2226, "Trd_FlowSummary", trd_flow_summary, get_flow_summary, on_reply_get_flow_summary, ["GetFlowSummary", "getFlowSummary"], ["OnReply_GetFlowSummary", "onReply_GetFlowSummary"], "cash flow.";
             }
             trd_secret {
-                UnlockTrade = 2005, "Trd_UnlockTrade", trd_unlock_trade, unlock_trade, on_reply_unlock_trade;
+                UnlockTrade = 2005, "Trd_UnlockTrade", trd_unlock_trade, unlock_trade, on_reply_unlock_trade, ["UnlockTrade", "unlockTrade"], ["OnReply_UnlockTrade", "onReply_UnlockTrade"], "unlock (or lock) trading; `pwdMD5` is the MD5 of the trade password.";
             }
             trd_write {
-                PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order, place_order, on_reply_place_order;
-                ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order, modify_order, on_reply_modify_order;
-                PlaceComboOrder = 2227, "Trd_PlaceComboOrder", trd_place_combo_order, place_combo_order, on_reply_place_combo_order;
+                PlaceOrder = 2202, "Trd_PlaceOrder", trd_place_order, place_order, on_reply_place_order, ["PlaceOrder", "placeOrder"], ["OnReply_PlaceOrder", "onReply_PlaceOrder"], "places an order.";
+                ModifyOrder = 2205, "Trd_ModifyOrder", trd_modify_order, modify_order, on_reply_modify_order, ["ModifyOrder", "modifyOrder"], ["OnReply_ModifyOrder", "onReply_ModifyOrder"], "modify, cancel, disable, enable, delete, or cancel all.";
+                PlaceComboOrder = 2227, "Trd_PlaceComboOrder", trd_place_combo_order, place_combo_order, on_reply_place_combo_order, ["PlaceComboOrder", "placeComboOrder"], ["OnReply_PlaceComboOrder", "onReply_PlaceComboOrder"], "places a combo order.";
             }
             qot {
                 Sub = 3001, "Qot_Sub", qot_sub, sub, on_reply_sub;
@@ -474,11 +486,11 @@ macro_rules! protocol_table {
                 RequestHistoryEventContractKL = 3456, "Qot_RequestHistoryEventContractKL", qot_request_history_event_contract_kl, request_history_event_contract_kl, on_reply_request_history_event_contract_kl;
             }
             push_conn {
-                Notify = 1003, "Notify", notify, on_push_notify;
+                Notify = 1003, "Notify", notify, on_push_notify, ["OnPush_Notify", "onPush_Notify"], "an OpenD system event (program status, login state, quote rights, ...).";
             }
             push_trd {
-                UpdateOrder = 2208, "Trd_UpdateOrder", trd_update_order, on_push_update_order;
-                UpdateOrderFill = 2218, "Trd_UpdateOrderFill", trd_update_order_fill, on_push_update_order_fill;
+                UpdateOrder = 2208, "Trd_UpdateOrder", trd_update_order, on_push_update_order, ["OnPush_UpdateOrder", "onPush_UpdateOrder"], "an order of a subscribed account changed.";
+                UpdateOrderFill = 2218, "Trd_UpdateOrderFill", trd_update_order_fill, on_push_update_order_fill, ["OnPush_UpdateOrderFill", "onPush_UpdateOrderFill"], "a fill of a subscribed account.";
             }
             push_qot {
                 UpdateBasicQot = 3005, "Qot_UpdateBasicQot", qot_update_basic_qot, on_push_update_basic_qot;
@@ -549,12 +561,12 @@ macro_rules! define_protocols {
     (
         session { $($s_ty:ident = $s_id:literal, $s_name:literal, $s_m:ident;)* }
         conn { $($c_ty:ident = $c_id:literal, $c_name:literal, $c_m:ident, $c_fn:ident, $c_spi:ident;)* }
-        trd { $($t_ty:ident = $t_id:literal, $t_name:literal, $t_m:ident, $t_fn:ident, $t_spi:ident;)* }
-        trd_secret { $($x_ty:ident = $x_id:literal, $x_name:literal, $x_m:ident, $x_fn:ident, $x_spi:ident;)* }
-        trd_write { $($w_ty:ident = $w_id:literal, $w_name:literal, $w_m:ident, $w_fn:ident, $w_spi:ident;)* }
+        trd { $($t_ty:ident = $t_id:literal, $t_name:literal, $t_m:ident, $t_fn:ident, $t_spi:ident, [$($t_fa:literal),*], [$($t_sa:literal),*], $t_doc:literal;)* }
+        trd_secret { $($x_ty:ident = $x_id:literal, $x_name:literal, $x_m:ident, $x_fn:ident, $x_spi:ident, [$($x_fa:literal),*], [$($x_sa:literal),*], $x_doc:literal;)* }
+        trd_write { $($w_ty:ident = $w_id:literal, $w_name:literal, $w_m:ident, $w_fn:ident, $w_spi:ident, [$($w_fa:literal),*], [$($w_sa:literal),*], $w_doc:literal;)* }
         qot { $($q_ty:ident = $q_id:literal, $q_name:literal, $q_m:ident, $q_fn:ident, $q_spi:ident;)* }
-        push_conn { $($pc_ty:ident = $pc_id:literal, $pc_name:literal, $pc_m:ident, $pc_spi:ident;)* }
-        push_trd { $($pt_ty:ident = $pt_id:literal, $pt_name:literal, $pt_m:ident, $pt_spi:ident;)* }
+        push_conn { $($pc_ty:ident = $pc_id:literal, $pc_name:literal, $pc_m:ident, $pc_spi:ident, [$($pc_sa:literal),*], $pc_doc:literal;)* }
+        push_trd { $($pt_ty:ident = $pt_id:literal, $pt_name:literal, $pt_m:ident, $pt_spi:ident, [$($pt_sa:literal),*], $pt_doc:literal;)* }
         push_qot { $($pq_ty:ident = $pq_id:literal, $pq_name:literal, $pq_m:ident, $pq_spi:ident;)* }
         unnumbered { $($u_m:ident),* }
         unnumbered_push { $($up_m:ident),* }

@@ -23,12 +23,8 @@
 //! ```
 
 mod qot_api;
-mod qot_spi;
-mod spi;
 mod trd_api;
 
-pub use self::qot_api::QotApi;
-pub use self::qot_spi::QotSpi;
-pub use self::spi::{ConnSpi, TrdSpi};
+pub use self::qot_api::{QotApi, QotSpi};
 pub(crate) use self::trd_api::decode_push;
-pub use self::trd_api::TrdApi;
+pub use self::trd_api::{ConnSpi, TrdApi, TrdSpi};

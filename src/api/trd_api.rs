@@ -1,4 +1,7 @@
-//! `TrdApi`: one connection to OpenD with callbacks.
+//! `TrdApi`: one trading connection to OpenD with callbacks, and the callback traits
+//! [`ConnSpi`] and [`TrdSpi`]. The request methods and the `TrdSpi` callbacks are
+//! generated from the one protocol table in [`crate::pb`], like those of the market-data
+//! API built on it ([`QotApi`](crate::QotApi)).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -6,19 +9,13 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use prost::Message;
 
-use super::spi::{ConnSpi, TrdSpi};
 use crate::codec::{decode_body, RsaKey};
 use crate::conn::{
     ConnConfig, ConnEvents, ConnFailure, ConnState, Connection, InitInfo, PushRun, ReplySlot, Responder, Serials,
     TcpTransport, Transport,
 };
 use crate::error::{ret_type, Error, Result};
-use crate::pb::{self, Protocol, RequestEnvelope, ResponseEnvelope};
-
-/// The `s2c` type of protocol `P`.
-pub type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
-/// The `c2s` type of protocol `P`.
-pub type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
+use crate::pb::{self, C2s, Protocol, RequestEnvelope, ResponseEnvelope, S2c};
 
 struct Settings {
     config: ConnConfig,
@@ -434,92 +431,148 @@ impl TrdApi {
     }
 }
 
-macro_rules! request_methods {
-    ($( $(#[$doc:meta])* $method:ident => $proto:ident, $spi:ident; )*) => {
+/// Connection callbacks (C++, C# and Java `FTSPI_Conn`: `OnInitConnect` /
+/// `onInitConnect`, and C++ `OnDisConnect`, C# `OnDisconnect`, Java `onDisconnect`).
+///
+/// `A` is the API object the callbacks are given: [`TrdApi`] (the default, so
+/// `impl ConnSpi for MySpi` serves a `TrdApi`) or [`QotApi`](crate::QotApi)
+/// (`impl ConnSpi<QotApi> for MySpi`). One type may implement both.
+///
+/// Every method runs on the connection's callback thread with no lock held, in wire
+/// order with replies and pushes; it may call any method of the API object it is given,
+/// including `close()` and the blocking `call`. A slow callback delays the callbacks
+/// after it but not the connection: keepalive and request timeouts run on the I/O
+/// thread. When `push_queue_capacity` pushes wait for the callbacks, the I/O thread
+/// stops reading, so TCP pushes back on OpenD.
+#[doc(alias = "FTSPI_Conn")]
+pub trait ConnSpi<A: ?Sized = TrdApi>: Send + Sync {
+    /// InitConnect finished. `err_code` is 0 and `desc` empty on success; otherwise
+    /// `err_code` is the official composite code (high 32 bits the failure kind, low 32
+    /// bits the OS error number or the InitConnect failure kind; decode it with
+    /// [`ConnFailure::from_err_code`](crate::conn::ConnFailure::from_err_code)) and
+    /// `desc` says why (OpenD's `retMsg`, or e.g. "connection refused", "RSA key not
+    /// set"). [`TrdApi::last_conn_failure`] gives the same, typed.
+    #[doc(alias = "OnInitConnect")]
+    #[doc(alias = "onInitConnect")]
+    #[doc(alias = "onlogin")]
+    fn on_init_connect(&self, api: &A, err_code: i64, desc: &str) {
+        let _ = (api, err_code, desc);
+    }
+
+    /// A connection that was up has been lost (never called after `close()`).
+    /// Fires exactly once per lost connection; every request in flight has already been
+    /// answered with [`Error::Disconnected`]. `err_code` is the official composite code
+    /// (e.g. `RecvFailed` in the high 32 bits, the OS error number in the low 32; see
+    /// [`ConnFailure`](crate::conn::ConnFailure)); `desc` says why.
+    #[doc(alias = "OnDisConnect")]
+    #[doc(alias = "OnDisconnect")]
+    #[doc(alias = "onDisconnect")]
+    fn on_disconnect(&self, api: &A, err_code: i64, desc: &str) {
+        let _ = (api, err_code, desc);
+    }
+}
+
+/// Generates [`TrdSpi`], the request methods of [`TrdApi`] and the dispatch of its pushes
+/// from the one protocol table in [`crate::pb`] (`trd`, `trd_secret` and `trd_write`
+/// requests, `push_trd` and `push_conn` pushes). GetGlobalState, whose method fills the
+/// request itself, is written by hand.
+macro_rules! trade_half {
+    (
+        session { $($_s:tt)* }
+        conn { $($_c:tt)* }
+        trd { $($t_ty:ident = $t_id:literal, $t_name:literal, $t_m:ident, $t_fn:ident, $t_spi:ident, [$($t_fa:literal),*], [$($t_sa:literal),*], $t_doc:literal;)* }
+        trd_secret { $($x_ty:ident = $x_id:literal, $x_name:literal, $x_m:ident, $x_fn:ident, $x_spi:ident, [$($x_fa:literal),*], [$($x_sa:literal),*], $x_doc:literal;)* }
+        trd_write { $($w_ty:ident = $w_id:literal, $w_name:literal, $w_m:ident, $w_fn:ident, $w_spi:ident, [$($w_fa:literal),*], [$($w_sa:literal),*], $w_doc:literal;)* }
+        qot { $($_q:tt)* }
+        push_conn { $($pc_ty:ident = $pc_id:literal, $pc_name:literal, $pc_m:ident, $pc_spi:ident, [$($pc_sa:literal),*], $pc_doc:literal;)* }
+        push_trd { $($pt_ty:ident = $pt_id:literal, $pt_name:literal, $pt_m:ident, $pt_spi:ident, [$($pt_sa:literal),*], $pt_doc:literal;)* }
+        push_qot { $($_pq:tt)* }
+        unnumbered { $($_u:tt)* }
+        unnumbered_push { $($_up:tt)* }
+    ) => {
+        /// Replies and pushes (C++, C# and Java `FTSPI_Trd`: `OnReply_PlaceOrder` /
+        /// `onReply_PlaceOrder`, `OnPush_UpdateOrder` / `onPush_UpdateOrder`, ...).
+        ///
+        /// Each `on_reply_*` receives the serial number its request returned and either the
+        /// reply's `s2c` or an [`Error`]: OpenD's refusal ([`Error::Server`] with retType,
+        /// retMsg and errCode), a timeout ([`Error::Timeout`], retType -100) or a lost
+        /// connection ([`Error::Disconnected`], retType -200). Every request that returned a
+        /// non-zero serial gets exactly one call. All methods default to doing nothing and
+        /// run on the connection's callback thread with no lock held (see [`ConnSpi`]).
+        #[doc(alias = "FTSPI_Trd")]
+        pub trait TrdSpi: Send + Sync {
+            /// `GetGlobalState` (1002) reply.
+            #[doc(alias = "OnReply_GetGlobalState")]
+            #[doc(alias = "onReply_GetGlobalState")]
+            fn on_reply_get_global_state(&self, api: &TrdApi, serial: u32, result: Result<pb::get_global_state::S2c, Error>) {
+                let _ = (api, serial, result);
+            }
+            $( trade_half!(@reply $t_id, $t_name, $t_m, $t_spi, [$($t_sa),*]); )*
+            $( trade_half!(@reply $x_id, $x_name, $x_m, $x_spi, [$($x_sa),*]); )*
+            $( trade_half!(@reply $w_id, $w_name, $w_m, $w_spi, [$($w_sa),*]); )*
+            $( trade_half!(@push $pt_id, $pt_name, $pt_m, $pt_spi, [$($pt_sa),*], $pt_doc); )*
+            $( trade_half!(@push $pc_id, $pc_name, $pc_m, $pc_spi, [$($pc_sa),*], $pc_doc); )*
+        }
+
         impl TrdApi {
-            $(
-                $(#[$doc])*
-                #[doc = ""]
-                #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`TrdSpi::", stringify!($spi), "`].")]
-                pub fn $method(&self, req: <pb::proto::$proto as Protocol>::Request) -> u32 {
-                    self.send_to_spi::<pb::proto::$proto>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
-                }
-            )*
+            $( trade_half!(@method $t_ty, $t_id, $t_name, $t_fn, $t_spi, [$($t_fa),*], $t_doc, ""); )*
+            $( trade_half!(@method $x_ty, $x_id, $x_name, $x_fn, $x_spi, [$($x_fa),*], $x_doc,
+                "The request's `pwdMD5` is wiped from memory after it was sent."); )*
+            $( trade_half!(@method $w_ty, $w_id, $w_name, $w_fn, $w_spi, [$($w_fa),*], $w_doc,
+                "`packetID` is filled with `{conn_id, serial}` unless set."); )*
+        }
+
+        /// Decodes a push and calls its `TrdSpi` callback; pushes without one (market-data
+        /// pushes, unknown ids) are logged and dropped.
+        fn dispatch_push(spi: &dyn TrdSpi, api: &TrdApi, proto_id: u32, body: &[u8]) {
+            match proto_id {
+                $(
+                    $pt_id => {
+                        if let Some(s) = decode_push::<pb::$pt_m::Response>(proto_id, body) {
+                            spi.$pt_spi(api, s);
+                        }
+                    }
+                )*
+                $(
+                    $pc_id => {
+                        if let Some(s) = decode_push::<pb::$pc_m::Response>(proto_id, body) {
+                            spi.$pc_spi(api, s);
+                        }
+                    }
+                )*
+                other => log::debug!("push {other} has no TrdSpi callback"),
+            }
+        }
+    };
+    (@reply $id:literal, $name:literal, $m:ident, $spi:ident, [$($alias:literal),*]) => {
+        #[doc = concat!("`", $name, "` (", stringify!($id), ") reply.")]
+        #[doc(alias = $name)]
+        $( #[doc(alias = $alias)] )*
+        fn $spi(&self, api: &TrdApi, serial: u32, result: Result<pb::$m::S2c, Error>) {
+            let _ = (api, serial, result);
+        }
+    };
+    (@push $id:literal, $name:literal, $m:ident, $spi:ident, [$($alias:literal),*], $doc:literal) => {
+        #[doc = concat!("`", $name, "` push (", stringify!($id), "): ", $doc)]
+        #[doc(alias = $name)]
+        $( #[doc(alias = $alias)] )*
+        fn $spi(&self, api: &TrdApi, push: pb::$m::S2c) {
+            let _ = (api, push);
+        }
+    };
+    (@method $ty:ident, $id:literal, $name:literal, $fn:ident, $spi:ident, [$($alias:literal),*], $doc:literal, $more:literal) => {
+        #[doc = concat!("`", $name, "` (", stringify!($id), "): ", $doc, " ", $more)]
+        #[doc = ""]
+        #[doc = concat!("Returns the serial number at once (0 if it could not be sent); the reply arrives in [`TrdSpi::", stringify!($spi), "`].")]
+        #[doc(alias = $name)]
+        $( #[doc(alias = $alias)] )*
+        pub fn $fn(&self, req: <pb::proto::$ty as Protocol>::Request) -> u32 {
+            self.send_to_spi::<pb::proto::$ty>(req, |spi, api, serial, r| spi.$spi(api, serial, r))
         }
     };
 }
 
-request_methods! {
-    /// Trd_GetAccList (2001): the trading accounts.
-    #[doc(alias = "GetAccList")]
-    #[doc(alias = "getAccList")]
-    get_acc_list => GetAccList, on_reply_get_acc_list;
-    /// Trd_UnlockTrade (2005): unlock (or lock) trading; `pwdMD5` is the MD5 of the trade password.
-    #[doc(alias = "UnlockTrade")]
-    #[doc(alias = "unlockTrade")]
-    unlock_trade => UnlockTrade, on_reply_unlock_trade;
-    /// Trd_SubAccPush (2008): the accounts whose order and fill pushes this connection receives.
-    #[doc(alias = "SubAccPush")]
-    #[doc(alias = "subAccPush")]
-    sub_acc_push => SubAccPush, on_reply_sub_acc_push;
-    /// Trd_GetFunds (2101).
-    #[doc(alias = "GetFunds")]
-    #[doc(alias = "getFunds")]
-    get_funds => GetFunds, on_reply_get_funds;
-    /// Trd_GetPositionList (2102).
-    #[doc(alias = "GetPositionList")]
-    #[doc(alias = "getPositionList")]
-    get_position_list => GetPositionList, on_reply_get_position_list;
-    /// Trd_GetMaxTrdQtys (2111).
-    #[doc(alias = "GetMaxTrdQtys")]
-    #[doc(alias = "getMaxTrdQtys")]
-    get_max_trd_qtys => GetMaxTrdQtys, on_reply_get_max_trd_qtys;
-    /// Trd_GetComboMaxTrdQtys (2112).
-    #[doc(alias = "GetComboMaxTrdQtys")]
-    #[doc(alias = "getComboMaxTrdQtys")]
-    get_combo_max_trd_qtys => GetComboMaxTrdQtys, on_reply_get_combo_max_trd_qtys;
-    /// Trd_GetOrderList (2201): today's orders.
-    #[doc(alias = "GetOrderList")]
-    #[doc(alias = "getOrderList")]
-    get_order_list => GetOrderList, on_reply_get_order_list;
-    /// Trd_PlaceOrder (2202). `packetID` is filled with `{conn_id, serial}` unless set.
-    #[doc(alias = "PlaceOrder")]
-    #[doc(alias = "placeOrder")]
-    place_order => PlaceOrder, on_reply_place_order;
-    /// Trd_ModifyOrder (2205): modify, cancel, disable, enable, delete, or cancel all.
-    /// `packetID` is filled unless set.
-    #[doc(alias = "ModifyOrder")]
-    #[doc(alias = "modifyOrder")]
-    modify_order => ModifyOrder, on_reply_modify_order;
-    /// Trd_GetOrderFillList (2211): today's fills.
-    #[doc(alias = "GetOrderFillList")]
-    #[doc(alias = "getOrderFillList")]
-    get_order_fill_list => GetOrderFillList, on_reply_get_order_fill_list;
-    /// Trd_GetHistoryOrderList (2221).
-    #[doc(alias = "GetHistoryOrderList")]
-    #[doc(alias = "getHistoryOrderList")]
-    get_history_order_list => GetHistoryOrderList, on_reply_get_history_order_list;
-    /// Trd_GetHistoryOrderFillList (2222).
-    #[doc(alias = "GetHistoryOrderFillList")]
-    #[doc(alias = "getHistoryOrderFillList")]
-    get_history_order_fill_list => GetHistoryOrderFillList, on_reply_get_history_order_fill_list;
-    /// Trd_GetMarginRatio (2223).
-    #[doc(alias = "GetMarginRatio")]
-    #[doc(alias = "getMarginRatio")]
-    get_margin_ratio => GetMarginRatio, on_reply_get_margin_ratio;
-    /// Trd_GetOrderFee (2225).
-    #[doc(alias = "GetOrderFee")]
-    #[doc(alias = "getOrderFee")]
-    get_order_fee => GetOrderFee, on_reply_get_order_fee;
-    /// Trd_FlowSummary (2226): cash flow.
-    #[doc(alias = "GetFlowSummary")]
-    #[doc(alias = "getFlowSummary")]
-    get_flow_summary => FlowSummary, on_reply_get_flow_summary;
-    /// Trd_PlaceComboOrder (2227). `packetID` is filled unless set.
-    #[doc(alias = "PlaceComboOrder")]
-    #[doc(alias = "placeComboOrder")]
-    place_combo_order => PlaceComboOrder, on_reply_place_combo_order;
-}
+pb::protocol_table!(trade_half);
 
 /// Decodes a reply body: `retType != 0` becomes [`Error::Server`]; a success without
 /// `s2c` yields the default `s2c` (OpenD omits empty ones).
@@ -606,26 +659,8 @@ impl ConnEvents for ApiEvents {
             log::debug!("{} push(es) dropped: no TrdSpi set", pushes.count());
             return;
         };
-        use pb::PushProtocol;
         for (proto_id, body) in pushes {
-            guarded(proto_id, || match proto_id {
-                pb::proto::UpdateOrder::PROTO_ID => {
-                    if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, body) {
-                        spi.on_push_update_order(&api, s);
-                    }
-                }
-                pb::proto::UpdateOrderFill::PROTO_ID => {
-                    if let Some(s) = decode_push::<pb::trd_update_order_fill::Response>(proto_id, body) {
-                        spi.on_push_update_order_fill(&api, s);
-                    }
-                }
-                pb::proto::Notify::PROTO_ID => {
-                    if let Some(s) = decode_push::<pb::notify::Response>(proto_id, body) {
-                        spi.on_push_notify(&api, s);
-                    }
-                }
-                other => log::debug!("push {other} has no callback"),
-            });
+            guarded(proto_id, || dispatch_push(&*spi, &api, proto_id, body));
         }
     }
 

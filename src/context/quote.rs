@@ -18,8 +18,7 @@ use super::dispatch::{guarded, Flow};
 use super::quote_rules::{HistoryQuota, QuoteRateLimits, SubKey, Subscriptions};
 use super::rate_limit::RateLimiter;
 use super::session::{
-    is_connection_error, C2s, ConnectionEvent, ConnectionState, ReconnectPolicy, S2c, Session, SessionHooks,
-    SessionSettings,
+    C2s, ConnectionEvent, ConnectionState, ReconnectPolicy, S2c, Session, SessionHooks, SessionSettings,
 };
 use super::{default_encrypt, default_rsa_key};
 use crate::api::{decode_push, TrdApi, TrdSpi};
@@ -310,7 +309,7 @@ impl Inner {
                     self.subs.lock().quota = Some(s.remain_quota.max(0) as u32);
                     log::debug!("quote context: subscription quota {total}, {} left", s.remain_quota);
                 }
-                Err(e) if is_connection_error(&e) => return Err(e),
+                Err(e) if e.is_connection_lost() => return Err(e),
                 Err(e) => log::warn!("quote context: could not read the subscription quota: {e}"),
             }
         }
@@ -424,7 +423,7 @@ impl SessionHooks for Inner {
                     SubscribeOptions { is_first_push: false, subscribe_push: push, ..SubscribeOptions::default() };
                 match self.send_sub(&group, true, opts, true) {
                     Ok(()) => {}
-                    Err(e) if is_connection_error(&e) => return Err(e),
+                    Err(e) if e.is_connection_lost() => return Err(e),
                     Err(e) => failures.push(("subscribe", e)),
                 }
             }

@@ -12,12 +12,8 @@ use parking_lot::{Condvar, Mutex};
 use crate::api::{ConnSpi, TrdApi, TrdSpi};
 use crate::conn::{ConnConfig, ConnFailure, SocketFailKind};
 use crate::error::{Error, Result};
-use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
-
-/// The `s2c` type of protocol `P`.
-pub(crate) type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
-/// The `c2s` type of protocol `P`.
-pub(crate) type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
+use crate::pb::Protocol;
+pub(crate) use crate::pb::{C2s, S2c};
 
 /// How a context reconnects after an unexpected disconnect.
 ///
@@ -206,11 +202,6 @@ impl ConnSpi for ConnForwarder {
     fn on_disconnect(&self, api: &TrdApi, err_code: i64, desc: &str) {
         let _ = self.lost_tx.send(Self::failure(api, err_code, desc));
     }
-}
-
-/// Whether an error means the connection itself is gone (rather than OpenD refusing).
-pub(crate) fn is_connection_error(e: &Error) -> bool {
-    matches!(e, Error::Disconnected { .. } | Error::NotConnected(_) | Error::Io(_) | Error::Connect(_))
 }
 
 /// One reconnecting connection.

@@ -15,7 +15,7 @@ use super::requests::{
     FundsQuery, HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
     PositionQuery,
 };
-use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c, Session, SessionHooks};
+use super::session::{C2s, ConnectionEvent, ConnectionState, S2c, Session, SessionHooks};
 use super::ContextKind;
 use crate::error::{Error, Result};
 use crate::pb::{self, proto, Protocol};
@@ -317,7 +317,7 @@ impl SessionHooks for Inner {
         let mut step = |name: &'static str, r: Result<()>| -> Result<()> {
             match r {
                 Ok(()) => Ok(()),
-                Err(e) if is_connection_error(&e) => Err(e),
+                Err(e) if e.is_connection_lost() => Err(e),
                 Err(e) => {
                     failures.push((name, e));
                     Ok(())

@@ -46,12 +46,6 @@ impl ParseEnumError {
     }
 }
 
-impl From<ParseEnumError> for crate::Error {
-    fn from(e: ParseEnumError) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
-}
-
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*

@@ -43,12 +43,6 @@ pub struct InvalidMd5 {
     pub len: usize,
 }
 
-impl From<InvalidMd5> for crate::Error {
-    fn from(e: InvalidMd5) -> Self {
-        crate::Error::InvalidArgument(e.to_string())
-    }
-}
-
 fn is_md5_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
