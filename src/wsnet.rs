@@ -23,6 +23,21 @@ use parking_lot::Mutex;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
+/// The rustls crypto provider of ftapi's TLS (the `wss://` client transport and the
+/// simulator's `wss` port): the process-wide default when the application installed one
+/// (`rustls::crypto::CryptoProvider::install_default`, e.g. aws-lc-rs for its post-quantum
+/// key exchange), otherwise *ring*, the provider ftapi enables (it needs no C toolchain
+/// beyond ring's). rustls 0.23.48 deprecates its *ring* provider because it has no
+/// post-quantum key exchange; ftapi keeps it as the fallback on purpose, and says so here
+/// rather than passing the warning on to every crate that builds ftapi.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)] // the fallback above, chosen on purpose
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 /// Bytes asked from the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
 

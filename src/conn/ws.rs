@@ -170,7 +170,7 @@ impl WsTransport {
 
     fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, ConnFailure> {
         let fail = |what: String| ConnFailure::socket(SocketFailKind::ConnectFailed, what);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::wsnet::crypto_provider();
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| fail(format!("TLS setup: {e}")))?;

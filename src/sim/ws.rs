@@ -108,7 +108,7 @@ impl WsSettings {
             return Err(bad("WebSocket certificate", &"no certificate in the PEM text"));
         }
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad("WebSocket private key", &e))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::wsnet::crypto_provider();
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| bad("TLS", &e))?
