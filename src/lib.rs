@@ -1,13 +1,17 @@
 //! ftapi: the Rust SDK for Futu / moomoo OpenD.
 //!
-//! Two ways in:
+//! Two ways in, each for trading and for market data:
 //!
 //! - [`TrdApi`] with the [`ConnSpi`] / [`TrdSpi`] callback traits, shaped like the official
 //!   C#/Java/C++ SDKs: `init_connect` returns at once, requests return their serial number,
 //!   replies and pushes arrive on the connection's callback thread. `TrdApi::call` blocks
-//!   for a reply over the same machinery.
+//!   for a reply over the same machinery. [`QotApi`] with [`QotSpi`] is its market-data
+//!   half (C++ `FTAPI_Qot`).
 //! - [`SecTradeContext`] / [`FutureTradeContext`], shaped like the Python SDK's trade
-//!   contexts: blocking, typed results, automatic reconnect, rate limits, push handlers.
+//!   contexts: blocking, typed results, automatic reconnect, rate limits, push handlers;
+//!   and [`QuoteContext`], the Python SDK's `OpenQuoteContext`: blocking, typed quotes,
+//!   subscriptions restored after a reconnect, OpenD's quota and frequency rules checked
+//!   before sending.
 //!
 //! The layers, each usable without the ones above it: [`codec`] (the wire: 44-byte header,
 //! frame decoder, RSA/AES, SHA-1; no I/O) → [`conn`] (one connection over a transport:

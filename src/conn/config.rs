@@ -8,13 +8,14 @@ use crate::error::Result;
 /// Settings of a connection. `Default` gives the official SDKs' values where they have
 /// one.
 ///
-/// This is the one place every connection setting lives: build it with
+/// It holds the settings every transport shares: build it with
 /// [`ConnConfig::builder`] and hand it to [`TrdApi::with_config`](crate::TrdApi::with_config)
 /// or to a trade context's [`conn_config`](crate::context::ContextBuilder::conn_config).
 /// The official-named setters kept for porting ([`TrdApi::set_client_info`],
 /// [`TrdApi::set_rsa_private_key`]) and the context builder's shortcuts
 /// (`connect_timeout`, `request_timeout`, `client_id`, `rsa_key`) write into the same
-/// settings.
+/// settings. The WebSocket port's own settings (key, TLS, login timeout, message size)
+/// live on the WebSocket transport, `conn::ws::WsTransport` (feature `websocket`).
 ///
 /// ```
 /// use std::time::Duration;

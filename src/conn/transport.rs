@@ -193,8 +193,11 @@ impl std::fmt::Debug for Link {
 /// 1. **open** a link ([`Transport::open`]): connect, run its own login or handshake
 ///    (InitConnect on TCP, the Init message on WebSocket), and report what it learnt as
 ///    [`InitInfo`] (connection id, login user id, the [`Liveness`] policy). Opening runs
-///    on the connection's I/O thread, is bounded by [`OpenContext::deadline`], and must
-///    give up promptly once [`OpenContext::is_cancelled`] turns true;
+///    on the connection's I/O thread, bounds its connect (and TLS/WebSocket handshake) by
+///    [`OpenContext::deadline`] (the connect timeout), and must give up promptly once
+///    [`OpenContext::is_cancelled`] turns true. A transport may bound its login by its
+///    own timeout: the WebSocket transport waits up to its `login_timeout` (20 s by
+///    default) for the Init reply after the handshake;
 ///    [`OpenContext::tcp_connect`] and [`OpenContext::on_cancel`] make that easy;
 ///    failures are a [`ConnFailure`] with the official failure kind;
 /// 2. **send** packets `(proto_id, serial, body)` from any thread ([`PacketSender`]);
@@ -209,8 +212,9 @@ pub trait Transport: Send + 'static {
     /// Where it connects, for messages (e.g. `127.0.0.1:11111`).
     fn peer(&self) -> String;
 
-    /// Connects and logs in, on the connection's I/O thread. Bounded by
-    /// [`OpenContext::deadline`]; returns promptly once [`OpenContext::is_cancelled`].
+    /// Connects and logs in, on the connection's I/O thread. The connect is bounded by
+    /// [`OpenContext::deadline`], the login by it or by the transport's own login timeout;
+    /// returns promptly once [`OpenContext::is_cancelled`].
     fn open(self: Box<Self>, ctx: &OpenContext) -> Result<Link, ConnFailure>;
 }
 

@@ -393,7 +393,10 @@ impl Ticker {
 pub struct KLine {
     /// `MARKET.CODE`.
     pub code: String,
-    /// Start time of the period (`yyyy-MM-dd HH:mm:ss`).
+    /// The bar's label (`yyyy-MM-dd HH:mm:ss`), OpenD's `time`: the **end** of the period
+    /// for intraday bars (a trade at 17:10:21 lands in the 17:11:00 one-minute bar; the
+    /// last one-minute bar of an HK day is 16:00:00); daily and longer bars carry a date
+    /// at 00:00:00 (market time).
     pub time_key: String,
     /// Open.
     pub open: f64,

@@ -8,7 +8,7 @@ use super::state::{
 use crate::pb;
 use crate::pb::trd_common::{TrdFilterConditions, TrdHeader};
 use crate::sim::accounts::Env;
-use crate::sim::calendar::CalMarket;
+use crate::sim::calendar::{CalMarket, Phase};
 use crate::sim::matching::{
     self, currency, is_supported, is_trailing, needs_aux_price, needs_limit_price, order_type, sec_market,
     sec_market_of_qot_market, Instrument, InstrumentKind, OrderTerms, Side,
@@ -72,7 +72,7 @@ fn limit_price(instr: &Instrument, price: Option<f64>, adjust: Option<bool>, adj
     let tick = instr.tick_at(p);
     if adjust != Some(true) {
         return Err(Reject::new(format!(
-            "Price {p} does not match the price tick {tick} of {}; use a multiple of the tick or set adjustPrice",
+            "Price {p} does not match the price tick {tick} of {}; use a multiple of the tick or let it be adjusted (adjust_limit in ftapi's PlaceOrder, adjustPrice in the protocol)",
             instr.full_code()
         )));
     }
@@ -1105,8 +1105,13 @@ impl State {
         if market_like && !phase.is_continuous() {
             return Err(Reject::code(
                 format!(
-                    "Market orders are accepted only during trading hours; {} is in {phase} now",
-                    matching::sec_market_prefix(instr.sec_market).unwrap_or("the market")
+                    "Market orders are accepted only during trading hours; {} is {}{phase} now",
+                    matching::sec_market_prefix(instr.sec_market).unwrap_or("the market"),
+                    if matches!(phase, Phase::Closed | Phase::WaitingOpen | Phase::AfterHoursEnd | Phase::FutureClose) {
+                        ""
+                    } else {
+                        "in "
+                    }
                 ),
                 err_code::MARKET_CLOSED,
             ));
