@@ -1,5 +1,6 @@
 //! The ftapi walk-through: connect (encrypted) to OpenD or the built-in simulator, list
-//! the accounts, unlock, subscribe to pushes, place a limit order and a market order,
+//! the accounts, unlock, subscribe to pushes, read the market state, place a limit order
+//! and (when the market trades) a market order,
 //! print every push as it arrives, modify and cancel the limit order, then print orders,
 //! fills, funds and positions.
 //!
@@ -17,8 +18,11 @@
 //! is given. It trades in the SIMULATE environment unless `--env real` is given, on the
 //! first account of that environment that may trade `--market`. The limit order is
 //! placed at `--price` so that it rests (a buy below the market), then modified and
-//! cancelled; the market order is for `--qty`. Exits 0 only if every step succeeded;
-//! otherwise names the failed step and OpenD's message.
+//! cancelled; the market order is for `--qty`. It reads the market state of `--code`
+//! first: outside the trading sessions (night, weekend, lunch break), when OpenD refuses
+//! market orders, it prints `market HK is closed now (STATE): skipping market orders` and
+//! leaves the market order out. Exits 0 only if every step it ran succeeded; otherwise
+//! names the failed step and OpenD's message.
 
 mod common;
 
@@ -26,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ftapi::pb::{self, trd_common};
-use ftapi::types::{Account, Funds, Order, OrderFill, Position};
+use ftapi::types::{Account, Funds, Order, OrderFill, Position, QotMarketState};
 use ftapi::{
     ConnSpi, Error, ModifyOrderOp, OrderType, SecurityCode, TradePassword, TrdApi, TrdEnv, TrdMarket, TrdSide, TrdSpi,
 };
@@ -63,6 +67,16 @@ fn order_line(o: &Order) -> String {
 
 fn fill_line(f: &OrderFill) -> String {
     format!("{} {} {} qty={} price={}", f.fill_id_ex, f.code, f.trd_side, f.qty, f.price)
+}
+
+/// Whether OpenD accepts market orders in this market state: the continuous sessions
+/// (not the auctions, the lunch break, the extended hours or the night).
+fn is_trading_session(state: QotMarketState) -> bool {
+    use QotMarketState as S;
+    matches!(
+        state,
+        S::Morning | S::Afternoon | S::FutureDayOpen | S::FutureOpen | S::FutureBreakOver | S::FutureAfternoon
+    )
 }
 
 /// A failed step: its name and why.
@@ -177,7 +191,23 @@ fn run() -> Result<(), StepError> {
     )?;
     println!("subscribed to pushes of {}", acc.acc_id);
 
-    // 5. A limit order that rests, then a market order. The SDK fills in the PacketID.
+    // 5. The market state first: OpenD refuses market orders outside the trading sessions
+    // (at night, on weekends, at lunch), so the walk-through skips its market order then.
+    let states = step(
+        "get_market_state",
+        api.call::<pb::proto::GetMarketState>(pb::qot_get_market_state::C2s {
+            security_list: vec![code.to_pb_security()],
+            ..Default::default()
+        }),
+    )?;
+    let state = states.market_info_list.first().map(|m| QotMarketState::from(m.market_state));
+    let trading = state.is_some_and(is_trading_session);
+    if !trading {
+        let state = state.map_or_else(|| "unknown".to_string(), |s| s.to_string());
+        println!("market {market} is closed now ({state}): skipping market orders");
+    }
+
+    // 6. A limit order that rests, then a market order. The SDK fills in the PacketID.
     let place = |order_type: OrderType| pb::trd_place_order::C2s {
         header,
         trd_side: TrdSide::Buy.into(),
@@ -195,11 +225,13 @@ fn run() -> Result<(), StepError> {
     // OpenD refuses two orders of an account less than 0.02 s apart (and two modifies less
     // than 0.04 s apart): a bot paces its write requests.
     std::thread::sleep(ORDER_INTERVAL);
-    let market_order = step("place market order", api.call::<pb::proto::PlaceOrder>(place(OrderType::Market)))?;
-    println!("placed market order {}", market_order.order_id_ex.unwrap_or_default());
-    std::thread::sleep(Duration::from_millis(300));
+    if trading {
+        let market_order = step("place market order", api.call::<pb::proto::PlaceOrder>(place(OrderType::Market)))?;
+        println!("placed market order {}", market_order.order_id_ex.unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
-    // 6. Modify the limit order (1% lower), then cancel it.
+    // 7. Modify the limit order (1% lower), then cancel it.
     let modify = |op: ModifyOrderOp, price: Option<f64>, qty: Option<f64>| pb::trd_modify_order::C2s {
         header,
         order_id: limit.order_id.unwrap_or(0),
@@ -221,7 +253,7 @@ fn run() -> Result<(), StepError> {
     println!("cancelled limit order {limit_id}");
     std::thread::sleep(Duration::from_millis(300));
 
-    // 7. Orders, fills, funds, positions.
+    // 8. Orders, fills, funds, positions.
     let orders = step(
         "get_order_list",
         api.call::<pb::proto::GetOrderList>(pb::trd_get_order_list::C2s { header, ..Default::default() }),
