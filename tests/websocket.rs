@@ -65,7 +65,7 @@ impl RawWs {
                     let cert: rustls_pki_types::CertificateDer<'static> = cert.unwrap();
                     roots.add(cert).unwrap();
                 }
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let provider = ring_provider();
                 let config = rustls::ClientConfig::builder_with_provider(provider)
                     .with_safe_default_protocol_versions()
                     .unwrap()
@@ -719,7 +719,7 @@ mod client {
                         .collect::<Result<Vec<_>, _>>()
                         .unwrap();
                     let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-                    let provider = Arc::new(rustls::crypto::ring::default_provider());
+                    let provider = ring_provider();
                     let config = rustls::ServerConfig::builder_with_provider(provider)
                         .with_safe_default_protocol_versions()
                         .unwrap()
@@ -965,4 +965,12 @@ mod cli {
         let help = String::from_utf8(help.stdout).unwrap();
         assert!(help.contains("--ws-port P") && help.contains("websocket on <ip>:<port>"));
     }
+}
+
+/// rustls' *ring* provider, the one ftapi falls back to when the application installed
+/// none (rustls 0.23.48 deprecates it for lacking post-quantum key exchange; the tests use
+/// it on purpose, like ftapi).
+#[allow(deprecated)]
+fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -184,8 +184,8 @@ impl FaultRule {
         if self.fault.is_init_only() && (proto_id != InitConnect::PROTO_ID || kind != PacketKind::Reply) {
             return false;
         }
-        self.proto_id.map_or(true, |p| p == proto_id)
-            && self.conn_id.map_or(true, |c| c == conn_id)
+        self.proto_id.is_none_or(|p| p == proto_id)
+            && self.conn_id.is_none_or(|c| c == conn_id)
             && (self.kind == PacketKind::Any || self.kind == kind)
     }
 }

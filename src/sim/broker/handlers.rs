@@ -157,7 +157,7 @@ impl State {
     fn in_window(f: &Filter<'_>, ts: f64) -> bool {
         // Times are compared at millisecond precision; an end given without
         // milliseconds covers the whole second.
-        f.begin.map_or(true, |b| ts >= b - 1e-3) && f.end.map_or(true, |e| ts < e + 1.0)
+        f.begin.is_none_or(|b| ts >= b - 1e-3) && f.end.is_none_or(|e| ts < e + 1.0)
     }
 
     /// Indices of the orders a filter can match, in creation order: straight from the
@@ -181,7 +181,7 @@ impl State {
         code_matches(&o.instr, f.codes)
             && (f.ids.is_empty() || f.ids.contains(&o.order_id))
             && (f.id_exs.is_empty() || f.id_exs.contains(&o.order_id_ex))
-            && f.market.map_or(true, |m| o.trd_market == m)
+            && f.market.is_none_or(|m| o.trd_market == m)
             && (statuses.is_empty() || statuses.contains(&o.status))
             && Self::in_window(f, o.create_ts)
     }
@@ -662,7 +662,7 @@ impl State {
                 code_matches(&x.instr, f.codes)
                     && (f.ids.is_empty() || f.ids.contains(&x.fill_id))
                     && (f.id_exs.is_empty() || f.id_exs.contains(&x.order_id_ex))
-                    && f.market.map_or(true, |m| x.trd_market == m)
+                    && f.market.is_none_or(|m| x.trd_market == m)
                     && Self::in_window(f, x.ts)
             })
             .map(|x| self.render_fill(x))
@@ -973,7 +973,7 @@ impl State {
         if !TimeInForce::from_value(tif).is_known() {
             return Err(Reject::new(format!("Invalid timeInForce {tif}")));
         }
-        if tif == TimeInForce::Gtd.value() && c2s.expire_time.as_deref().map_or(true, |s| s.trim().is_empty()) {
+        if tif == TimeInForce::Gtd.value() && c2s.expire_time.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(Reject::new("timeInForce GTD needs expireTime"));
         }
         if self.paper_rules(ai) {
@@ -1177,7 +1177,7 @@ impl State {
                 .copied()
                 .filter(|i| {
                     let o = &self.orders[*i];
-                    o.acc_id == acc_id && !status::is_final(o.status) && market.map_or(true, |m| o.trd_market == m)
+                    o.acc_id == acc_id && !status::is_final(o.status) && market.is_none_or(|m| o.trd_market == m)
                 })
                 .collect();
             for oi in targets {

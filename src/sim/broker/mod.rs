@@ -500,7 +500,7 @@ fn spawn_scheduler(weak: Weak<Inner>) -> Result<JoinHandle<()>, ConfigError> {
                         Job::Event(ev) => inner.with_state(|st| st.run_event(ev)),
                     }
                 }
-                if last_watch.map_or(true, |t| now.duration_since(t) >= SESSION_WATCH) {
+                if last_watch.is_none_or(|t| now.duration_since(t) >= SESSION_WATCH) {
                     last_watch = Some(now);
                     inner.with_state(|st| st.session_watch());
                 }
