@@ -348,8 +348,8 @@ fn broker_queue_is_hk_only_and_unknown_sub_types_are_refused() {
     let r = c.sub(&q, &["US.AAPL"], &[BROKER], false);
     assert_eq!(r.ret_type, -1);
     assert!(r.ret_msg.unwrap().contains("HK only"));
-    let r = c.sub(&q, &["HK.00700"], &[22], false);
-    assert_eq!(r.ret_type, -1, "OrderBook_Odd is not served");
+    let r = c.sub(&q, &["HK.00700"], &[1, 23], false);
+    assert_eq!(r.ret_type, -1, "an unknown SubType fails the whole request");
     assert_eq!(q.used_quota(), 0, "a refused request subscribes nothing");
 }
 

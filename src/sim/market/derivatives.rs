@@ -49,6 +49,11 @@ const WARRANTS: &[(&str, &str, bool, f64, i32, i64)] = &[
     ("13011", "09988", true, 1.10, 1, 6),
     ("13012", "09988", false, 0.90, 11, 6),
 ];
+/// Whether `i` is one of the simulator's HK warrants (security type Warrant).
+pub fn is_warrant(i: &Instrument) -> bool {
+    i.sec_market == sec_market::HK && WARRANTS.iter().any(|w| w.0 == i.code)
+}
+
 /// Warrants per share.
 const WARRANT_RATIO: f64 = 10.0;
 

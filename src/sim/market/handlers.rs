@@ -197,6 +197,7 @@ fn code_str(e: &Entry, _sec: &qc::Security) -> String {
 
 pub(super) fn sec_type(e: &Entry) -> i32 {
     match e.instrument.kind {
+        InstrumentKind::Stock if super::derivatives::is_warrant(&e.instrument) => 5,
         InstrumentKind::Stock => 3,
         InstrumentKind::Option => 8,
         InstrumentKind::Future => 10,
