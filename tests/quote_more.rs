@@ -77,6 +77,10 @@ fn plates_options_warrants_and_futures() {
     ctx.subscribe([opt_code.as_str()], [SubType::Quote]).expect("subscribe to an option");
     let q = ctx.get_stock_quote([opt_code.as_str()]).expect("option quote");
     assert!(q[0].last_price > 0.0);
+    let oq = ctx.get_option_quote([opt_code.as_str()]).expect("get_option_quote");
+    assert_eq!(oq[0].strike, Some(strikes[0]));
+    assert!(oq[0].price.unwrap() > 0.0 && oq[0].delta.unwrap() > 0.0);
+    refused("get_option_quote", ctx.get_option_quote(["US.AAPL"]), "not an option");
     refused("get_option_chain", ctx.get_option_chain("US.AAPL", "2001-01-01", "2001-01-05"), "expires");
     refused("get_option_expiration_date", ctx.get_option_expiration_date("HK.02800"), "no options");
 

@@ -328,6 +328,24 @@ fn option_quotes_follow_the_underlying() {
     q.step();
     let (c1, p1) = (last_price(&q, &c, &call), last_price(&q, &c, &put));
     assert!(c1 > c0 && p1 < p0, "call {c0} -> {c1}, put {p0} -> {p1}");
+    // Qot_GetOptionQuote: one quote per leg, the price the snapshot shows, sane greeks.
+    let leg = |code: &str| qc::ComboLeg { security: sec(code), ..Default::default() };
+    let oq = c.ok::<proto::GetOptionQuote>(
+        &q,
+        pb::qot_get_option_quote::C2s { multi_legs: vec![leg(&call), leg(&put)], header: None },
+    );
+    assert_eq!(oq.option_quote_list.len(), 2);
+    let (cq, pq) = (&oq.option_quote_list[0], &oq.option_quote_list[1]);
+    assert_eq!((cq.price, pq.price), (Some(c1), Some(p1)));
+    assert_eq!((cq.option_type, pq.option_type), (Some(1), Some(2)));
+    assert!(cq.delta.unwrap() > 0.0 && pq.delta.unwrap() < 0.0 && cq.gamma.unwrap() > 0.0);
+    assert_eq!(cq.strike, pq.strike);
+    let msg = c.err::<proto::GetOptionQuote>(
+        &q,
+        pb::qot_get_option_quote::C2s { multi_legs: vec![leg("HK.00700")], header: None },
+    );
+    assert!(msg.contains("not an option"), "{msg}");
+    c.err::<proto::GetOptionQuote>(&q, pb::qot_get_option_quote::C2s::default());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! More typed [`QuoteContext`] calls (warrants, watchlist groups, code changes, holding
+//! More typed [`QuoteContext`] calls (warrants, option quotes, watchlist groups, code changes, holding
 //! changes, user info, delay statistics), each one [`QuoteContext::call`] with the Python
 //! SDK's name and arguments, so they share its gate, reconnect and frequency limits.
 
@@ -18,6 +18,22 @@ impl QuoteContext {
     /// `all_count` and `last_page` for paging.
     pub fn get_warrant(&self, c2s: pb::qot_get_warrant::C2s) -> Result<pb::qot_get_warrant::S2c> {
         self.call::<proto::GetWarrant>(c2s)
+    }
+
+    /// Quotes of option legs (Python `get_option_quote`; 3255): one quote per code, with
+    /// the greeks, implied volatility and break-even.
+    pub fn get_option_quote<I, S>(&self, codes: I) -> Result<Vec<pb::qot_get_option_quote::OptionQuote>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let multi_legs = codes
+            .into_iter()
+            .map(|c| Ok(pb::qot_common::ComboLeg { security: security(c.as_ref())?, ..Default::default() }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self
+            .call::<proto::GetOptionQuote>(pb::qot_get_option_quote::C2s { multi_legs, header: None })?
+            .option_quote_list)
     }
 
     /// Watchlist groups (Python `get_user_security_group`; 3222). `group_type` is a

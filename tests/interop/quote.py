@@ -49,10 +49,12 @@ from futu import (
     StockField,
     StockHolder,
     StockQuoteHandlerBase,
+    StrategyLegAction,
     SubType,
     UserSecurityGroupType,
 )
 from futu.quote.quote_get_warrant import Request as WarrantRequest
+from futu.quote.quote_query import OptionStrategyLeg
 
 from interop_common import check, check_encryption, ok, parse_args, run, setup, step
 
@@ -173,6 +175,10 @@ def more_requests(ctx, reminders):
         step(f"{under}: {len(dates)} expiries, {len(strikes)} strikes around {spot}")
     ret, msg = ctx.get_option_chain(US_STOCK, start="2001-01-01", end="2001-01-10")
     check(ret != RET_OK and "expires" in str(msg), f"a range without expiries: {ret} {msg}")
+    leg = OptionStrategyLeg()
+    leg.code, leg.action, leg.quantity = legs[0], StrategyLegAction.BUY, 1
+    oq = records(ok(ctx.get_option_quote([leg]), "get_option_quote"))
+    check(len(oq) == 1 and oq[0]["strike_price"] == chain[0]["strike_price"], f"option quote: {oq}")
     ok(ctx.subscribe([legs[0]], [SubType.QUOTE]), "subscribe to an option")
     q = records(ok(ctx.get_stock_quote([legs[0]]), "get_stock_quote(option)"))
     check(q[0]["last_price"] > 0, f"option quote: {q}")

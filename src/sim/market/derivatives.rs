@@ -2,7 +2,8 @@
 //! option chains of a few underlyings (HK.00700, US.AAPL, US.TSLA) with strikes around
 //! the underlying's price at start, HK warrants of HK.00700 and HK.09988, and the
 //! requests about them (Qot_GetOptionExpirationDate, Qot_GetOptionChain,
-//! Qot_GetReference, Qot_GetWarrant) and about futures (Qot_GetFutureInfo).
+//! Qot_GetOptionQuote, Qot_GetReference, Qot_GetWarrant) and about futures
+//! (Qot_GetFutureInfo).
 //!
 //! The generated options and warrants are instruments of the quote side like any other
 //! (quotes, order books, K-lines, snapshots, static info): [`with_derivatives`] wraps the
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use crate::pb::{
     qot_common as qc, qot_get_future_info as gfi, qot_get_option_chain as goc, qot_get_option_expiration_date as goe,
-    qot_get_reference as gr, qot_get_warrant as gw,
+    qot_get_option_quote as goq, qot_get_reference as gr, qot_get_warrant as gw,
 };
 use crate::sim::calendar::{civil_from_days, days_from_civil, is_trading_day, weekday, CalMarket};
 use crate::sim::matching::{sec_market, sec_market_of_qot_market, Instrument, InstrumentKind};
@@ -916,4 +917,89 @@ mod tests {
         let p = parse_option(&i, false).unwrap();
         assert!(p.call && p.strike == 195.0 && p.expiry == d && p.under_code == "AAPL");
     }
+}
+
+/// Qot_GetOptionQuote: one quote per leg (each an option the simulator lists), with the
+/// model's greeks at the underlying's current price.
+pub(crate) fn option_quote(
+    st: &mut State,
+    src: &dyn PriceSource,
+    _conn: &ConnInfo,
+    c: &goq::C2s,
+) -> Res<(goq::S2c, Vec<Push>)> {
+    if c.multi_legs.is_empty() {
+        return Err("Qot_GetOptionQuote needs at least one leg (multi_legs)".into());
+    }
+    if c.multi_legs.len() > 4 {
+        return Err("At most 4 legs per Qot_GetOptionQuote request".into());
+    }
+    let today = current_day(src);
+    let mut list = Vec::new();
+    for leg in &c.multi_legs {
+        let i = lookup(st, src, &leg.security)?;
+        let Some(d) = deriv_of(st, i).filter(|d| d.issuer.is_none()).cloned() else {
+            return Err(format!("{} is not an option", st.entries[i].instrument.full_code()));
+        };
+        let u = find(st, &owner_sec(st, &d))?;
+        super::handlers::sync(st, src, u);
+        let s = st.entries[u].live.last;
+        let e = &st.entries[i];
+        let l = &e.live;
+        let g = greeks(s, d.strike, d.years(today), d.vol, d.call);
+        let (bids, asks) = l.book(1);
+        let mid = match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) => round9((b.price + a.price) / 2.0),
+            _ => l.last,
+        };
+        let intrinsic = if d.call { (s - d.strike).max(0.0) } else { (d.strike - s).max(0.0) };
+        let mult = e.instrument.multiplier;
+        let breakeven = if d.call { d.strike + l.last } else { d.strike - l.last };
+        let leverage = if l.last > 0.0 { s / l.last } else { 0.0 };
+        let oi = 1000 + (super::history::hash3(super::history::fnv1a(&e.instrument.code), today, 3) % 20_000) as i32;
+        list.push(goq::OptionQuote {
+            price: Some(l.last),
+            chg: Some(round9(l.last - l.prev_close)),
+            chg_rate: Some(if l.prev_close > 0.0 {
+                round9((l.last - l.prev_close) / l.prev_close * 100.0)
+            } else {
+                0.0
+            }),
+            vol: Some(l.volume),
+            turnover: Some(round9(l.turnover * mult)),
+            high: Some(l.high),
+            low: Some(l.low),
+            mid: Some(mid),
+            open: Some(l.open),
+            pre_close: Some(l.prev_close),
+            open_interest: Some(oi),
+            premium: Some(round9((breakeven - s) / s * 100.0 * if d.call { 1.0 } else { -1.0 })),
+            iv: Some(round9(d.vol * 100.0)),
+            delta: Some(round9(g.delta)),
+            gamma: Some(round9(g.gamma)),
+            vega: Some(round9(g.vega)),
+            theta: Some(round9(g.theta)),
+            rho: Some(round9(g.rho)),
+            option_type: Some(if d.call { 1 } else { 2 }),
+            expire_time: Some(Calendar::format_day(d.expiry)),
+            strike: Some(d.strike),
+            contract_size: Some(mult),
+            contract_multiplier: Some(mult),
+            exercise_type: Some(1),
+            days_to_expiry: Some((d.expiry - today).max(0) as i32),
+            net_open_interest: Some(0),
+            contract_value: Some(round9(l.last * mult)),
+            equal_underlying: Some(round9(g.delta * mult)),
+            index_option_type: None,
+            intrinsic_value: Some(round9(intrinsic)),
+            time_value: Some(round9((l.last - intrinsic).max(0.0))),
+            breakeven_point: vec![round9(breakeven)],
+            dist_to_breakeven: vec![round9((breakeven - s) / s * 100.0)],
+            prob_of_profit: None,
+            seller_roi: None,
+            mark_price: Some(mid),
+            leverage_ratio: Some(round9(leverage)),
+            effective_gearing: Some(round9(leverage * g.delta.abs())),
+        });
+    }
+    Ok((goq::S2c { option_quote_list: list }, Vec::new()))
 }

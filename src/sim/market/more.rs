@@ -52,6 +52,7 @@ pub(crate) fn serves(proto_id: u32) -> bool {
     SIM_FREQUENCY_LIMITS.iter().any(|(id, _)| *id == proto_id)
         || proto_id == proto::GetUserInfo::PROTO_ID
         || proto_id == proto::GetDelayStatistics::PROTO_ID
+        || proto_id == proto::GetOptionQuote::PROTO_ID
 }
 
 /// The state kept by these requests.
@@ -143,6 +144,9 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, id: u32, body: &[u8]) -> Ve
         ),
         GetOptionChain::PROTO_ID => {
             route!(i, c, b, id, qot_get_option_chain, "Qot_GetOptionChain", derivatives::option_chain)
+        }
+        GetOptionQuote::PROTO_ID => {
+            route!(i, c, b, id, qot_get_option_quote, "Qot_GetOptionQuote", derivatives::option_quote)
         }
         GetReference::PROTO_ID => route!(i, c, b, id, qot_get_reference, "Qot_GetReference", derivatives::reference),
         GetWarrant::PROTO_ID => route!(i, c, b, id, qot_get_warrant, "Qot_GetWarrant", derivatives::warrant),
