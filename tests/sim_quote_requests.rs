@@ -531,7 +531,7 @@ fn stock_filter_filters_sorts_and_pages() {
             begin: 0,
             num: 200,
             market: 1,
-            base_filter_list: vec![price.clone()],
+            base_filter_list: vec![price],
             accumulate_filter_list: vec![pb::qot_stock_filter::AccumulateFilter {
                 field_name: 1,
                 days: 5,

@@ -438,7 +438,7 @@ fn sec_of(e: &Entry) -> qc::Security {
 }
 
 /// The derivative of entry `i`, if it is one.
-fn deriv_of<'a>(st: &'a State, i: usize) -> Option<&'a Derivative> {
+fn deriv_of(st: &State, i: usize) -> Option<&Derivative> {
     let e = &st.entries[i];
     st.more.derivs.get(e.instrument.sec_market, &e.instrument.code)
 }
@@ -543,7 +543,7 @@ pub(crate) fn expiration_dates(
 }
 
 fn in_range(v: f64, min: Option<f64>, max: Option<f64>) -> bool {
-    min.is_none_or(|m| v >= m - 1e-12) && max.is_none_or(|m| v <= m + 1e-12)
+    min.map_or(true, |m| v >= m - 1e-12) && max.map_or(true, |m| v <= m + 1e-12)
 }
 
 /// Qot_GetOptionChain.
@@ -585,7 +585,7 @@ pub(crate) fn option_chain(
     let today = current_day(src);
     let (usec, ucode) = (st.entries[i].instrument.sec_market, st.entries[i].instrument.code.clone());
     let cal = Calendar::of(usec);
-    let f = c.data_filter.clone().unwrap_or_default();
+    let f = c.data_filter.unwrap_or_default();
     let mut chains = Vec::new();
     for expiry in expiries {
         let mut members: Vec<(usize, Derivative)> = Vec::new();
@@ -769,9 +769,9 @@ pub(crate) fn warrant(
         let w = warrant_row(st, j, &d, today);
         let keep = (c.type_list.is_empty() || c.type_list.contains(&w.r#type))
             && (c.issuer_list.is_empty() || c.issuer_list.contains(&w.issuer))
-            && mat_min.is_none_or(|m| d.expiry >= m)
-            && mat_max.is_none_or(|m| d.expiry <= m)
-            && c.status.is_none_or(|s| s == w.status)
+            && mat_min.map_or(true, |m| d.expiry >= m)
+            && mat_max.map_or(true, |m| d.expiry <= m)
+            && c.status.map_or(true, |s| s == w.status)
             && in_range(w.cur_price, c.cur_price_min, c.cur_price_max)
             && in_range(w.strike_price, c.strike_price_min, c.strike_price_max)
             && in_range(w.street_rate, c.street_min, c.street_max)
@@ -871,54 +871,6 @@ pub(crate) fn sec_market_of(qot_market: i32) -> Res<i32> {
     sec_market_of_qot_market(qot_market).ok_or_else(|| format!("Unknown QotMarket {qot_market}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn put_call_parity_and_greeks() {
-        let c = greeks(100.0, 100.0, 0.5, 0.3, true);
-        let p = greeks(100.0, 100.0, 0.5, 0.3, false);
-        let parity = c.price - p.price - (100.0 - 100.0 * (-RATE * 0.5f64).exp());
-        assert!(parity.abs() < 1e-3, "{parity}");
-        assert!(c.delta > 0.5 && c.delta < 0.7 && p.delta < 0.0);
-        assert!(c.gamma > 0.0 && c.vega > 0.0 && c.theta < 0.0);
-    }
-
-    #[test]
-    fn expiries_are_after_today_and_trading_days() {
-        let today = days_from_civil(2026, 12, 7);
-        for sec in [sec_market::HK, sec_market::US] {
-            let v = monthly_expiries(sec, today, 3);
-            assert_eq!(v.len(), 3);
-            assert!(v.windows(2).all(|w| w[0] < w[1]) && v[0] > today);
-            assert!(v.iter().all(|d| is_trading_day(*d)));
-        }
-        assert_eq!(civil_from_days(monthly_expiries(sec_market::US, today, 1)[0]), (2026, 12, 18));
-    }
-
-    #[test]
-    fn option_codes_round_trip() {
-        let d = days_from_civil(2027, 1, 15);
-        let code = option_code("AAPL", d, true, 195.0);
-        assert_eq!(code, "AAPL270115C195000");
-        let i = Instrument {
-            sec_market: sec_market::US,
-            code,
-            name: String::new(),
-            kind: InstrumentKind::Option,
-            lot_size: 1.0,
-            multiplier: 100.0,
-            currency: 0,
-            start_price: 1.0,
-            tick: None,
-            volatility: 0.0,
-        };
-        let p = parse_option(&i, false).unwrap();
-        assert!(p.call && p.strike == 195.0 && p.expiry == d && p.under_code == "AAPL");
-    }
-}
-
 /// Qot_GetOptionQuote: one quote per leg (each an option the simulator lists), with the
 /// model's greeks at the underlying's current price.
 pub(crate) fn option_quote(
@@ -1002,4 +954,52 @@ pub(crate) fn option_quote(
         });
     }
     Ok((goq::S2c { option_quote_list: list }, Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_call_parity_and_greeks() {
+        let c = greeks(100.0, 100.0, 0.5, 0.3, true);
+        let p = greeks(100.0, 100.0, 0.5, 0.3, false);
+        let parity = c.price - p.price - (100.0 - 100.0 * (-RATE * 0.5f64).exp());
+        assert!(parity.abs() < 1e-3, "{parity}");
+        assert!(c.delta > 0.5 && c.delta < 0.7 && p.delta < 0.0);
+        assert!(c.gamma > 0.0 && c.vega > 0.0 && c.theta < 0.0);
+    }
+
+    #[test]
+    fn expiries_are_after_today_and_trading_days() {
+        let today = days_from_civil(2026, 12, 7);
+        for sec in [sec_market::HK, sec_market::US] {
+            let v = monthly_expiries(sec, today, 3);
+            assert_eq!(v.len(), 3);
+            assert!(v.windows(2).all(|w| w[0] < w[1]) && v[0] > today);
+            assert!(v.iter().all(|d| is_trading_day(*d)));
+        }
+        assert_eq!(civil_from_days(monthly_expiries(sec_market::US, today, 1)[0]), (2026, 12, 18));
+    }
+
+    #[test]
+    fn option_codes_round_trip() {
+        let d = days_from_civil(2027, 1, 15);
+        let code = option_code("AAPL", d, true, 195.0);
+        assert_eq!(code, "AAPL270115C195000");
+        let i = Instrument {
+            sec_market: sec_market::US,
+            code,
+            name: String::new(),
+            kind: InstrumentKind::Option,
+            lot_size: 1.0,
+            multiplier: 100.0,
+            currency: 0,
+            start_price: 1.0,
+            tick: None,
+            volatility: 0.0,
+        };
+        let p = parse_option(&i, false).unwrap();
+        assert!(p.call && p.strike == 195.0 && p.expiry == d && p.under_code == "AAPL");
+    }
 }

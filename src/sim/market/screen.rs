@@ -68,7 +68,7 @@ fn base_value(e: &Entry, f: &Fundamentals, field: i32) -> Res<f64> {
     let p = e.live.last;
     Ok(match field {
         3 => p,
-        4 | 5 | 6 | 7 => {
+        4..=7 => {
             let year = last_days(e, 250);
             let hi = year.iter().map(|b| b.high).fold(f64::MIN, f64::max);
             let lo = year.iter().map(|b| b.low).fold(f64::MAX, f64::min);
@@ -131,7 +131,7 @@ fn financial_value(e: &Entry, f: &Fundamentals, field: i32, quarter: i32) -> Res
 }
 
 fn within(v: f64, min: Option<f64>, max: Option<f64>) -> bool {
-    min.is_none_or(|m| v >= m - 1e-9) && max.is_none_or(|m| v <= m + 1e-9)
+    min.map_or(true, |m| v >= m - 1e-9) && max.map_or(true, |m| v <= m + 1e-9)
 }
 
 /// Qot_StockFilter.
@@ -166,7 +166,7 @@ pub(crate) fn stock_filter(
                     .list
                     .iter()
                     .any(|d| d.instrument.sec_market == sec && d.instrument.code == e.instrument.code)
-                && plate_members.is_none_or(|m| m.contains(&e.instrument.full_code().as_str()))
+                && plate_members.map_or(true, |m| m.contains(&e.instrument.full_code().as_str()))
         })
         .collect();
     for i in &idx {
