@@ -6,7 +6,7 @@
 //! (Qot_GetFutureInfo).
 //!
 //! The generated options and warrants are instruments of the quote side like any other
-//! (quotes, order books, K-lines, snapshots, static info): [`with_derivatives`] wraps the
+//! (quotes, order books, K-lines, snapshots, static info): `with_derivatives` wraps the
 //! price source so that it lists them and prices them from their underlying's current
 //! price (Black-Scholes, fixed volatility), so an option's quote follows its underlying.
 //! Options the source already lists (the broker's AAPL options) keep the source's price

@@ -3,7 +3,7 @@
 //!
 //! Each family lives in a file of its own: plates, code changes, IPOs, holding changes,
 //! user info and delay statistics in `reference.rs`; option chains, warrants and futures
-//! in [`derivatives`](super::derivatives); capital flow and distribution in `flows.rs`;
+//! in `derivatives.rs`; capital flow and distribution in `flows.rs`;
 //! the stock filter in `screen.rs`; price reminders and the watchlist in `lists.rs`.
 
 use std::collections::{HashMap, VecDeque};
