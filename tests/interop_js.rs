@@ -1,6 +1,7 @@
 //! Interop with the official JavaScript SDK (npm `futu-api`, pinned in
-//! `tests/interop/js/package-lock.json`): `tests/interop/js/ws_trade.mjs` drives the SDK's
-//! WebSocket client under Node against `opend-sim --ws-port 0`.
+//! `tests/interop/js/package-lock.json`): `tests/interop/js/ws_trade.mjs` (trading) and
+//! `tests/interop/js/ws_quote.mjs` (market data) drive the SDK's WebSocket client under
+//! Node against `opend-sim --ws-port 0`.
 //!
 //! Needs `node` and the packages (`npm ci` in `tests/interop/js`, which `.ci/run` does),
 //! so a plain `cargo test` ignores these tests; run them with
@@ -53,8 +54,14 @@ impl Drop for Guard {
 
 /// Starts `opend-sim` with a WebSocket port; returns it and the WebSocket port.
 fn start_sim() -> (Guard, u16) {
+    start_sim_with(&[])
+}
+
+/// [`start_sim`] with more `opend-sim` arguments.
+fn start_sim_with(extra: &[&str]) -> (Guard, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opend-sim"))
         .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--clock", "open"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -79,11 +86,16 @@ fn start_sim() -> (Guard, u16) {
     (guard, port)
 }
 
-/// Runs the script with `args`; returns its exit success and its output.
+/// Runs the trade script with `args`; returns its exit success and its output.
 fn run_script(port: u16, args: &[&str]) -> (bool, String) {
+    run_named("ws_trade.mjs", port, args)
+}
+
+/// Runs `script` with `args`; returns its exit success and its output.
+fn run_named(script: &str, port: u16, args: &[&str]) -> (bool, String) {
     let mut cmd = Command::new("node");
     cmd.current_dir(js_dir())
-        .arg("ws_trade.mjs")
+        .arg(script)
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--key", KEY])
         .args(args)
         .stdin(Stdio::null())
@@ -145,4 +157,28 @@ fn js_sdk_login_fails_with_a_wrong_key() {
     println!("{out}");
     assert!(ok, "the JS SDK script failed:\n{out}");
     assert!(out.contains("step: login with a wrong key failed: timeout"), "unexpected output:\n{out}");
+}
+
+#[test]
+fn js_sdk_reads_quotes_over_websocket() {
+    if !node_ready() {
+        return;
+    }
+    let (_sim, port) = start_sim_with(&["--tick-ms", "100"]);
+    let (ok, out) = run_named("ws_quote.mjs", port, &[]);
+    println!("{out}");
+    assert!(ok, "the JS SDK quote script failed:\n{out}");
+    for line in [
+        "step: Sub ok",
+        "step: GetBasicQot:",
+        "step: GetOrderBook:",
+        "step: GetKL: 5 daily bars",
+        "step: GetSecuritySnapshot:",
+        "step: GetStaticInfo:",
+        "step: GetOptionChain:",
+        "step: Qot_UpdateBasicQot push:",
+        "js interop: ok",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
 }

@@ -348,8 +348,8 @@ fn broker_queue_is_hk_only_and_unknown_sub_types_are_refused() {
     let r = c.sub(&q, &["US.AAPL"], &[BROKER], false);
     assert_eq!(r.ret_type, -1);
     assert!(r.ret_msg.unwrap().contains("HK only"));
-    let r = c.sub(&q, &["HK.00700"], &[22], false);
-    assert_eq!(r.ret_type, -1, "OrderBook_Odd is not served");
+    let r = c.sub(&q, &["HK.00700"], &[1, 23], false);
+    assert_eq!(r.ret_type, -1, "an unknown SubType fails the whole request");
     assert_eq!(q.used_quota(), 0, "a refused request subscribes nothing");
 }
 
@@ -662,16 +662,16 @@ fn reg_qot_push_turns_pushes_on_and_off() {
 fn unmodelled_requests_are_refused_cleanly() {
     let q = market(cfg());
     let c = Conn::new(1);
-    for id in [3209u32, 3217, 3999, 1005, 1007] {
+    for id in [3201u32, 3252, 3999, 1006, 1008] {
         let out = q.handle(&c.info, id, &[]).unwrap_or_else(|| panic!("{id} not answered"));
         let r = pb::qot_get_basic_qot::Response::decode(out.as_slice()).unwrap();
         assert_eq!(r.ret_type, -1);
         let msg = r.ret_msg.unwrap();
         assert!(msg.contains("does not serve"), "{id}: {msg}");
     }
-    let out = q.handle(&c.info, 3217, &[]).unwrap();
+    let out = q.handle(&c.info, 3252, &[]).unwrap();
     let msg = pb::qot_get_basic_qot::Response::decode(out.as_slice()).unwrap().ret_msg.unwrap();
-    assert!(msg.contains("Qot_GetIpoList"), "{msg}");
+    assert!(msg.contains("Qot_StockScreen"), "{msg}");
     assert!(q.handle(&c.info, 2202, &[]).is_none(), "trading ids are not the quote side's");
     // An undecodable body of a served protocol is refused, not a panic.
     let out = q.handle(&c.info, 3004, &[0xFF, 0xFF, 0xFF]).unwrap();
@@ -765,9 +765,7 @@ fn over_the_wire_with_the_default_market_data() {
             })
             .expect("quote");
         assert_eq!(q.basic_qot_list[0].cur_price, 402.0, "{mode:?}");
-        let err = api
-            .call::<proto::GetIpoList>(pb::qot_get_ipo_list::C2s { market: 1, header: None })
-            .expect_err("unmodelled");
+        let err = api.call::<proto::GetSuspend>(pb::qot_get_suspend::C2s::default()).expect_err("unmodelled");
         assert!(err.to_string().contains("does not serve"), "{err}");
         let info = api
             .call::<proto::GetSubInfo>(pb::qot_get_sub_info::C2s { is_req_all_conn: Some(true), header: None })

@@ -85,6 +85,7 @@ use std::sync::RwLock;
 mod builder;
 mod dispatch;
 mod quote;
+mod quote_more;
 mod quote_rules;
 mod rate_limit;
 mod requests;

@@ -56,12 +56,12 @@ const MAX_PAGE: usize = 10_000;
 /// The most securities per snapshot request (OpenD's limit).
 const MAX_SNAPSHOT: usize = 400;
 
-type Res<T> = Result<T, String>;
+pub(super) type Res<T> = Result<T, String>;
 
 /// Decodes a request, runs `f` under the state lock, encodes the answer (retType -1 with
 /// the message on refusal) and delivers the pushes `f` queued after the state lock is
 /// released.
-fn serve<Req, Resp>(
+pub(super) fn serve<Req, Resp>(
     inner: &Inner,
     conn: &ConnInfo,
     body: &[u8],
@@ -121,6 +121,7 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, proto_id: u32, body: &[u8])
         GET_SECURITY_SNAPSHOT => route!(inner, conn, body, snap, "Qot_GetSecuritySnapshot", get_snapshot),
         REQUEST_TRADE_DATE => route!(inner, conn, body, ttd, "Qot_RequestTradeDate", request_trade_date),
         GET_MARKET_STATE => route!(inner, conn, body, qot_get_market_state, "Qot_GetMarketState", get_market_state),
+        id if super::more::serves(id) => super::more::handle(inner, conn, id, body),
         3000..=3999 | 1005..=1009 => {
             let msg = match pb::proto_name(proto_id) {
                 Some(name) => {
@@ -141,7 +142,7 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, proto_id: u32, body: &[u8])
 // Lookups
 // ------------------------------------------------------------------------------------
 
-fn find(st: &State, sec: &qc::Security) -> Res<usize> {
+pub(super) fn find(st: &State, sec: &qc::Security) -> Res<usize> {
     let found = sec_market_of_qot_market(sec.market)
         .and_then(|m| st.entries.iter().position(|e| e.instrument.sec_market == m && e.instrument.code == sec.code));
     found.ok_or_else(|| {
@@ -160,7 +161,7 @@ pub(crate) fn sync(st: &mut State, src: &dyn PriceSource, i: usize) {
     }
 }
 
-fn lookup(st: &mut State, src: &dyn PriceSource, sec: &qc::Security) -> Res<usize> {
+pub(super) fn lookup(st: &mut State, src: &dyn PriceSource, sec: &qc::Security) -> Res<usize> {
     let i = find(st, sec)?;
     sync(st, src, i);
     Ok(i)
@@ -194,8 +195,9 @@ fn code_str(e: &Entry, _sec: &qc::Security) -> String {
     e.instrument.full_code()
 }
 
-fn sec_type(e: &Entry) -> i32 {
+pub(super) fn sec_type(e: &Entry) -> i32 {
     match e.instrument.kind {
+        InstrumentKind::Stock if super::derivatives::is_warrant(&e.instrument) => 5,
         InstrumentKind::Stock => 3,
         InstrumentKind::Option => 8,
         InstrumentKind::Future => 10,
@@ -522,12 +524,11 @@ fn check_sub_types(st: &State, wanted: &[(usize, qc::Security)], types: &[i32]) 
         if !is_served_sub_type(*t) {
             return Err(format!("SubType {t} is not served by opend-sim"));
         }
-        if *t == 14 {
+        if *t == 14 || *t == 22 {
             if let Some((i, _)) = wanted.iter().find(|(i, _)| st.entries[*i].instrument.sec_market != sec_market::HK) {
-                return Err(format!(
-                    "The broker queue (SubType 14) is HK only; {} is not",
-                    st.entries[*i].instrument.full_code()
-                ));
+                let what =
+                    if *t == 14 { "The broker queue (SubType 14)" } else { "The odd-lot order book (SubType 22)" };
+                return Err(format!("{what} is HK only; {} is not", st.entries[*i].instrument.full_code()));
             }
         }
     }
@@ -632,8 +633,9 @@ fn push_bodies(st: &State, i: usize, sub_type: i32, item: &Item) -> Vec<(u32, Ve
                 basic_qot_list: vec![basic_qot(e, sec)],
             }),
         )],
-        2 => {
-            let (bids, asks) = e.live.book(BOOK_LEVELS);
+        2 | 22 => {
+            let (bids, asks) =
+                if sub_type == 22 { super::more::odd_lot_book(&e.live, BOOK_LEVELS) } else { e.live.book(BOOK_LEVELS) };
             let now = e.live.cal.format(e.live.updated, true);
             vec![(
                 ids::UPDATE_ORDER_BOOK,
@@ -646,7 +648,7 @@ fn push_bodies(st: &State, i: usize, sub_type: i32, item: &Item) -> Vec<(u32, Ve
                     svr_recv_time_bid_timestamp: Some(e.live.updated),
                     svr_recv_time_ask: Some(now),
                     svr_recv_time_ask_timestamp: Some(e.live.updated),
-                    order_book_type: None,
+                    order_book_type: (sub_type == 22).then_some(1),
                 }),
             )]
         }
@@ -817,8 +819,10 @@ fn get_order_book(
     conn: &ConnInfo,
     c: &qot_get_order_book::C2s,
 ) -> Res<(qot_get_order_book::S2c, Vec<Push>)> {
-    let e = subscribed(st, src, conn, &c.security, 2)?;
-    let (bids, asks) = e.live.book(c.num.clamp(0, BOOK_LEVELS as i32) as usize);
+    let odd = c.order_book_type == Some(1);
+    let e = subscribed(st, src, conn, &c.security, if odd { 22 } else { 2 })?;
+    let n = c.num.clamp(0, BOOK_LEVELS as i32) as usize;
+    let (bids, asks) = if odd { super::more::odd_lot_book(&e.live, n) } else { e.live.book(n) };
     let now = e.live.cal.format(e.live.updated, true);
     let s2c = qot_get_order_book::S2c {
         security: c.security.clone(),
@@ -968,7 +972,7 @@ fn get_rehab(
     Ok((qot_get_rehab::S2c { security_rehab_list: list }, Vec::new()))
 }
 
-fn static_info(e: &Entry, sec: qc::Security) -> qc::SecurityStaticInfo {
+pub(super) fn static_info(e: &Entry, sec: qc::Security) -> qc::SecurityStaticInfo {
     qc::SecurityStaticInfo {
         basic: qc::SecurityStaticBasic {
             security: sec,

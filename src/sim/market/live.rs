@@ -180,7 +180,7 @@ impl Live {
         let lot = self.instrument.lot_size.max(1.0) as i64;
         let level = |side: i64, i: usize, price: f64| {
             let h = hash3(self.key, self.seq, 100 + side * 16 + i as i64);
-            Level { price, volume: lot * (1 + (h % 50) as i64), orders: 1 + (h >> 32) as i32 % 9 }
+            Level { price, volume: lot * (1 + (h % 50) as i64), orders: 1 + ((h >> 32) % 9) as i32 }
         };
         let mut bids = Vec::with_capacity(n);
         let mut p = self.last;

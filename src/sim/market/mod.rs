@@ -29,9 +29,15 @@
 //! ```
 
 pub mod clock;
+pub mod derivatives;
+mod flows;
 mod handlers;
 pub mod history;
+mod lists;
 pub mod live;
+pub mod more;
+mod reference;
+mod screen;
 mod subs;
 pub mod tape;
 
@@ -153,6 +159,8 @@ pub(crate) struct State {
     pub(crate) cfg: QuoteConfig,
     pub(crate) entries: Vec<Entry>,
     pub(crate) subs: Subs,
+    /// The state of the reference, derivative, screening and list requests (`more.rs`).
+    pub(crate) more: more::More,
 }
 
 /// A push waiting to be delivered.
@@ -199,7 +207,8 @@ impl Inner {
                     moved.push((i, tick));
                 }
             }
-            let pushes = handlers::step_pushes(st, &moved);
+            let mut pushes = handlers::step_pushes(st, &moved);
+            pushes.extend(lists::reminder_pushes(st));
             ((), pushes)
         });
     }
@@ -222,6 +231,7 @@ impl MarketData {
     /// Market data over `source`. Starts the ticker thread if `cfg.tick_ms > 0`.
     pub fn new(source: Arc<dyn PriceSource>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
         let now = now_secs();
+        let (source, derivs) = derivatives::with_derivatives(source);
         let instruments = source.instruments();
         let mut entries = Vec::with_capacity(instruments.len());
         for (n, instrument) in instruments.iter().enumerate() {
@@ -239,7 +249,7 @@ impl MarketData {
             });
         }
         let tick_ms = cfg.tick_ms;
-        let state = State { subs: Subs::default(), cfg, entries };
+        let state = State { subs: Subs::default(), cfg, entries, more: more::More::new(derivs) };
         let inner = Arc::new(Inner { state: Mutex::new(state), delivery: Mutex::new(()), source });
         let ticker = if tick_ms > 0 {
             Some(spawn_ticker(Arc::downgrade(&inner), Duration::from_millis(tick_ms))?)
@@ -299,7 +309,9 @@ impl QuoteHandler for MarketData {
     }
 
     fn disconnected(&self, conn_id: u64) {
-        self.inner.state.lock().subs.forget(conn_id);
+        let mut st = self.inner.state.lock();
+        st.subs.forget(conn_id);
+        st.more.forget(conn_id);
     }
 }
 

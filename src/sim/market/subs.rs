@@ -10,7 +10,7 @@ use crate::sim::PushSink;
 
 /// `Qot_Common.SubType` values the simulator serves.
 pub fn is_served_sub_type(t: i32) -> bool {
-    matches!(t, 1 | 2 | 4 | 5 | 6..=21)
+    matches!(t, 1 | 2 | 4 | 5 | 6..=21 | 22)
 }
 
 /// The `KLType` of a K-line `SubType`, if it is one.

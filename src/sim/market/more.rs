@@ -1,0 +1,214 @@
+//! The reference, derivative, money-flow, screening and list requests: routing, their
+//! OpenD frequency limits, and the state they keep (price reminders, the watchlist).
+//!
+//! Each family lives in a file of its own: plates, code changes, IPOs, holding changes,
+//! user info and delay statistics in `reference.rs`; option chains, warrants and futures
+//! in `derivatives.rs`; capital flow and distribution in `flows.rs`;
+//! the stock filter in `screen.rs`; price reminders and the watchlist in `lists.rs`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::pb::{self, proto, Protocol};
+use crate::sim::{ConnInfo, PushSink};
+
+use super::handlers::{serve, Res};
+use super::lists::Lists;
+use super::live::Level;
+use super::{derivatives, flows, lists, reference, screen, Inner};
+
+/// OpenD's documented frequency limits of the requests served here: at most `n` requests
+/// of the protocol per connection in any 30 seconds. The client's
+/// `ftapi::context::QUOTE_FREQUENCY_LIMITS` holds the same numbers (a test compares them).
+pub const SIM_FREQUENCY_LIMITS: &[(u32, u32)] = &[
+    (proto::GetPlateSet::PROTO_ID, 10),
+    (proto::GetPlateSecurity::PROTO_ID, 10),
+    (proto::GetReference::PROTO_ID, 10),
+    (proto::GetOwnerPlate::PROTO_ID, 10),
+    (proto::GetHoldingChangeList::PROTO_ID, 10),
+    (proto::GetOptionChain::PROTO_ID, 10),
+    (proto::GetWarrant::PROTO_ID, 60),
+    (proto::GetCapitalFlow::PROTO_ID, 30),
+    (proto::GetCapitalDistribution::PROTO_ID, 30),
+    (proto::GetUserSecurity::PROTO_ID, 10),
+    (proto::ModifyUserSecurity::PROTO_ID, 10),
+    (proto::StockFilter::PROTO_ID, 10),
+    (proto::GetCodeChange::PROTO_ID, 30),
+    (proto::GetIpoList::PROTO_ID, 10),
+    (proto::GetFutureInfo::PROTO_ID, 30),
+    (proto::SetPriceReminder::PROTO_ID, 60),
+    (proto::GetPriceReminder::PROTO_ID, 10),
+    (proto::GetUserSecurityGroup::PROTO_ID, 10),
+    (proto::GetOptionExpirationDate::PROTO_ID, 60),
+];
+
+/// The window of the frequency limits.
+pub const FREQUENCY_WINDOW: Duration = Duration::from_secs(30);
+
+/// Protocols served by this module (the ones in [`SIM_FREQUENCY_LIMITS`] plus those
+/// OpenD does not limit).
+pub(crate) fn serves(proto_id: u32) -> bool {
+    SIM_FREQUENCY_LIMITS.iter().any(|(id, _)| *id == proto_id)
+        || proto_id == proto::GetUserInfo::PROTO_ID
+        || proto_id == proto::GetDelayStatistics::PROTO_ID
+        || proto_id == proto::GetOptionQuote::PROTO_ID
+}
+
+/// The state kept by these requests.
+#[derive(Default)]
+pub(crate) struct More {
+    /// Request times per (connection, protocol), for the frequency limits.
+    calls: HashMap<(u64, u32), VecDeque<Instant>>,
+    /// Every connection that used these requests (the price reminder pushes go there too).
+    pub(crate) sinks: HashMap<u64, Arc<dyn PushSink>>,
+    /// Price reminders and the watchlist (simulator-wide, like an OpenD login's).
+    pub(crate) lists: Lists,
+    /// The options and warrants listed by the simulator.
+    pub(crate) derivs: Arc<derivatives::Derivatives>,
+}
+
+impl More {
+    /// The state at start, over the simulator's derivatives.
+    pub(crate) fn new(derivs: Arc<derivatives::Derivatives>) -> More {
+        More { derivs, ..More::default() }
+    }
+
+    /// Counts one request of `conn`, refusing it beyond OpenD's frequency limit.
+    fn admit(&mut self, conn: &ConnInfo, proto_id: u32, name: &str) -> Res<()> {
+        self.sinks.entry(conn.conn_id).or_insert_with(|| conn.sink.clone());
+        let Some(limit) = SIM_FREQUENCY_LIMITS.iter().find(|(id, _)| *id == proto_id).map(|(_, n)| *n) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let q = self.calls.entry((conn.conn_id, proto_id)).or_default();
+        while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= FREQUENCY_WINDOW) {
+            q.pop_front();
+        }
+        if q.len() >= limit as usize {
+            return Err(format!(
+                "Request frequency too high: at most {limit} {name} requests in any 30 seconds; retry later"
+            ));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+
+    /// Forgets a closed connection.
+    pub(crate) fn forget(&mut self, conn_id: u64) {
+        self.calls.retain(|(c, _), _| *c != conn_id);
+        self.sinks.remove(&conn_id);
+    }
+}
+
+macro_rules! route {
+    ($inner:expr, $conn:expr, $body:expr, $id:expr, $m:ident, $name:literal, $f:expr) => {
+        serve::<pb::$m::Request, pb::$m::Response>($inner, $conn, $body, $name, |st, src, conn, c| {
+            st.more.admit(conn, $id, $name)?;
+            $f(st, src, conn, c)
+        })
+    };
+}
+
+/// Answers one request of this module (`serves(proto_id)` is true).
+pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, id: u32, body: &[u8]) -> Vec<u8> {
+    use proto::*;
+    let (i, c, b) = (inner, conn, body);
+    match id {
+        GetPlateSet::PROTO_ID => route!(i, c, b, id, qot_get_plate_set, "Qot_GetPlateSet", reference::plate_set),
+        GetPlateSecurity::PROTO_ID => {
+            route!(i, c, b, id, qot_get_plate_security, "Qot_GetPlateSecurity", reference::plate_security)
+        }
+        GetOwnerPlate::PROTO_ID => {
+            route!(i, c, b, id, qot_get_owner_plate, "Qot_GetOwnerPlate", reference::owner_plate)
+        }
+        GetCodeChange::PROTO_ID => {
+            route!(i, c, b, id, qot_get_code_change, "Qot_GetCodeChange", reference::code_change)
+        }
+        GetIpoList::PROTO_ID => route!(i, c, b, id, qot_get_ipo_list, "Qot_GetIpoList", reference::ipo_list),
+        GetHoldingChangeList::PROTO_ID => {
+            route!(i, c, b, id, qot_get_holding_change_list, "Qot_GetHoldingChangeList", reference::holding_change)
+        }
+        GetUserInfo::PROTO_ID => route!(i, c, b, id, get_user_info, "GetUserInfo", reference::user_info),
+        GetDelayStatistics::PROTO_ID => {
+            route!(i, c, b, id, get_delay_statistics, "GetDelayStatistics", reference::delay_statistics)
+        }
+        GetOptionExpirationDate::PROTO_ID => route!(
+            i,
+            c,
+            b,
+            id,
+            qot_get_option_expiration_date,
+            "Qot_GetOptionExpirationDate",
+            derivatives::expiration_dates
+        ),
+        GetOptionChain::PROTO_ID => {
+            route!(i, c, b, id, qot_get_option_chain, "Qot_GetOptionChain", derivatives::option_chain)
+        }
+        GetOptionQuote::PROTO_ID => {
+            route!(i, c, b, id, qot_get_option_quote, "Qot_GetOptionQuote", derivatives::option_quote)
+        }
+        GetReference::PROTO_ID => route!(i, c, b, id, qot_get_reference, "Qot_GetReference", derivatives::reference),
+        GetWarrant::PROTO_ID => route!(i, c, b, id, qot_get_warrant, "Qot_GetWarrant", derivatives::warrant),
+        GetFutureInfo::PROTO_ID => {
+            route!(i, c, b, id, qot_get_future_info, "Qot_GetFutureInfo", derivatives::future_info)
+        }
+        GetCapitalFlow::PROTO_ID => {
+            route!(i, c, b, id, qot_get_capital_flow, "Qot_GetCapitalFlow", flows::capital_flow)
+        }
+        GetCapitalDistribution::PROTO_ID => {
+            route!(i, c, b, id, qot_get_capital_distribution, "Qot_GetCapitalDistribution", flows::capital_distribution)
+        }
+        StockFilter::PROTO_ID => route!(i, c, b, id, qot_stock_filter, "Qot_StockFilter", screen::stock_filter),
+        SetPriceReminder::PROTO_ID => {
+            route!(i, c, b, id, qot_set_price_reminder, "Qot_SetPriceReminder", lists::set_price_reminder)
+        }
+        GetPriceReminder::PROTO_ID => {
+            route!(i, c, b, id, qot_get_price_reminder, "Qot_GetPriceReminder", lists::get_price_reminder)
+        }
+        GetUserSecurityGroup::PROTO_ID => {
+            route!(i, c, b, id, qot_get_user_security_group, "Qot_GetUserSecurityGroup", lists::user_security_group)
+        }
+        GetUserSecurity::PROTO_ID => {
+            route!(i, c, b, id, qot_get_user_security, "Qot_GetUserSecurity", lists::user_security)
+        }
+        _ => route!(i, c, b, id, qot_modify_user_security, "Qot_ModifyUserSecurity", lists::modify_user_security),
+    }
+}
+
+/// Checks `begin`/`num` paging against `all` results (OpenD: at most `max` per page).
+pub(crate) fn page(begin: i32, num: i32, all: usize, max: i32) -> Res<(usize, usize)> {
+    if begin < 0 {
+        return Err(format!("begin {begin} is negative"));
+    }
+    if num <= 0 || num > max {
+        return Err(format!("num {num} is out of range: 1 to {max} per page"));
+    }
+    let begin = begin as usize;
+    if begin > all || (begin == all && all > 0) {
+        return Err(format!("begin {begin} is past the end: {all} results"));
+    }
+    Ok((begin, (begin + num as usize).min(all)))
+}
+
+/// The `yyyy-MM-dd` (optionally followed by a time) day of `s`, as days since the epoch.
+pub(crate) fn parse_day(s: &str, what: &str) -> Res<i64> {
+    super::clock::parse_time(s).map(|(d, _)| d).ok_or_else(|| format!("Invalid {what} {s:?} (expected yyyy-MM-dd)"))
+}
+
+/// The HK odd-lot order book (SubType ORDER_BOOK_ODD): the board-lot book's prices, each
+/// level holding fewer shares than a lot (at least one share, one order per up to a
+/// hundred shares).
+pub(crate) fn odd_lot_book(live: &super::live::Live, n: usize) -> (Vec<Level>, Vec<Level>) {
+    let lot = live.instrument.lot_size.max(2.0) as i64;
+    let (bids, asks) = live.book(n);
+    let odd = |side: &[Level]| -> Vec<Level> {
+        side.iter()
+            .map(|l| {
+                let volume = 1 + (l.volume.rem_euclid(lot - 1));
+                Level { price: l.price, volume, orders: (1 + (volume - 1) / 100).min(volume) as i32 }
+            })
+            .collect()
+    };
+    (odd(&bids), odd(&asks))
+}
