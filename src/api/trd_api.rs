@@ -269,6 +269,13 @@ impl TrdApi {
         }
     }
 
+    /// The current connection's push queue: pushes read but not yet handed to the
+    /// callbacks, the memory they hold and its peak (all 0 without a connection). See
+    /// [`ConnConfig::push_queue_capacity`] for the bounds.
+    pub fn push_queue_stats(&self) -> crate::conn::PushQueueStats {
+        self.inner.current().map(|c| c.push_queue_stats()).unwrap_or_default()
+    }
+
     /// Why the last connection failed to open or was lost (`None` if none did): the
     /// typed form of the `err_code` and `desc` that [`ConnSpi`] received, with OpenD's
     /// `retType`/`retMsg` when it refused InitConnect.
@@ -280,8 +287,11 @@ impl TrdApi {
     /// too, as C++ `FTAPI::ReleaseTrdApi` does): idempotent, safe from any thread including
     /// inside a callback, and prompt even while connecting or logging in. Requests in
     /// flight are answered with [`Error::Disconnected`]; `on_disconnect` is not called;
-    /// pushes not yet delivered are dropped. Joins the connection's threads (except the
-    /// calling one).
+    /// pushes not yet delivered are dropped. Joins the connection's I/O thread, and its
+    /// callback thread unless a callback is running there (never the calling thread):
+    /// a running callback (say an `on_init_connect` that sleeps) is not waited for. It
+    /// finishes on its own thread, which then delivers only the answers still owed
+    /// (`on_reply_*` with [`Error::Disconnected`]) and exits.
     #[doc(alias = "ReleaseTrdApi")]
     #[doc(alias = "Close")]
     pub fn close(&self) {
@@ -334,13 +344,16 @@ impl TrdApi {
         req: P::Request,
         on_reply: impl FnOnce(&TrdApi, u32, Result<S2c<P>>) + Send + 'static,
     ) -> Result<u32> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
-        let weak = Arc::downgrade(&self.inner);
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
+        // Held until the answer is delivered (every request is answered: reply, timeout
+        // or teardown), so that an answer owed after a close reaches `on_reply` even if
+        // the owner dropped the `TrdApi` meanwhile (close does not wait for a running
+        // callback, see `close`).
+        let inner = self.inner.clone();
         let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<&[u8]>| {
-            let Some(inner) = weak.upgrade() else {
-                log::debug!("reply to proto {} serial {serial} after the TrdApi was dropped", P::PROTO_ID);
-                return;
-            };
             on_reply(&TrdApi::view(inner), serial, res.and_then(decode_reply::<P>));
         }));
         Self::send_on::<P>(&conn, req, None, responder)
@@ -389,7 +402,10 @@ impl TrdApi {
 
     /// [`call`](TrdApi::call) with an explicit timeout and a whole `Request`.
     pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
         if conn.on_io_thread() {
             return Err(Error::InvalidArgument("blocking call from the connection's I/O thread".into()));
         }
@@ -398,7 +414,8 @@ impl TrdApi {
         let serial = Self::send_on::<P>(&conn, req, timeout, Responder::Slot(slot.clone()))?;
         let wait = timeout.unwrap_or_else(|| conn.request_timeout());
         // The I/O thread answers at the deadline; the margin only matters if it is stuck.
-        let deadline = std::time::Instant::now() + wait + Duration::from_secs(2);
+        // A timeout beyond what an Instant holds (Duration::MAX) means "no timeout".
+        let deadline = crate::conn::deadline_after(wait.saturating_add(Duration::from_secs(2)));
         match slot.wait(conn.reply_spin(), deadline) {
             Some(r) => r.and_then(|b| decode_reply::<P>(&b)),
             None => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),
@@ -442,8 +459,13 @@ impl TrdApi {
 /// order with replies and pushes; it may call any method of the API object it is given,
 /// including `close()` and the blocking `call`. A slow callback delays the callbacks
 /// after it but not the connection: keepalive and request timeouts run on the I/O
-/// thread. When `push_queue_capacity` pushes wait for the callbacks, the I/O thread
-/// stops reading, so TCP pushes back on OpenD.
+/// thread, and replies to blocking calls are read however many pushes wait. Only when
+/// the push queue reaches its bound ([`ConnConfig::push_queue_capacity`] or
+/// [`ConnConfig::push_queue_bytes`]) does the I/O thread stop reading, so TCP pushes back
+/// on OpenD. `close()` from another thread does not wait for a running callback.
+///
+/// [`ConnConfig::push_queue_capacity`]: crate::ConnConfig::push_queue_capacity
+/// [`ConnConfig::push_queue_bytes`]: crate::ConnConfig::push_queue_bytes
 #[doc(alias = "FTSPI_Conn")]
 pub trait ConnSpi<A: ?Sized = TrdApi>: Send + Sync {
     /// InitConnect finished. `err_code` is 0 and `desc` empty on success; otherwise
