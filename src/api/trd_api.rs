@@ -342,7 +342,10 @@ impl TrdApi {
         req: P::Request,
         on_reply: impl FnOnce(&TrdApi, u32, Result<S2c<P>>) + Send + 'static,
     ) -> Result<u32> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
         let weak = Arc::downgrade(&self.inner);
         let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<&[u8]>| {
             let Some(inner) = weak.upgrade() else {
@@ -397,7 +400,10 @@ impl TrdApi {
 
     /// [`call`](TrdApi::call) with an explicit timeout and a whole `Request`.
     pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
         if conn.on_io_thread() {
             return Err(Error::InvalidArgument("blocking call from the connection's I/O thread".into()));
         }

@@ -183,6 +183,8 @@ pub(crate) struct Connection {
     callback_id: OnceLock<ThreadId>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     flow: PushFlow,
+    /// Why the connection ended (set once, by the teardown or a failed open).
+    ended: OnceLock<ConnFailure>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -219,6 +221,7 @@ impl Connection {
             io_id: OnceLock::new(),
             callback_id: OnceLock::new(),
             threads: Mutex::new(Vec::new()),
+            ended: OnceLock::new(),
             flow: PushFlow {
                 queued: AtomicUsize::new(0),
                 capacity,
@@ -320,8 +323,10 @@ impl Connection {
     ) -> Result<u32, Error> {
         let sender = match (self.state(), self.sender.get()) {
             (ConnState::Ready, Some(s)) => s.clone(),
-            (ConnState::Connecting, _) => return Err(Error::NotConnected("InitConnect has not finished".into())),
-            _ => return Err(Error::NotConnected("connection is closed".into())),
+            (ConnState::Connecting, _) => {
+                return Err(Error::NotConnected(ConnFailure::local("InitConnect has not finished")))
+            }
+            _ => return Err(Error::NotConnected(self.closed_failure())),
         };
         let serial = self.serials.next();
         let key = (proto_id, serial);
@@ -330,7 +335,7 @@ impl Connection {
         // open, our entry will be drained; if not, whoever takes the entry answers it.
         if self.state() != ConnState::Ready {
             return match self.pending.take(key) {
-                Some(_) => Err(Error::NotConnected("connection is closed".into())),
+                Some(_) => Err(Error::NotConnected(self.closed_failure())),
                 None => Ok(serial),
             };
         }
@@ -345,6 +350,12 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Why the connection is closed: the failure that ended it, or a local "connection
+    /// is closed".
+    fn closed_failure(&self) -> ConnFailure {
+        self.ended.get().cloned().unwrap_or_else(|| ConnFailure::local("connection is closed"))
     }
 
     /// Closes the connection (idempotent), also while it is still opening. Pending
@@ -442,6 +453,7 @@ impl IoThread {
             Ok(link) => link,
             Err(f) => {
                 conn.cancel.clear();
+                let _ = conn.ended.set(f.clone());
                 conn.state.store(ST_CLOSED, Ordering::Release);
                 if !conn.user_closed.load(Ordering::Acquire) {
                     log::info!("connecting to {} failed: {f}", conn.peer);
@@ -473,7 +485,7 @@ impl IoThread {
             job: Job::default(),
         };
         if io.conn.state.compare_exchange(ST_CONNECTING, ST_READY, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return io.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
+            return io.teardown(ConnFailure::local("closed by the user"));
         }
         let (c, ev) = (io.conn.clone(), io.conn.events.clone());
         enqueue(&io.tx, move || ev.init_done(&c, Ok(info)));
@@ -483,7 +495,7 @@ impl IoThread {
     fn main_loop(mut self) {
         loop {
             if self.conn.user_closed.load(Ordering::Acquire) {
-                return self.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
+                return self.teardown(ConnFailure::local("closed by the user"));
             }
             let mut incoming = std::mem::take(&mut self.incoming);
             let read = self.receiver.recv_batch(&mut incoming);
@@ -636,12 +648,13 @@ impl IoThread {
         let was_ready = self.conn.state.swap(ST_CLOSED, Ordering::AcqRel) == ST_READY;
         self.sender.shutdown();
         let user = self.conn.user_closed.load(Ordering::Acquire);
-        let reason = if user { "closed by the user".to_string() } else { failure.message().to_string() };
+        let ended = if user { ConnFailure::local("closed by the user") } else { failure.clone() };
+        let _ = self.conn.ended.set(ended.clone());
         for ((proto_id, serial), entry) in self.conn.pending.drain() {
-            self.answer(serial, entry, Err(Error::Disconnected { proto_id, serial, reason: reason.clone() }));
+            self.answer(serial, entry, Err(Error::Disconnected { proto_id, serial, failure: ended.clone() }));
         }
         if was_ready && !user {
-            log::info!("connection to {} lost: {reason}", self.conn.peer);
+            log::info!("connection to {} lost: {ended}", self.conn.peer);
             let (c, ev) = (self.conn.clone(), self.conn.events.clone());
             self.job.deliveries.push(Delivery::Event(Box::new(move || ev.lost(&c, failure))));
         }

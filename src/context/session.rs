@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::api::{ConnSpi, TrdApi};
-use crate::conn::{ConnConfig, ConnFailure, SocketFailKind, TransportChoice};
+use crate::conn::{ConnConfig, ConnFailure, InitFailKind, SocketFailKind, TransportChoice};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -235,12 +235,12 @@ impl ConnSpi for ConnForwarder {
 /// A local failure (nothing failed on the wire): the context is closed, or not
 /// connected yet.
 pub(crate) fn local_failure(message: impl Into<String>) -> ConnFailure {
-    ConnFailure::socket(SocketFailKind::Unknown, message)
+    ConnFailure::local(message)
 }
 
 /// [`Error::NotConnected`] for a failure.
 pub(crate) fn not_connected(failure: ConnFailure) -> Error {
-    Error::NotConnected(failure.to_string())
+    Error::NotConnected(failure)
 }
 
 /// [`Error::NotConnected`] of a closed context.
@@ -248,14 +248,19 @@ pub(crate) fn closed_error() -> Error {
     not_connected(local_failure("the context is closed"))
 }
 
-/// [`Error::Connect`] for a failure.
-pub(crate) fn connect_error(failure: ConnFailure) -> Error {
-    Error::Connect(failure.to_string())
+/// [`Error::Connect`] for a failure of connecting to `peer`.
+pub(crate) fn connect_error(peer: &str, failure: ConnFailure) -> Error {
+    Error::Connect(match failure.ret_type() {
+        Some(rt) => failure.context(&format!("{peer}: login refused by OpenD (retType {rt})")),
+        None if failure.is_init_failure() => failure.context(peer),
+        // Socket failures already name the address.
+        None => failure,
+    })
 }
 
 /// The connection failure behind a connection error, for [`ConnectionEvent`]s.
 pub(crate) fn failure_of(e: &Error) -> ConnFailure {
-    local_failure(e.to_string())
+    e.conn_failure().cloned().unwrap_or_else(|| ConnFailure::socket(SocketFailKind::Unknown, e.to_string()))
 }
 
 /// Whether an error means the connection itself is gone (rather than OpenD refusing).
@@ -339,7 +344,7 @@ impl Session {
         self.check_open()?;
         let transport = &self.settings.transport;
         if !self.api.init_connect_with(transport.make()) {
-            return Err(connect_error(local_failure(format!("{}: could not start connecting", transport.peer()))));
+            return Err(Error::Connect(local_failure(format!("{}: could not start connecting", transport.peer()))));
         }
         // The I/O thread bounds connecting plus the login by the connect timeout (the
         // WebSocket login has its own); this bound only matters if it is stuck.
@@ -352,12 +357,12 @@ impl Session {
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
-                Ok(Err(f)) => Err(connect_error(f)),
-                Err(_) => Err(connect_error(local_failure("connection events ended"))),
+                Ok(Err(f)) => Err(connect_error(transport.peer(), f)),
+                Err(_) => Err(connect_error(transport.peer(), local_failure("connection events ended"))),
             },
             recv(shutdown) -> _ => Err(closed_error()),
-            default(bound) => Err(connect_error(ConnFailure::socket(
-                SocketFailKind::Unknown,
+            default(bound) => Err(Error::Connect(ConnFailure::init(
+                InitFailKind::Timeout,
                 format!("{}: no login answer within {bound:?}", transport.peer()),
             ))),
         };

@@ -350,14 +350,14 @@ fn says_locked(ret_msg: &str) -> bool {
 /// A write's [`Error::Disconnected`], saying that its outcome is unknown.
 fn unknown_outcome<P: Protocol>(e: Error) -> Error {
     match e {
-        Error::Disconnected { proto_id, serial, reason } => Error::Disconnected {
+        Error::Disconnected { proto_id, serial, failure } => Error::Disconnected {
             proto_id,
             serial,
-            reason: format!(
-                "{reason}; the outcome of this {} is unknown and it is not re-sent: \
-                 check the order list before retrying",
+            failure: failure.context(&format!(
+                "the outcome of this {} is unknown and it is not re-sent \
+                 (check the order list before retrying)",
                 P::NAME
-            ),
+            )),
         },
         other => other,
     }
