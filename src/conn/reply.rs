@@ -30,11 +30,11 @@ impl ReplySlot {
         self.waiter.unpark();
     }
 
-    /// Waits for the answer: spins for up to `spin`, then parks until `deadline`.
-    /// `None` if the deadline passed first.
-    pub(crate) fn wait(&self, spin: Duration, deadline: Instant) -> Option<Result<Vec<u8>, Error>> {
+    /// Waits for the answer: spins for up to `spin`, then parks until `deadline`
+    /// (`None`: no deadline). `None` if the deadline passed first.
+    pub(crate) fn wait(&self, spin: Duration, deadline: Option<Instant>) -> Option<Result<Vec<u8>, Error>> {
         if !spin.is_zero() {
-            let until = Instant::now() + spin;
+            let until = super::connection::deadline_after(spin.min(Duration::from_secs(1)))?;
             'spin: loop {
                 for _ in 0..64 {
                     if self.ready.load(Ordering::Acquire) {
@@ -52,11 +52,12 @@ impl ReplySlot {
                 return self.value.lock().take();
             }
             let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
             // Spurious wake-ups (and unpark tokens left by earlier slots) just loop.
-            std::thread::park_timeout(deadline - now);
+            match deadline {
+                Some(d) if now >= d => return None,
+                Some(d) => std::thread::park_timeout(d - now),
+                None => std::thread::park(),
+            }
         }
     }
 }
@@ -75,7 +76,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
                 s.fill(Ok(vec![1, 2, 3]));
             });
-            let got = slot.wait(spin, Instant::now() + Duration::from_secs(10));
+            let got = slot.wait(spin, Some(Instant::now() + Duration::from_secs(10)));
             assert_eq!(got.expect("answered").expect("ok"), vec![1, 2, 3]);
             t.join().expect("join");
         }
@@ -84,6 +85,15 @@ mod tests {
     #[test]
     fn an_unanswered_slot_gives_up_at_the_deadline() {
         let slot = ReplySlot::new();
-        assert!(slot.wait(Duration::from_micros(10), Instant::now() + Duration::from_millis(30)).is_none());
+        assert!(slot.wait(Duration::from_micros(10), Some(Instant::now() + Duration::from_millis(30))).is_none());
+        // No deadline: waits until filled (Duration::MAX means "no timeout").
+        let slot = Arc::new(ReplySlot::new());
+        let s = slot.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            s.fill(Ok(vec![9]));
+        });
+        assert_eq!(slot.wait(Duration::ZERO, None).expect("answered").expect("ok"), vec![9]);
+        t.join().expect("join");
     }
 }
