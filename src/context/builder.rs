@@ -63,6 +63,7 @@ pub struct ContextBuilder<K: BuilderKind> {
     pub(crate) encrypt: Option<bool>,
     #[cfg(feature = "websocket")]
     websocket: Option<WsChoice>,
+    custom: Option<TransportChoice>,
     pub(crate) conn: ConnConfig,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) disconnected_wait: Duration,
@@ -127,6 +128,7 @@ impl<K: BuilderKind> ContextBuilder<K> {
             encrypt: None,
             #[cfg(feature = "websocket")]
             websocket: None,
+            custom: None,
             conn: ConnConfig { client_id: K::CLIENT_ID.into(), ..ConnConfig::default() },
             reconnect: ReconnectPolicy::default(),
             disconnected_wait: Duration::ZERO,
@@ -158,7 +160,7 @@ impl<K: BuilderKind> ContextBuilder<K> {
     /// process-wide defaults.
     pub(crate) fn session_settings(&mut self) -> Result<SessionSettings> {
         let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
-        let transport = match self.ws_choice() {
+        let transport = match self.custom.clone().or_else(|| self.ws_choice()) {
             Some(t) => t,
             None => {
                 let encrypt = self.encrypt.unwrap_or_else(default_encrypt);
@@ -252,6 +254,15 @@ impl<K: BuilderKind> ContextBuilder<K> {
     #[cfg(feature = "websocket")]
     pub fn websocket_insecure(mut self, insecure: bool) -> Self {
         self.websocket.get_or_insert_with(WsChoice::default).insecure = insecure;
+        self
+    }
+
+    /// Connect through any [`Transport`](crate::conn::Transport) instead of TCP or the
+    /// WebSocket port: `make` is called for each connection attempt (the first one and
+    /// every reconnect), e.g. with a [`MemoryTransport`](crate::conn::memory::MemoryTransport)
+    /// in tests. Host, port, encryption and WebSocket settings do not apply then.
+    pub fn transport(mut self, make: impl Fn() -> Box<dyn crate::conn::Transport> + Send + Sync + 'static) -> Self {
+        self.custom = Some(TransportChoice::new(make, Duration::ZERO, "custom transport".into()));
         self
     }
 
