@@ -1,6 +1,8 @@
-//! Blocking trade contexts: [`SecTradeContext`] for securities accounts and
-//! [`FutureTradeContext`] for futures accounts, the Rust counterparts of the Python
-//! SDK's `OpenSecTradeContext` and `OpenFutureTradeContext`.
+//! Blocking contexts, the Rust counterparts of the Python SDK's: [`SecTradeContext`] for
+//! securities accounts and [`FutureTradeContext`] for futures accounts
+//! (`OpenSecTradeContext`, `OpenFutureTradeContext`), and [`QuoteContext`] for market
+//! data (`OpenQuoteContext`). All three sit on one context core: one [`ContextBuilder`],
+//! one reconnecting session, handlers run on the connection's callback thread, one close.
 //!
 //! ```no_run
 //! use ftapi::context::{PlaceOrder, SecTradeContext};
@@ -11,6 +13,7 @@
 //!     .port(11111)
 //!     .filter_trdmarket(TrdMarket::Hk)
 //!     .security_firm(SecurityFirm::FutuSecurities)
+//!     .trd_env(TrdEnv::Simulate) // the default of every request that does not say .env(..)
 //!     .encrypt(None) // the process-wide default, like is_encrypt=None
 //!     .open()?; // connect, InitConnect, account list, push subscription; bounded
 //! for acc in ctx.get_acc_list()? {
@@ -19,7 +22,7 @@
 //! ctx.unlock_trade("123456", true)?;
 //! ctx.set_order_handler(|u| println!("order {} is {}", u.order.order_id_ex, u.order.order_status));
 //! ctx.set_fill_handler(|f| println!("fill {} x {} @ {}", f.fill.code, f.fill.qty, f.fill.price));
-//! let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0).env(TrdEnv::Simulate))?;
+//! let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0))?;
 //! println!("placed {}", placed.order_id_ex);
 //! # Ok::<(), ftapi::Error>(())
 //! ```
@@ -60,12 +63,19 @@
 //!   fails with [`Error::RateLimited`](crate::Error::RateLimited).
 //! * **Pushes**: order and fill pushes of the context's accounts are subscribed
 //!   automatically (once per connection and account list, never duplicated) and
-//!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the context's
-//!   dispatch thread; a handler may call the context.
-//! * **Threads**: a context runs a dispatch thread, a reconnect thread and the
-//!   connection's I/O and callback threads. None of them keeps the process alive (Rust has no
-//!   "daemon" switch to forget), and dropping the context (or
-//!   [`TradeContext::close`]) stops and joins them all.
+//!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the connection's
+//!   callback thread, one at a time in arrival order; a handler may call the context
+//!   (replies never wait behind pushes) and close it. The connection's push queue
+//!   ([`ContextBuilder::push_queue_capacity`]) is the only flow control: when it is full
+//!   the connection stops reading until a handler returns; no push is dropped.
+//! * **Environment**: every request goes to the context's default trading environment
+//!   ([`ContextBuilder::trd_env`], REAL unless set) unless it says `.env(..)`.
+//! * **Threads**: a context runs a reconnect thread (which also runs the connection
+//!   handler) and the connection's I/O and callback threads. None of them keeps the
+//!   process alive (Rust has no "daemon" switch to forget). Dropping the context (or
+//!   [`TradeContext::close`]) stops them promptly from any thread, including from inside
+//!   a handler: it never waits for a handler that is running on another thread, and
+//!   drops the pushes still queued with a log line.
 //!
 //! # Futu and moomoo
 //!
