@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ftapi::context::{ConnectionEvent, QuoteContext, SecTradeContext};
-use ftapi::pb::{self, Protocol, PushProtocol};
+use ftapi::pb::{self, PushProtocol};
 use ftapi::sim::{Broker, SimServer};
 use ftapi::Error;
 use prost::Message;

@@ -45,7 +45,10 @@ impl From<&pb::trd_update_order_fill::S2c> for FillUpdate {
 }
 
 /// One handler slot: empty, or the user's handler of `&T`.
-pub(crate) struct Handler<T: ?Sized>(RwLock<Option<Arc<dyn Fn(&T) + Send + Sync>>>);
+pub(crate) struct Handler<T: ?Sized>(RwLock<Option<HandlerFn<T>>>);
+
+/// A user handler of `&T`.
+type HandlerFn<T> = Arc<dyn Fn(&T) + Send + Sync>;
 
 impl<T: ?Sized> Default for Handler<T> {
     fn default() -> Self {

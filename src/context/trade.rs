@@ -102,7 +102,7 @@ pub(crate) fn open<K: ContextKind>(mut b: ContextBuilder<K>) -> Result<TradeCont
         info,
         core: Core::new(K::NAME, settings, std::mem::take(&mut b.state_handler)),
         handlers: std::mem::take(&mut b.trade_handlers),
-        limiter: RateLimiter::new(b.rate_limits.clone()),
+        limiter: RateLimiter::new(b.rate_limits),
         default_env: b.trd_env,
         accounts: RwLock::new(Vec::new()),
         firm: Mutex::new(b.firm),
