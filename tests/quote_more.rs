@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ftapi::context::QuoteContext;
+use ftapi::context::{CapitalFlowPeriod, PlateClass, QuoteContext};
 use ftapi::pb;
 use ftapi::sim::market::{MarketData, QuoteConfig};
 use ftapi::sim::{Broker, SimServer};
@@ -50,7 +50,7 @@ fn refused<T: std::fmt::Debug>(what: &str, r: ftapi::Result<T>, needle: &str) {
 fn plates_options_warrants_and_futures() {
     let s = sim();
     let ctx = &s.ctx;
-    let plates = ctx.get_plate_list(Market::Hk, 0).expect("get_plate_list");
+    let plates = ctx.get_plate_list(Market::Hk, PlateClass::All).expect("get_plate_list");
     assert!(!plates.is_empty());
     let plate = &plates[0];
     let code = format!("HK.{}", plate.plate.code);
@@ -112,7 +112,7 @@ fn money_flow_screening_and_others() {
         s.broker.set_price("HK.00700", 380.0 + k as f64 * 0.2).unwrap();
         s.market.step();
     }
-    let flow = ctx.get_capital_flow("HK.00700", 1, None, None).expect("get_capital_flow");
+    let flow = ctx.get_capital_flow("HK.00700", CapitalFlowPeriod::Intraday, None, None).expect("get_capital_flow");
     let dist = ctx.get_capital_distribution("HK.00700").expect("get_capital_distribution");
     let net = flow.flow_item_list.last().unwrap().in_flow;
     let inflow = dist.capital_in_super.unwrap() + dist.capital_in_big + dist.capital_in_mid + dist.capital_in_small;

@@ -331,6 +331,11 @@ impl Connection {
         self.pending.len()
     }
 
+    /// Pushes read but not yet handled by the callback thread.
+    pub(crate) fn queued_pushes(&self) -> usize {
+        self.flow.queued.load(Ordering::SeqCst)
+    }
+
     /// How long a blocking call spins for its reply before parking.
     pub(crate) fn reply_spin(&self) -> Duration {
         self.config.reply_spin
