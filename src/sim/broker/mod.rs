@@ -62,7 +62,7 @@ use self::state::{Event, Push, Reject, Res, State};
 use super::accounts::{BrokerConfig, ConfigError};
 use super::calendar::MarketClock;
 use super::matching::{self, split_full_code};
-use super::{ConnInfo, TradeHandler};
+use super::{ConnInfo, PriceSource, TradeHandler};
 use crate::pb::{proto, Protocol, RequestEnvelope, ResponseEnvelope};
 
 pub use super::accounts::default_ids;
@@ -411,8 +411,25 @@ impl TradeHandler for Broker {
         Some(self.inner.clock)
     }
 
-    fn price_source(self: Arc<Self>) -> Option<Arc<dyn super::market::PriceSource>> {
+    fn price_source(self: Arc<Self>) -> Option<Arc<dyn PriceSource>> {
         Some(self)
+    }
+}
+
+/// The market data quotes the broker's prices, so an order fills at the quote's last
+/// price.
+impl PriceSource for Broker {
+    fn instruments(&self) -> Vec<matching::Instrument> {
+        Broker::instruments(self)
+    }
+
+    fn price(&self, sec: i32, code: &str) -> Option<f64> {
+        let prefix = matching::sec_market_prefix(sec)?;
+        Broker::price(self, &format!("{prefix}.{code}"))
+    }
+
+    fn market_clock(&self) -> Option<MarketClock> {
+        Some(self.clock())
     }
 }
 
