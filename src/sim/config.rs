@@ -36,8 +36,11 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 /// Default bound of one connection's outgoing queue, in bytes.
 pub const DEFAULT_OUT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
-/// Default time a WebSocket connection has to log in (Init) after its upgrade.
-pub const DEFAULT_WS_LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time a WebSocket connection has to log in (Init) after its upgrade. Longer
+/// than the clients' own Init timeout (20 s in ftapi): OpenD does not answer an Init
+/// with a wrong key, and the client should report that ("wrong key?") before the
+/// server closes the connection.
+pub const DEFAULT_WS_LOGIN_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// The WebSocket service of a simulated OpenD (`websocket_port`, `websocket_key_md5`,
 /// `websocket_cert` and `websocket_private_key` in OpenD's configuration).
@@ -321,7 +324,7 @@ impl SimServerBuilder {
     }
 
     /// How long a WebSocket connection may stay without logging in after its upgrade
-    /// (default 15 s; see [`SimConfig::ws_login_timeout`]).
+    /// (default 25 s; see [`SimConfig::ws_login_timeout`]).
     pub fn ws_login_timeout(mut self, timeout: Duration) -> Self {
         self.config.ws_login_timeout = timeout;
         self
