@@ -37,11 +37,14 @@ pub use session::SessionInfo;
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
 
-/// Where the broker sends pushes for one connection. Implemented by the server's
-/// session writer; the body is the plaintext protobuf `Response` of the push protocol
-/// (the session seals and encrypts it).
+/// Where the broker and the market data send pushes for one connection. Implemented by
+/// the server's sessions (both ports); the body is the plaintext protobuf `Response` of
+/// the push protocol (the session seals and encrypts it). The callers push from their
+/// shared threads, so an implementation must not block: the sessions queue the push in
+/// the connection's bounded outgoing queue, for its own writer.
 pub trait PushSink: Send + Sync {
-    /// Queues or writes one push. Returns `false` if the connection is gone.
+    /// Queues one push. Returns `false` if the connection is gone (or was just closed
+    /// because its queue overflowed).
     fn push(&self, proto_id: u32, plain_body: Vec<u8>) -> bool;
 }
 

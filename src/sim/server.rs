@@ -1,5 +1,7 @@
-//! The simulator's TCP server: accept loop, the table of live sessions, and the
-//! test-facing controls (faults, kills, pushes, statistics).
+//! The simulator's server: the TCP accept loop (the WebSocket one is in `ws.rs`), the
+//! watchdog that closes overdue connections, `SimServerBuilder::start`, and the
+//! test-facing controls (faults, kills, pushes, statistics). The shared state and the
+//! registry of live connections are in `core.rs`.
 //!
 //! What a session does with each packet (details in `session.rs`):
 //!

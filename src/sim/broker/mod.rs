@@ -33,8 +33,9 @@
 //!
 //! Pushes are delivered after the broker's state lock is released but in state-change
 //! order (a second, delivery lock is handed over). A [`PushSink`](super::PushSink)
-//! must therefore not call back into the broker from `push`, and should not block for
-//! long: a slow sink delays every other push.
+//! must therefore not call back into the broker from `push`, and must not block: the
+//! server's sinks only queue the push for the connection's own writer (a bounded
+//! queue per connection), so a client that does not read delays no other push.
 //!
 //! ```
 //! use ftapi::sim::broker::Broker;
