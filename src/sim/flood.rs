@@ -38,7 +38,7 @@ pub(crate) struct PushFlood {
 impl PushFlood {
     /// The hook for `count` pushes (`None` for no flood), asking `handler` for the
     /// account's header.
-    pub(crate) fn new(count: Option<usize>, handler: Option<Arc<dyn TradeHandler>>) -> Option<Arc<dyn ReplyHook>> {
+    pub(crate) fn hook(count: Option<usize>, handler: Option<Arc<dyn TradeHandler>>) -> Option<Arc<dyn ReplyHook>> {
         let count = count.filter(|n| *n > 0)?;
         Some(Arc::new(PushFlood { count, handler }))
     }

@@ -209,7 +209,7 @@ impl SimServer {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
-        let hook = PushFlood::new(config.push_flood, handler.clone());
+        let hook = PushFlood::hook(config.push_flood, handler.clone());
         let core = Arc::new(Core::new(config, handler, quote, faults));
         let c = core.clone();
         let accept = std::thread::Builder::new()
