@@ -1,7 +1,7 @@
 //! One client connection of the TCP port: its reader loop (InitConnect, then every
 //! request through the router) and its outgoing side, which seals every packet with
 //! the connection's cipher, applies the fault plan, queues the result in the
-//! connection's [`Outbox`] and doubles as the connection's [`PushSink`].
+//! connection's outgoing queue (`outbox.rs`) and doubles as the connection's [`PushSink`].
 //!
 //! Nothing but the connection's own threads ever waits for its socket: the reader
 //! writes the replies of one read itself (one write) when no write is in progress, and
