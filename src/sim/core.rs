@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -66,11 +66,39 @@ pub(crate) trait Conn: PushSink {
     fn flood(&self, _count: usize) -> usize {
         0
     }
-    /// Why the connection must be closed now, if it must: a write that has not
-    /// finished by its deadline, or (WebSocket) no login in time. Checked by the
-    /// server's watchdog.
-    fn overdue(&self, _now: Instant) -> Option<String> {
+    /// Why the connection must be closed now, if it must. Checked by the server's
+    /// watchdog.
+    fn overdue(&self, _now: Instant) -> Option<Overdue> {
         None
+    }
+}
+
+/// Why the watchdog closes a connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Overdue {
+    /// A write has been running this long, past the write timeout (the client does not
+    /// read).
+    Write(Duration),
+    /// A WebSocket connection has not logged in this long after its upgrade.
+    Login(Duration),
+}
+
+impl Overdue {
+    /// `Write` if `stalled` (how long the write in progress has run) reached a
+    /// non-zero `timeout`.
+    pub(crate) fn write(stalled: Option<Duration>, timeout: Duration) -> Option<Overdue> {
+        stalled.filter(|d| !timeout.is_zero() && *d >= timeout).map(Overdue::Write)
+    }
+}
+
+impl std::fmt::Display for Overdue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overdue::Write(d) => {
+                write!(f, "a write has not finished in {:.1} s (the client does not read)", d.as_secs_f64())
+            }
+            Overdue::Login(d) => write!(f, "no Init (login) within {:.1} s of the upgrade", d.as_secs_f64()),
+        }
     }
 }
 

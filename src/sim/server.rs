@@ -36,7 +36,7 @@ use parking_lot::Mutex;
 use crate::pb::notify;
 
 use super::config::{SimConfig, SimServerBuilder};
-use super::core::{Admission, Core};
+use super::core::{Admission, Core, Overdue};
 use super::faults::FaultPlan;
 use super::flood::PushFlood;
 use super::session::{notify_body, Reader, ReplyHook, Session, SessionInfo};
@@ -140,12 +140,12 @@ fn watch_loop(core: Arc<Core>) {
         std::thread::sleep(WATCH_TICK);
         let now = Instant::now();
         for conn in core.live() {
-            if let Some(reason) = conn.overdue(now) {
-                log::warn!("opend-sim: conn {}: {reason}; closing it", conn.conn_id());
-                if reason.starts_with("a write") {
+            if let Some(why) = conn.overdue(now) {
+                log::warn!("opend-sim: conn {}: {why}; closing it", conn.conn_id());
+                if matches!(why, Overdue::Write(_)) {
                     core.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
                 }
-                conn.close(&reason);
+                conn.close(&why.to_string());
             }
         }
     }

@@ -27,7 +27,7 @@ use crate::codec::{
 use crate::pb::{self, common, init_connect, notify, Protocol, PushProtocol};
 
 pub use super::core::SessionInfo;
-use super::core::{Conn, Core, Counters};
+use super::core::{Conn, Core, Counters, Overdue};
 use super::faults::{faulty_packet, FaultPlan, PacketFault, PacketKind, Wire};
 use super::outbox::{self, Outbox, Refused};
 use super::router::{error_body, replied, route};
@@ -415,10 +415,8 @@ impl Conn for Session {
         self.flood_notify(count)
     }
 
-    fn overdue(&self, now: Instant) -> Option<String> {
-        let stalled = self.outbox.stalled_for(now)?;
-        (!self.write_timeout.is_zero() && stalled >= self.write_timeout)
-            .then(|| format!("a write has not finished in {:.1} s (the client does not read)", stalled.as_secs_f64()))
+    fn overdue(&self, now: Instant) -> Option<Overdue> {
+        Overdue::write(self.outbox.stalled_for(now), self.write_timeout)
     }
 }
 

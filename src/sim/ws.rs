@@ -39,7 +39,7 @@ use crate::pb::{self, init_web_socket, Protocol};
 use crate::wsnet::{self, ReadSide, WriteSide};
 
 pub use super::config::WsSettings;
-use super::core::{Admission, Conn, Core, SessionInfo};
+use super::core::{Admission, Conn, Core, Overdue, SessionInfo};
 use super::outbox::{self, Outbox, Refused};
 use super::router::{error_body, replied, route, unix_now};
 use super::{ConnInfo, PushSink};
@@ -299,19 +299,14 @@ impl Conn for WsSession {
         WsSession::close(self, reason);
     }
 
-    fn overdue(&self, now: Instant) -> Option<String> {
+    fn overdue(&self, now: Instant) -> Option<Overdue> {
         let cfg = &self.core.config;
-        if let Some(stalled) = self.outbox.stalled_for(now) {
-            if !cfg.write_timeout.is_zero() && stalled >= cfg.write_timeout {
-                return Some(format!(
-                    "a write has not finished in {:.1} s (the client does not read)",
-                    stalled.as_secs_f64()
-                ));
-            }
+        if let Some(o) = Overdue::write(self.outbox.stalled_for(now), cfg.write_timeout) {
+            return Some(o);
         }
         let waited = now.saturating_duration_since(self.upgraded);
         (!self.is_logged_in() && !cfg.ws_login_timeout.is_zero() && waited >= cfg.ws_login_timeout)
-            .then(|| format!("no Init (login) within {:.1} s of the upgrade", waited.as_secs_f64()))
+            .then_some(Overdue::Login(waited))
     }
 }
 
