@@ -20,6 +20,7 @@ use ftapi::{ConnSpi, OrderStatus, TrdApi, TrdSpi};
 const CONNECTIONS: usize = 128;
 const TRADERS: usize = 16;
 const ROUND_TRIPS: usize = 3; // a buy and a sell each
+const HOSTILE: usize = 16;
 
 #[derive(Default)]
 struct Counter {
@@ -86,7 +87,14 @@ fn hostile_client(addr: std::net::SocketAddr, kind: usize) {
 #[test]
 fn one_hundred_twenty_eight_connections_under_requests_pushes_and_malformed_input() {
     let broker = Arc::new(Broker::new(BrokerConfig::relaxed().with_rate_limits(false)).expect("broker"));
-    let sim = SimServer::builder().port(0).trade_handler(broker.clone()).start().expect("simulator");
+    // Room for the 16 hostile clients beside the 128 (OpenD's limit, the default, is
+    // tested in sim_slow_client.rs).
+    let sim = SimServer::builder()
+        .port(0)
+        .trade_handler(broker.clone())
+        .max_connections(CONNECTIONS + HOSTILE + 1)
+        .start()
+        .expect("simulator");
     let addr = sim.local_addr();
     let counters: Vec<Arc<Counter>> = (0..CONNECTIONS).map(|_| Arc::new(Counter::default())).collect();
     let apis: Vec<Arc<TrdApi>> = counters
@@ -106,7 +114,7 @@ fn one_hundred_twenty_eight_connections_under_requests_pushes_and_malformed_inpu
             .expect("subscribe");
     }
 
-    let hostile: Vec<_> = (0..16).map(|k| std::thread::spawn(move || hostile_client(addr, k))).collect();
+    let hostile: Vec<_> = (0..HOSTILE).map(|k| std::thread::spawn(move || hostile_client(addr, k))).collect();
     let traders: Vec<_> = apis
         .iter()
         .take(TRADERS)

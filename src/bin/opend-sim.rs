@@ -69,6 +69,9 @@ OPTIONS:
     --push-flood N    After a connection's Trd_SubAccPush succeeds, send it N
                       Trd_UpdateOrder pushes for the first subscribed account as fast
                       as the socket takes them, then carry on normally (benchmarks).
+    --max-connections N
+                      Serve at most N connections at once, both ports together
+                      (default 128, OpenD's limit); more are closed at once.
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -103,6 +106,7 @@ struct Args {
     unsub_secs: Option<f64>,
     no_quotes: bool,
     push_flood: Option<usize>,
+    max_connections: Option<usize>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -130,6 +134,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         unsub_secs: None,
         no_quotes: false,
         push_flood: None,
+        max_connections: None,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -185,6 +190,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             }
             "--no-quotes" => a.no_quotes = true,
             "--push-flood" => a.push_flood = Some(value()?.parse().map_err(|e| format!("--push-flood: {e}"))?),
+            "--max-connections" => {
+                a.max_connections = Some(value()?.parse().map_err(|e| format!("--max-connections: {e}"))?)
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -273,6 +281,9 @@ fn run(args: Args) -> Result<(), String> {
         let pem = std::fs::read_to_string(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         let key = RsaKey::from_pem(&pem).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         b = b.rsa_key(key);
+    }
+    if let Some(n) = args.max_connections {
+        b = b.max_connections(n);
     }
     if let Some(n) = args.push_flood {
         b = b.push_flood(n);

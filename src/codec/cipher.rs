@@ -39,15 +39,6 @@ impl AesKey {
         let k = key16("AES key", key)?;
         Ok(AesKey(Aes128::new(&k.into())))
     }
-
-    /// AES-128-CBC over whole blocks with no padding (the simulator uses it to build
-    /// bodies with a bad PKCS#7 pad).
-    #[cfg(feature = "sim")]
-    pub(crate) fn cbc_encrypt_blocks(&self, iv: &[u8; 16], blocks: &[u8]) -> Vec<u8> {
-        use aes::cipher::block_padding::NoPadding;
-        let enc = cbc::Encryptor::<Aes128>::inner_iv_init(self.0.clone(), iv.into());
-        enc.encrypt_padded_vec_mut::<NoPadding>(blocks)
-    }
 }
 
 impl std::fmt::Debug for AesKey {

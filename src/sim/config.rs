@@ -1,17 +1,21 @@
-//! Settings of the simulated OpenD, and the builder that starts a [`SimServer`].
+//! Settings of the simulated OpenD (with those of its WebSocket port), and the builder
+//! that starts a [`SimServer`] (its `start` lives with the server, in `server.rs`).
+//!
+//! [`SimServer`]: super::SimServer
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
+use crate::codec::ws::key_md5_hex;
 use crate::codec::{AesMode, RsaKey};
 
 use super::calendar::{ClockSpec, MarketClock};
 use super::faults::FaultPlan;
-use super::market::{PriceSource, QuoteConfig};
-use super::server::SimServer;
-use super::ws::WsSettings;
-use super::{QuoteHandler, TradeHandler};
+use super::market::QuoteConfig;
+use super::{PriceSource, QuoteHandler, TradeHandler};
 
 /// OpenD's default API port.
 pub const DEFAULT_PORT: u16 = 11111;
@@ -25,11 +29,77 @@ pub const DEFAULT_SERVER_VER: i32 = 1011;
 pub const DEFAULT_SERVER_BUILD_NO: i32 = 7108;
 /// Default limit on the body length of a client packet (1 MiB: OpenD requests are tiny).
 pub const DEFAULT_SIM_MAX_BODY_LEN: u32 = 1024 * 1024;
-/// Default socket write timeout; a client that stops reading for this long is dropped.
+/// Default write timeout: a write to a client (everything queued for it at the time)
+/// that has not finished after this long closes the connection.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// OpenD's documented limit on concurrent API connections (both ports together).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+/// Default bound of one connection's outgoing queue, in bytes.
+pub const DEFAULT_OUT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Default time a WebSocket connection has to log in (Init) after its upgrade. Longer
+/// than the clients' own Init timeout (20 s in ftapi): OpenD does not answer an Init
+/// with a wrong key, and the client should report that ("wrong key?") before the
+/// server closes the connection.
+pub const DEFAULT_WS_LOGIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// The WebSocket service of a simulated OpenD (`websocket_port`, `websocket_key_md5`,
+/// `websocket_cert` and `websocket_private_key` in OpenD's configuration).
+#[derive(Clone)]
+pub struct WsSettings {
+    /// Port to listen on, on the server's IP (0 picks a free one).
+    pub port: u16,
+    key_md5: String,
+    tls: Option<(String, Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for WsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsSettings")
+            .field("port", &self.port)
+            .field("key_md5", &"<redacted>")
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl WsSettings {
+    /// A plain `ws://` service on `port` whose clients must log in with `key` (the
+    /// plaintext key; clients send its MD5). An empty key accepts clients that send
+    /// an empty one.
+    pub fn new(port: u16, key: &str) -> Self {
+        WsSettings { port, key_md5: key_md5_hex(key), tls: None }
+    }
+
+    /// Serves `wss://` with this certificate chain and private key (PEM text; the key
+    /// must not be encrypted).
+    pub fn with_tls_pem(mut self, cert_chain_pem: &str, private_key_pem: &str) -> Self {
+        self.tls = Some((cert_chain_pem.to_owned(), Zeroizing::new(private_key_pem.to_owned())));
+        self
+    }
+
+    /// The same TLS settings with another port and key.
+    pub(crate) fn rekeyed(self, port: u16, key: &str) -> Self {
+        WsSettings { port, key_md5: key_md5_hex(key), tls: self.tls }
+    }
+
+    /// Whether the service uses TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The MD5 hex of the key clients log in with.
+    pub(crate) fn key_md5(&self) -> &str {
+        &self.key_md5
+    }
+
+    /// The certificate chain and private key (PEM text), if TLS is on.
+    pub(crate) fn tls_pem(&self) -> Option<(&str, &str)> {
+        self.tls.as_ref().map(|(c, k)| (c.as_str(), k.as_str()))
+    }
+}
 
 /// Everything that shapes the simulator's protocol behaviour. Plain data with
-/// defaults; [`SimServer::builder`] is the usual way to fill it.
+/// defaults; [`SimServer::builder`](super::SimServer::builder) is the usual way to fill it.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Address to listen on (default `127.0.0.1`).
@@ -56,8 +126,21 @@ pub struct SimConfig {
     pub first_conn_id: u64,
     /// Client packets whose header claims a longer body close the connection.
     pub max_body_len: u32,
-    /// Socket write timeout per session.
+    /// Deadline of one write to a client (of everything queued for it at the time),
+    /// not restarted by partial progress: a connection whose write has not finished
+    /// after this long is closed (a client that does not read). Zero: no deadline.
     pub write_timeout: Duration,
+    /// At most this many connections (both ports together) are served at once; more
+    /// are closed at once, with a log line (OpenD documents 128).
+    pub max_connections: usize,
+    /// Bound of each connection's outgoing queue in bytes (pushes and replies not yet
+    /// written). A connection whose queue would grow past it is closed, with a log
+    /// line, so that a client that does not read costs bounded memory and delays
+    /// nobody else.
+    pub out_queue_bytes: usize,
+    /// A WebSocket connection that has not logged in (Init) this long after its
+    /// upgrade is closed. Zero: no limit.
+    pub ws_login_timeout: Duration,
     /// The WebSocket port (OpenD's `websocket_port`); `None` = TCP only.
     pub websocket: Option<WsSettings>,
     /// The market clock GetGlobalState reports from when the trade handler has none,
@@ -88,6 +171,9 @@ impl Default for SimConfig {
             first_conn_id: 1,
             max_body_len: DEFAULT_SIM_MAX_BODY_LEN,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            out_queue_bytes: DEFAULT_OUT_QUEUE_BYTES,
+            ws_login_timeout: DEFAULT_WS_LOGIN_TIMEOUT,
             websocket: None,
             clock: MarketClock::new(ClockSpec::Real),
             relaxed: false,
@@ -97,7 +183,7 @@ impl Default for SimConfig {
     }
 }
 
-/// Builds and starts a [`SimServer`].
+/// Builds and starts a [`SimServer`](super::SimServer).
 ///
 /// ```no_run
 /// use ftapi::sim::SimServer;
@@ -217,9 +303,30 @@ impl SimServerBuilder {
         self
     }
 
-    /// Socket write timeout per session.
+    /// Deadline of one write to a client (see [`SimConfig::write_timeout`]).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Most connections served at once, both ports together (default 128, OpenD's
+    /// limit; see [`SimConfig::max_connections`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max;
+        self
+    }
+
+    /// Bound of each connection's outgoing queue in bytes (see
+    /// [`SimConfig::out_queue_bytes`]).
+    pub fn out_queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.out_queue_bytes = bytes;
+        self
+    }
+
+    /// How long a WebSocket connection may stay without logging in after its upgrade
+    /// (default 25 s; see [`SimConfig::ws_login_timeout`]).
+    pub fn ws_login_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ws_login_timeout = timeout;
         self
     }
 
@@ -231,7 +338,7 @@ impl SimServerBuilder {
     }
 
     /// Also serves OpenD's WebSocket port on `port` (0 = any free port; see
-    /// [`SimServer::ws_addr`]) on the same IP, sharing accounts, orders and pushes with
+    /// [`SimServer::ws_addr`](super::SimServer::ws_addr)) on the same IP, sharing accounts, orders and pushes with
     /// the TCP port. Clients log in with `key` (they send its MD5).
     pub fn websocket(mut self, port: u16, key: &str) -> Self {
         let tls = self.config.websocket.take().filter(|w| w.is_tls());
@@ -246,7 +353,7 @@ impl SimServerBuilder {
     /// Serves the WebSocket port over TLS (`wss://`) with this certificate chain and
     /// unencrypted private key, both PEM text (OpenD's `websocket_cert` and
     /// `websocket_private_key`). Without [`SimServerBuilder::websocket`], the port is
-    /// 0 and the key empty. Bad PEM makes [`SimServerBuilder::start`] fail.
+    /// 0 and the key empty. Bad PEM makes `start` fail.
     pub fn websocket_tls_pem(mut self, cert_chain_pem: &str, private_key_pem: &str) -> Self {
         let ws = self.config.websocket.take().unwrap_or_else(|| WsSettings::new(0, ""));
         self.config.websocket = Some(ws.with_tls_pem(cert_chain_pem, private_key_pem));
@@ -307,7 +414,7 @@ impl SimServerBuilder {
         self
     }
 
-    /// Faults to inject from the start (change them later with [`SimServer::set_faults`]).
+    /// Faults to inject from the start (change them later with [`SimServer::set_faults`](super::SimServer::set_faults)).
     pub fn faults(mut self, plan: FaultPlan) -> Self {
         self.faults = plan;
         self
@@ -335,23 +442,5 @@ impl SimServerBuilder {
     pub fn fill_delay(mut self, delay: Duration) -> Self {
         self.config.fill_delay = delay;
         self
-    }
-
-    /// Binds the listener and starts the accept thread.
-    pub fn start(mut self) -> std::io::Result<SimServer> {
-        if self.default_broker {
-            let cfg = super::accounts::BrokerConfig {
-                clock: self.config.clock.spec(),
-                relaxed: self.config.relaxed,
-                fill_delay_ms: self.config.fill_delay.as_millis().min(u128::from(u64::MAX)) as u64,
-                ..Default::default()
-            };
-            let broker = super::Broker::with_clock(cfg, self.config.clock)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-            let broker = Arc::new(broker);
-            self.prices = broker.clone().price_source();
-            self.handler = Some(broker);
-        }
-        SimServer::start(self)
     }
 }

@@ -27,8 +27,12 @@
 
 use std::time::Duration;
 
+use crate::codec::{seal_packet, sha1_digest, CodecError, FrameHeader, PacketCipher, HEADER_LEN};
 use crate::pb::proto::InitConnect;
 use crate::pb::Protocol;
+
+/// How many header bytes [`PacketFault::CloseMidHeader`] sends.
+const MID_HEADER: usize = HEADER_LEN / 2;
 
 /// Which packets a rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -255,6 +259,123 @@ impl FaultPlan {
     }
 }
 
+/// What goes on the wire for one packet (the TCP session queues these in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// Bytes written as they are.
+    Bytes(Vec<u8>),
+    /// Bytes written one per `write`, pausing between two ([`PacketFault::ByteByByte`]).
+    Slow {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The pause after each byte.
+        pause: Duration,
+    },
+    /// Bytes written, then the connection closed (the closing faults).
+    ThenClose(Vec<u8>),
+}
+
+/// What `fault` makes of the packet `(proto_id, serial, plain)` sealed with `cipher`:
+/// `None` when nothing is sent ([`PacketFault::Drop`]).
+pub(crate) fn faulty_packet(
+    fault: PacketFault,
+    cipher: &PacketCipher,
+    proto_id: u32,
+    serial: u32,
+    plain: &[u8],
+) -> Result<Option<Wire>, CodecError> {
+    let packet = || seal_packet(proto_id, serial, plain, cipher);
+    Ok(Some(match fault {
+        PacketFault::Drop => return Ok(None),
+        PacketFault::Close => Wire::ThenClose(Vec::new()),
+        PacketFault::CorruptSha1 => {
+            let mut p = packet()?;
+            p[16..36].iter_mut().for_each(|b| *b ^= 0xFF);
+            Wire::Bytes(p)
+        }
+        PacketFault::Garbage { len } => Wire::Bytes((0..len).map(|i| 0x80 | (i as u8).wrapping_mul(37)).collect()),
+        PacketFault::HugeBodyLen { body_len } => {
+            let mut p = packet()?;
+            p[12..16].copy_from_slice(&body_len.to_le_bytes());
+            Wire::Bytes(p)
+        }
+        PacketFault::ByteByByte { pause } => Wire::Slow { bytes: packet()?, pause },
+        PacketFault::CloseMidHeader => {
+            let mut p = packet()?;
+            p.truncate(MID_HEADER);
+            Wire::ThenClose(p)
+        }
+        PacketFault::CloseMidBody => {
+            let mut p = packet()?;
+            let body = p.len() - HEADER_LEN;
+            p.truncate(if body >= 2 { HEADER_LEN + body / 2 } else { HEADER_LEN });
+            Wire::ThenClose(p)
+        }
+        PacketFault::BadMagic => {
+            let mut p = packet()?;
+            p[0..2].copy_from_slice(b"XX");
+            Wire::Bytes(p)
+        }
+        PacketFault::Undecryptable(how) => {
+            let body = undecryptable_body(cipher, plain, how)?;
+            let header = FrameHeader {
+                proto_id,
+                serial_no: serial,
+                body_len: body.len() as u32,
+                body_sha1: sha1_digest(plain),
+                ..Default::default()
+            };
+            let mut p = header.to_bytes().to_vec();
+            p.extend_from_slice(&body);
+            Wire::Bytes(p)
+        }
+        // Handled while building the InitConnect reply; anywhere else they cannot
+        // match (see `FaultRule`), so the packet goes out unchanged.
+        PacketFault::InitFail { .. } | PacketFault::InitNoS2c | PacketFault::InitBadAesKey | PacketFault::InitBadIv => {
+            Wire::Bytes(packet()?)
+        }
+    }))
+}
+
+/// A body that `cipher` cannot decrypt (see [`BadCipher`]).
+fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Result<Vec<u8>, CodecError> {
+    Ok(match (cipher, how) {
+        (PacketCipher::Plain, _) => {
+            let mut b = plain.to_vec();
+            match b.first_mut() {
+                Some(x) => *x ^= 0xFF,
+                None => b.push(0xFF),
+            }
+            b
+        }
+        (_, BadCipher::WrongLength) => {
+            let mut b = cipher.encrypt(plain)?;
+            b.pop();
+            b
+        }
+        (PacketCipher::AesCbc { .. }, BadCipher::BadPadding) => {
+            // Zero-fill to whole blocks plus one zero block: the last plaintext byte is
+            // 0, which no PKCS#7 pad can be. CBC encrypts a prefix the same whatever
+            // follows, so the padded encryption of these whole blocks, without its
+            // final pad block, is their encryption without padding.
+            let mut data = plain.to_vec();
+            data.resize(plain.len().div_ceil(16) * 16 + 16, 0);
+            let mut b = cipher.encrypt(&data)?;
+            b.truncate(data.len());
+            b
+        }
+        (PacketCipher::FtAesEcb { .. }, BadCipher::BadPadding) => {
+            let mut b = cipher.encrypt(plain)?;
+            if let Some(last) = b.last_mut() {
+                *last = 0xFF;
+            }
+            b
+        }
+        // A block of all ones is larger than any modulus of that size.
+        (PacketCipher::Rsa(k), BadCipher::BadPadding) => vec![0xFF; k.block_len()],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +396,17 @@ mod tests {
         let mut plan = FaultPlan::none().rule(FaultRule::new(PacketFault::InitNoS2c));
         assert_eq!(plan.take(1, 1004, PacketKind::Reply), None);
         assert_eq!(plan.take(1, 1001, PacketKind::Reply), Some(PacketFault::InitNoS2c));
+    }
+
+    #[test]
+    fn bad_cbc_padding_does_not_decrypt_and_keeps_whole_blocks() {
+        let cipher = PacketCipher::aes_cbc(b"0123456789abcdef", b"fedcba9876543210").unwrap();
+        let body = undecryptable_body(&cipher, b"hello", BadCipher::BadPadding).unwrap();
+        assert_eq!(body.len(), 32);
+        assert!(cipher.decrypt(&body).is_err());
+        // The same blocks with a valid pad after them decrypt to the zero-filled data.
+        let full = cipher.encrypt(&[b"hello".as_slice(), &[0u8; 27]].concat()).unwrap();
+        assert_eq!(&full[..32], &body[..]);
     }
 
     #[test]

@@ -1,80 +1,82 @@
 //! The order-push flood of `opend-sim --push-flood N` ([`SimConfig::push_flood`]): right
 //! after a connection's Trd_SubAccPush succeeds, that connection gets N Trd_UpdateOrder
 //! (2208) pushes for the first account of the subscription, written as fast as the
-//! socket takes them; then the session carries on normally.
+//! socket takes them; then the session carries on normally. The flood is a
+//! [`ReplyHook`] of the session: the server hands it to every session, and the session
+//! knows nothing else of it.
 //!
 //! The simulator must never be what limits a client's push throughput, so the push is
 //! sealed (serialized, hashed, encrypted) once, copied into a batch buffer, and each
-//! batch goes out in one `write` with only the 4 serial-number bytes of each header
-//! patched in between. Every push therefore carries the same order (same id, same
+//! batch (256 KiB) is queued whole, with only the 4 serial-number bytes of each header
+//! patched in between, and goes out in one `write` of the connection's writer thread
+//! while the next batch is prepared. Every push therefore carries the same order (same id, same
 //! status) under its own push serial number. The fault plan is not consulted for
 //! flood packets.
 //!
 //! [`SimConfig::push_flood`]: super::SimConfig::push_flood
 
-use std::io::Write;
+use std::sync::Arc;
 
 use prost::Message;
 
-use crate::codec::{open_frame, seal_packet, Frame, FrameHeader, PacketCipher};
+use crate::codec::{open_frame, Frame, FrameHeader, PacketCipher};
 use crate::pb::{self, Protocol, PushProtocol, ResponseEnvelope};
 
-use super::server::Core;
-use super::session::Session;
-use super::ConnInfo;
+use super::session::{ReplyHook, Session};
+use super::{ConnInfo, TradeHandler};
 
-/// Bytes written per `write` call during a flood (rounded to whole packets).
+/// Bytes queued per batch during a flood (rounded to whole packets).
 const BATCH_BYTES: usize = 256 * 1024;
 
-/// The codec's sealers return the packet, or a `Result` of it where sealing can fail;
-/// this takes either (`None` after logging the error).
-pub(crate) trait IntoPacket {
-    fn into_packet(self) -> Option<Vec<u8>>;
+/// The flood, as the session's [`ReplyHook`]: the server hands it to every session
+/// when [`SimConfig::push_flood`](super::SimConfig::push_flood) is set.
+pub(crate) struct PushFlood {
+    count: usize,
+    handler: Option<Arc<dyn TradeHandler>>,
 }
 
-impl IntoPacket for Vec<u8> {
-    fn into_packet(self) -> Option<Vec<u8>> {
-        Some(self)
+impl PushFlood {
+    /// The hook for `count` pushes (`None` for no flood), asking `handler` for the
+    /// account's header.
+    pub(crate) fn hook(count: Option<usize>, handler: Option<Arc<dyn TradeHandler>>) -> Option<Arc<dyn ReplyHook>> {
+        let count = count.filter(|n| *n > 0)?;
+        Some(Arc::new(PushFlood { count, handler }))
     }
 }
 
-impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
-    fn into_packet(self) -> Option<Vec<u8>> {
-        self.map_err(|e| log::error!("sealing a packet failed: {e}")).ok()
+impl ReplyHook for PushFlood {
+    /// A Trd_SubAccPush request may start a flood.
+    fn wants(&self, header: &FrameHeader) -> bool {
+        header.proto_id == pb::proto::SubAccPush::PROTO_ID
     }
-}
 
-/// Whether `header` is a Trd_SubAccPush request that may start a flood.
-pub(crate) fn wanted(core: &Core, header: &FrameHeader) -> bool {
-    core.config.push_flood.is_some_and(|n| n > 0) && header.proto_id == pb::proto::SubAccPush::PROTO_ID
-}
-
-/// Called after the session handled the Trd_SubAccPush request `req` (a frame as
-/// received): starts the flood if the reply it sent says success.
-pub(crate) fn after_sub_acc_push(core: &Core, info: &ConnInfo, sess: &Session, cipher: &PacketCipher, req: Frame) {
-    let Some(count) = core.config.push_flood.filter(|n| *n > 0) else {
-        return;
-    };
-    let ok = sess
-        .take_sub_acc_push_reply()
-        .is_some_and(|b| pb::trd_sub_acc_push::Response::decode(b.as_slice()).is_ok_and(|r| r.ret_type == 0));
-    let first = open_frame(req, cipher)
-        .ok()
-        .and_then(|p| pb::trd_sub_acc_push::Request::decode(p.as_slice()).ok())
-        .and_then(|r| r.c2s.acc_id_list.first().copied());
-    let (true, Some(acc_id)) = (ok, first) else {
-        return;
-    };
-    let header = account_header(core, info, acc_id);
-    let body = order_push_body(header);
-    let sent = flood(sess, pb::proto::UpdateOrder::PROTO_ID, &body, count);
-    log::info!("conn {}: push flood after Trd_SubAccPush: {sent} of {count} order pushes sent", info.conn_id);
+    /// Starts the flood if the reply the session sent says success.
+    fn after_reply(&self, sess: &Session, info: &ConnInfo, cipher: &PacketCipher, req: Frame) {
+        let ok = sess
+            .take_sub_acc_push_reply()
+            .is_some_and(|b| pb::trd_sub_acc_push::Response::decode(b.as_slice()).is_ok_and(|r| r.ret_type == 0));
+        let first = open_frame(req, cipher)
+            .ok()
+            .and_then(|p| pb::trd_sub_acc_push::Request::decode(p.as_slice()).ok())
+            .and_then(|r| r.c2s.acc_id_list.first().copied());
+        let (true, Some(acc_id)) = (ok, first) else {
+            return;
+        };
+        let header = account_header(self.handler.as_deref(), info, acc_id);
+        let body = order_push_body(header);
+        let sent = flood(sess, pb::proto::UpdateOrder::PROTO_ID, &body, self.count);
+        log::info!(
+            "conn {}: push flood after Trd_SubAccPush: {sent} of {} order pushes sent",
+            info.conn_id,
+            self.count
+        );
+    }
 }
 
 /// The push header for `acc_id`: its environment and first authorized market, asked
 /// from the trade handler the way a client would (Trd_GetAccList), so the flood does
 /// not need to know the handler's internals. Falls back to REAL / HK.
-fn account_header(core: &Core, info: &ConnInfo, acc_id: u64) -> pb::trd_common::TrdHeader {
+fn account_header(handler: Option<&dyn TradeHandler>, info: &ConnInfo, acc_id: u64) -> pb::trd_common::TrdHeader {
     let mut header = pb::trd_common::TrdHeader { trd_env: 1, acc_id, trd_market: 1, jp_acc_type: None };
     let req = pb::trd_get_acc_list::Request {
         c2s: pb::trd_get_acc_list::C2s {
@@ -83,8 +85,7 @@ fn account_header(core: &Core, info: &ConnInfo, acc_id: u64) -> pb::trd_common::
             need_general_sec_account: Some(true),
         },
     };
-    let reply =
-        core.handler.as_ref().and_then(|h| h.handle(info, pb::proto::GetAccList::PROTO_ID, &req.encode_to_vec()));
+    let reply = handler.and_then(|h| h.handle(info, pb::proto::GetAccList::PROTO_ID, &req.encode_to_vec()));
     let accounts = reply
         .and_then(|b| pb::trd_get_acc_list::Response::decode(b.as_slice()).ok())
         .and_then(|r| r.s2c)
@@ -126,13 +127,12 @@ pub(crate) fn order_push_body(header: pb::trd_common::TrdHeader) -> Vec<u8> {
     pb::trd_update_order::Response::build(0, None, None, Some(s2c)).encode_to_vec()
 }
 
-/// Writes `count` pushes of `proto_id` with plaintext `body` to `sess` (sealed once
-/// with the session cipher, batched, one push serial each). Returns how many were
-/// written; stops early if the session is not initialized or the connection fails.
+/// Queues `count` pushes of `proto_id` with plaintext `body` for `sess` (sealed once
+/// with the session cipher, batched, one push serial each), at the pace the socket
+/// takes them. Returns how many were queued; stops early if the session is not
+/// initialized or the connection fails.
 pub(crate) fn flood(sess: &Session, proto_id: u32, body: &[u8], count: usize) -> usize {
-    let Some(Some(template)) =
-        sess.with_push_writer(|_, cipher, _| seal_packet(proto_id, 0, body, cipher).into_packet())
-    else {
+    let Some(template) = sess.push_template(proto_id, body) else {
         return 0;
     };
     let len = template.len();
@@ -144,24 +144,11 @@ pub(crate) fn flood(sess: &Session, proto_id: u32, body: &[u8], count: usize) ->
     let mut sent = 0;
     while sent < count {
         let n = per_batch.min(count - sent);
-        let res = sess.with_push_writer(|stream, _, serial| {
-            for p in batch.chunks_exact_mut(len).take(n) {
-                *serial = serial.wrapping_add(1);
-                p[8..12].copy_from_slice(&serial.to_le_bytes());
-            }
-            stream.write_all(&batch[..n * len])
-        });
-        match res {
-            Some(Ok(())) => {
-                sent += n;
-                sess.count_pushes(n as u64);
-            }
-            Some(Err(e)) => {
-                sess.close(&format!("write failed during the push flood: {e}"));
-                break;
-            }
-            None => break,
+        // The next batch is queued while the writer writes the previous one.
+        if !sess.push_batch(&mut batch, len, n, 0) {
+            break;
         }
+        sent += n;
     }
     sent
 }

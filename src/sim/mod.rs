@@ -2,41 +2,49 @@
 //! as the client (never the client itself), holding accounts, orders and fills,
 //! pushing updates, and able to inject faults.
 //!
-//! Layout: `server` (accept loop, sessions, InitConnect/KeepAlive/GetGlobalState,
-//! fault injection) hands every `Trd_*` request to `broker` (accounts, unlock state,
-//! orders, fills, funds, positions) which uses `matching` (price paths and fills), and
-//! every `Qot_*` request to `market` (quotes, order books, tickers, K-lines,
-//! subscriptions and their pushes, over the broker's prices).
+//! Layout: `server` (accept loops, the watchdog, test controls) runs sessions of two
+//! ports, `session` (TCP: InitConnect, ciphers, faults) and `ws` (WebSocket), over the
+//! shared state of `core`; each connection queues what it sends in its own bounded
+//! `outbox`. Both ports hand every request to `router` (KeepAlive, GetGlobalState), which
+//! hands `Trd_*` requests to the [`TradeHandler`] (`broker`: accounts, unlock state,
+//! orders, fills, funds, positions, over `matching`'s price paths and fills) and `Qot_*`
+//! requests to the [`QuoteHandler`] (`market`: quotes, order books, tickers, K-lines,
+//! subscriptions and their pushes, over a [`PriceSource`], the broker's prices). The
+//! seams between them are the traits below.
 
 pub mod accounts;
 pub mod broker;
 pub mod calendar;
 pub mod config;
+mod core;
 pub mod faults;
 mod flood;
 pub mod market;
 pub mod matching;
+mod outbox;
 mod router;
 pub mod server;
 pub mod session;
 pub mod ws;
 
 pub use broker::Broker;
-pub use config::{SimConfig, SimServerBuilder};
+pub use config::{SimConfig, SimServerBuilder, WsSettings};
 pub use faults::{BadCipher, FaultPlan, FaultRule, PacketFault, PacketKind};
 pub use market::{MarketData, QuoteConfig};
 pub use server::{SimServer, SimStats};
 pub use session::SessionInfo;
-pub use ws::WsSettings;
 
 // The seam between the protocol server and the trading logic. The server owns
 // sockets and ciphers; the broker owns trading state and never sees a socket.
 
-/// Where the broker sends pushes for one connection. Implemented by the server's
-/// session writer; the body is the plaintext protobuf `Response` of the push protocol
-/// (the session seals and encrypts it).
+/// Where the broker and the market data send pushes for one connection. Implemented by
+/// the server's sessions (both ports); the body is the plaintext protobuf `Response` of
+/// the push protocol (the session seals and encrypts it). The callers push from their
+/// shared threads, so an implementation must not block: the sessions queue the push in
+/// the connection's bounded outgoing queue, for its own writer.
 pub trait PushSink: Send + Sync {
-    /// Queues or writes one push. Returns `false` if the connection is gone.
+    /// Queues one push. Returns `false` if the connection is gone (or was just closed
+    /// because its queue overflowed).
     fn push(&self, proto_id: u32, plain_body: Vec<u8>) -> bool;
 }
 
@@ -74,7 +82,24 @@ pub trait TradeHandler: Send + Sync {
     /// The prices this handler trades at, if it has a market of its own: the server's
     /// default market data then quotes these prices, so that an order fills at the
     /// quote's last price. `None` (the default): the market data keeps its own prices.
-    fn price_source(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn market::PriceSource>> {
+    fn price_source(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<dyn PriceSource>> {
+        None
+    }
+}
+
+/// Where the market data reads current prices: the broker (its impl is in `broker`),
+/// or a market of its own ([`market::OwnMarket`]).
+pub trait PriceSource: Send + Sync {
+    /// Every instrument, in table order (read once, at start).
+    fn instruments(&self) -> Vec<matching::Instrument>;
+    /// The current price of an instrument (`TrdSecMarket`, bare code).
+    fn price(&self, sec_market: i32, code: &str) -> Option<f64>;
+    /// Called once per [`MarketData::step`] before prices are read: a source that owns
+    /// its prices moves them here; the broker moves its own and does nothing.
+    fn advance(&self) {}
+    /// The market clock whose sessions the market-state queries report (the broker's);
+    /// `None`: the fixed states of `market::clock::market_state`.
+    fn market_clock(&self) -> Option<calendar::MarketClock> {
         None
     }
 }

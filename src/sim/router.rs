@@ -18,7 +18,7 @@ use prost::Message;
 use crate::codec::decode_body;
 use crate::pb::{self, common, get_global_state, keep_alive, Protocol};
 
-use super::server::Core;
+use super::core::Core;
 use super::ConnInfo;
 
 /// Answers one request of a logged-in connection. `Ok` is the reply body, `Err` the

@@ -1,5 +1,7 @@
-//! The simulator's TCP server: accept loop, the table of live sessions, and the
-//! test-facing controls (faults, kills, pushes, statistics).
+//! The simulator's server: the TCP accept loop (the WebSocket one is in `ws.rs`), the
+//! watchdog that closes overdue connections, `SimServerBuilder::start`, and the
+//! test-facing controls (faults, kills, pushes, statistics). The shared state and the
+//! registry of live connections are in `core.rs`.
 //!
 //! What a session does with each packet (details in `session.rs`):
 //!
@@ -22,40 +24,35 @@
 //! Replies echo the request's protocol id and serial number; pushes carry a
 //! per-connection serial counter starting at 1.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::pb::notify;
 
 use super::config::{SimConfig, SimServerBuilder};
+use super::core::{Admission, Core, Overdue};
 use super::faults::FaultPlan;
-use super::session::{notify_body, Reader, Session, SessionInfo};
-use super::ws::{WsListener, WsSession, WsSessions};
+use super::flood::PushFlood;
+use super::session::{notify_body, Reader, ReplyHook, Session, SessionInfo};
+use super::ws::WsListener;
 use super::{QuoteHandler, TradeHandler};
 
-/// Counters shared by the server and its sessions.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) init_ok: AtomicU64,
-    pub(crate) keepalives: AtomicU64,
-    pub(crate) requests: AtomicU64,
-    pub(crate) pushes: AtomicU64,
-    pub(crate) malformed: AtomicU64,
-}
+/// How often the watchdog looks for overdue connections.
+const WATCH_TICK: Duration = Duration::from_millis(100);
 
 /// Server-wide totals since start (a snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SimStats {
-    /// TCP connections accepted.
+    /// Connections accepted (both ports; refused ones not counted).
     pub connections_accepted: u64,
+    /// Connections refused because [`SimConfig::max_connections`] were open.
+    pub connections_refused: u64,
     /// Connections currently open.
     pub connections_live: usize,
     /// InitConnects that initialized a session.
@@ -64,109 +61,91 @@ pub struct SimStats {
     pub keepalives_received: u64,
     /// Requests received after InitConnect (KeepAlive, GetGlobalState, `Trd_*`, ...).
     pub requests_received: u64,
-    /// Pushes written (including Notify and floods).
+    /// Pushes sent (queued for writing; including Notify and floods).
     pub pushes_sent: u64,
     /// Connections closed because the client sent malformed input.
     pub malformed_closed: u64,
+    /// Connections closed because the client did not read: its outgoing queue went
+    /// over [`SimConfig::out_queue_bytes`], or a write did not finish within
+    /// [`SimConfig::write_timeout`].
+    pub slow_closed: u64,
 }
 
-/// State shared by the server handle, the accept thread and the session readers.
-pub(crate) struct Core {
-    pub(crate) config: SimConfig,
-    pub(crate) handler: Option<Arc<dyn TradeHandler>>,
-    pub(crate) quote: Option<Arc<dyn QuoteHandler>>,
-    pub(crate) faults: Arc<Mutex<FaultPlan>>,
-    pub(crate) counters: Arc<Counters>,
-    sessions: Mutex<HashMap<u64, Arc<Session>>>,
-    ws_sessions: WsSessions,
-    threads: Mutex<Vec<JoinHandle<()>>>,
-    next_conn_id: AtomicU64,
-    stopping: AtomicBool,
-}
-
-impl Core {
-    pub(crate) fn remove_session(&self, conn_id: u64) {
-        self.sessions.lock().remove(&conn_id);
-    }
-
-    fn live(&self) -> Vec<Arc<Session>> {
-        self.sessions.lock().values().cloned().collect()
-    }
-
-    fn live_ws(&self) -> Vec<Arc<WsSession>> {
-        self.ws_sessions.lock().values().cloned().collect()
-    }
-
-    pub(crate) fn add_ws_session(&self, sess: Arc<WsSession>) {
-        self.ws_sessions.lock().insert(sess.conn_id, sess);
-    }
-
-    pub(crate) fn remove_ws_session(&self, conn_id: u64) {
-        self.ws_sessions.lock().remove(&conn_id);
-    }
-
-    /// The next connection id (shared by both ports).
-    pub(crate) fn next_conn_id(&self) -> u64 {
-        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    /// Keeps a session thread to join at shutdown.
-    pub(crate) fn track_thread(&self, handle: JoinHandle<()>) {
-        let mut threads = self.threads.lock();
-        threads.retain(|t| !t.is_finished());
-        threads.push(handle);
-    }
-
-    fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        for conn in listener.incoming() {
-            if self.stopping.load(Ordering::Acquire) {
-                break;
-            }
-            match conn {
-                Ok(stream) => self.spawn_session(stream),
-                Err(e) => {
-                    log::warn!("opend-sim: accept failed: {e}");
-                    // Out of file descriptors and the like: do not spin.
-                    std::thread::sleep(Duration::from_millis(20));
+/// The TCP accept loop: admits up to `max_connections`, one session each.
+fn accept_loop(core: Arc<Core>, listener: TcpListener, hook: Option<Arc<dyn ReplyHook>>) {
+    for conn in listener.incoming() {
+        if core.is_stopping() {
+            break;
+        }
+        match conn {
+            Ok(stream) => match core.admit() {
+                Some(place) => spawn_session(&core, stream, place, &hook),
+                None => {
+                    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                    log::warn!(
+                        "opend-sim: connection from {peer} refused: {} connections are open (the limit)",
+                        core.config.max_connections
+                    );
                 }
+            },
+            Err(e) => {
+                log::warn!("opend-sim: accept failed: {e}");
+                // Out of file descriptors and the like: do not spin.
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
-        log::debug!("opend-sim: accept loop stopped");
     }
+    log::debug!("opend-sim: accept loop stopped");
+}
 
-    fn spawn_session(self: &Arc<Self>, stream: TcpStream) {
-        let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let (sess, reader) = match Session::new(
-            conn_id,
-            stream,
-            self.faults.clone(),
-            self.counters.clone(),
-            self.config.write_timeout,
-        ) {
-            Ok(x) => x,
-            Err(e) => {
-                log::warn!("opend-sim: conn {conn_id}: could not set up the socket: {e}");
-                return;
-            }
-        };
-        self.sessions.lock().insert(conn_id, sess.clone());
-        let reader = Reader::new(sess.clone(), reader, self.clone());
-        let spawned = std::thread::Builder::new().name(format!("opend-sim-conn-{conn_id}")).spawn(move || reader.run());
-        match spawned {
-            Ok(handle) => {
-                let mut threads = self.threads.lock();
-                threads.retain(|t| !t.is_finished());
-                threads.push(handle);
-            }
-            Err(e) => {
-                log::warn!("opend-sim: conn {conn_id}: could not start its thread: {e}");
-                sess.close("no thread");
-                self.remove_session(conn_id);
+/// Starts the reader and writer threads of one TCP connection.
+fn spawn_session(core: &Arc<Core>, stream: TcpStream, place: Admission, hook: &Option<Arc<dyn ReplyHook>>) {
+    let conn_id = core.next_conn_id();
+    let (sess, reader) = match Session::new(conn_id, stream, core) {
+        Ok(x) => x,
+        Err(e) => {
+            log::warn!("opend-sim: conn {conn_id}: could not set up the socket: {e}");
+            return;
+        }
+    };
+    core.register(sess.clone());
+    let reader = Reader::new(sess.clone(), reader, core.clone(), hook.clone());
+    let spawned = std::thread::Builder::new().name(format!("opend-sim-conn-{conn_id}")).spawn(move || {
+        reader.run();
+        drop(place);
+    });
+    match spawned {
+        Ok(handle) => core.track_thread(handle),
+        Err(e) => {
+            log::warn!("opend-sim: conn {conn_id}: could not start its thread: {e}");
+            sess.close("no thread");
+            core.unregister(conn_id);
+            return;
+        }
+    }
+    let s = sess.clone();
+    match std::thread::Builder::new().name(format!("opend-sim-conn-w-{conn_id}")).spawn(move || s.run_writer()) {
+        Ok(handle) => core.track_thread(handle),
+        Err(e) => {
+            log::warn!("opend-sim: conn {conn_id}: could not start its writer thread: {e}");
+            sess.close("no writer thread");
+        }
+    }
+}
+
+/// The watchdog: closes, with a log line, every connection that is overdue (a write
+/// past the write timeout, a WebSocket not logged in in time).
+fn watch_loop(core: Arc<Core>) {
+    while !core.is_stopping() {
+        std::thread::sleep(WATCH_TICK);
+        let now = Instant::now();
+        for conn in core.live() {
+            if let Some(why) = conn.overdue(now) {
+                log::warn!("opend-sim: conn {}: {why}; closing it", conn.conn_id());
+                if matches!(why, Overdue::Write(_)) {
+                    core.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                conn.close(&why.to_string());
             }
         }
     }
@@ -176,8 +155,12 @@ impl Core {
 /// optional RSA, AES-CBC or FTAES-ECB bodies, KeepAlive, GetGlobalState, Notify pushes)
 /// and handing every other request to a [`TradeHandler`].
 ///
-/// One reader thread per connection; writes go through a per-connection lock, so the
-/// trade handler may push from any thread. Dropping the server (or
+/// Two threads per connection, a reader and a writer, and a bounded outgoing queue
+/// (`outbox.rs`): the handlers push from any thread without ever waiting for a socket,
+/// so a client that does not read delays nobody else; it is closed when its queue
+/// overflows or a write to it misses the write timeout (a watchdog thread checks).
+/// At most [`SimConfig::max_connections`] connections (both ports) are served; more
+/// are refused. Dropping the server (or
 /// [`SimServer::shutdown`]) stops accepting, closes every connection and joins every
 /// thread.
 ///
@@ -192,6 +175,7 @@ pub struct SimServer {
     core: Arc<Core>,
     local_addr: SocketAddr,
     accept: Mutex<Option<JoinHandle<()>>>,
+    watch: Mutex<Option<JoinHandle<()>>>,
     ws_addr: Option<SocketAddr>,
     ws_accept: Mutex<Option<JoinHandle<()>>>,
 }
@@ -208,7 +192,7 @@ impl SimServer {
         SimServerBuilder::new()
     }
 
-    pub(crate) fn start(b: SimServerBuilder) -> io::Result<SimServer> {
+    fn start(b: SimServerBuilder) -> io::Result<SimServer> {
         let SimServerBuilder { config, handler, faults, prices, quote, quote_config, .. } = b;
         let quote: Option<Arc<dyn QuoteHandler>> = match quote {
             None => None,
@@ -225,22 +209,15 @@ impl SimServer {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
-        let core = Arc::new(Core {
-            next_conn_id: AtomicU64::new(config.first_conn_id),
-            config,
-            handler,
-            quote,
-            faults: Arc::new(Mutex::new(faults)),
-            counters: Arc::default(),
-            sessions: Mutex::default(),
-            ws_sessions: Mutex::default(),
-            threads: Mutex::default(),
-            stopping: AtomicBool::new(false),
-        });
+        let hook = PushFlood::hook(config.push_flood, handler.clone());
+        let core = Arc::new(Core::new(config, handler, quote, faults));
         let c = core.clone();
-        let accept =
-            std::thread::Builder::new().name("opend-sim-accept".into()).spawn(move || c.accept_loop(listener))?;
+        let accept = std::thread::Builder::new()
+            .name("opend-sim-accept".into())
+            .spawn(move || accept_loop(c, listener, hook))?;
         log::info!("opend-sim: listening on {local_addr}");
+        let c = core.clone();
+        let watch = std::thread::Builder::new().name("opend-sim-watch".into()).spawn(move || watch_loop(c))?;
         let ws_accept = match ws_listener {
             Some(l) => {
                 let c = core.clone();
@@ -251,7 +228,14 @@ impl SimServer {
             }
             None => None,
         };
-        Ok(SimServer { core, local_addr, accept: Mutex::new(Some(accept)), ws_addr, ws_accept: Mutex::new(ws_accept) })
+        Ok(SimServer {
+            core,
+            local_addr,
+            accept: Mutex::new(Some(accept)),
+            watch: Mutex::new(Some(watch)),
+            ws_addr,
+            ws_accept: Mutex::new(ws_accept),
+        })
     }
 
     /// The address the server listens on (with the real port when bound to port 0).
@@ -298,48 +282,29 @@ impl SimServer {
         for s in &live {
             s.close("killed by kill_connections");
         }
-        let live_ws = self.core.live_ws();
-        for s in &live_ws {
-            s.close("killed by kill_connections");
-        }
-        live.len() + live_ws.len()
+        live.len()
     }
 
     /// Closes one connection. `false` if it is not live.
     pub fn kill_connection(&self, conn_id: u64) -> bool {
-        let sess = self.core.sessions.lock().get(&conn_id).cloned();
-        match sess {
+        match self.core.conn(conn_id) {
             Some(s) => {
                 s.close("killed by kill_connection");
                 true
             }
-            None => match self.core.ws_sessions.lock().get(&conn_id).cloned() {
-                Some(s) => {
-                    s.close("killed by kill_connection");
-                    true
-                }
-                None => false,
-            },
+            None => false,
         }
     }
 
     /// Connections currently open (initialized or not), on both ports.
     pub fn connection_count(&self) -> usize {
-        self.core.sessions.lock().len() + self.core.ws_sessions.lock().len()
+        self.core.live_count()
     }
 
     /// Snapshots of the live connections of both ports, ordered by connection id (a
     /// WebSocket session counts as initialized once its Init succeeded).
     pub fn sessions(&self) -> Vec<SessionInfo> {
         let mut v: Vec<SessionInfo> = self.core.live().iter().map(|s| s.info()).collect();
-        v.extend(self.core.live_ws().iter().map(|s| SessionInfo {
-            conn_id: s.conn_id,
-            peer: s.peer,
-            initialized: s.is_logged_in(),
-            encrypted: false,
-            recv_notify: false,
-            keepalives: s.keepalives(),
-        }));
         v.sort_by_key(|s| s.conn_id);
         v
     }
@@ -349,12 +314,14 @@ impl SimServer {
         let c = &self.core.counters;
         SimStats {
             connections_accepted: c.accepted.load(Ordering::Relaxed),
+            connections_refused: c.refused.load(Ordering::Relaxed),
             connections_live: self.connection_count(),
             init_connects_ok: c.init_ok.load(Ordering::Relaxed),
             keepalives_received: c.keepalives.load(Ordering::Relaxed),
             requests_received: c.requests.load(Ordering::Relaxed),
             pushes_sent: c.pushes.load(Ordering::Relaxed),
             malformed_closed: c.malformed.load(Ordering::Relaxed),
+            slow_closed: c.slow_closed.load(Ordering::Relaxed),
         }
     }
 
@@ -383,21 +350,16 @@ impl SimServer {
     /// Sends one push (plaintext protobuf `Response` body) to one initialized
     /// connection. `false` if it is not live or not initialized.
     pub fn push(&self, conn_id: u64, proto_id: u32, plain_body: Vec<u8>) -> bool {
-        let sess = self.core.sessions.lock().get(&conn_id).cloned();
-        if let Some(s) = sess {
-            return super::PushSink::push(&*s, proto_id, plain_body);
-        }
-        let ws = self.core.ws_sessions.lock().get(&conn_id).cloned();
-        ws.is_some_and(|s| super::PushSink::push(&*s, proto_id, plain_body))
+        self.core.conn(conn_id).is_some_and(|s| s.push(proto_id, plain_body))
     }
 
     /// Floods one connection (`Some(id)`) or every initialized connection (`None`)
-    /// with `count` Notify pushes (ProgramStatus Ready), written as fast as the
-    /// sockets take them, ignoring `recvNotify`. Returns the number written. Runs on
-    /// the caller's thread.
+    /// with `count` Notify pushes (ProgramStatus Ready), sent as fast as the
+    /// sockets take them, ignoring `recvNotify` (TCP connections only). Returns the
+    /// number sent. Runs on the caller's thread, which waits for the sockets.
     pub fn push_flood(&self, conn_id: Option<u64>, count: usize) -> usize {
-        let targets: Vec<Arc<Session>> = match conn_id {
-            Some(id) => self.core.sessions.lock().get(&id).cloned().into_iter().collect(),
+        let targets = match conn_id {
+            Some(id) => self.core.conn(id).into_iter().collect(),
             None => self.core.live(),
         };
         targets.iter().map(|s| s.flood(count)).sum()
@@ -409,7 +371,7 @@ impl SimServer {
         let Some(accept) = self.accept.lock().take() else {
             return;
         };
-        self.core.stopping.store(true, Ordering::Release);
+        self.core.stop();
         // Wake the blocking accept with a connection of our own.
         let wake = match self.local_addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -438,14 +400,13 @@ impl SimServer {
                 Err(e) => log::warn!("opend-sim: could not wake the WebSocket accept loop ({e}); not joining it"),
             }
         }
+        if let Some(watch) = self.watch.lock().take() {
+            let _ = watch.join();
+        }
         for s in self.core.live() {
             s.close("server shutting down");
         }
-        for s in self.core.live_ws() {
-            s.close("server shutting down");
-        }
-        let threads = std::mem::take(&mut *self.core.threads.lock());
-        for t in threads {
+        for t in self.core.take_threads() {
             let _ = t.join();
         }
         log::info!("opend-sim: stopped ({})", self.local_addr);
@@ -458,6 +419,26 @@ fn loopback_for(addr: SocketAddr) -> SocketAddr {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
         IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
         _ => addr,
+    }
+}
+
+impl SimServerBuilder {
+    /// Binds the listener(s) and starts the accept threads.
+    pub fn start(mut self) -> io::Result<SimServer> {
+        if self.default_broker {
+            let cfg = super::accounts::BrokerConfig {
+                clock: self.config.clock.spec(),
+                relaxed: self.config.relaxed,
+                fill_delay_ms: self.config.fill_delay.as_millis().min(u128::from(u64::MAX)) as u64,
+                ..Default::default()
+            };
+            let broker = super::Broker::with_clock(cfg, self.config.clock)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            let broker = Arc::new(broker);
+            self.prices = broker.clone().price_source();
+            self.handler = Some(broker);
+        }
+        SimServer::start(self)
     }
 }
 

@@ -1,12 +1,19 @@
-//! One client connection of the simulator: its reader loop (InitConnect, KeepAlive,
-//! GetGlobalState, hand-off of `Trd_*` requests to the trade handler) and its writer,
-//! which seals every outgoing packet with the connection's cipher, applies the fault
-//! plan, and doubles as the connection's [`PushSink`].
+//! One client connection of the TCP port: its reader loop (InitConnect, then every
+//! request through the router) and its outgoing side, which seals every packet with
+//! the connection's cipher, applies the fault plan, queues the result in the
+//! connection's outgoing queue (`outbox.rs`) and doubles as the connection's [`PushSink`].
+//!
+//! Nothing but the connection's own threads ever waits for its socket: the reader
+//! writes the replies of one read itself (one write) when no write is in progress, and
+//! the connection's writer thread writes everything else (pushes from the broker's and
+//! the market data's threads). A queue over its bound closes the connection.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -15,106 +22,130 @@ use rand::distributions::{Alphanumeric, DistString};
 
 use crate::codec::{
     decode_body, open_frame, seal_packet, sha1_digest, AesMode, CodecError, Frame, FrameDecoder, FrameHeader,
-    PacketCipher, HEADER_LEN,
+    PacketCipher,
 };
 use crate::pb::{self, common, init_connect, notify, Protocol, PushProtocol};
 
-use super::faults::{BadCipher, FaultPlan, PacketFault, PacketKind};
+pub use super::core::SessionInfo;
+use super::core::{Conn, Core, Counters, Overdue};
+use super::faults::{faulty_packet, FaultPlan, PacketFault, PacketKind, Wire};
+use super::outbox::{self, Outbox, Refused};
 use super::router::{error_body, replied, route};
-use super::server::{Core, Counters};
 use super::{ConnInfo, PushSink};
 
 /// Bytes asked from the socket per `read`.
 const READ_CHUNK: usize = 64 * 1024;
-/// How many header bytes [`PacketFault::CloseMidHeader`] sends.
-const MID_HEADER: usize = HEADER_LEN / 2;
+/// A Notify flood waits while more than this is queued (at most a quarter of the
+/// queue's bound).
+const FLOOD_WATER: usize = 256 * 1024;
 
-/// What the server knows about one live connection (a snapshot).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The connection id (assigned at accept time, sent in the InitConnect reply).
-    pub conn_id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether InitConnect succeeded on it.
-    pub initialized: bool,
-    /// Whether bodies after InitConnect are AES-encrypted.
-    pub encrypted: bool,
-    /// Whether the client asked for Notify pushes (`recvNotify`).
-    pub recv_notify: bool,
-    /// KeepAlive requests received on it.
-    pub keepalives: u64,
+/// The codec's sealers return the packet, or a `Result` of it where sealing can fail;
+/// this takes either (`None` after logging the error).
+pub(crate) trait IntoPacket {
+    /// The packet, or `None` (logged).
+    fn into_packet(self) -> Option<Vec<u8>>;
 }
 
-/// The writer half: everything needed to put a packet on the wire, behind one mutex
-/// so that replies (reader thread) and pushes (any thread) never interleave.
+impl IntoPacket for Vec<u8> {
+    fn into_packet(self) -> Option<Vec<u8>> {
+        Some(self)
+    }
+}
+
+impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
+    fn into_packet(self) -> Option<Vec<u8>> {
+        self.map_err(|e| log::error!("sealing a packet failed: {e}")).ok()
+    }
+}
+
+impl outbox::Item for Wire {
+    fn size(&self) -> usize {
+        match self {
+            Wire::Bytes(b) | Wire::Slow { bytes: b, .. } | Wire::ThenClose(b) => b.len(),
+        }
+    }
+
+    fn merge(&mut self, next: Self) -> Option<Self> {
+        match (self, next) {
+            (Wire::Bytes(a), Wire::Bytes(b)) => {
+                a.extend_from_slice(&b);
+                None
+            }
+            (_, next) => Some(next),
+        }
+    }
+}
+
+/// Something a session runs after it answered a request; the server hands it to every
+/// session. The benchmark push flood (`flood.rs`) is one, so that the session does not
+/// need to know it.
+pub(crate) trait ReplyHook: Send + Sync {
+    /// Whether the request with this header must be kept for [`ReplyHook::after_reply`].
+    fn wants(&self, header: &FrameHeader) -> bool;
+    /// Runs on the reader thread once the reply to `req` (the frame as received) is
+    /// queued. `cipher` is the session's.
+    fn after_reply(&self, sess: &Session, info: &ConnInfo, cipher: &PacketCipher, req: Frame);
+}
+
+/// The sealing state, behind one mutex so that packets are sealed and queued in one
+/// order (push serial numbers and the cipher switch after InitConnect included).
 struct Out {
-    stream: TcpStream,
     cipher: PacketCipher,
     ready: bool,
     encrypted: bool,
     recv_notify: bool,
     push_serial: u32,
-    /// While the reader handles the frames of one read, replies without a fault are
-    /// sealed into `batch` and written together at the end (one `write` instead of one
-    /// per reply). Anything else written meanwhile flushes the batch first, so the
-    /// order on the wire is unchanged.
-    corked: bool,
-    batch: Vec<u8>,
     /// The body of the last Trd_SubAccPush reply, for the push flood (`flood.rs`).
     sub_acc_push_reply: Option<Vec<u8>>,
 }
 
-/// One connection, shared by its reader thread, the server (for pushes, kills and
-/// snapshots) and the trade handler (as a [`PushSink`]).
+/// One connection, shared by its reader thread, its writer thread, the server (for
+/// pushes, kills and snapshots) and the handlers (as a [`PushSink`]).
 pub(crate) struct Session {
     pub(crate) conn_id: u64,
     pub(crate) peer: SocketAddr,
-    /// A handle on the socket used only to shut it down.
-    sock: TcpStream,
+    /// Written only by whoever holds the outbox's write turn; also shut down by `close`.
+    stream: TcpStream,
     out: Mutex<Out>,
+    outbox: Outbox<Wire>,
     closed: AtomicBool,
     keepalives: AtomicU64,
     faults: Arc<Mutex<FaultPlan>>,
     counters: Arc<Counters>,
+    write_timeout: Duration,
+    queue_limit: usize,
+    /// The reader thread: its pushes (relaxed mode pushes before the reply) wait for
+    /// the reader's write of the replies instead of waking the writer thread.
+    reader: OnceLock<ThreadId>,
 }
 
 impl Session {
     /// Wraps an accepted socket. Returns the session and the stream its reader reads.
-    pub(crate) fn new(
-        conn_id: u64,
-        stream: TcpStream,
-        faults: Arc<Mutex<FaultPlan>>,
-        counters: Arc<Counters>,
-        write_timeout: Duration,
-    ) -> io::Result<(Arc<Session>, TcpStream)> {
+    pub(crate) fn new(conn_id: u64, stream: TcpStream, core: &Core) -> io::Result<(Arc<Session>, TcpStream)> {
         let peer = stream.peer_addr()?;
         stream.set_nodelay(true)?;
-        if !write_timeout.is_zero() {
-            stream.set_write_timeout(Some(write_timeout))?;
-        }
         let reader = stream.try_clone()?;
-        let sock = stream.try_clone()?;
         let out = Out {
-            stream,
             cipher: PacketCipher::Plain,
             ready: false,
             encrypted: false,
             recv_notify: false,
             push_serial: 0,
-            corked: false,
-            batch: Vec::new(),
             sub_acc_push_reply: None,
         };
         let sess = Session {
             conn_id,
             peer,
-            sock,
+            stream,
             out: Mutex::new(out),
+            outbox: Outbox::new(core.config.out_queue_bytes),
             closed: AtomicBool::new(false),
             keepalives: AtomicU64::new(0),
-            faults,
-            counters,
+            faults: core.faults.clone(),
+            counters: core.counters.clone(),
+            write_timeout: core.config.write_timeout,
+            queue_limit: core.config.out_queue_bytes,
+            reader: OnceLock::new(),
         };
         Ok((Arc::new(sess), reader))
     }
@@ -124,83 +155,171 @@ impl Session {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Shuts the socket down in both directions; the reader thread then ends the
-    /// session. Idempotent.
+    /// Shuts the socket down in both directions and drops what is queued; the reader
+    /// and writer threads then end the session. Idempotent.
     pub(crate) fn close(&self, reason: &str) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             log::debug!("conn {} ({}): closing: {reason}", self.conn_id, self.peer);
-            let _ = self.sock.shutdown(Shutdown::Both);
+            self.outbox.close();
+            let _ = self.stream.shutdown(Shutdown::Both);
         }
     }
 
-    /// A snapshot for [`super::SimServer::sessions`].
-    pub(crate) fn info(&self) -> SessionInfo {
-        let out = self.out.lock();
-        SessionInfo {
-            conn_id: self.conn_id,
-            peer: self.peer,
-            initialized: out.ready,
-            encrypted: out.encrypted,
-            recv_notify: out.recv_notify,
-            keepalives: self.keepalives.load(Ordering::Relaxed),
+    /// The writer thread: writes what others queue until the connection closes.
+    pub(crate) fn run_writer(&self) {
+        self.outbox.run_writer(&mut |batch| self.write_batch(batch));
+    }
+
+    /// Writes one batch taken from the outbox. `false` if the connection is closed
+    /// afterwards.
+    fn write_batch(&self, batch: VecDeque<Wire>) -> bool {
+        let mut stream = &self.stream;
+        for wire in batch {
+            let res = match wire {
+                Wire::Bytes(b) => stream.write_all(&b),
+                Wire::Slow { bytes, pause } => (|| {
+                    for b in bytes {
+                        if self.is_closed() {
+                            return Ok(());
+                        }
+                        stream.write_all(&[b])?;
+                        stream.flush()?;
+                        if !pause.is_zero() {
+                            std::thread::sleep(pause);
+                        }
+                    }
+                    Ok(())
+                })(),
+                Wire::ThenClose(b) => {
+                    let _ = stream.write_all(&b);
+                    self.close("closed by an injected fault");
+                    return false;
+                }
+            };
+            if let Err(e) = res {
+                if !self.is_closed() {
+                    log::info!("conn {} ({}): write failed: {e}", self.conn_id, self.peer);
+                }
+                self.close("write failed");
+                return false;
+            }
+        }
+        !self.is_closed()
+    }
+
+    /// Queues one packet (`None`: a fault dropped it). `quiet`: the caller writes the
+    /// queue itself afterwards ([`Session::flush`]). Returns `false` if the connection
+    /// is closed or closing afterwards (a closing fault, or a full queue).
+    fn queue(&self, wire: Option<Wire>, quiet: bool) -> bool {
+        let Some(wire) = wire else {
+            return !self.is_closed();
+        };
+        let res = match wire {
+            Wire::ThenClose(_) => {
+                let _ = self.outbox.push_last(wire);
+                return false;
+            }
+            w if quiet => self.outbox.push_quiet(w),
+            w => self.outbox.push(w),
+        };
+        match res {
+            Ok(()) => true,
+            Err(Refused::Closed) => false,
+            Err(Refused::Full { queued }) => {
+                log::warn!(
+                    "conn {} ({}): {queued} bytes waiting to be sent (limit {}): the client does not read; closing",
+                    self.conn_id,
+                    self.peer,
+                    self.queue_limit
+                );
+                self.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+                self.close("outgoing queue full");
+                false
+            }
         }
     }
 
-    /// Sends a reply sealed with the session cipher, after consulting the fault plan.
-    /// Returns `false` if the connection is closed afterwards.
+    /// Seals a packet with `cipher`, or builds what `fault` makes of it.
+    fn seal(
+        &self,
+        cipher: &PacketCipher,
+        proto_id: u32,
+        serial: u32,
+        plain: &[u8],
+        fault: Option<PacketFault>,
+    ) -> Option<Wire> {
+        match fault {
+            None => seal_packet(proto_id, serial, plain, cipher).into_packet().map(Wire::Bytes),
+            Some(f) => {
+                log::info!("conn {}: fault {f:?} on proto {proto_id} serial {serial}", self.conn_id);
+                faulty_packet(f, cipher, proto_id, serial, plain)
+                    .map_err(|e| log::error!("conn {}: building a faulty packet failed: {e}", self.conn_id))
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+
+    /// Whether the calling thread is this session's reader.
+    fn on_reader(&self) -> bool {
+        self.reader.get() == Some(&std::thread::current().id())
+    }
+
+    /// Queues a reply sealed with the session cipher, after consulting the fault plan;
+    /// it goes out at the next [`Session::flush`]. Returns `false` if the connection is
+    /// closed (or closing) afterwards.
     fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
         let mut out = self.out.lock();
+        if self.is_closed() {
+            return false;
+        }
         let fault = self.faults.lock().take(self.conn_id, proto_id, PacketKind::Reply);
         if proto_id == pb::proto::SubAccPush::PROTO_ID {
             out.sub_acc_push_reply = Some(plain.to_vec());
         }
-        if fault.is_none() && out.corked {
-            if self.is_closed() {
-                return false;
-            }
-            let Out { cipher, batch, .. } = &mut *out;
-            if let Some(p) = super::flood::IntoPacket::into_packet(seal_packet(proto_id, serial, plain, cipher)) {
-                batch.extend_from_slice(&p);
-            }
-            return true;
-        }
-        if !self.flush_batch(&mut out) {
-            return false;
-        }
-        let Out { stream, cipher, .. } = &mut *out;
-        self.emit(stream, cipher, proto_id, serial, plain, fault)
+        let wire = self.seal(&out.cipher, proto_id, serial, plain, fault);
+        self.queue(wire, true)
     }
 
-    /// Sends a push if the session is initialized (and, for `notify_only`, asked for
+    /// Queues a push if the session is initialized (and, for `notify_only`, asked for
     /// Notify pushes). `None` if it was not eligible, else whether the connection is
-    /// still alive.
+    /// still alive. Never waits for the socket.
     fn send_push(&self, proto_id: u32, plain: &[u8], notify_only: bool) -> Option<bool> {
         let mut out = self.out.lock();
         if self.is_closed() || !out.ready || (notify_only && !out.recv_notify) {
             return None;
         }
         let fault = self.faults.lock().take(self.conn_id, proto_id, PacketKind::Push);
-        if !self.flush_batch(&mut out) {
-            return Some(false);
-        }
         out.push_serial = out.push_serial.wrapping_add(1);
-        let serial = out.push_serial;
-        let Out { stream, cipher, .. } = &mut *out;
-        let alive = self.emit(stream, cipher, proto_id, serial, plain, fault);
+        let wire = self.seal(&out.cipher, proto_id, out.push_serial, plain, fault);
+        let alive = self.queue(wire, self.on_reader());
         if alive {
             self.counters.pushes.fetch_add(1, Ordering::Relaxed);
         }
         Some(alive)
     }
 
-    /// A Notify push to a session that asked for them. `true` if it was sent.
-    pub(crate) fn push_notify(&self, body: &[u8]) -> bool {
-        self.send_push(pb::proto::Notify::PROTO_ID, body, true) == Some(true)
+    /// Writes what the reader queued (the replies of one read, in one write) unless a
+    /// write is in progress, which then takes them. `false` if the connection failed.
+    pub(crate) fn flush(&self) -> bool {
+        self.outbox.drain_here(&mut |batch| self.write_batch(batch))
     }
 
-    /// Sends `count` Notify pushes (ProgramStatus Ready) as fast as possible, whatever
-    /// `recvNotify` said. Returns how many were written.
-    pub(crate) fn flood(&self, count: usize) -> usize {
+    /// The reader is done: lets the queue drain (within the write timeout), then
+    /// closes.
+    fn finish(&self, reason: &str) {
+        if !self.is_closed() {
+            self.flush();
+            let wait = if self.write_timeout.is_zero() { Duration::from_secs(30) } else { self.write_timeout };
+            self.outbox.wait_drained(wait);
+        }
+        self.close(reason);
+    }
+
+    /// Sends `count` Notify pushes (ProgramStatus Ready) as fast as the socket takes
+    /// them, whatever `recvNotify` said. Returns how many were queued.
+    fn flood_notify(&self, count: usize) -> usize {
+        let water = FLOOD_WATER.min(self.queue_limit / 4);
         let mut sent = 0;
         for i in 0..count {
             let body = notify_body(notify::S2c {
@@ -213,6 +332,9 @@ impl Session {
                 }),
                 ..Default::default()
             });
+            if !self.outbox.wait_below(water) {
+                break;
+            }
             match self.send_push(pb::proto::Notify::PROTO_ID, &body, false) {
                 Some(true) => sent += 1,
                 _ => break,
@@ -221,181 +343,40 @@ impl Session {
         sent
     }
 
-    /// Runs `f` on the writer (socket, session cipher, push serial counter) under the
-    /// writer lock, if the session is initialized and open; `None` otherwise. The push
-    /// flood writes its pre-sealed batches this way.
-    pub(crate) fn with_push_writer<R>(
-        &self,
-        f: impl FnOnce(&mut TcpStream, &PacketCipher, &mut u32) -> R,
-    ) -> Option<R> {
-        let mut out = self.out.lock();
-        if self.is_closed() || !out.ready || !self.flush_batch(&mut out) {
+    /// Seals `plain` as a push of `proto_id` with the session cipher and serial 0, the
+    /// template of a batch of pushes ([`Session::push_batch`]). `None` if the session is
+    /// not initialized or is closed.
+    pub(crate) fn push_template(&self, proto_id: u32, plain: &[u8]) -> Option<Vec<u8>> {
+        let out = self.out.lock();
+        if self.is_closed() || !out.ready {
             return None;
         }
-        let Out { stream, cipher, push_serial, .. } = &mut *out;
-        Some(f(stream, cipher, push_serial))
+        seal_packet(proto_id, 0, plain, &out.cipher).into_packet()
     }
 
-    /// Starts batching replies (see `Out::corked`).
-    pub(crate) fn cork(&self) {
-        self.out.lock().corked = true;
-    }
-
-    /// Writes the batched replies and stops batching. `false` if the connection failed.
-    pub(crate) fn uncork(&self) -> bool {
-        let mut out = self.out.lock();
-        out.corked = false;
-        self.flush_batch(&mut out)
-    }
-
-    /// Writes the batched replies, if any. `false` (and the session closed) if the
-    /// write failed.
-    fn flush_batch(&self, out: &mut Out) -> bool {
-        if out.batch.is_empty() {
-            return true;
+    /// Queues the first `n` packets of `batch` (copies of one template of `len` bytes),
+    /// each with the next push serial number patched into its header, once at most
+    /// `water` bytes are queued (so a flood follows the socket's pace; the fault plan
+    /// is not consulted). `false` if the connection is closed.
+    pub(crate) fn push_batch(&self, batch: &mut [u8], len: usize, n: usize, water: usize) -> bool {
+        if !self.outbox.wait_below(water) {
+            return false;
         }
-        let Out { stream, batch, .. } = out;
-        let res = if self.is_closed() { Ok(()) } else { stream.write_all(batch) };
-        batch.clear();
-        if batch.capacity() > 1024 * 1024 {
-            *batch = Vec::new();
+        let out = &mut *self.out.lock();
+        for p in batch.chunks_exact_mut(len).take(n) {
+            out.push_serial = out.push_serial.wrapping_add(1);
+            p[8..12].copy_from_slice(&out.push_serial.to_le_bytes());
         }
-        match res {
-            Ok(()) => !self.is_closed(),
-            Err(e) => {
-                log::info!("conn {} ({}): write failed: {e}", self.conn_id, self.peer);
-                self.close("write failed");
-                false
-            }
+        let ok = self.queue(Some(Wire::Bytes(batch[..n * len].to_vec())), false);
+        if ok {
+            self.counters.pushes.fetch_add(n as u64, Ordering::Relaxed);
         }
+        ok
     }
 
     /// Takes the body of the last Trd_SubAccPush reply sent, if any.
     pub(crate) fn take_sub_acc_push_reply(&self) -> Option<Vec<u8>> {
         self.out.lock().sub_acc_push_reply.take()
-    }
-
-    /// Adds `n` pushes written outside [`Session::send_push`] to the server's counter.
-    pub(crate) fn count_pushes(&self, n: u64) {
-        self.counters.pushes.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Writes one packet, or what `fault` makes of it. Returns `false` if the
-    /// connection is closed afterwards (write error, or a fault that closes).
-    fn emit(
-        &self,
-        stream: &mut TcpStream,
-        cipher: &PacketCipher,
-        proto_id: u32,
-        serial: u32,
-        plain: &[u8],
-        fault: Option<PacketFault>,
-    ) -> bool {
-        if self.is_closed() {
-            return false;
-        }
-        let result = match fault {
-            None => seal_packet(proto_id, serial, plain, cipher)
-                .map_err(io::Error::other)
-                .and_then(|p| stream.write_all(&p))
-                .map(|_| true),
-            Some(f) => {
-                log::info!("conn {}: fault {f:?} on proto {proto_id} serial {serial}", self.conn_id);
-                self.emit_faulty(stream, cipher, proto_id, serial, plain, f)
-            }
-        };
-        match result {
-            Ok(true) => true,
-            Ok(false) => {
-                self.close("closed by an injected fault");
-                false
-            }
-            Err(e) => {
-                log::info!("conn {} ({}): write failed: {e}", self.conn_id, self.peer);
-                self.close("write failed");
-                false
-            }
-        }
-    }
-
-    /// The faulty variants of [`Session::emit`]. `Ok(false)` = close now.
-    fn emit_faulty(
-        &self,
-        stream: &mut TcpStream,
-        cipher: &PacketCipher,
-        proto_id: u32,
-        serial: u32,
-        plain: &[u8],
-        fault: PacketFault,
-    ) -> io::Result<bool> {
-        let packet = || seal_packet(proto_id, serial, plain, cipher).map_err(io::Error::other);
-        match fault {
-            PacketFault::Drop => Ok(true),
-            PacketFault::Close => Ok(false),
-            PacketFault::CorruptSha1 => {
-                let mut p = packet()?;
-                p[16..36].iter_mut().for_each(|b| *b ^= 0xFF);
-                stream.write_all(&p).map(|_| true)
-            }
-            PacketFault::Garbage { len } => {
-                let junk: Vec<u8> = (0..len).map(|i| 0x80 | (i as u8).wrapping_mul(37)).collect();
-                stream.write_all(&junk).map(|_| true)
-            }
-            PacketFault::HugeBodyLen { body_len } => {
-                let mut p = packet()?;
-                p[12..16].copy_from_slice(&body_len.to_le_bytes());
-                stream.write_all(&p).map(|_| true)
-            }
-            PacketFault::ByteByByte { pause } => {
-                for b in packet()? {
-                    if self.is_closed() {
-                        return Ok(false);
-                    }
-                    stream.write_all(&[b])?;
-                    stream.flush()?;
-                    if !pause.is_zero() {
-                        std::thread::sleep(pause);
-                    }
-                }
-                Ok(true)
-            }
-            PacketFault::CloseMidHeader => {
-                let p = packet()?;
-                stream.write_all(&p[..MID_HEADER])?;
-                Ok(false)
-            }
-            PacketFault::CloseMidBody => {
-                let p = packet()?;
-                let body = p.len() - HEADER_LEN;
-                let cut = if body >= 2 { HEADER_LEN + body / 2 } else { HEADER_LEN };
-                stream.write_all(&p[..cut])?;
-                Ok(false)
-            }
-            PacketFault::BadMagic => {
-                let mut p = packet()?;
-                p[0..2].copy_from_slice(b"XX");
-                stream.write_all(&p).map(|_| true)
-            }
-            PacketFault::Undecryptable(how) => {
-                let body = undecryptable_body(cipher, plain, how).map_err(io::Error::other)?;
-                let header = FrameHeader {
-                    proto_id,
-                    serial_no: serial,
-                    body_len: body.len() as u32,
-                    body_sha1: sha1_digest(plain),
-                    ..Default::default()
-                };
-                let mut p = header.to_bytes().to_vec();
-                p.extend_from_slice(&body);
-                stream.write_all(&p).map(|_| true)
-            }
-            // Handled while building the InitConnect reply; anywhere else they cannot
-            // match (see `FaultRule`), so the packet goes out unchanged.
-            PacketFault::InitFail { .. }
-            | PacketFault::InitNoS2c
-            | PacketFault::InitBadAesKey
-            | PacketFault::InitBadIv => stream.write_all(&packet()?).map(|_| true),
-        }
     }
 }
 
@@ -405,39 +386,38 @@ impl PushSink for Session {
     }
 }
 
-/// A body that `cipher` cannot decrypt (see [`BadCipher`]).
-fn undecryptable_body(cipher: &PacketCipher, plain: &[u8], how: BadCipher) -> Result<Vec<u8>, CodecError> {
-    Ok(match (cipher, how) {
-        (PacketCipher::Plain, _) => {
-            let mut b = plain.to_vec();
-            match b.first_mut() {
-                Some(x) => *x ^= 0xFF,
-                None => b.push(0xFF),
-            }
-            b
+impl Conn for Session {
+    fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+
+    fn info(&self) -> SessionInfo {
+        let out = self.out.lock();
+        SessionInfo {
+            conn_id: self.conn_id,
+            peer: self.peer,
+            initialized: out.ready,
+            encrypted: out.encrypted,
+            recv_notify: out.recv_notify,
+            keepalives: self.keepalives.load(Ordering::Relaxed),
         }
-        (_, BadCipher::WrongLength) => {
-            let mut b = cipher.encrypt(plain)?;
-            b.pop();
-            b
-        }
-        (PacketCipher::AesCbc { key, iv }, BadCipher::BadPadding) => {
-            // Zero-fill to whole blocks plus one zero block: the last plaintext byte is
-            // 0, which no PKCS#7 pad can be.
-            let mut data = plain.to_vec();
-            data.resize(plain.len().div_ceil(16) * 16 + 16, 0);
-            key.cbc_encrypt_blocks(iv, &data)
-        }
-        (PacketCipher::FtAesEcb { .. }, BadCipher::BadPadding) => {
-            let mut b = cipher.encrypt(plain)?;
-            if let Some(last) = b.last_mut() {
-                *last = 0xFF;
-            }
-            b
-        }
-        // A block of all ones is larger than any modulus of that size.
-        (PacketCipher::Rsa(k), BadCipher::BadPadding) => vec![0xFF; k.block_len()],
-    })
+    }
+
+    fn close(&self, reason: &str) {
+        Session::close(self, reason);
+    }
+
+    fn push_notify(&self, body: &[u8]) -> bool {
+        self.send_push(pb::proto::Notify::PROTO_ID, body, true) == Some(true)
+    }
+
+    fn flood(&self, count: usize) -> usize {
+        self.flood_notify(count)
+    }
+
+    fn overdue(&self, now: Instant) -> Option<Overdue> {
+        Overdue::write(self.outbox.stalled_for(now), self.write_timeout)
+    }
 }
 
 /// A 16-character alphanumeric string (AES key or IV).
@@ -456,6 +436,7 @@ pub(crate) struct Reader {
     sess: Arc<Session>,
     stream: TcpStream,
     core: Arc<Core>,
+    hook: Option<Arc<dyn ReplyHook>>,
     dec: FrameDecoder,
     cipher: PacketCipher,
     info: Option<ConnInfo>,
@@ -464,18 +445,24 @@ pub(crate) struct Reader {
 
 impl Reader {
     /// A reader for a freshly accepted session.
-    pub(crate) fn new(sess: Arc<Session>, stream: TcpStream, core: Arc<Core>) -> Self {
+    pub(crate) fn new(
+        sess: Arc<Session>,
+        stream: TcpStream,
+        core: Arc<Core>,
+        hook: Option<Arc<dyn ReplyHook>>,
+    ) -> Self {
         let dec = FrameDecoder::with_max_body_len(core.config.max_body_len);
-        Reader { sess, stream, core, dec, cipher: PacketCipher::Plain, info: None, drop_at: None }
+        Reader { sess, stream, core, hook, dec, cipher: PacketCipher::Plain, info: None, drop_at: None }
     }
 
     /// Serves the connection until it ends, then cleans up.
     pub(crate) fn run(mut self) {
         let conn_id = self.sess.conn_id;
         log::info!("conn {conn_id}: accepted from {}", self.sess.peer);
+        let _ = self.sess.reader.set(std::thread::current().id());
         let reason = self.serve();
-        self.sess.close(&reason);
-        self.core.remove_session(conn_id);
+        self.sess.finish(&reason);
+        self.core.unregister(conn_id);
         if self.info.is_some() {
             if let Some(h) = &self.core.handler {
                 h.disconnected(conn_id);
@@ -509,18 +496,18 @@ impl Reader {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return format!("read failed: {e}"),
             }
-            // The replies to every frame of this read go out in one write.
-            self.sess.cork();
+            // The replies to every frame of this read are queued, then go out in one write.
             let ended = loop {
                 match self.dec.next_frame() {
                     Ok(Some(frame)) => {
-                        // `--push-flood`: a Trd_SubAccPush request is kept for after its reply.
-                        let sub = super::flood::wanted(&self.core, &frame.header).then(|| frame.clone());
+                        // A request the hook (`--push-flood`) wants is kept for after its reply.
+                        let kept =
+                            self.hook.as_ref().filter(|h| h.wants(&frame.header)).map(|h| (h.clone(), frame.clone()));
                         if let Err(reason) = self.on_frame(frame) {
                             break Some(reason);
                         }
-                        if let (Some(req), Some(info)) = (sub, &self.info) {
-                            super::flood::after_sub_acc_push(&self.core, info, &self.sess, &self.cipher, req);
+                        if let (Some((hook, req)), Some(info)) = (kept, &self.info) {
+                            hook.after_reply(&self.sess, info, &self.cipher, req);
                         }
                     }
                     Ok(None) => break None,
@@ -531,7 +518,7 @@ impl Reader {
                     }
                 }
             };
-            let flushed = self.sess.uncork();
+            let flushed = self.sess.flush();
             if let Some(reason) = ended {
                 return reason;
             }
@@ -682,14 +669,11 @@ impl Reader {
         };
         let body = rsp.encode_to_vec();
         {
-            // Reply and switch ciphers under the writer lock, so that no push can be
-            // sealed with the new cipher before the reply is on the wire.
+            // Queue the reply and switch ciphers under the sealing lock, so that no push
+            // sealed with the new cipher can be queued before the reply.
             let mut out = self.sess.out.lock();
-            if !self.sess.flush_batch(&mut out) {
-                return Err("connection closed while answering InitConnect".into());
-            }
-            let Out { stream, .. } = &mut *out;
-            if !self.sess.emit(stream, &reply_cipher, h.proto_id, h.serial_no, &body, wire_fault) {
+            let wire = self.sess.seal(&reply_cipher, h.proto_id, h.serial_no, &body, wire_fault);
+            if !self.sess.queue(wire, true) {
                 return Err("connection closed while answering InitConnect".into());
             }
             if let Some(c) = &session_cipher {
@@ -721,7 +705,11 @@ impl Reader {
             self.drop_at = Some(Instant::now() + d);
         }
         if let Some(n) = flood {
-            let sent = self.sess.flood(n);
+            // The InitConnect reply goes first.
+            if !self.sess.flush() {
+                return Err("write failed".into());
+            }
+            let sent = self.sess.flood_notify(n);
             log::info!("conn {conn_id}: push flood after InitConnect: {sent} of {n} sent");
         }
         Ok(())

@@ -17,11 +17,12 @@
 //! trade handler and push routing with the TCP port, so an order placed on either port
 //! is pushed to subscribers on both. The fault plan does not apply to this port.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -31,15 +32,16 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
-use zeroize::Zeroizing;
 
 use crate::codec::decode_body;
-use crate::codec::ws::{decode_request, encode_reply, key_md5_hex, WsReplyHeader, CMD_INIT};
+use crate::codec::ws::{decode_request, encode_reply, WsReplyHeader, CMD_INIT};
 use crate::pb::{self, init_web_socket, Protocol};
 use crate::wsnet::{self, ReadSide, WriteSide};
 
+pub use super::config::WsSettings;
+use super::core::{Admission, Conn, Core, Overdue, SessionInfo};
+use super::outbox::{self, Outbox, Refused};
 use super::router::{error_body, replied, route, unix_now};
-use super::server::Core;
 use super::{ConnInfo, PushSink};
 
 /// Read timeout of a WebSocket session's socket (how often its reader looks up).
@@ -49,74 +51,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message accepted from a client (OpenD requests are small).
 const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
-/// The WebSocket service of a simulated OpenD (`websocket_port`, `websocket_key_md5`,
-/// `websocket_cert` and `websocket_private_key` in OpenD's configuration).
-#[derive(Clone)]
-pub struct WsSettings {
-    /// Port to listen on, on the server's IP (0 picks a free one).
-    pub port: u16,
-    key_md5: String,
-    tls: Option<(String, Zeroizing<String>)>,
-}
-
-impl std::fmt::Debug for WsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsSettings")
-            .field("port", &self.port)
-            .field("key_md5", &"<redacted>")
-            .field("tls", &self.tls.is_some())
-            .finish()
+/// The rustls server configuration of `settings`, if TLS is on.
+fn server_config(settings: &WsSettings) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
+    let Some((cert_pem, key_pem)) = settings.tls_pem() else {
+        return Ok(None);
+    };
+    let bad =
+        |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("WebSocket certificate", &e))?;
+    if certs.is_empty() {
+        return Err(bad("WebSocket certificate", &"no certificate in the PEM text"));
     }
-}
-
-impl WsSettings {
-    /// A plain `ws://` service on `port` whose clients must log in with `key` (the
-    /// plaintext key; clients send its MD5). An empty key accepts clients that send
-    /// an empty one.
-    pub fn new(port: u16, key: &str) -> Self {
-        WsSettings { port, key_md5: key_md5_hex(key), tls: None }
-    }
-
-    /// Serves `wss://` with this certificate chain and private key (PEM text; the key
-    /// must not be encrypted).
-    pub fn with_tls_pem(mut self, cert_chain_pem: &str, private_key_pem: &str) -> Self {
-        self.tls = Some((cert_chain_pem.to_owned(), Zeroizing::new(private_key_pem.to_owned())));
-        self
-    }
-
-    /// The same TLS settings with another port and key.
-    pub(crate) fn rekeyed(self, port: u16, key: &str) -> Self {
-        WsSettings { port, key_md5: key_md5_hex(key), tls: self.tls }
-    }
-
-    /// Whether the service uses TLS.
-    pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
-    /// The rustls server configuration, if TLS is on.
-    fn server_config(&self) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
-        let Some((cert_pem, key_pem)) = &self.tls else {
-            return Ok(None);
-        };
-        let bad =
-            |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"));
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad("WebSocket certificate", &e))?;
-        if certs.is_empty() {
-            return Err(bad("WebSocket certificate", &"no certificate in the PEM text"));
-        }
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad("WebSocket private key", &e))?;
-        let provider = crate::wsnet::crypto_provider();
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad("TLS", &e))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| bad("WebSocket certificate and key", &e))?;
-        Ok(Some(Arc::new(config)))
-    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| bad("WebSocket private key", &e))?;
+    let provider = crate::wsnet::crypto_provider();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("WebSocket certificate and key", &e))?;
+    Ok(Some(Arc::new(config)))
 }
 
 /// The listening side, built by [`super::SimServer`] at start.
@@ -130,7 +86,7 @@ impl WsListener {
     /// Binds the WebSocket port on `ip`. OpenD refuses a non-local address without
     /// TLS; so does the simulator.
     pub(crate) fn bind(ip: std::net::IpAddr, settings: &WsSettings) -> io::Result<WsListener> {
-        let tls = settings.server_config()?;
+        let tls = server_config(settings)?;
         if tls.is_none() && !ip.is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -138,7 +94,7 @@ impl WsListener {
             ));
         }
         let listener = TcpListener::bind(SocketAddr::new(ip, settings.port))?;
-        Ok(WsListener { listener, tls, key_md5: settings.key_md5.clone() })
+        Ok(WsListener { listener, tls, key_md5: settings.key_md5().to_owned() })
     }
 
     /// The bound address.
@@ -154,7 +110,10 @@ impl WsListener {
                 break;
             }
             match conn {
-                Ok(stream) => spawn_session(&core, stream, shared.clone()),
+                Ok(stream) => match core.admit() {
+                    Some(place) => spawn_session(&core, stream, shared.clone(), place),
+                    None => refuse(&core, stream),
+                },
                 Err(e) => {
                     log::warn!("opend-sim: WebSocket accept failed: {e}");
                     std::thread::sleep(Duration::from_millis(20));
@@ -167,30 +126,60 @@ impl WsListener {
 
 type Shared = Arc<(Option<Arc<rustls::ServerConfig>>, String)>;
 
-fn spawn_session(core: &Arc<Core>, stream: TcpStream, shared: Shared) {
+/// Closes a connection over the connection limit, with a log line.
+fn refuse(core: &Core, stream: TcpStream) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    log::warn!(
+        "opend-sim: WebSocket connection from {peer} refused: {} connections are open (the limit)",
+        core.config.max_connections
+    );
+}
+
+fn spawn_session(core: &Arc<Core>, stream: TcpStream, shared: Shared, place: Admission) {
     let conn_id = core.next_conn_id();
-    core.counters.accepted.fetch_add(1, Ordering::Relaxed);
     let c = core.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("opend-sim-ws-{conn_id}"))
-        .spawn(move || run_session(c, conn_id, stream, shared));
+    let spawned = std::thread::Builder::new().name(format!("opend-sim-ws-{conn_id}")).spawn(move || {
+        run_session(c, conn_id, stream, shared);
+        drop(place);
+    });
     match spawned {
         Ok(handle) => core.track_thread(handle),
         Err(e) => log::warn!("opend-sim: ws conn {conn_id}: could not start its thread: {e}"),
     }
 }
 
-/// One WebSocket connection, shared by its reader thread, the server and the trade
-/// handler (as a [`PushSink`]).
+/// What a WebSocket session queues: whole binary messages, in order.
+pub(crate) struct WsBatch(Vec<Vec<u8>>);
+
+impl outbox::Item for WsBatch {
+    fn size(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    fn merge(&mut self, next: Self) -> Option<Self> {
+        self.0.extend(next.0);
+        None
+    }
+}
+
+/// One WebSocket connection, shared by its reader thread, its writer thread, the
+/// server and the handlers (as a [`PushSink`]). Like a TCP session, it queues every
+/// message in its [`Outbox`]; the reader writes its own replies when no write is in
+/// progress, the writer thread everything else.
 pub(crate) struct WsSession {
     pub(crate) conn_id: u64,
     pub(crate) peer: SocketAddr,
     sock: TcpStream,
+    /// Used only by whoever holds the outbox's write turn.
     out: Mutex<WebSocket<WriteSide>>,
+    outbox: Outbox<WsBatch>,
     closed: AtomicBool,
     logged_in: AtomicBool,
     keepalives: AtomicU64,
     core: Arc<Core>,
+    /// When the upgrade finished (the login timeout runs from here).
+    upgraded: Instant,
+    reader: OnceLock<ThreadId>,
 }
 
 impl WsSession {
@@ -199,15 +188,12 @@ impl WsSession {
         self.logged_in.load(Ordering::Acquire)
     }
 
-    /// KeepAlive requests received on it.
-    pub(crate) fn keepalives(&self) -> u64 {
-        self.keepalives.load(Ordering::Relaxed)
-    }
-
-    /// Shuts the socket down; the reader thread then ends the session. Idempotent.
+    /// Shuts the socket down and drops what is queued; the reader and writer threads
+    /// then end the session. Idempotent.
     pub(crate) fn close(&self, reason: &str) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             log::debug!("ws conn {} ({}): closing: {reason}", self.conn_id, self.peer);
+            self.outbox.close();
             let _ = self.sock.shutdown(std::net::Shutdown::Both);
         }
     }
@@ -216,21 +202,67 @@ impl WsSession {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Writes one packet. `false` if the connection is closed afterwards.
-    fn send(&self, cmd: u32, section: u64, body: &[u8]) -> bool {
-        if self.is_closed() {
-            return false;
+    /// Writes one batch of messages (one flush). `false` if the connection failed.
+    fn write_batch(&self, batch: VecDeque<WsBatch>) -> bool {
+        let mut ws = self.out.lock();
+        let mut res = Ok(());
+        for msg in batch.into_iter().flat_map(|b| b.0) {
+            res = ws.write(Message::Binary(msg.into()));
+            if res.is_err() {
+                break;
+            }
         }
-        let msg = encode_reply(&WsReplyHeader::new(cmd, section), body);
-        let res = self.out.lock().send(Message::Binary(msg.into()));
+        if res.is_ok() {
+            res = ws.flush();
+        }
+        drop(ws);
         match res {
-            Ok(()) => true,
+            Ok(()) => !self.is_closed(),
             Err(e) => {
-                log::info!("ws conn {} ({}): write failed: {e}", self.conn_id, self.peer);
+                if !self.is_closed() {
+                    log::info!("ws conn {} ({}): write failed: {e}", self.conn_id, self.peer);
+                }
                 self.close("write failed");
                 false
             }
         }
+    }
+
+    /// The writer thread: writes what others queue until the connection closes.
+    fn run_writer(&self) {
+        self.outbox.run_writer(&mut |batch| self.write_batch(batch));
+    }
+
+    /// Queues one packet; the reader's own packets wait for its [`WsSession::flush`].
+    /// `false` if the connection is closed afterwards.
+    fn send(&self, cmd: u32, section: u64, body: &[u8]) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let msg = WsBatch(vec![encode_reply(&WsReplyHeader::new(cmd, section), body)]);
+        let on_reader = self.reader.get() == Some(&std::thread::current().id());
+        let res = if on_reader { self.outbox.push_quiet(msg) } else { self.outbox.push(msg) };
+        match res {
+            Ok(()) => true,
+            Err(Refused::Closed) => false,
+            Err(Refused::Full { queued }) => {
+                log::warn!(
+                    "ws conn {} ({}): {queued} bytes waiting to be sent (limit {}): the client does not read; closing",
+                    self.conn_id,
+                    self.peer,
+                    self.core.config.out_queue_bytes
+                );
+                self.core.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+                self.close("outgoing queue full");
+                false
+            }
+        }
+    }
+
+    /// Writes what the reader queued, unless a write is in progress (which then takes
+    /// it). `false` if the connection failed.
+    fn flush(&self) -> bool {
+        self.outbox.drain_here(&mut |batch| self.write_batch(batch))
     }
 }
 
@@ -244,6 +276,37 @@ impl PushSink for WsSession {
             self.core.counters.pushes.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+}
+
+impl Conn for WsSession {
+    fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            conn_id: self.conn_id,
+            peer: self.peer,
+            initialized: self.is_logged_in(),
+            encrypted: false,
+            recv_notify: false,
+            keepalives: self.keepalives.load(Ordering::Relaxed),
+        }
+    }
+
+    fn close(&self, reason: &str) {
+        WsSession::close(self, reason);
+    }
+
+    fn overdue(&self, now: Instant) -> Option<Overdue> {
+        let cfg = &self.core.config;
+        if let Some(o) = Overdue::write(self.outbox.stalled_for(now), cfg.write_timeout) {
+            return Some(o);
+        }
+        let waited = now.saturating_duration_since(self.upgraded);
+        (!self.is_logged_in() && !cfg.ws_login_timeout.is_zero() && waited >= cfg.ws_login_timeout)
+            .then_some(Overdue::Login(waited))
     }
 }
 
@@ -263,10 +326,23 @@ fn run_session(core: Arc<Core>, conn_id: u64, stream: TcpStream, shared: Shared)
             return;
         }
     };
+    let s = sess.clone();
+    match std::thread::Builder::new().name(format!("opend-sim-ws-w-{conn_id}")).spawn(move || s.run_writer()) {
+        Ok(handle) => core.track_thread(handle),
+        Err(e) => {
+            log::warn!("ws conn {conn_id}: could not start its writer thread: {e}");
+            sess.close("no writer thread");
+        }
+    }
+    let _ = sess.reader.set(std::thread::current().id());
     let mut reader = WsReader { core: core.clone(), sess: sess.clone(), ws, key_md5: &shared.1, info: None };
     let reason = reader.serve();
+    if !sess.is_closed() {
+        sess.flush();
+        sess.outbox.wait_drained(core.config.write_timeout.max(Duration::from_millis(1)));
+    }
     sess.close(&reason);
-    core.remove_ws_session(conn_id);
+    core.unregister(conn_id);
     if reader.info.is_some() {
         if let Some(h) = &core.handler {
             h.disconnected(conn_id);
@@ -293,6 +369,7 @@ fn handshake(
         stream.set_write_timeout(Some(write_timeout))?;
     }
     let sock = stream.try_clone()?;
+    let handshake_sock = stream.try_clone()?;
     let tls = match tls {
         Some(cfg) => {
             let mut conn = rustls::Connection::Server(
@@ -321,17 +398,23 @@ fn handshake(
             Err(HandshakeError::Failure(e)) => return Err(wsnet::ws_io_error(e)),
         }
     };
+    // From here on, the server's watchdog enforces the write timeout, as an overall
+    // deadline per write (a socket timeout would restart with every partial write).
+    handshake_sock.set_write_timeout(None)?;
     let sess = Arc::new(WsSession {
         conn_id,
         peer,
         sock,
         out: Mutex::new(wsnet::write_socket(write_side, Role::Server, config)),
+        outbox: Outbox::new(core.config.out_queue_bytes),
         closed: AtomicBool::new(false),
         logged_in: AtomicBool::new(false),
         keepalives: AtomicU64::new(0),
         core: core.clone(),
+        upgraded: Instant::now(),
+        reader: OnceLock::new(),
     });
-    core.add_ws_session(sess.clone());
+    core.register(sess.clone());
     Ok((sess, ws))
 }
 
@@ -380,7 +463,7 @@ impl WsReader<'_> {
     }
 
     fn reply(&self, cmd: u32, section: u64, body: &[u8]) -> Result<(), String> {
-        if self.sess.send(cmd, section, body) {
+        if self.sess.send(cmd, section, body) && self.sess.flush() {
             Ok(())
         } else {
             Err("connection closed while replying".into())
@@ -453,7 +536,7 @@ impl WsReader<'_> {
         self.info = Some(ConnInfo { conn_id, login_user_id: self.core.config.login_user_id, sink: self.sess.clone() });
         self.sess.logged_in.store(true, Ordering::Release);
         self.core.counters.init_ok.fetch_add(1, Ordering::Relaxed);
-        if !self.sess.send(CMD_INIT, section, &rsp.encode_to_vec()) {
+        if !(self.sess.send(CMD_INIT, section, &rsp.encode_to_vec()) && self.sess.flush()) {
             return;
         }
         log::info!(
@@ -463,6 +546,3 @@ impl WsReader<'_> {
         );
     }
 }
-
-/// The WebSocket sessions of a server, by connection id.
-pub(crate) type WsSessions = Mutex<HashMap<u64, Arc<WsSession>>>;

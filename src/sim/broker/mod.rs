@@ -33,8 +33,9 @@
 //!
 //! Pushes are delivered after the broker's state lock is released but in state-change
 //! order (a second, delivery lock is handed over). A [`PushSink`](super::PushSink)
-//! must therefore not call back into the broker from `push`, and should not block for
-//! long: a slow sink delays every other push.
+//! must therefore not call back into the broker from `push`, and must not block: the
+//! server's sinks only queue the push for the connection's own writer (a bounded
+//! queue per connection), so a client that does not read delays no other push.
 //!
 //! ```
 //! use ftapi::sim::broker::Broker;
@@ -62,7 +63,7 @@ use self::state::{Event, Push, Reject, Res, State};
 use super::accounts::{BrokerConfig, ConfigError};
 use super::calendar::MarketClock;
 use super::matching::{self, split_full_code};
-use super::{ConnInfo, TradeHandler};
+use super::{ConnInfo, PriceSource, TradeHandler};
 use crate::pb::{proto, Protocol, RequestEnvelope, ResponseEnvelope};
 
 pub use super::accounts::default_ids;
@@ -411,8 +412,25 @@ impl TradeHandler for Broker {
         Some(self.inner.clock)
     }
 
-    fn price_source(self: Arc<Self>) -> Option<Arc<dyn super::market::PriceSource>> {
+    fn price_source(self: Arc<Self>) -> Option<Arc<dyn PriceSource>> {
         Some(self)
+    }
+}
+
+/// The market data quotes the broker's prices, so an order fills at the quote's last
+/// price.
+impl PriceSource for Broker {
+    fn instruments(&self) -> Vec<matching::Instrument> {
+        Broker::instruments(self)
+    }
+
+    fn price(&self, sec: i32, code: &str) -> Option<f64> {
+        let prefix = matching::sec_market_prefix(sec)?;
+        Broker::price(self, &format!("{prefix}.{code}"))
+    }
+
+    fn market_clock(&self) -> Option<MarketClock> {
+        Some(self.clock())
     }
 }
 

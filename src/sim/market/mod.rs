@@ -95,36 +95,7 @@ impl Default for QuoteConfig {
     }
 }
 
-/// Where the market data reads current prices.
-pub trait PriceSource: Send + Sync {
-    /// Every instrument, in table order (read once, at start).
-    fn instruments(&self) -> Vec<Instrument>;
-    /// The current price of an instrument (`TrdSecMarket`, bare code).
-    fn price(&self, sec_market: i32, code: &str) -> Option<f64>;
-    /// Called once per [`MarketData::step`] before prices are read: a source that owns
-    /// its prices moves them here; the broker moves its own and does nothing.
-    fn advance(&self) {}
-    /// The market clock whose sessions the market-state queries report (the broker's);
-    /// `None`: the fixed states of `clock::market_state`.
-    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
-        None
-    }
-}
-
-impl PriceSource for Broker {
-    fn instruments(&self) -> Vec<Instrument> {
-        Broker::instruments(self)
-    }
-
-    fn price(&self, sec: i32, code: &str) -> Option<f64> {
-        let prefix = super::matching::sec_market_prefix(sec)?;
-        Broker::price(self, &format!("{prefix}.{code}"))
-    }
-
-    fn market_clock(&self) -> Option<super::calendar::MarketClock> {
-        Some(self.clock())
-    }
-}
+pub use super::PriceSource;
 
 /// A market of its own (no broker): moves one random-walk step per
 /// [`PriceSource::advance`].
