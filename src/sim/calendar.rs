@@ -578,12 +578,86 @@ impl FromStr for ClockSpec {
 pub struct MarketClock {
     spec: ClockSpec,
     origin: Instant,
+    /// A replay's clock: skips closed time and stops at the end of the data.
+    skip: Option<SkipClosed>,
+}
+
+/// How a replay's clock skips closed time (see [`MarketClock::skipping`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SkipClosed {
+    /// Bit `i` set: `CalMarket::ALL[i]` has data.
+    mask: u16,
+    /// The clock stops here (the end of the data), Unix seconds.
+    end: f64,
+}
+
+impl SkipClosed {
+    fn markets(self) -> impl Iterator<Item = CalMarket> {
+        CalMarket::ALL.iter().enumerate().filter(move |(i, _)| self.mask & (1 << i) != 0).map(|(_, m)| *m)
+    }
+
+    /// The instant reached after `active` seconds of trading time from `start`: time
+    /// outside every session (continuous trading) of the masked markets does not count.
+    fn advance(self, start: f64, active: f64) -> f64 {
+        let mut cursor = start;
+        let mut left = active.max(0.0);
+        let mut day = (start.floor() as i64).div_euclid(DAY) - 1;
+        // A replay covers at most a few years; give up (stop) after ten.
+        for _ in 0..(3650 / 8) {
+            let mut spans: Vec<(f64, f64)> = Vec::new();
+            for m in self.markets() {
+                for d in day..day + 8 {
+                    if !is_trading_day(d) {
+                        continue;
+                    }
+                    for (a, b) in m.trading_sessions() {
+                        spans.push((m.local_instant(d, a) as f64, m.local_instant(d, b) as f64));
+                    }
+                }
+            }
+            spans.sort_by(|x, y| x.0.total_cmp(&y.0));
+            for (a, b) in spans {
+                if b <= cursor {
+                    continue;
+                }
+                let s = a.max(cursor);
+                if left < b - s {
+                    return s + left;
+                }
+                left -= b - s;
+                cursor = b;
+            }
+            day += 8;
+        }
+        cursor
+    }
 }
 
 impl MarketClock {
     /// A clock that starts now.
     pub fn new(spec: ClockSpec) -> MarketClock {
-        MarketClock { spec, origin: Instant::now() }
+        MarketClock { spec, origin: Instant::now(), skip: None }
+    }
+
+    /// A replay's clock (`opend-sim --history`): like [`new`](Self::new), but with
+    /// `ClockSpec::At` only the time inside a trading session (continuous trading) of
+    /// one of `markets` passes; when none of them is in session, the clock jumps to
+    /// the next session open. It stops at `end` (the end of the data). Other specs run
+    /// as with [`new`](Self::new), stopping at `end` too.
+    pub fn skipping(spec: ClockSpec, markets: &[CalMarket], end: f64) -> MarketClock {
+        let mut mask = 0u16;
+        for m in markets {
+            if let Some(i) = CalMarket::ALL.iter().position(|x| x == m) {
+                mask |= 1 << i;
+            }
+        }
+        MarketClock { spec, origin: Instant::now(), skip: Some(SkipClosed { mask, end }) }
+    }
+
+    /// The instant a replay's clock stops at (the end of its data); `None` for a
+    /// clock that runs on.
+    pub fn end(&self) -> Option<f64> {
+        self.skip.map(|s| s.end)
     }
 
     /// How the clock runs.
@@ -598,9 +672,16 @@ impl MarketClock {
 
     /// The simulated instant, Unix seconds.
     pub fn now(&self) -> f64 {
-        match self.spec {
-            ClockSpec::Real | ClockSpec::Open => wall_secs(),
-            ClockSpec::At { start, speed } => start + self.origin.elapsed().as_secs_f64() * speed,
+        let t = match (self.spec, self.skip) {
+            (ClockSpec::Real | ClockSpec::Open, _) => wall_secs(),
+            (ClockSpec::At { start, speed }, None) => start + self.origin.elapsed().as_secs_f64() * speed,
+            (ClockSpec::At { start, speed }, Some(skip)) => {
+                skip.advance(start, self.origin.elapsed().as_secs_f64() * speed)
+            }
+        };
+        match self.skip {
+            Some(skip) => t.min(skip.end),
+            None => t,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod faults;
 mod flood;
 pub mod market;
 pub mod matching;
+pub mod replay;
 mod router;
 pub mod server;
 pub mod session;

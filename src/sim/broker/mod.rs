@@ -286,6 +286,32 @@ impl Broker {
         })
     }
 
+    /// Sets the prices of several codes (`("HK.00700", 400.0)`, each snapped down to its
+    /// tick; unknown codes and invalid prices are skipped) and runs one matching round.
+    /// A replay's driver calls this as its clock moves.
+    pub fn set_prices(&self, prices: &[(String, f64)]) {
+        self.inner.with_state(|st| {
+            for (code, price) in prices {
+                if let Some((sec, bare)) = split_full_code(code) {
+                    st.market.set_price(sec, bare, *price);
+                }
+            }
+            st.match_all();
+        });
+    }
+
+    /// Replay (`opend-sim --history`): orders on the codes of `tape` trade against its
+    /// recorded path from now on ([`crate::sim::replay::fill`]).
+    pub fn set_replay_tape(&self, tape: Arc<crate::sim::replay::ReplayTape>) {
+        self.inner.state.lock().replay = Some(crate::sim::replay::fill::PathFills::new(tape));
+    }
+
+    /// The broker's record of accounts, orders and fills (what a replay's report is
+    /// built from).
+    pub fn trade_log(&self) -> crate::sim::replay::report::TradeLog {
+        self.inner.state.lock().trade_log()
+    }
+
     /// Current price of `code` (`"US.AAPL"`).
     pub fn price(&self, code: &str) -> Option<f64> {
         self.inner.state.lock().market.price_of(code)
