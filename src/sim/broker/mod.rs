@@ -286,6 +286,20 @@ impl Broker {
         })
     }
 
+    /// The tape the broker's prices are read from (the seeded market unless
+    /// [`Broker::set_tape`] replaced it).
+    pub fn tape(&self) -> Option<Arc<dyn super::market::tape::Tape>> {
+        self.inner.state.lock().market.tape()
+    }
+
+    /// Feeds the broker's prices (and the market data built over this broker) from
+    /// `tape`, read on the broker's clock: the one place a replayed tape plugs in. Call
+    /// it before building the market data ([`super::market::MarketData::with_broker`]).
+    pub fn set_tape(&self, tape: Arc<dyn super::market::tape::Tape>) {
+        let clock = self.inner.clock;
+        self.inner.state.lock().market.set_tape(tape, clock);
+    }
+
     /// Current price of `code` (`"US.AAPL"`).
     pub fn price(&self, code: &str) -> Option<f64> {
         self.inner.state.lock().market.price_of(code)
