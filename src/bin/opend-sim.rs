@@ -294,6 +294,7 @@ fn build_trade_handler(
         }
         let clock = r.clock(args.clock)?;
         let broker = Broker::with_clock(config, clock).map_err(|e| format!("--accounts: {e}"))?;
+        r.attach(&broker);
         return Ok(Some((Arc::new(broker), quote)));
     }
     let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;

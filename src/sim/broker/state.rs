@@ -419,7 +419,8 @@ impl State {
             instruments.retain(|x| !(x.sec_market == i.sec_market && x.code == i.code));
             instruments.push(i);
         }
-        let market = Market::new(instruments, cfg.seed).map_err(ConfigError::Invalid)?;
+        let market =
+            Market::new(instruments, cfg.seed).map_err(ConfigError::Invalid)?.with_seeded_tape(cfg.seed, mclock);
         let mut st = State {
             password_md5: md5_hex(&cfg.trade_password),
             chunk_lots: f64::from(cfg.fill_chunk_lots),

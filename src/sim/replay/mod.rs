@@ -153,10 +153,17 @@ impl Replay {
         )
     }
 
-    /// Starts driving `broker` (built with [`configure`](Self::configure) on the clock
-    /// of [`clock`](Self::clock)) along the tape: every `step` of wall time the
-    /// broker's prices become the tape's at the clock's now and working orders are
-    /// matched against the path. `on_end` runs once, on the driver thread, when the
+    /// Plugs the tape into `broker` (built with [`configure`](Self::configure) on the
+    /// clock of [`clock`](Self::clock)): its prices, the market data built over it
+    /// afterwards, and its fills follow the tape ([`Broker::set_replay_tape`]). Call it
+    /// before the server (and so the market data) is built.
+    pub fn attach(&self, broker: &Broker) {
+        broker.set_replay_tape(self.tape.clone());
+    }
+
+    /// Starts driving `broker` (after [`attach`](Self::attach)) along the tape: every
+    /// `step` of wall time the broker reads the tape at the clock's now and working
+    /// orders are matched against the path. `on_end` runs once, on the driver thread, when the
     /// clock reaches the end of the data.
     pub fn start(
         &self,
@@ -164,7 +171,6 @@ impl Replay {
         step: Duration,
         on_end: Option<Box<dyn FnOnce(&ReplayRun) + Send>>,
     ) -> std::io::Result<ReplayRun> {
-        broker.set_replay_tape(self.tape.clone());
         let clock = broker.clock();
         let start = clock.now();
         let shared = Arc::new(Shared {
@@ -214,9 +220,7 @@ impl Shared {
     /// One driver step: prices at now, one matching round. Returns now.
     fn step(&self) -> f64 {
         let now = self.broker.clock().now();
-        let prices: Vec<(String, f64)> =
-            self.replay.tape.all().iter().filter_map(|c| c.price_at(now).map(|p| (c.code.clone(), p))).collect();
-        self.broker.set_prices(&prices);
+        self.broker.tick();
         now
     }
 }

@@ -269,3 +269,62 @@ mod tests {
         assert_eq!(prices, vec![10.0, 13.0, 9.0, 12.0, 12.0, 11.0, 11.75]);
     }
 }
+
+/// A replay's tape in front of another one: the replayed codes come from the
+/// [`ReplayTape`], every other code from `rest` (the seeded tape of the built-in
+/// instruments), so instruments that are not replayed keep working as before.
+pub struct LayeredTape {
+    replay: std::sync::Arc<ReplayTape>,
+    rest: Option<std::sync::Arc<dyn Tape>>,
+}
+
+impl std::fmt::Debug for LayeredTape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayeredTape").field("codes", &self.replay.all().len()).finish_non_exhaustive()
+    }
+}
+
+impl LayeredTape {
+    /// `replay` in front of `rest`.
+    pub fn new(replay: std::sync::Arc<ReplayTape>, rest: Option<std::sync::Arc<dyn Tape>>) -> LayeredTape {
+        LayeredTape { replay, rest }
+    }
+
+    fn pick(&self, code: &str) -> Option<&dyn Tape> {
+        if self.replay.code(code).is_some() {
+            Some(&*self.replay)
+        } else {
+            self.rest.as_deref()
+        }
+    }
+}
+
+impl Tape for LayeredTape {
+    fn codes(&self) -> Vec<String> {
+        let mut out = self.replay.codes();
+        if let Some(r) = &self.rest {
+            out.extend(r.codes().into_iter().filter(|c| self.replay.code(c).is_none()));
+        }
+        out
+    }
+
+    fn period_secs(&self, code: &str) -> Option<i64> {
+        self.pick(code)?.period_secs(code)
+    }
+
+    fn bars(&self, code: &str, from: i64, until: i64) -> Vec<Bar> {
+        self.pick(code).map(|t| t.bars(code, from, until)).unwrap_or_default()
+    }
+
+    fn partial(&self, code: &str, now: f64) -> Option<Bar> {
+        self.pick(code)?.partial(code, now)
+    }
+
+    fn daily(&self, code: &str, first_day: i64, last_day: i64) -> Vec<Bar> {
+        self.pick(code).map(|t| t.daily(code, first_day, last_day)).unwrap_or_default()
+    }
+
+    fn price_at(&self, code: &str, now: f64) -> Option<f64> {
+        self.pick(code)?.price_at(code, now)
+    }
+}
