@@ -391,7 +391,12 @@ mod replay_cli {
         }
     }
 
-    pub fn serve(replay: Replay, broker: Arc<Broker>, report: Option<PathBuf>, exit_at_end: bool) -> Result<(), String> {
+    pub fn serve(
+        replay: Replay,
+        broker: Arc<Broker>,
+        report: Option<PathBuf>,
+        exit_at_end: bool,
+    ) -> Result<(), String> {
         install_signals();
         let end_report = report.clone();
         let on_end = Box::new(move |run: &ReplayRun| {

@@ -1276,7 +1276,15 @@ impl State {
         };
         let o = &mut self.orders[oi];
         let (fill_price, fill_ts, cap) = match path {
-            crate::sim::replay::fill::PathMatch::Fill { ts, price, max_qty, bar } => (price, ts, Some((max_qty, bar))),
+            crate::sim::replay::fill::PathMatch::Fill { ts, price, max_qty, bar } => {
+                // On the tick grid, never worse than a limit: a buy rounds up, a sell down.
+                let buy = o.terms.side == Side::Buy;
+                let mut p = o.instr.snap(price, buy);
+                if matching::needs_limit_price(o.terms.order_type) && o.terms.price > 0.0 {
+                    p = if buy { p.min(o.terms.price) } else { p.max(o.terms.price) };
+                }
+                (p, ts, Some((max_qty, bar)))
+            }
             crate::sim::replay::fill::PathMatch::Wait => return false,
             crate::sim::replay::fill::PathMatch::NotOnTape => match evaluate(&o.terms, &mut o.trig, market) {
                 Some(p) => (p, now, None),

@@ -170,7 +170,18 @@ impl Live {
         }
         let until = now.floor() as i64;
         if until > self.counted_until {
-            self.done_volume += tape.bars(&self.code, self.counted_until, until).iter().map(|b| b.volume).sum::<i64>();
+            let done = tape.bars(&self.code, self.counted_until, until);
+            self.done_volume += done.iter().map(|b| b.volume).sum::<i64>();
+            // A bar that is over is the tape's, not what the samples of it saw (a
+            // replay's history shows the recorded bars); one-minute tapes only, whose
+            // bars are the live minutes.
+            if tape.period_secs(&self.code) == Some(60) {
+                for b in done.iter().filter(|b| b.day == day) {
+                    let last_close =
+                        self.minutes.range(..b.ts).next_back().map(|(_, x)| x.close).unwrap_or(self.prev_close);
+                    self.minutes.insert(b.ts, Bar { last_close, ..*b });
+                }
+            }
             self.counted_until = until;
         }
         let partial = tape.partial(&self.code, now).filter(|p| p.day == day).map(|p| p.volume).unwrap_or(0);

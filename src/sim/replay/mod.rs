@@ -172,7 +172,15 @@ impl Replay {
         on_end: Option<Box<dyn FnOnce(&ReplayRun) + Send>>,
     ) -> std::io::Result<ReplayRun> {
         let clock = broker.clock();
-        let start = clock.now();
+        // The report starts where the clock started (not at this call, a moment later),
+        // so that the same replay gives the same report.
+        let start = match clock.spec() {
+            ClockSpec::At { start, .. } => {
+                let first = self.tape.first_start().unwrap_or(0) as f64;
+                start.max(first).min(clock.now())
+            }
+            _ => clock.now(),
+        };
         let shared = Arc::new(Shared {
             replay: self.clone(),
             broker,
