@@ -171,7 +171,7 @@ impl Sim {
     fn start(dir: &TempDir, extra_args: &[&str]) -> Sim {
         let log = dir.path().join("opend-sim.stderr");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
-        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose"])
+        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose", "--tick-ms", "0"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

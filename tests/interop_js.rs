@@ -59,7 +59,7 @@ impl Drop for Guard {
 /// Starts `opend-sim` with a WebSocket port; returns it and the WebSocket port.
 fn start_sim() -> (Guard, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opend-sim"))
-        .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--clock", "open"])
+        .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--clock", "open", "--tick-ms", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -36,9 +36,11 @@ OPTIONS:
                       simulated broker: accounts, cash, positions, trade password,
                       ticker. Without it the broker's default accounts are used.
     --password PWD    Trade password the broker accepts (default 123456, or the file's).
-    --tick-ms MS      Move prices every MS milliseconds (default: prices only move when
-                      the accounts file sets a ticker; 0 = never). The market data
-                      samples them as often and pushes every subscribed type.
+    --tick-ms MS      Move prices every MS milliseconds (default 500, or the accounts
+                      file's ticker; 0 = a still market, for tests that need fixed
+                      prices). Prices follow the market's model at the market clock's
+                      time; the market data samples them as often and pushes every
+                      subscribed type.
     --sub-quota N     Market data: subscription quota, (security, SubType) pairs over
                       all connections (default 1000).
     --history-kl-quota N
@@ -219,6 +221,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
     Ok(Some(a))
 }
 
+/// The binary's default `--tick-ms`.
+const DEFAULT_TICK_MS: u64 = 500;
+
 /// A minimal stderr logger for `--verbose`.
 struct StderrLogger;
 
@@ -260,8 +265,11 @@ fn build_trade_handler(
     if let Some(pwd) = &args.password {
         config = config.with_trade_password(pwd.clone());
     }
-    if let Some(ms) = args.tick_ms {
-        config = config.with_tick_interval_ms(ms);
+    match args.tick_ms {
+        Some(ms) => config = config.with_tick_interval_ms(ms),
+        // The market moves by default (a still market looks like broken pushes).
+        None if config.tick_interval_ms == 0 => config = config.with_tick_interval_ms(DEFAULT_TICK_MS),
+        None => {}
     }
     if args.no_rate_limits {
         config = config.with_rate_limits(false);

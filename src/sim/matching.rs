@@ -622,6 +622,11 @@ impl Market {
         }
     }
 
+    /// The clock this market's tape is read on, if it has a tape.
+    pub fn clock(&self) -> Option<MarketClock> {
+        self.feed.as_ref().map(|f| f.clock)
+    }
+
     /// The tape this market reads, if any.
     pub fn tape(&self) -> Option<Arc<dyn Tape>> {
         self.feed.as_ref().map(|f| f.tape.clone())

@@ -153,7 +153,7 @@ fn find(st: &State, sec: &qc::Security) -> Res<usize> {
 /// Samples the source's price for entry `i`; a changed price is a trade.
 pub(crate) fn sync(st: &mut State, src: &dyn PriceSource, i: usize) {
     let clock = st.clock;
-    st.entries[i].advance(src, clock.as_ref());
+    st.entries[i].advance(src, clock.as_ref(), false);
 }
 
 fn lookup(st: &mut State, src: &dyn PriceSource, sec: &qc::Security) -> Res<usize> {
@@ -651,13 +651,13 @@ fn first_pushes(st: &State, conn_id: u64, keys: &[(usize, i32)]) -> Vec<Push> {
     out
 }
 
-/// The pushes of one step: every subscription registered for pushes whose instrument
-/// traded.
+/// The pushes of one step: every subscription registered for pushes gets the current
+/// data (a ticker push only for an instrument that traded in the step).
 pub(crate) fn step_pushes(st: &State, moved: &[(usize, Tick)]) -> Vec<Push> {
     let mut out = Vec::new();
     for cs in st.subs.conns.values() {
         for ((i, t), item) in &cs.items {
-            if item.push && moved.iter().any(|(m, _)| m == i) {
+            if item.push && (*t != 4 || moved.iter().any(|(m, _)| m == i)) {
                 for (proto_id, body) in push_bodies(st, *i, *t, item) {
                     out.push(Push { sink: cs.sink.clone(), proto_id, body });
                 }

@@ -301,7 +301,7 @@ impl History {
         let lot = self.instrument.lot_size.max(1.0) as i64;
         let full = n / 20;
         let rest: i64 = (full * 20..n).map(|i| self.minute_lots(day, i)).sum();
-        lot * (full * 210 + rest)
+        lot * volume_unit(&self.instrument) * (full * 210 + rest)
     }
 
     fn minutes(&self, day: i64, open: f64, high: f64, low: f64, close: f64) -> Vec<Bar> {
@@ -325,7 +325,7 @@ impl History {
             if i == il {
                 lo = low;
             }
-            let volume = lot * self.minute_lots(day, i);
+            let volume = lot * volume_unit(&self.instrument) * self.minute_lots(day, i);
             let ts = self.cal.midnight(day) + self.cal.trading_minute_end(i) * 60;
             out.push(Bar {
                 ts,
@@ -353,6 +353,21 @@ impl History {
             _ => 0.0,
         };
         (1.0, b)
+    }
+}
+
+/// The trading units (of lots) one "lot" of the seeded minute volume stands for, so that
+/// a minute trades about what such an instrument trades: HK and A-share stocks ~400 lots
+/// of 100 a minute on average, US stocks ~10 000 shares, futures and options ~200
+/// contracts.
+pub fn volume_unit(instrument: &Instrument) -> i64 {
+    use crate::sim::matching::sec_market;
+    match (instrument.kind, instrument.sec_market) {
+        (InstrumentKind::Future, _) => 20,
+        (InstrumentKind::Option, _) => 20,
+        (_, sec_market::US) => 1000,
+        (_, sec_market::HK) => (4000.0 / instrument.lot_size.max(1.0)).round().max(1.0) as i64,
+        _ => 40,
     }
 }
 

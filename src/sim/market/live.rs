@@ -147,6 +147,21 @@ impl Live {
             last_close = b.close;
         }
         live.tape_volume = live.volume;
+        // The latest trades before now: one per recent one-minute bar of the tape (the
+        // day's, or the last trading day's before the open), at its close.
+        let recent = if bars.is_empty() { tape.bars(&live.code, until - 6 * 86_400, until) } else { bars.clone() };
+        for b in recent.iter().rev().take(MAX_TICKERS.min(60)).rev() {
+            live.seq += 1;
+            let dir = if b.close > b.open {
+                2
+            } else if b.close < b.open {
+                1
+            } else {
+                3
+            };
+            let ts = (b.ts as f64 - 1.0).min(now);
+            live.tickers.push_back(Tick { ts, seq: live.seq, dir, price: b.close, volume: b.volume.max(1) });
+        }
         if price.is_none() {
             live.last = last_close;
         }
@@ -158,9 +173,12 @@ impl Live {
     }
 
     /// Samples the tape and the price source at `now`: a new trading day starts the
-    /// live day again; otherwise the tape's volume since the last sample (or one lot
-    /// when only the price moved) becomes a trade at `price`. Returns the trade, if any.
-    pub fn advance(&mut self, tape: &dyn Tape, price: Option<f64>, now: f64) -> Option<Tick> {
+    /// live day again; otherwise the tape's volume since the last sample becomes a
+    /// trade at `price`. With nothing traded on the tape, a moved price is a trade of
+    /// one lot, and so is a `step` (`force`) while a bar is in progress (the market
+    /// data's ticker steps are trades); such a lot is taken from the tape's volume to
+    /// come, so the day's volume keeps to the tape's. Returns the trade, if any.
+    pub fn advance(&mut self, tape: &dyn Tape, price: Option<f64>, now: f64, force: bool) -> Option<Tick> {
         let day = self.cal.market.trading_day_on_or_before(self.cal.day_of(now));
         if day != self.day {
             let seq = self.seq;
@@ -184,16 +202,18 @@ impl Live {
             }
             self.counted_until = until;
         }
-        let partial = tape.partial(&self.code, now).filter(|p| p.day == day).map(|p| p.volume).unwrap_or(0);
-        let cum = self.done_volume + partial;
+        let partial = tape.partial(&self.code, now).filter(|p| p.day == day);
+        let in_bar = partial.is_some();
+        let cum = self.done_volume + partial.map(|p| p.volume).unwrap_or(0);
         let delta = cum - self.tape_volume;
         let p = price.unwrap_or(self.last);
-        if delta <= 0 && (p - self.last).abs() <= 1e-9 {
+        if delta <= 0 && (p - self.last).abs() <= 1e-9 && !(force && in_bar) {
             return None;
         }
-        self.tape_volume = self.tape_volume.max(cum);
         let lot = self.instrument.lot_size.max(1.0) as i64;
-        Some(self.trade(p, if delta > 0 { delta } else { lot }, now))
+        let volume = if delta > 0 { delta } else { lot };
+        self.tape_volume = cum.max(self.tape_volume + volume);
+        Some(self.trade(p, volume, now))
     }
 
     /// Records one trade of `volume` at `price` at `now`. Returns the new ticker.

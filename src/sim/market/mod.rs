@@ -67,7 +67,7 @@ use self::history::{fnv1a, History, SeededTape};
 use self::live::Live;
 use self::subs::Subs;
 use self::tape::{tape_time, Tape};
-use crate::sim::calendar::MarketClock;
+use crate::sim::calendar::{ClockSpec, MarketClock};
 
 /// Default subscription quota (OpenD's depends on the account's level).
 pub const DEFAULT_SUB_QUOTA: i32 = 1000;
@@ -92,6 +92,9 @@ pub struct QuoteConfig {
     pub history_kl_quota: i32,
     /// How long a subscription must last before it may be cancelled (OpenD: one minute).
     pub unsub_min: Duration,
+    /// The market clock of a [`MarketData::standalone`] market (a market over a
+    /// broker uses the broker's). Default: wall time.
+    pub clock: ClockSpec,
 }
 
 impl Default for QuoteConfig {
@@ -102,6 +105,7 @@ impl Default for QuoteConfig {
             sub_quota: DEFAULT_SUB_QUOTA,
             history_kl_quota: DEFAULT_HISTORY_KL_QUOTA,
             unsub_min: DEFAULT_UNSUB_MIN,
+            clock: ClockSpec::Real,
         }
     }
 }
@@ -146,8 +150,9 @@ impl PriceSource for Broker {
     }
 }
 
-/// A market of its own (no broker): moves one random-walk step per
-/// [`PriceSource::advance`].
+/// A market of its own (no broker): reads its tape (if it has one, see
+/// [`Market::with_seeded_tape`]) once per [`PriceSource::advance`], else moves one
+/// random-walk step.
 #[derive(Debug)]
 pub struct OwnMarket(pub Mutex<Market>);
 
@@ -162,6 +167,14 @@ impl PriceSource for OwnMarket {
 
     fn advance(&self) {
         self.0.lock().tick();
+    }
+
+    fn market_clock(&self) -> Option<MarketClock> {
+        self.0.lock().clock()
+    }
+
+    fn tape(&self) -> Option<Arc<dyn Tape>> {
+        self.0.lock().tape()
     }
 }
 
@@ -181,11 +194,16 @@ impl Entry {
         tape_time(clock, self.live.cal)
     }
 
-    /// Samples the tape and `src` now (see [`Live::advance`]).
-    pub(crate) fn advance(&mut self, src: &dyn PriceSource, clock: Option<&MarketClock>) -> Option<live::Tick> {
+    /// Samples the tape and `src` now (see [`Live::advance`]; `force`: a step).
+    pub(crate) fn advance(
+        &mut self,
+        src: &dyn PriceSource,
+        clock: Option<&MarketClock>,
+        force: bool,
+    ) -> Option<live::Tick> {
         let now = self.now(clock);
         let price = src.price(self.instrument.sec_market, &self.instrument.code);
-        self.live.advance(&*self.tape, price, now)
+        self.live.advance(&*self.tape, price, now, force)
     }
 }
 
@@ -237,7 +255,7 @@ impl Inner {
             let clock = st.clock;
             let mut moved = Vec::with_capacity(st.entries.len());
             for (i, e) in st.entries.iter_mut().enumerate() {
-                if let Some(tick) = e.advance(src, clock.as_ref()) {
+                if let Some(tick) = e.advance(src, clock.as_ref(), true) {
                     moved.push((i, tick));
                 }
             }
@@ -321,11 +339,12 @@ impl MarketData {
         MarketData::new(broker, cfg)
     }
 
-    /// Market data over a market of its own (the built-in instruments, seeded with
-    /// `cfg.seed`), for a simulator without a broker.
+    /// Market data over a market of its own (the built-in instruments on the seeded
+    /// tape of `cfg.seed`, read on `cfg.clock`), for a simulator without a broker.
     pub fn standalone(cfg: QuoteConfig) -> std::io::Result<MarketData> {
         let market = Market::new(Market::default_instruments(), cfg.seed)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+            .with_seeded_tape(cfg.seed, MarketClock::new(cfg.clock));
         MarketData::new(Arc::new(OwnMarket(Mutex::new(market))), cfg)
     }
 

@@ -10,6 +10,21 @@
 //!
 //! Bars are labelled by the instant their period **ends**, as OpenD labels them (a trade
 //! at 10:00:21 belongs to the 10:01:00 one-minute bar).
+//!
+//! # Plugging a tape in
+//!
+//! The default tape is [`SeededTape`](super::history::SeededTape), which the broker builds
+//! for its instruments. Another tape replaces it at one place: `Broker::set_tape(tape)`
+//! (the broker's prices then read it on every tick), before the market data is built over
+//! that broker (`MarketData::with_broker` / `new` take the broker's tape through
+//! `PriceSource::tape`, so quotes, tickers, K-lines and history read the same one). A
+//! market data without a broker takes it with `MarketData::with_tape`. The instruments
+//! stay the broker's table: a tape's codes should be in it (configured instruments can be
+//! added with `BrokerConfig`'s instrument specs).
+//!
+//! The broker's `set_price` is an override on top of the tape: the price changes at
+//! once, and later ticks follow the tape's moves from there (the tape's price times the
+//! ratio of the set price to the tape's price at the moment it was set).
 
 use super::clock::Calendar;
 use super::history::Bar;
