@@ -50,7 +50,8 @@ def hkt(s):
 
 
 def sim_now(quote):
-    state = ok(quote.get_global_state(), "get_global_state")
+    ret, state = quote.get_global_state()
+    check(ret == 0, f"get_global_state: {state}")
     return float(state["timestamp"])
 
 
