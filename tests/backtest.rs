@@ -357,3 +357,60 @@ fn record_then_replay_gives_the_same_bars_back() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn opend_sim_refuses_a_bad_history_before_listening() {
+    let dir = std::env::temp_dir().join(format!("ftapi-badhist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "code,time_key,open,close,high,low,volume\nHK.00700,2026-12-04 09:31:00,10,11,12,9,100\nHK.00700,2026-12-04 09:31:00,10,11,12,9,100\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opend-sim"))
+        .args(["--port", "0", "--history"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "it listened: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3: duplicate bar", bad.display())), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn opend_sim_writes_the_report_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("ftapi-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("out.html");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opend-sim"))
+        .args(["--port", "0", "--history"])
+        .arg(data())
+        .arg("--report")
+        .arg(&report)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("listening on "), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "opend-sim did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let page = std::fs::read_to_string(&report).expect("the report");
+    assert!(page.contains("Replay report"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

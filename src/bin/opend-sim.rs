@@ -87,7 +87,8 @@ OPTIONS:
 OUTPUT:
     The first line on stdout is exactly `listening on <ip>:<port>`; with --ws-port the
     second is exactly `websocket on <ip>:<port>`. The simulator then runs until it is
-    killed.
+    killed. With --history, when the clock passes the last bar it prints exactly
+    `history ended at <instant>` (RFC 3339, e.g. 2026-12-07T16:00:00+08:00).
 ";
 
 /// Parsed command line.

@@ -793,7 +793,7 @@ impl SkipClosed {
             let mut spans: Vec<(f64, f64)> = Vec::new();
             for m in self.markets() {
                 for d in day..day + 8 {
-                    if !is_trading_day(d) {
+                    if !m.is_trading_day(d) {
                         continue;
                     }
                     for (a, b) in m.trading_sessions() {
@@ -1052,6 +1052,27 @@ mod tests {
         assert_eq!(UsFuture.phase_at(at("2026-12-05T12:00:00-05:00")), Phase::FutureClose);
         assert_eq!(CnStock.phase_at(at("2026-12-01T14:00:00+08:00")), Phase::Afternoon);
         assert_eq!(JpStock.phase_at(at("2026-12-01T10:00:00+09:00")), Phase::Morning);
+    }
+
+    #[test]
+    fn a_replay_clock_skips_closed_time() {
+        let hk = SkipClosed { mask: 1, end: f64::INFINITY };
+        assert_eq!(CalMarket::ALL[0], CalMarket::HkStock);
+        // Friday 2026-12-04 15:59 + 2 trading minutes: Monday 09:31 (weekend skipped).
+        assert_eq!(hk.advance(at("2026-12-04T15:59:00+08:00"), 120.0), at("2026-12-07T09:31:00+08:00"));
+        // The lunch break, and a start in closed time (the open itself).
+        assert_eq!(hk.advance(at("2026-12-07T11:59:00+08:00"), 120.0), at("2026-12-07T13:01:00+08:00"));
+        assert_eq!(hk.advance(at("2026-12-07T03:00:00+08:00"), 0.0), at("2026-12-07T09:30:00+08:00"));
+        // Two markets: the union of their sessions (US opens at 22:30 HKT in December).
+        let both = SkipClosed { mask: 0b11, end: f64::INFINITY };
+        assert_eq!(both.advance(at("2026-12-07T15:59:00+08:00"), 120.0), at("2026-12-07T22:31:00+08:00"));
+        let c = MarketClock::skipping(
+            ClockSpec::At { start: at("2026-12-04T15:59:00+08:00"), speed: 1.0 },
+            &[CalMarket::HkStock],
+            at("2026-12-04T16:00:00+08:00"),
+        );
+        assert!(c.now() <= at("2026-12-04T16:00:00+08:00"));
+        assert_eq!(c.end(), Some(at("2026-12-04T16:00:00+08:00")));
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl PathFills {
 
     /// Walks `o` from where it was last looked at to `now`; see the module docs.
     pub fn next_fill(&mut self, o: PathOrder<'_>, trig: &mut TriggerState, now: f64) -> PathMatch {
-        let Some(ci) = self.tape.all().iter().position(|c| c.code == o.code) else {
+        let Some(ci) = self.tape.index_of(o.code) else {
             return PathMatch::NotOnTape;
         };
         let ct = &self.tape.all()[ci];

@@ -151,6 +151,11 @@ impl ReplayTape {
         self.index.get(code).map(|i| &self.codes[*i])
     }
 
+    /// The position of `code` in [`all`](Self::all).
+    pub fn index_of(&self, code: &str) -> Option<usize> {
+        self.index.get(code).copied()
+    }
+
     /// Every code's tape, sorted by code.
     pub fn all(&self) -> &[CodeTape] {
         &self.codes
