@@ -198,6 +198,11 @@ impl Live {
                     let last_close =
                         self.minutes.range(..b.ts).next_back().map(|(_, x)| x.close).unwrap_or(self.prev_close);
                     self.minutes.insert(b.ts, Bar { last_close, ..*b });
+                    if self.volume > 0 {
+                        // The day's range includes the extremes the samples missed.
+                        self.high = self.high.max(b.high);
+                        self.low = self.low.min(b.low);
+                    }
                 }
             }
             self.counted_until = until;
@@ -207,6 +212,12 @@ impl Live {
         let cum = self.done_volume + partial.map(|p| p.volume).unwrap_or(0);
         let delta = cum - self.tape_volume;
         let p = price.unwrap_or(self.last);
+        if !in_bar && delta <= 0 {
+            // No bar in progress (a session's close, a replay's clock stopped at the end
+            // of its data): nothing trades; the price is the last close.
+            self.last = p;
+            return None;
+        }
         if delta <= 0 && (p - self.last).abs() <= 1e-9 && !(force && in_bar) {
             return None;
         }
