@@ -212,9 +212,11 @@ impl Live {
         let cum = self.done_volume + partial.map(|p| p.volume).unwrap_or(0);
         let delta = cum - self.tape_volume;
         let p = price.unwrap_or(self.last);
-        if !in_bar && delta <= 0 {
-            // No bar in progress (a session's close, a replay's clock stopped at the end
-            // of its data): nothing trades; the price is the last close.
+        let closed_at = self.minutes.values().next_back().map(|b| b.close);
+        if !in_bar && delta <= 0 && closed_at.is_some_and(|c| (c - p).abs() <= 1e-9) {
+            // No bar in progress and the price is the last bar's close (a session's
+            // close, a replay's clock stopped at the end of its data): that move is the
+            // bar's, not a new trade after it.
             self.last = p;
             return None;
         }
