@@ -188,7 +188,37 @@ impl Live {
         }
         let until = now.floor() as i64;
         if until > self.counted_until {
-            self.done_volume += tape.bars(&self.code, self.counted_until, until).iter().map(|b| b.volume).sum::<i64>();
+            for b in tape.bars(&self.code, self.counted_until, until) {
+                self.done_volume += b.volume;
+                // A minute that passed without a sample (a fast clock, or no ticker) is
+                // the tape's bar as it is, so the live bars have no gaps.
+                if b.day == self.day && !self.minutes.contains_key(&b.ts) {
+                    let last_close =
+                        self.minutes.range(..b.ts).next_back().map(|(_, m)| m.close).unwrap_or(self.prev_close);
+                    if self.volume == 0 {
+                        self.open = b.open;
+                        self.high = b.high;
+                        self.low = b.low;
+                    }
+                    self.high = self.high.max(b.high);
+                    self.low = self.low.min(b.low);
+                    self.volume += b.volume;
+                    self.turnover += b.turnover;
+                    self.tape_volume += b.volume;
+                    self.minutes.insert(b.ts, Bar { last_close, ..b });
+                } else if let Some(m) = self.minutes.get_mut(&b.ts) {
+                    // A minute sampled while it was in progress gets the rest of the
+                    // tape's volume of that minute.
+                    let rest = b.volume - m.volume;
+                    if rest > 0 {
+                        m.volume += rest;
+                        m.turnover += rest as f64 * m.close;
+                        self.volume += rest;
+                        self.turnover += rest as f64 * m.close;
+                        self.tape_volume += rest;
+                    }
+                }
+            }
             self.counted_until = until;
         }
         let partial = tape.partial(&self.code, now).filter(|p| p.day == day);
