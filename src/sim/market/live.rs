@@ -188,18 +188,44 @@ impl Live {
         }
         let until = now.floor() as i64;
         if until > self.counted_until {
-            let done = tape.bars(&self.code, self.counted_until, until);
-            self.done_volume += done.iter().map(|b| b.volume).sum::<i64>();
-            // A bar that is over is the tape's, not what the samples of it saw (a
-            // replay's history shows the recorded bars); one-minute tapes only, whose
-            // bars are the live minutes.
-            if tape.period_secs(&self.code) == Some(60) {
-                for b in done.iter().filter(|b| b.day == day) {
+            // One-minute tapes: their bars are the live minutes.
+            let one_minute = tape.period_secs(&self.code) == Some(60);
+            for b in tape.bars(&self.code, self.counted_until, until) {
+                self.done_volume += b.volume;
+                // A minute that passed without a sample (a fast clock, or no ticker) is
+                // the tape's bar as it is, so the live bars have no gaps.
+                if b.day == self.day && !self.minutes.contains_key(&b.ts) {
                     let last_close =
-                        self.minutes.range(..b.ts).next_back().map(|(_, x)| x.close).unwrap_or(self.prev_close);
-                    self.minutes.insert(b.ts, Bar { last_close, ..*b });
-                    if self.volume > 0 {
-                        // The day's range includes the extremes the samples missed.
+                        self.minutes.range(..b.ts).next_back().map(|(_, m)| m.close).unwrap_or(self.prev_close);
+                    if self.volume == 0 {
+                        self.open = b.open;
+                        self.high = b.high;
+                        self.low = b.low;
+                    }
+                    self.high = self.high.max(b.high);
+                    self.low = self.low.min(b.low);
+                    self.volume += b.volume;
+                    self.turnover += b.turnover;
+                    self.tape_volume += b.volume;
+                    self.minutes.insert(b.ts, Bar { last_close, ..b });
+                } else if let Some(m) = self.minutes.get_mut(&b.ts) {
+                    // A minute sampled while it was in progress gets the rest of the
+                    // tape's volume of that minute.
+                    let rest = b.volume - m.volume;
+                    if rest > 0 {
+                        m.volume += rest;
+                        m.turnover += rest as f64 * m.close;
+                        self.volume += rest;
+                        self.turnover += rest as f64 * m.close;
+                        self.tape_volume += rest;
+                    }
+                    // A finished minute is the tape's bar, not what the samples of it saw
+                    // (a replay's history shows the recorded bars).
+                    if one_minute {
+                        (m.open, m.high, m.low, m.close) = (b.open, b.high, b.low, b.close);
+                        self.volume += b.volume - m.volume;
+                        self.turnover += b.turnover - m.turnover;
+                        (m.volume, m.turnover) = (b.volume, b.turnover);
                         self.high = self.high.max(b.high);
                         self.low = self.low.min(b.low);
                     }
