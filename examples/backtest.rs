@@ -37,7 +37,8 @@ fn in_process(history: PathBuf, speed: f64) -> Result<(SimServer, ftapi::sim::re
     let replay = Replay::load(&[history]).map_err(|e| e.to_string())?;
     let first = replay.tape().first_start().ok_or("empty history")? as f64;
     let clock = replay.clock(Some(ClockSpec::At { start: first, speed }))?;
-    let broker = Arc::new(Broker::with_clock(replay.configure(BrokerConfig::default()), clock).map_err(|e| e.to_string())?);
+    let broker =
+        Arc::new(Broker::with_clock(replay.configure(BrokerConfig::default()), clock).map_err(|e| e.to_string())?);
     replay.attach(&broker);
     let server = SimServer::builder()
         .port(0)

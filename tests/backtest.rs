@@ -95,17 +95,17 @@ fn the_shipped_csv_loads_in_any_row_order_and_bad_rows_name_file_and_line() {
     let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
     rows[41] = rows[41].replacen(",TENCENT,", ",TENCENT,x", 1).replace("2026-12-04 10:11:00", "2026-12-04 10:11");
     std::fs::write(&bad, rows.join("\n")).unwrap();
-    let e = Replay::load(&[bad.clone()]).unwrap_err();
+    let e = Replay::load(std::slice::from_ref(&bad)).unwrap_err();
     assert_eq!((e.file.clone(), e.line), (bad.clone(), 42), "{e}");
     assert!(e.to_string().starts_with(&format!("{}:42: time_key", bad.display())), "{e}");
     rows[41] = text.lines().nth(41).unwrap().to_string();
     rows[77] = rows[77].replace(",0.0,0.0,", ",0.0,0.0,-");
     std::fs::write(&bad, rows.join("\n")).unwrap();
-    let e = Replay::load(&[bad.clone()]).unwrap_err();
+    let e = Replay::load(std::slice::from_ref(&bad)).unwrap_err();
     assert!(e.to_string().starts_with(&format!("{}:78: volume", bad.display())), "{e}");
     // A folder: every *.csv in it.
     std::fs::write(&bad, &text).unwrap();
-    assert_eq!(Replay::load(&[dir.clone()]).unwrap().tape().len(), 1320);
+    assert_eq!(Replay::load(std::slice::from_ref(&dir)).unwrap().tape().len(), 1320);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -343,8 +343,10 @@ fn record_then_replay_gives_the_same_bars_back() {
     .expect("record");
     if n != 1320 {
         let orig = std::fs::read_to_string(data()).unwrap();
-        let keys: std::collections::HashSet<String> =
-            orig.lines().map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",").replace(",TENCENT", "").replace(",BABA-W", "")).collect();
+        let keys: std::collections::HashSet<String> = orig
+            .lines()
+            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",").replace(",TENCENT", "").replace(",BABA-W", ""))
+            .collect();
         for l in std::fs::read_to_string(&out).unwrap().lines().skip(1) {
             let f: Vec<&str> = l.split(',').collect();
             if !keys.contains(&format!("{},{}", f[0], f[2])) {

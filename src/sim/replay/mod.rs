@@ -48,6 +48,9 @@ pub use self::csv::{load, LoadError};
 pub use self::report::Report;
 pub use self::tape::ReplayTape;
 
+/// What [`Replay::start`] runs once when the history ends.
+pub type OnEnd = Box<dyn FnOnce(&ReplayRun) + Send>;
+
 /// A loaded history, ready to be replayed.
 #[derive(Debug, Clone)]
 pub struct Replay {
@@ -165,12 +168,7 @@ impl Replay {
     /// `step` of wall time the broker reads the tape at the clock's now and working
     /// orders are matched against the path. `on_end` runs once, on the driver thread, when the
     /// clock reaches the end of the data.
-    pub fn start(
-        &self,
-        broker: Arc<Broker>,
-        step: Duration,
-        on_end: Option<Box<dyn FnOnce(&ReplayRun) + Send>>,
-    ) -> std::io::Result<ReplayRun> {
+    pub fn start(&self, broker: Arc<Broker>, step: Duration, on_end: Option<OnEnd>) -> std::io::Result<ReplayRun> {
         let clock = broker.clock();
         // The report starts where the clock started (not at this call, a moment later),
         // so that the same replay gives the same report.

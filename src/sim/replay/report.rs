@@ -436,9 +436,9 @@ fn svg_chart(a: &AccountReport) -> String {
     // weekends take no room.
     let x = |i: usize| L + (W - L - 10.0) * i as f64 / (n - 1) as f64;
     let y = |v: f64| 10.0 + (H - 30.0) * (1.0 - (v - lo) / span);
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" role=\"img\" aria-label=\"equity and drawdown\">\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" role=\"img\" aria-label=\"equity and drawdown\">",
         H + DH + 20.0,
         H + DH + 20.0
     );

@@ -231,50 +231,6 @@ impl Tape for ReplayTape {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bar(ts: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
-        Bar {
-            ts,
-            day: ts.div_euclid(86_400),
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            last_close: o,
-            volume: 600,
-            turnover: 0.0,
-        }
-    }
-
-    #[test]
-    fn partial_bars_show_only_the_past() {
-        // 2026-12-01 09:31 and 09:32 HKT.
-        let t0 = 1_796_088_660;
-        let c = CodeTape::new(
-            "HK.00700".into(),
-            None,
-            60,
-            vec![bar(t0, 10.0, 13.0, 9.0, 12.0), bar(t0 + 60, 12.0, 12.5, 11.0, 11.5)],
-        );
-        let tape = ReplayTape::new(vec![c]);
-        assert_eq!(tape.first_start(), Some(t0 - 60));
-        assert_eq!(tape.price_at("HK.00700", (t0 - 61) as f64), None);
-        assert_eq!(tape.price_at("HK.00700", (t0 - 60) as f64), Some(10.0));
-        assert_eq!(tape.price_at("HK.00700", (t0 - 40) as f64), Some(13.0));
-        let p = tape.partial("HK.00700", (t0 - 40) as f64).unwrap();
-        assert_eq!((p.high, p.low, p.close, p.volume), (13.0, 10.0, 13.0, 200));
-        assert!(tape.bars("HK.00700", 0, t0 - 1).is_empty());
-        assert_eq!(tape.bars("HK.00700", 0, t0).len(), 1);
-        assert_eq!(tape.price_at("HK.00700", (t0 + 600) as f64), Some(11.5));
-        let pts = tape.code("HK.00700").unwrap().path_points((t0 - 60) as f64, (t0 + 30) as f64);
-        let prices: Vec<f64> = pts.iter().map(|p| p.1).collect();
-        assert_eq!(prices, vec![10.0, 13.0, 9.0, 12.0, 12.0, 11.0, 11.75]);
-    }
-}
-
 /// A replay's tape in front of another one: the replayed codes come from the
 /// [`ReplayTape`], every other code from `rest` (the seeded tape of the built-in
 /// instruments), so instruments that are not replayed keep working as before.
@@ -331,5 +287,49 @@ impl Tape for LayeredTape {
 
     fn price_at(&self, code: &str, now: f64) -> Option<f64> {
         self.pick(code)?.price_at(code, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(ts: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
+        Bar {
+            ts,
+            day: ts.div_euclid(86_400),
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            last_close: o,
+            volume: 600,
+            turnover: 0.0,
+        }
+    }
+
+    #[test]
+    fn partial_bars_show_only_the_past() {
+        // 2026-12-01 09:31 and 09:32 HKT.
+        let t0 = 1_796_088_660;
+        let c = CodeTape::new(
+            "HK.00700".into(),
+            None,
+            60,
+            vec![bar(t0, 10.0, 13.0, 9.0, 12.0), bar(t0 + 60, 12.0, 12.5, 11.0, 11.5)],
+        );
+        let tape = ReplayTape::new(vec![c]);
+        assert_eq!(tape.first_start(), Some(t0 - 60));
+        assert_eq!(tape.price_at("HK.00700", (t0 - 61) as f64), None);
+        assert_eq!(tape.price_at("HK.00700", (t0 - 60) as f64), Some(10.0));
+        assert_eq!(tape.price_at("HK.00700", (t0 - 40) as f64), Some(13.0));
+        let p = tape.partial("HK.00700", (t0 - 40) as f64).unwrap();
+        assert_eq!((p.high, p.low, p.close, p.volume), (13.0, 10.0, 13.0, 200));
+        assert!(tape.bars("HK.00700", 0, t0 - 1).is_empty());
+        assert_eq!(tape.bars("HK.00700", 0, t0).len(), 1);
+        assert_eq!(tape.price_at("HK.00700", (t0 + 600) as f64), Some(11.5));
+        let pts = tape.code("HK.00700").unwrap().path_points((t0 - 60) as f64, (t0 + 30) as f64);
+        let prices: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        assert_eq!(prices, vec![10.0, 13.0, 9.0, 12.0, 12.0, 11.0, 11.75]);
     }
 }
