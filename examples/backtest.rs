@@ -95,12 +95,9 @@ fn run() -> Result<(), String> {
     let mut last_clock = 0i64;
     let mut still_since = Instant::now();
     let mut last_bar = String::new();
-    loop {
-        // The end: the simulated clock stopped (or the simulator went away).
-        let now = match quote.get_global_state() {
-            Ok(s) => s.time,
-            Err(_) => break,
-        };
+    // The end: the simulated clock stopped (or the simulator went away).
+    while let Ok(state) = quote.get_global_state() {
+        let now = state.time;
         if now != last_clock {
             last_clock = now;
             still_since = Instant::now();
