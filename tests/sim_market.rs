@@ -893,6 +893,15 @@ fn intraday_history_bars_carry_the_previous_bars_close() {
             }
         }
         assert!(day_starts >= 5, "KLType {kl}: the range crosses days");
+    } // Forward- and backward-adjusted daily bars stay continuous across the year's
+      // ex-dividend day.
+    for rehab in [1, 2] {
+        let h =
+            c.ok::<proto::RequestHistoryKL>(&q, history_c2s("HK.00700", 2, rehab, "2025-01-01", "2025-12-31", None));
+        assert!(h.kl_list.len() > 200);
+        for w in h.kl_list.windows(2) {
+            assert_eq!(w[1].last_close_price, w[0].close_price, "rehab {rehab}: {}", w[1].time);
+        }
     }
 }
 

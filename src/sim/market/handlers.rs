@@ -369,6 +369,29 @@ fn kline(e: &Entry, b: &Bar, rehab: i32, intraday: bool, flag: i64) -> qc::KLine
     }
 }
 
+/// The K-lines of consecutive `bars`: each bar's last close is the adjusted close of the
+/// bar before it (so adjusted series stay continuous across ex-dividend days).
+fn klines(e: &Entry, bars: &[Bar], rehab: i32, intraday: bool, flag: i64) -> Vec<qc::KLine> {
+    let mut prev_close: Option<f64> = None;
+    bars.iter()
+        .map(|b| {
+            let mut k = kline(e, b, rehab, intraday, flag);
+            let (a, off) = e.history.adjustment(b.day, rehab);
+            let close = round9(b.close * a + off);
+            if let Some(pc) = prev_close {
+                if want(flag, 16) {
+                    k.last_close_price = Some(pc);
+                }
+                if want(flag, 512) {
+                    k.change_rate = Some(if pc != 0.0 { round9((close - pc) / pc * 100.0) } else { 0.0 });
+                }
+            }
+            prev_close = Some(close);
+            k
+        })
+        .collect()
+}
+
 fn time_share(e: &Entry, b: &Bar, cum_volume: i64, cum_turnover: f64) -> qc::TimeShare {
     let cal = &e.live.cal;
     qc::TimeShare {
@@ -829,7 +852,7 @@ fn get_kl(
     let e = subscribed(st, src, conn, &c.security, sub_of_kl_type(c.kl_type).unwrap_or(0))?;
     let n = c.req_num.clamp(0, 1000) as usize;
     let intraday = kl_minutes(c.kl_type).is_some();
-    let kl_list = latest_bars(e, c.kl_type, n).iter().map(|b| kline(e, b, c.rehab_type, intraday, 0)).collect();
+    let kl_list = klines(e, &latest_bars(e, c.kl_type, n), c.rehab_type, intraday, 0);
     Ok((qot_get_kl::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), kl_list }, Vec::new()))
 }
 
@@ -945,7 +968,7 @@ fn request_history_kl(
         if bars.len() > page { bars.pop().map(|b| encode_key(c.kl_type, c.rehab_type, b.ts)) } else { None };
     let flag = c.need_kl_fields_flag.unwrap_or(0);
     let intraday = kl_minutes(c.kl_type).is_some();
-    let kl_list = bars.iter().map(|b| kline(e, b, c.rehab_type, intraday, flag)).collect();
+    let kl_list = klines(e, &bars, c.rehab_type, intraday, flag);
     let s2c = hkl::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), kl_list, next_req_key };
     Ok((s2c, Vec::new()))
 }
