@@ -213,7 +213,7 @@ fn sim_binary(opts: &Opts) -> Result<PathBuf, String> {
 
 fn spawn_sim(bin: &Path, args: &[String]) -> Result<SimProc, String> {
     let mut child = Command::new(bin)
-        .args(["--port", "0", "--no-rate-limits"])
+        .args(["--port", "0", "--no-rate-limits", "--tick-ms", "0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

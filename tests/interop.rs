@@ -167,7 +167,7 @@ impl Sim {
     fn start(dir: &TempDir, extra_args: &[&str]) -> Sim {
         let log = dir.path().join("opend-sim.stderr");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
-        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose"])
+        cmd.args(["--ip", "127.0.0.1", "--port", "0", "--verbose", "--tick-ms", "0"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -376,4 +376,74 @@ fn opend_rules_plain() {
 fn opend_rules_aes_cbc() {
     let python = python();
     run_against_sim_with(&python, "rules.py", Mode::Cbc, &["--clock", "open"], &[]);
+}
+
+/// Backtesting (issue 20): the official SDK runs a small bot unchanged against
+/// `opend-sim --history` replaying two days of one-minute bars at x1200; the simulator
+/// prints `history ended at <instant>`, writes the report and exits 0.
+#[test]
+#[ignore = "needs futu-api: see tests/interop/README.md"]
+fn backtest_replay() {
+    let python = python();
+    let dir = TempDir::new("backtest");
+    let report = dir.path().join("out.html");
+    let history = repo_root().join("tests").join("data").join("history_2d.csv");
+    let log = dir.path().join("opend-sim.stderr");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opend-sim"));
+    cmd.args(["--ip", "127.0.0.1", "--port", "0", "--history"])
+        .arg(&history)
+        .args(["--clock", "2026-12-04T09:30:00+08:00x1200", "--report"])
+        .arg(&report)
+        .arg("--exit-at-end")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(File::create(&log).expect("create simulator log"));
+    let started = Instant::now();
+    let mut child = KillOnDrop(cmd.spawn().expect("start opend-sim"));
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(SIM_START_TIMEOUT).expect("the listening line");
+    let port = first.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).expect("a port");
+
+    let mut py = Command::new(python);
+    py.arg(script("backtest.py"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--timeout", &SCRIPT_WATCHDOG_SECS.to_string(), "--bot-secs", "12"])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(dir.path());
+    let out = run_bounded(py, &dir, "script", SCRIPT_TIMEOUT).expect("run backtest.py");
+    assert!(
+        out.status.success(),
+        "backtest.py failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- opend-sim ---\n{}",
+        out.status,
+        out.stdout,
+        out.stderr,
+        read_lossy(&log)
+    );
+    println!("--- backtest.py ---\n{}", out.stdout);
+
+    // The replay ends on its own: two trading days at x1200 take about 33 s.
+    let ended = rx.recv_timeout(Duration::from_secs(90)).expect("the end-of-history line");
+    assert_eq!(ended, "history ended at 2026-12-07T16:00:00+08:00");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait for opend-sim") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "opend-sim did not exit after the history ended");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "opend-sim exited with {status}");
+    println!("replay took {:?} of wall time", started.elapsed());
+    let page = std::fs::read_to_string(&report).expect("the report");
+    assert!(page.contains("<svg") && page.contains("Replay report"), "{}", &page[..page.len().min(500)]);
 }

@@ -60,7 +60,7 @@ fn start_sim() -> (Guard, u16) {
 /// [`start_sim`] with more `opend-sim` arguments.
 fn start_sim_with(extra: &[&str]) -> (Guard, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opend-sim"))
-        .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--clock", "open"])
+        .args(["--port", "0", "--ws-port", "0", "--ws-key", KEY, "--clock", "open", "--tick-ms", "0"])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -313,7 +313,9 @@ mod against_the_simulator {
     }
 
     fn sim_market() -> (SimServer, Arc<MarketData>) {
-        let broker = Arc::new(Broker::with_default_accounts());
+        // The market data follows the market clock: pin it in session, at any hour.
+        let config = ftapi::sim::accounts::BrokerConfig::default().with_clock(ftapi::sim::calendar::ClockSpec::Open);
+        let broker = Arc::new(Broker::new(config).expect("broker"));
         let cfg = QuoteConfig { unsub_min: Duration::from_millis(200), ..QuoteConfig::default() };
         let market = Arc::new(MarketData::with_broker(broker.clone(), cfg).expect("market data"));
         let sim = SimServer::builder()

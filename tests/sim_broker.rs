@@ -638,20 +638,22 @@ fn limit_orders_rest_then_fill_in_chunks() {
 
 #[test]
 fn ticks_move_prices_deterministically_and_match() {
-    let a = broker();
-    let b = broker();
-    for _ in 0..50 {
-        a.tick();
-        b.tick();
-    }
-    assert_eq!(a.price("HK.00700"), b.price("HK.00700"));
-    assert_eq!(a.price("US.ESmain"), b.price("US.ESmain"));
-    assert_ne!(a.price("HK.00700"), Some(380.0), "fifty steps moved the price");
-    let other_seed = Broker::new(BrokerConfig::relaxed().with_seed(99)).unwrap();
-    for _ in 0..50 {
-        other_seed.tick();
-    }
-    assert_ne!(other_seed.price("US.TSLA"), a.price("US.TSLA"));
+    // Ticks read the seeded tape at the market clock's now: the same seed is the same
+    // tape, and an accelerated clock (an hour per second, in HK's morning session)
+    // moves the price between ticks.
+    let at: ftapi::sim::calendar::ClockSpec = "2026-12-01T10:00:00+08:00x3600".parse().unwrap();
+    let a = Broker::new(BrokerConfig::relaxed().with_rate_limits(false).with_clock(at)).unwrap();
+    let b = Broker::new(BrokerConfig::relaxed().with_rate_limits(false).with_clock(at)).unwrap();
+    let t = ftapi::sim::calendar::parse_rfc3339("2026-12-01T10:30:00+08:00").unwrap();
+    let (ta, tb) = (a.tape().unwrap(), b.tape().unwrap());
+    assert_eq!(ta.price_at("HK.00700", t), tb.price_at("HK.00700", t));
+    assert_eq!(ta.bars("US.ESmain", 0, t as i64).len(), tb.bars("US.ESmain", 0, t as i64).len());
+    assert_eq!(a.price("HK.00700"), Some(380.0), "the start price is the price at the start");
+    std::thread::sleep(Duration::from_millis(300));
+    a.tick();
+    assert_ne!(a.price("HK.00700"), Some(380.0), "five minutes of market moved the price");
+    let other_seed = Broker::new(BrokerConfig::relaxed().with_seed(99).with_clock(at)).unwrap();
+    assert_ne!(other_seed.tape().unwrap().price_at("HK.00700", t), ta.price_at("HK.00700", t));
 
     // A marketable sell far below the market fills one chunk at once, more on each tick.
     let mut c = Client::new(1);
@@ -669,7 +671,9 @@ fn ticks_move_prices_deterministically_and_match() {
 
 #[test]
 fn background_ticker_runs_and_stops_on_drop() {
-    let b = Broker::new(BrokerConfig::relaxed().with_tick_interval_ms(2)).unwrap();
+    // Prices follow the market clock: ten simulated minutes a second, in the US session.
+    let clock = "2026-12-01T10:00:00-05:00x600".parse().unwrap();
+    let b = Broker::new(BrokerConfig::relaxed().with_tick_interval_ms(2).with_clock(clock)).unwrap();
     let start = b.price("US.ESmain");
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.price("US.ESmain") == start {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ftapi::pb::{self, proto, qot_common as qc, Protocol, RequestEnvelope, ResponseEnvelope};
+use ftapi::sim::calendar::ClockSpec;
 use ftapi::sim::market::{MarketData, QuoteConfig};
 use ftapi::sim::{Broker, ConnInfo, PushSink, QuoteHandler, SimServer, TradeHandler};
 use prost::Message;
@@ -107,7 +108,8 @@ fn sub_c2s(codes: &[&str], types: &[i32], sub: bool, push: bool) -> pb::qot_sub:
 }
 
 fn cfg() -> QuoteConfig {
-    QuoteConfig { seed: 7, unsub_min: Duration::ZERO, ..QuoteConfig::default() }
+    // In session at any hour (the market data follows the market clock).
+    QuoteConfig { seed: 7, unsub_min: Duration::ZERO, clock: ClockSpec::Open, ..QuoteConfig::default() }
 }
 
 fn market(cfg: QuoteConfig) -> MarketData {
@@ -311,7 +313,7 @@ fn quote_book_tickers_rt_and_broker_queue() {
     let b = &b.basic_qot_list[0];
     assert_eq!(b.cur_price, last);
     assert!(b.low_price <= last && last <= b.high_price && b.volume > 0);
-    assert_eq!(b.last_close_price, 380.0, "the previous close is the instrument's start price");
+    assert!((b.last_close_price / 380.0 - 1.0).abs() < 0.1, "the previous close is near the start price");
 
     let book = c.ok::<proto::GetOrderBook>(
         &q,
@@ -329,7 +331,8 @@ fn quote_book_tickers_rt_and_broker_queue() {
         pb::qot_get_ticker::C2s { security: sec("HK.00700"), max_ret_num: 3, header: None },
     );
     let seqs: Vec<i64> = t.ticker_list.iter().map(|t| t.sequence).collect();
-    assert_eq!(seqs, [3, 4, 5], "the latest three of five trades, oldest first");
+    assert_eq!(seqs.len(), 3);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the latest three trades, oldest first: {seqs:?}");
     assert_eq!(t.ticker_list[2].price, last);
 
     let rt = c.ok::<proto::GetRT>(&q, pb::qot_get_rt::C2s { security: sec("HK.00700"), header: None });
@@ -381,7 +384,9 @@ fn current_k_lines_of_every_type() {
 
 #[test]
 fn history_k_lines_of_every_type_page_by_next_req_key() {
-    let q = market(cfg());
+    // A clock that hardly moves: the live day's bars stay the same between the pages.
+    let frozen = ClockSpec::At { start: ftapi::sim::calendar::wall_secs(), speed: 1e-9 };
+    let q = market(QuoteConfig { clock: frozen, ..cfg() });
     let c = Conn::new(1);
     for (kl, _) in KL_TYPES {
         let (begin, end) = match kl {
@@ -442,14 +447,22 @@ fn history_fields_flag_limits_the_fields() {
 
 #[test]
 fn history_is_deterministic_from_the_seed() {
+    // The seeded tape is a function of the seed, the instrument and the start instant.
+    let at = |seed: u64| {
+        let clock = ClockSpec::At { start: instant("2026-11-30T14:00:00+08:00"), speed: 1e-9 };
+        market(QuoteConfig { clock, seed, ..cfg() })
+    };
     let req = history_c2s("US.AAPL", 2, 0, "2025-01-01", "2025-12-31", None);
-    let a = Conn::new(1).ok::<proto::RequestHistoryKL>(&market(cfg()), req.clone());
-    let b = Conn::new(1).ok::<proto::RequestHistoryKL>(&market(cfg()), req.clone());
+    let a = Conn::new(1).ok::<proto::RequestHistoryKL>(&at(7), req.clone());
+    let b = Conn::new(1).ok::<proto::RequestHistoryKL>(&at(7), req.clone());
     assert_eq!(a, b);
-    let other = Conn::new(1).ok::<proto::RequestHistoryKL>(&market(QuoteConfig { seed: 8, ..cfg() }), req);
+    let other = Conn::new(1).ok::<proto::RequestHistoryKL>(&at(8), req);
     assert_eq!(a.kl_list.len(), other.kl_list.len());
     assert_ne!(a.kl_list, other.kl_list, "another seed, another history");
-    // The live trades are deterministic too: same seed, same steps, same tickers.
+    // The live trades are deterministic too: same seed, same clock, same steps, same
+    // tickers.
+    let frozen = ClockSpec::At { start: instant("2026-11-30T14:00:00+08:00"), speed: 1e-9 };
+    let frozen = || market(QuoteConfig { clock: frozen, ..cfg() });
     let tickers = |m: &MarketData| {
         let c = Conn::new(1);
         assert_eq!(c.sub(m, &["HK.00700"], &[TICKER], false).ret_type, 0);
@@ -462,7 +475,7 @@ fn history_is_deterministic_from_the_seed() {
         );
         t.ticker_list.iter().map(|t| (t.sequence, t.price, t.volume, t.dir)).collect::<Vec<_>>()
     };
-    assert_eq!(tickers(&market(cfg())), tickers(&market(cfg())));
+    assert_eq!(tickers(&frozen()), tickers(&frozen()));
 }
 
 #[test]
@@ -610,7 +623,7 @@ fn pushes_for_every_sub_type() {
             }
             3011 => {
                 let p = pb::qot_update_ticker::Response::decode(body.as_slice()).unwrap().s2c.unwrap();
-                assert_eq!((p.ticker_list[0].sequence, p.ticker_list[0].price), (2, last));
+                assert_eq!(p.ticker_list[0].price, last);
             }
             3013 => {
                 let p = pb::qot_update_order_book::Response::decode(body.as_slice()).unwrap().s2c.unwrap();
@@ -798,4 +811,271 @@ fn protocol_only_server_has_no_market_data_unless_given() {
     connect(&api, &rx, &sim, Mode::Plain);
     api.call::<proto::Sub>(sub_c2s(&["US.AAPL"], &[BASIC], true, false)).unwrap();
     assert_eq!(q.used_quota(), 1);
+}
+
+// ------------------------------------------------------------------------------------
+// One model of market data (issue 19, "Data that is wrong today"), on pinned clocks
+// ------------------------------------------------------------------------------------
+
+/// A broker on the market clock `clock` (an `opend-sim --clock` spec) and the market
+/// data over it.
+fn market_at(clock: &str) -> (Arc<Broker>, MarketData) {
+    let spec: ClockSpec = clock.parse().expect("clock spec");
+    let config = ftapi::sim::accounts::BrokerConfig::default().with_clock(spec);
+    let broker = Arc::new(Broker::new(config).expect("broker"));
+    let q = MarketData::with_broker(broker.clone(), cfg()).expect("market data");
+    (broker, q)
+}
+
+fn instant(s: &str) -> f64 {
+    ftapi::sim::calendar::parse_rfc3339(s).expect("instant")
+}
+
+#[test]
+fn order_book_levels_have_volume_and_fitting_order_counts() {
+    let q = market(cfg());
+    let c = Conn::new(1);
+    let codes = ["HK.00700", "HK.00005", "US.AAPL", "HK.HSImain", "SH.600519"];
+    assert_eq!(c.sub(&q, &codes, &[ORDER_BOOK], true).ret_type, 0);
+    let check = |levels: &[qc::OrderBook], lot: i64, what: &str| {
+        assert_eq!(levels.len(), 10, "{what}");
+        for l in levels {
+            assert!(l.volume > 0, "{what}: {l:?}");
+            assert!(l.oreder_count >= 1, "{what}: {l:?}");
+            assert!(i64::from(l.oreder_count) * lot <= l.volume, "{what}: every order at least a lot: {l:?}");
+        }
+    };
+    for _ in 0..40 {
+        q.step();
+        for code in codes {
+            let lot = if code == "HK.00005" {
+                400
+            } else if code.starts_with("US") || code.contains("main") {
+                1
+            } else {
+                100
+            };
+            let b = c.ok::<proto::GetOrderBook>(
+                &q,
+                pb::qot_get_order_book::C2s { security: sec(code), num: 10, ..Default::default() },
+            );
+            check(&b.order_book_bid_list, lot, code);
+            check(&b.order_book_ask_list, lot, code);
+        }
+    }
+    // The pushes carry the same books.
+    let pushes = c.take();
+    let books: Vec<_> = pushes.iter().filter(|p| p.0 == 3013).collect();
+    assert!(!books.is_empty());
+    for (_, body) in books {
+        let p = pb::qot_update_order_book::Response::decode(body.as_slice()).unwrap().s2c.unwrap();
+        for l in p.order_book_bid_list.iter().chain(&p.order_book_ask_list) {
+            assert!(l.volume > 0 && l.oreder_count >= 1, "{l:?}");
+        }
+    }
+}
+
+#[test]
+fn intraday_history_bars_carry_the_previous_bars_close() {
+    let q = market(cfg());
+    let c = Conn::new(1);
+    let (begin, end) = last_days(12);
+    for kl in [1, 6, 7, 8, 9, 13, 15] {
+        let h = c.ok::<proto::RequestHistoryKL>(&q, history_c2s("HK.00700", kl, 0, &begin, &end, Some(100_000)));
+        assert!(h.kl_list.len() > 10, "KLType {kl}");
+        let mut day_starts = 0;
+        for w in h.kl_list.windows(2) {
+            assert_eq!(w[1].last_close_price, w[0].close_price, "KLType {kl}: {} after {}", w[1].time, w[0].time);
+            if w[0].time[..10] != w[1].time[..10] {
+                day_starts += 1;
+            }
+        }
+        assert!(day_starts >= 5, "KLType {kl}: the range crosses days");
+    } // Forward- and backward-adjusted daily bars stay continuous across the year's
+      // ex-dividend day.
+    for rehab in [1, 2] {
+        let h =
+            c.ok::<proto::RequestHistoryKL>(&q, history_c2s("HK.00700", 2, rehab, "2025-01-01", "2025-12-31", None));
+        assert!(h.kl_list.len() > 200);
+        for w in h.kl_list.windows(2) {
+            assert_eq!(w[1].last_close_price, w[0].close_price, "rehab {rehab}: {}", w[1].time);
+        }
+    }
+}
+
+#[test]
+fn live_and_historical_volume_come_from_one_model() {
+    // A minute of market per wall second, in HK's afternoon session.
+    let (broker, q) = market_at("2026-11-30T14:00:00+08:00x60");
+    let tape = broker.tape().expect("the broker reads a tape");
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(250));
+        q.step();
+    }
+    let (day, _, live_volume, _) = q.live_day("HK.00700").unwrap();
+    let now = broker.clock().now();
+    let midnight = instant("2026-11-30T00:00:00+08:00");
+    assert_eq!(day, (midnight as i64 + 8 * 3600).div_euclid(86_400), "the live day is the clock's day");
+    let bars = tape.bars("HK.00700", midnight as i64, now as i64);
+    let tape_volume: i64 = bars.iter().map(|b| b.volume).sum();
+    let biggest = bars.iter().map(|b| b.volume).max().unwrap();
+    assert!(
+        (live_volume - tape_volume).abs() <= 2 * biggest,
+        "live volume {live_volume} vs the tape's {tape_volume} (one bar: {biggest})"
+    );
+    // The daily bars are the same model: the previous day's volume per minute is of the
+    // same order as today's.
+    let prev = tape.daily("HK.00700", day - 10, day - 1).pop().unwrap();
+    let per_minute_hist = prev.volume as f64 / 330.0;
+    let per_minute_live = live_volume as f64 / bars.len() as f64;
+    let ratio = per_minute_live / per_minute_hist;
+    assert!((0.3..3.0).contains(&ratio), "live {per_minute_live}/min vs history {per_minute_hist}/min");
+}
+
+#[test]
+fn static_info_and_snapshots_are_complete_and_consistent() {
+    let (_broker, q) = market_at("2026-11-30T14:00:00+08:00x1");
+    let c = Conn::new(1);
+    let codes = ["HK.00700", "US.AAPL", "HK.HSImain", "US.AAPL271217C200000", "US.AAPL271217P180000"];
+    let info = c.ok::<proto::GetStaticInfo>(
+        &q,
+        pb::qot_get_static_info::C2s { security_list: codes.iter().map(|s| sec(s)).collect(), ..Default::default() },
+    );
+    let list = &info.static_info_list;
+    assert_eq!(list[0].basic.list_time, "2004-06-16");
+    assert_eq!(list[1].basic.list_time, "1980-12-12");
+    let fut = list[2].future_ex_data.as_ref().expect("futureExData");
+    assert!(fut.is_main_contract && !fut.last_trade_time.is_empty());
+    let opt = list[3].option_ex_data.as_ref().expect("optionExData");
+    assert_eq!((opt.r#type, opt.strike_price, opt.strike_time.as_str()), (1, 200.0, "2027-12-17"));
+    assert_eq!(opt.owner.code, "AAPL");
+    assert_eq!(list[4].option_ex_data.as_ref().unwrap().r#type, 2);
+
+    let snap = c.ok::<proto::GetSecuritySnapshot>(
+        &q,
+        pb::qot_get_security_snapshot::C2s { security_list: codes.iter().map(|s| sec(s)).collect(), header: None },
+    );
+    let s = &snap.snapshot_list;
+    let eq = s[0].equity_ex_data.as_ref().expect("equityExData");
+    assert!(eq.issued_shares > 0 && eq.pe_rate > 0.0 && eq.issued_market_val > 0.0);
+    assert!((eq.issued_market_val - eq.issued_shares as f64 * s[0].basic.cur_price).abs() < 1.0);
+    let fx = s[2].future_ex_data.as_ref().expect("futureExData");
+    assert!(fx.is_main_contract && fx.position > 0);
+    assert_eq!(fx.last_settle_price, s[2].basic.last_close_price);
+    let ox = s[3].option_ex_data.as_ref().expect("optionExData");
+    assert_eq!((ox.contract_size, ox.strike_price, ox.owner.code.as_str()), (100, 200.0, "AAPL"));
+    // The 52-week range: the year's daily bars and today.
+    for (n, code) in codes.iter().enumerate().take(3) {
+        let b = &s[n].basic;
+        let (hi, lo) = (b.highest52_weeks_price.unwrap(), b.lowest52_weeks_price.unwrap());
+        assert!(lo > 0.0 && lo <= b.low_price && b.high_price <= hi, "{code}: {lo} {hi} {b:?}");
+        let h = c.ok::<proto::RequestHistoryKL>(&q, history_c2s(code, 2, 0, "2025-12-01", "2026-11-30", Some(1000)));
+        let max = h.kl_list.iter().map(|k| k.high_price.unwrap()).fold(0.0, f64::max);
+        assert!((max - hi).abs() < 1e-6 || hi == b.high_price, "{code}: 52-week high {hi} vs the daily bars' {max}");
+    }
+}
+
+#[test]
+fn no_history_reply_reaches_past_the_simulated_now() {
+    let (broker, q) = market_at("2026-11-03T09:30:00+08:00x1200");
+    let c = Conn::new(1);
+    std::thread::sleep(Duration::from_millis(1400)); // ~28 minutes of market
+    for (kl, code) in [(1, "HK.00700"), (6, "HK.00700"), (1, "US.AAPL"), (2, "HK.00700"), (2, "US.AAPL")] {
+        let h = c.ok::<proto::RequestHistoryKL>(&q, history_c2s(code, kl, 0, "2026-10-26", "2026-11-10", Some(5000)));
+        let now = broker.clock().now();
+        assert!(!h.kl_list.is_empty());
+        for b in &h.kl_list {
+            let ts = b.timestamp.unwrap();
+            // Intraday bars are labelled by their end: the bar in progress ends within a
+            // bar of now; daily bars by the day's midnight.
+            let bound = if kl == 2 { now } else { now + 60.0 * 5.0 };
+            assert!(ts <= bound, "KLType {kl} {code}: bar {} after now", b.time);
+        }
+        if kl == 2 {
+            let last = h.kl_list.last().unwrap();
+            let day = if code == "HK.00700" { "2026-11-03" } else { "2026-11-02" };
+            assert!(last.time.starts_with(day), "{code}: the daily series ends today: {}", last.time);
+        }
+    }
+    let (cur_day, _, _, _) = q.live_day("HK.00700").unwrap();
+    assert_eq!(cur_day, (instant("2026-11-03T00:00:00Z") / 86_400.0) as i64);
+}
+
+#[test]
+fn the_live_day_is_the_history_current_day() {
+    for clock in ["2026-11-30T14:00:00+08:00x1", "open"] {
+        let (_broker, q) = market_at(clock);
+        let c = Conn::new(1);
+        assert_eq!(c.sub(&q, &["HK.00700"], &[BASIC, KL_1MIN, KL_DAY], true).ret_type, 0);
+        let pushes = c.take();
+        let kl_push = pushes
+            .iter()
+            .filter(|p| p.0 == 3007)
+            .map(|p| pb::qot_update_kl::Response::decode(p.1.as_slice()).unwrap().s2c.unwrap())
+            .find(|k| k.kl_type == 1)
+            .expect("a K_1M first push");
+        let quote = c.ok::<proto::GetBasicQot>(
+            &q,
+            pb::qot_get_basic_qot::C2s { security_list: vec![sec("HK.00700")], header: None },
+        );
+        let quote_day = quote.basic_qot_list[0].update_time[..10].to_string();
+        let cur = |kl: i32| {
+            c.ok::<proto::GetKL>(
+                &q,
+                pb::qot_get_kl::C2s { rehab_type: 0, kl_type: kl, security: sec("HK.00700"), req_num: 3, header: None },
+            )
+            .kl_list
+        };
+        let minute = cur(1);
+        let daily = cur(2);
+        assert_eq!(kl_push.kl_list[0].time[..10], quote_day, "{clock}: first K_1M push");
+        assert_eq!(minute.last().unwrap().time[..10], quote_day, "{clock}: get_cur_kline K_1M");
+        assert_eq!(daily.last().unwrap().time[..10], quote_day, "{clock}: the daily series' last bar");
+        assert_eq!(daily.last().unwrap().volume, Some(quote.basic_qot_list[0].volume), "{clock}: today's volume");
+        assert_eq!(daily.last().unwrap().last_close_price, Some(quote.basic_qot_list[0].last_close_price));
+        if clock != "open" {
+            assert_eq!(quote_day, "2026-11-30");
+            let st = c.ok::<proto::GetMarketState>(
+                &q,
+                pb::qot_get_market_state::C2s { security_list: vec![sec("HK.00700")], header: None },
+            );
+            assert_eq!(st.market_info_list[0].market_state, 5, "afternoon");
+        }
+    }
+}
+
+#[test]
+fn public_holidays_are_closed_in_the_calendar_history_and_market_state() {
+    let (_broker, q) = market_at("2025-12-25T10:00:00+08:00x1");
+    let c = Conn::new(1);
+    for (market, code) in [(1, "HK.00700"), (2, "US.AAPL")] {
+        let days = c.ok::<proto::RequestTradeDate>(
+            &q,
+            pb::qot_request_trade_date::C2s {
+                market,
+                begin_time: "2025-12-20".into(),
+                end_time: "2026-01-05".into(),
+                ..Default::default()
+            },
+        );
+        let list: Vec<&str> = days.trade_date_list.iter().map(|d| d.time.as_str()).collect();
+        assert!(!list.contains(&"2025-12-25") && !list.contains(&"2026-01-01"), "{code}: {list:?}");
+        assert!(list.contains(&"2025-12-24"), "{code}: {list:?}");
+        let h = c.ok::<proto::RequestHistoryKL>(&q, history_c2s(code, 2, 0, "2025-01-01", "2025-12-31", Some(1000)));
+        assert!(h.kl_list.iter().all(|b| !b.time.starts_with("2025-12-25")), "{code}: no bar on Christmas");
+        assert!(h.kl_list.iter().all(|b| !b.time.starts_with("2025-01-01")), "{code}: none on New Year");
+    }
+    let st = c.ok::<proto::GetMarketState>(
+        &q,
+        pb::qot_get_market_state::C2s { security_list: vec![sec("HK.00700"), sec("SH.600519")], header: None },
+    );
+    assert_eq!(st.market_info_list[0].market_state, 6, "HK is closed on Christmas");
+    assert_eq!(st.market_info_list[1].market_state, 3, "Shanghai trades on Christmas (morning)");
+}
+
+#[test]
+fn the_binary_moves_its_market_by_default() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opend-sim")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("default 500"), "--help states the default tick: {help}");
 }

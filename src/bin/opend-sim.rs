@@ -36,9 +36,11 @@ OPTIONS:
                       simulated broker: accounts, cash, positions, trade password,
                       ticker. Without it the broker's default accounts are used.
     --password PWD    Trade password the broker accepts (default 123456, or the file's).
-    --tick-ms MS      Move prices every MS milliseconds (default: prices only move when
-                      the accounts file sets a ticker; 0 = never). The market data
-                      samples them as often and pushes every subscribed type.
+    --tick-ms MS      Move prices every MS milliseconds (default 500, or the accounts
+                      file's ticker; 0 = a still market, for tests that need fixed
+                      prices). Prices follow the market's model at the market clock's
+                      time; the market data samples them as often and pushes every
+                      subscribed type.
     --sub-quota N     Market data: subscription quota, (security, SubType) pairs over
                       all connections (default 1000).
     --history-kl-quota N
@@ -72,13 +74,24 @@ OPTIONS:
     --max-connections N
                       Serve at most N connections at once, both ports together
                       (default 128, OpenD's limit); more are closed at once.
+    --history PATH    Backtesting: replay recorded bars (a CSV file in the columns of the
+                      Python SDK's request_history_kline, or a folder of *.csv; may be
+                      repeated). The codes become instruments, the clock starts at the
+                      first bar's session open (or at --clock <instant>[xN]) and skips
+                      closed time, prices follow the bars and orders fill against them
+                      (docs/backtesting.md). After the last bar it prints
+                      `history ended at <instant>` and keeps serving.
+    --report FILE     With --history: write the replay's HTML report to FILE at the end
+                      of the history, at exit and on SIGINT/SIGTERM.
+    --exit-at-end     With --history: exit 0 when the history ends (after the report).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
 OUTPUT:
     The first line on stdout is exactly `listening on <ip>:<port>`; with --ws-port the
     second is exactly `websocket on <ip>:<port>`. The simulator then runs until it is
-    killed.
+    killed. With --history, when the clock passes the last bar it prints exactly
+    `history ended at <instant>` (RFC 3339, e.g. 2026-12-07T16:00:00+08:00).
 ";
 
 /// Parsed command line.
@@ -107,6 +120,9 @@ struct Args {
     no_quotes: bool,
     push_flood: Option<usize>,
     max_connections: Option<usize>,
+    history: Vec<PathBuf>,
+    report: Option<PathBuf>,
+    exit_at_end: bool,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -135,6 +151,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         no_quotes: false,
         push_flood: None,
         max_connections: None,
+        history: Vec::new(),
+        report: None,
+        exit_at_end: false,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -193,17 +212,26 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--max-connections" => {
                 a.max_connections = Some(value()?.parse().map_err(|e| format!("--max-connections: {e}"))?)
             }
+            "--history" => a.history.push(PathBuf::from(value()?)),
+            "--report" => a.report = Some(PathBuf::from(value()?)),
+            "--exit-at-end" => a.exit_at_end = true,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
     if a.ws_port.is_none() && (a.ws_key.is_some() || a.ws_cert.is_some() || a.ws_private_key.is_some()) {
         return Err("--ws-key, --ws-cert and --ws-private-key need --ws-port".into());
     }
+    if a.history.is_empty() && (a.report.is_some() || a.exit_at_end) {
+        return Err("--report and --exit-at-end need --history".into());
+    }
     if a.ws_cert.is_some() != a.ws_private_key.is_some() {
         return Err("--ws-cert and --ws-private-key go together".into());
     }
     Ok(Some(a))
 }
+
+/// The binary's default `--tick-ms`.
+const DEFAULT_TICK_MS: u64 = 500;
 
 /// A minimal stderr logger for `--verbose`.
 struct StderrLogger;
@@ -235,7 +263,10 @@ static LOGGER: StderrLogger = StderrLogger;
 /// Builds the trade handler behind every `Trd_*` request: the simulated broker, with
 /// the accounts of `--accounts FILE` or its default accounts; and the settings of the
 /// market data served over its prices.
-fn build_trade_handler(args: &Args) -> Result<Option<(Arc<Broker>, QuoteConfig)>, String> {
+fn build_trade_handler(
+    args: &Args,
+    replay: Option<&ftapi::sim::replay::Replay>,
+) -> Result<Option<(Arc<Broker>, QuoteConfig)>, String> {
     let mut config = match &args.accounts {
         Some(path) => BrokerConfig::from_json_file(path).map_err(|e| format!("--accounts: {e}"))?,
         None => BrokerConfig::default(),
@@ -243,8 +274,11 @@ fn build_trade_handler(args: &Args) -> Result<Option<(Arc<Broker>, QuoteConfig)>
     if let Some(pwd) = &args.password {
         config = config.with_trade_password(pwd.clone());
     }
-    if let Some(ms) = args.tick_ms {
-        config = config.with_tick_interval_ms(ms);
+    match args.tick_ms {
+        Some(ms) => config = config.with_tick_interval_ms(ms),
+        // The market moves by default (a still market looks like broken pushes).
+        None if config.tick_interval_ms == 0 => config = config.with_tick_interval_ms(DEFAULT_TICK_MS),
+        None => {}
     }
     if args.no_rate_limits {
         config = config.with_rate_limits(false);
@@ -268,11 +302,29 @@ fn build_trade_handler(args: &Args) -> Result<Option<(Arc<Broker>, QuoteConfig)>
     if let Some(s) = args.unsub_secs {
         quote.unsub_min = std::time::Duration::from_secs_f64(s);
     }
+    if let Some(r) = replay {
+        // A replay: the codes become instruments, on the replay's clock; quotes and
+        // pushes follow the replayed price every 100 ms unless --tick-ms says otherwise.
+        config = r.configure(config);
+        if args.tick_ms.is_none() {
+            quote.tick_ms = 100;
+        }
+        let clock = r.clock(args.clock)?;
+        let broker = Broker::with_clock(config, clock).map_err(|e| format!("--accounts: {e}"))?;
+        r.attach(&broker);
+        return Ok(Some((Arc::new(broker), quote)));
+    }
     let broker = Broker::new(config).map_err(|e| format!("--accounts: {e}"))?;
     Ok(Some((Arc::new(broker), quote)))
 }
 
 fn run(args: Args) -> Result<(), String> {
+    // --history is loaded completely before anything listens.
+    let replay = if args.history.is_empty() {
+        None
+    } else {
+        Some(ftapi::sim::replay::Replay::load(&args.history).map_err(|e| format!("--history: {e}"))?)
+    };
     let mut b = SimServer::builder().ip(args.ip).port(args.port).aes_mode(args.aes).keepalive_interval(args.keepalive);
     if let Some(id) = args.user_id {
         b = b.login_user_id(id);
@@ -288,7 +340,9 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(n) = args.push_flood {
         b = b.push_flood(n);
     }
-    if let Some((broker, quote)) = build_trade_handler(&args)? {
+    let mut replay_broker = None;
+    if let Some((broker, quote)) = build_trade_handler(&args, replay.as_ref())? {
+        replay_broker = Some(broker.clone());
         b = b.trade_handler(broker).quote_config(quote);
     }
     if args.no_quotes {
@@ -312,9 +366,77 @@ fn run(args: Args) -> Result<(), String> {
         }
         out.flush().map_err(|e| e.to_string())?;
     }
+    if let (Some(replay), Some(broker)) = (replay, replay_broker) {
+        return replay_cli::serve(replay, broker, args.report, args.exit_at_end);
+    }
     // Serve until killed.
     loop {
         std::thread::park();
+    }
+}
+
+/// `--history`: drives the broker along the tape, prints `history ended at <instant>`,
+/// writes `--report` at the end, at exit and on SIGINT/SIGTERM.
+mod replay_cli {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ftapi::sim::replay::{Replay, ReplayRun};
+    use ftapi::sim::Broker;
+
+    static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+    #[cfg(unix)]
+    extern "C" fn on_signal(_: libc::c_int) {
+        SIGNALLED.store(true, Ordering::SeqCst);
+    }
+
+    fn install_signals() {
+        #[cfg(unix)]
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+
+    fn write(run: &ReplayRun, report: &Option<PathBuf>) {
+        if let Some(path) = report {
+            if let Err(e) = run.write_report(path) {
+                eprintln!("opend-sim: --report {}: {e}", path.display());
+            }
+        }
+    }
+
+    pub fn serve(
+        replay: Replay,
+        broker: Arc<Broker>,
+        report: Option<PathBuf>,
+        exit_at_end: bool,
+    ) -> Result<(), String> {
+        install_signals();
+        let end_report = report.clone();
+        let on_end = Box::new(move |run: &ReplayRun| {
+            let at = run.ended().unwrap_or_default();
+            write(run, &end_report);
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "history ended at {}", run.replay().format_instant(at));
+            let _ = out.flush();
+            if exit_at_end {
+                std::process::exit(0);
+            }
+        });
+        let run = replay.start(broker, Duration::from_millis(10), Some(on_end)).map_err(|e| e.to_string())?;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            if SIGNALLED.load(Ordering::SeqCst) {
+                write(&run, &report);
+                std::process::exit(0);
+            }
+        }
     }
 }
 

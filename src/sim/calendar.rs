@@ -9,8 +9,14 @@
 //! [`CalMarket::local_offset_secs`] gives the market's UTC offset at an instant (what
 //! OpenD's market-local time strings use).
 //!
-//! Only weekends are non-trading days: public holidays, half days and the US overnight
-//! session are not modelled.
+//! Non-trading days are weekends and each market's public holidays
+//! ([`is_holiday`]): HK, US and mainland China for 2016–2027 (the years the
+//! simulator's history covers), from the exchanges' rules (fixed dates with their
+//! weekend substitutes, Easter, and a table of the lunar dates). Futures follow their
+//! exchange's country (HK futures HK's holidays, US futures the US ones). Singapore,
+//! Japan and Malaysia have weekends only. Half days and the US overnight session are
+//! not modelled. [`CalMarket::is_trading_day`] is the one test that market states,
+//! order acceptance, trading-day requests and the market data's history all use.
 //!
 //! [`MarketClock`] is the simulated "now": wall time (`real`), wall time with every
 //! market in its regular session (`open`, for tests), or a chosen start instant that
@@ -75,10 +81,168 @@ pub fn weekday(days: i64) -> u32 {
 /// Seconds per day.
 pub const DAY: i64 = 86_400;
 
-/// Whether a day count since 1970-01-01 is a trading day (Monday to Friday; holidays
-/// are not modelled).
+/// Whether a day count since 1970-01-01 is a weekday (Monday to Friday). Markets with
+/// public holidays use [`CalMarket::is_trading_day`].
 pub fn is_trading_day(days: i64) -> bool {
     weekday(days) < 5
+}
+
+/// The lunar dates the holiday rules need, 2016–2027: (year, lunar new year's day,
+/// Buddha's birthday, Tuen Ng / Dragon Boat, Mid-Autumn, Chung Yeung, Qingming) as
+/// (month, day).
+const LUNAR: &[(i64, [(u32, u32); 6])] = &[
+    (2016, [(2, 8), (5, 14), (6, 9), (9, 15), (10, 9), (4, 4)]),
+    (2017, [(1, 28), (5, 3), (5, 30), (10, 4), (10, 28), (4, 4)]),
+    (2018, [(2, 16), (5, 22), (6, 18), (9, 24), (10, 17), (4, 5)]),
+    (2019, [(2, 5), (5, 12), (6, 7), (9, 13), (10, 7), (4, 5)]),
+    (2020, [(1, 25), (4, 30), (6, 25), (10, 1), (10, 25), (4, 4)]),
+    (2021, [(2, 12), (5, 19), (6, 14), (9, 21), (10, 14), (4, 4)]),
+    (2022, [(2, 1), (5, 8), (6, 3), (9, 10), (10, 4), (4, 5)]),
+    (2023, [(1, 22), (5, 26), (6, 22), (9, 29), (10, 23), (4, 5)]),
+    (2024, [(2, 10), (5, 15), (6, 10), (9, 17), (10, 11), (4, 4)]),
+    (2025, [(1, 29), (5, 5), (5, 31), (10, 6), (10, 29), (4, 4)]),
+    (2026, [(2, 17), (5, 24), (6, 19), (9, 25), (10, 18), (4, 5)]),
+    (2027, [(2, 6), (5, 13), (6, 9), (9, 15), (10, 8), (4, 5)]),
+];
+
+/// The first and last year whose holidays are modelled.
+pub const HOLIDAY_YEARS: (i64, i64) = (2016, 2027);
+
+/// Easter Sunday of `year` (the Gregorian computus), as a day count.
+fn easter(year: i64) -> i64 {
+    let a = year % 19;
+    let b = year / 100;
+    let c = year % 100;
+    let d = b / 4;
+    let e = b % 4;
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let i = c / 4;
+    let k = c % 4;
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    days_from_civil(year, month as u32, day as u32)
+}
+
+/// The `n`-th (1-based) `wd` (0 = Monday) of a month; `n = 0` is the last one.
+fn nth_weekday(year: i64, month: u32, wd: u32, n: u32) -> i64 {
+    if n == 0 {
+        let next = if month == 12 { days_from_civil(year + 1, 1, 1) } else { days_from_civil(year, month + 1, 1) };
+        let last = next - 1;
+        return last - i64::from((weekday(last) + 7 - wd) % 7);
+    }
+    let first = days_from_civil(year, month, 1);
+    first + i64::from((wd + 7 - weekday(first)) % 7) + 7 * i64::from(n - 1)
+}
+
+/// A US holiday's observed day: Saturday to Friday, Sunday to Monday.
+fn us_observed(d: i64) -> i64 {
+    match weekday(d) {
+        5 => d - 1,
+        6 => d + 1,
+        _ => d,
+    }
+}
+
+/// A HK holiday on a Sunday moves to the next day that is not a holiday.
+fn hk_observed(d: i64, taken: &[i64]) -> i64 {
+    let mut d = if weekday(d) == 6 { d + 1 } else { d };
+    while taken.contains(&d) {
+        d += 1;
+    }
+    d
+}
+
+/// The holidays (weekdays the exchanges are closed) of one market and year.
+fn holidays_of(market: CalMarket, year: i64) -> Vec<i64> {
+    let Some((_, lunar)) = LUNAR.iter().find(|(y, _)| *y == year) else { return Vec::new() };
+    let ymd = |(m, d): (u32, u32)| days_from_civil(year, m, d);
+    let (lny, buddha, tuen_ng, mid_autumn, chung_yeung, qingming) =
+        (ymd(lunar[0]), ymd(lunar[1]), ymd(lunar[2]), ymd(lunar[3]), ymd(lunar[4]), ymd(lunar[5]));
+    let mut out = Vec::new();
+    match market {
+        CalMarket::HkStock | CalMarket::HkFuture => {
+            let easter = easter(year);
+            // Lunar New Year: the first three days; a Sunday among them adds the fourth.
+            let mut lny_days: Vec<i64> = (lny..lny + 3).collect();
+            if lny_days.iter().any(|d| weekday(*d) == 6) {
+                lny_days.push(lny + 3);
+            }
+            out.extend(lny_days);
+            out.extend([easter - 2, easter - 1, easter + 1]);
+            let fixed = [
+                days_from_civil(year, 1, 1),
+                qingming,
+                days_from_civil(year, 5, 1),
+                buddha,
+                tuen_ng,
+                days_from_civil(year, 7, 1),
+                mid_autumn + 1,
+                days_from_civil(year, 10, 1),
+                chung_yeung,
+                days_from_civil(year, 12, 25),
+                days_from_civil(year, 12, 26),
+            ];
+            for d in fixed {
+                let o = hk_observed(d, &out);
+                out.push(o);
+            }
+        }
+        CalMarket::UsStock | CalMarket::UsFuture => {
+            out.push(us_observed(days_from_civil(year, 1, 1)));
+            out.push(nth_weekday(year, 1, 0, 3)); // Martin Luther King Jr. Day
+            out.push(nth_weekday(year, 2, 0, 3)); // Washington's Birthday
+            out.push(easter(year) - 2); // Good Friday
+            out.push(nth_weekday(year, 5, 0, 0)); // Memorial Day
+            if year >= 2022 {
+                out.push(us_observed(days_from_civil(year, 6, 19)));
+            }
+            out.push(us_observed(days_from_civil(year, 7, 4)));
+            out.push(nth_weekday(year, 9, 0, 1)); // Labor Day
+            out.push(nth_weekday(year, 11, 3, 4)); // Thanksgiving
+            out.push(us_observed(days_from_civil(year, 12, 25)));
+        }
+        CalMarket::CnStock => {
+            out.push(days_from_civil(year, 1, 1));
+            // Spring Festival: new year's eve and the six days after new year's day.
+            out.extend(lny - 1..=lny + 5);
+            out.push(qingming);
+            out.extend((1..=5).map(|d| days_from_civil(year, 5, d)));
+            out.push(tuen_ng);
+            out.push(mid_autumn);
+            out.extend((1..=7).map(|d| days_from_civil(year, 10, d)));
+        }
+        _ => {}
+    }
+    // Weekend dates move to a weekday above (HK, US) or fall on a closed day anyway.
+    out.retain(|d| weekday(*d) < 5);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether `days` is a public holiday (a weekday without trading) of `market`.
+pub fn is_holiday(market: CalMarket, days: i64) -> bool {
+    static TABLE: std::sync::OnceLock<[Vec<i64>; 3]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let all = |m: CalMarket| {
+            let mut v: Vec<i64> = (HOLIDAY_YEARS.0..=HOLIDAY_YEARS.1).flat_map(|y| holidays_of(m, y)).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        [all(CalMarket::HkStock), all(CalMarket::UsStock), all(CalMarket::CnStock)]
+    });
+    let list = match market {
+        CalMarket::HkStock | CalMarket::HkFuture => &table[0],
+        CalMarket::UsStock | CalMarket::UsFuture => &table[1],
+        CalMarket::CnStock => &table[2],
+        _ => return false,
+    };
+    list.binary_search(&days).is_ok()
 }
 
 /// The latest trading day on or before `days`.
@@ -257,6 +421,25 @@ impl CalMarket {
         CalMarket::JpFuture,
     ];
 
+    /// Whether local day `days` is a trading day of this market: a weekday that is not
+    /// one of its public holidays ([`is_holiday`]).
+    pub fn is_trading_day(self, days: i64) -> bool {
+        weekday(days) < 5 && !is_holiday(self, days)
+    }
+
+    /// The latest trading day of this market on or before `days`.
+    pub fn trading_day_on_or_before(self, mut days: i64) -> i64 {
+        while !self.is_trading_day(days) {
+            days -= 1;
+        }
+        days
+    }
+
+    /// The trading days of this market from `first` to `last` inclusive, in order.
+    pub fn trading_days(self, first: i64, last: i64) -> impl Iterator<Item = i64> {
+        (first..=last).filter(move |d| self.is_trading_day(*d))
+    }
+
     /// Whether this is a futures market.
     pub fn is_futures(self) -> bool {
         matches!(self, CalMarket::HkFuture | CalMarket::UsFuture | CalMarket::SgFuture | CalMarket::JpFuture)
@@ -395,8 +578,8 @@ impl CalMarket {
         }
     }
 
-    /// The phase of this market at `ts` (Unix seconds). Weekends are closed; holidays
-    /// are not modelled.
+    /// The phase of this market at `ts` (Unix seconds). Weekends and the market's public
+    /// holidays are closed.
     pub fn phase_at(self, ts: f64) -> Phase {
         let local = ts.floor() as i64 + self.local_offset_secs(ts);
         let day = local.div_euclid(86_400);
@@ -404,6 +587,9 @@ impl CalMarket {
         let wd = weekday(day);
         let closed = if self.is_futures() { Phase::FutureClose } else { Phase::Closed };
         if self == CalMarket::UsFuture {
+            if is_holiday(self, day) {
+                return closed;
+            }
             // Sunday 18:00 to Friday 17:00, with a break 17:00-18:00 every weekday.
             return match wd {
                 0..=3 if minute >= hm(18, 0) || minute < hm(17, 0) => Phase::FutureOpen,
@@ -413,13 +599,13 @@ impl CalMarket {
                 _ => closed,
             };
         }
-        if wd < 5 {
+        if self.is_trading_day(day) {
             if let Some(p) = self.segments().iter().find(|(s, e, _)| (*s..*e).contains(&minute)).map(|s| s.2) {
                 return p;
             }
         }
         // A night session that started the previous (week)day.
-        if weekday(day - 1) < 5 {
+        if self.is_trading_day(day - 1) {
             let m = minute + 1440;
             if let Some(p) = self.segments().iter().find(|(s, e, _)| *e > 1440 && (*s..*e).contains(&m)).map(|s| s.2) {
                 return p;
@@ -578,12 +764,86 @@ impl FromStr for ClockSpec {
 pub struct MarketClock {
     spec: ClockSpec,
     origin: Instant,
+    /// A replay's clock: skips closed time and stops at the end of the data.
+    skip: Option<SkipClosed>,
+}
+
+/// How a replay's clock skips closed time (see [`MarketClock::skipping`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SkipClosed {
+    /// Bit `i` set: `CalMarket::ALL[i]` has data.
+    mask: u16,
+    /// The clock stops here (the end of the data), Unix seconds.
+    end: f64,
+}
+
+impl SkipClosed {
+    fn markets(self) -> impl Iterator<Item = CalMarket> {
+        CalMarket::ALL.iter().enumerate().filter(move |(i, _)| self.mask & (1 << i) != 0).map(|(_, m)| *m)
+    }
+
+    /// The instant reached after `active` seconds of trading time from `start`: time
+    /// outside every session (continuous trading) of the masked markets does not count.
+    fn advance(self, start: f64, active: f64) -> f64 {
+        let mut cursor = start;
+        let mut left = active.max(0.0);
+        let mut day = (start.floor() as i64).div_euclid(DAY) - 1;
+        // A replay covers at most a few years; give up (stop) after ten.
+        for _ in 0..(3650 / 8) {
+            let mut spans: Vec<(f64, f64)> = Vec::new();
+            for m in self.markets() {
+                for d in day..day + 8 {
+                    if !m.is_trading_day(d) {
+                        continue;
+                    }
+                    for (a, b) in m.trading_sessions() {
+                        spans.push((m.local_instant(d, a) as f64, m.local_instant(d, b) as f64));
+                    }
+                }
+            }
+            spans.sort_by(|x, y| x.0.total_cmp(&y.0));
+            for (a, b) in spans {
+                if b <= cursor {
+                    continue;
+                }
+                let s = a.max(cursor);
+                if left < b - s {
+                    return s + left;
+                }
+                left -= b - s;
+                cursor = b;
+            }
+            day += 8;
+        }
+        cursor
+    }
 }
 
 impl MarketClock {
     /// A clock that starts now.
     pub fn new(spec: ClockSpec) -> MarketClock {
-        MarketClock { spec, origin: Instant::now() }
+        MarketClock { spec, origin: Instant::now(), skip: None }
+    }
+
+    /// A replay's clock (`opend-sim --history`): like [`new`](Self::new), but with
+    /// `ClockSpec::At` only the time inside a trading session (continuous trading) of
+    /// one of `markets` passes; when none of them is in session, the clock jumps to
+    /// the next session open. It stops at `end` (the end of the data). Other specs run
+    /// as with [`new`](Self::new), stopping at `end` too.
+    pub fn skipping(spec: ClockSpec, markets: &[CalMarket], end: f64) -> MarketClock {
+        let mut mask = 0u16;
+        for m in markets {
+            if let Some(i) = CalMarket::ALL.iter().position(|x| x == m) {
+                mask |= 1 << i;
+            }
+        }
+        MarketClock { spec, origin: Instant::now(), skip: Some(SkipClosed { mask, end }) }
+    }
+
+    /// The instant a replay's clock stops at (the end of its data); `None` for a
+    /// clock that runs on.
+    pub fn end(&self) -> Option<f64> {
+        self.skip.map(|s| s.end)
     }
 
     /// How the clock runs.
@@ -598,9 +858,16 @@ impl MarketClock {
 
     /// The simulated instant, Unix seconds.
     pub fn now(&self) -> f64 {
-        match self.spec {
-            ClockSpec::Real | ClockSpec::Open => wall_secs(),
-            ClockSpec::At { start, speed } => start + self.origin.elapsed().as_secs_f64() * speed,
+        let t = match (self.spec, self.skip) {
+            (ClockSpec::Real | ClockSpec::Open, _) => wall_secs(),
+            (ClockSpec::At { start, speed }, None) => start + self.origin.elapsed().as_secs_f64() * speed,
+            (ClockSpec::At { start, speed }, Some(skip)) => {
+                skip.advance(start, self.origin.elapsed().as_secs_f64() * speed)
+            }
+        };
+        match self.skip {
+            Some(skip) => t.min(skip.end),
+            None => t,
         }
     }
 
@@ -707,6 +974,37 @@ mod tests {
     }
 
     #[test]
+    fn public_holidays_of_hk_us_and_cn() {
+        let d = days_from_civil;
+        for m in [CalMarket::HkStock, CalMarket::UsStock, CalMarket::HkFuture, CalMarket::UsFuture] {
+            assert!(!m.is_trading_day(d(2025, 12, 25)), "{m:?}");
+            assert!(!m.is_trading_day(d(2026, 1, 1)), "{m:?}");
+        }
+        assert!(!CalMarket::CnStock.is_trading_day(d(2026, 1, 1)));
+        assert!(CalMarket::CnStock.is_trading_day(d(2025, 12, 25)));
+        // US: Good Friday 2026-04-03, Thanksgiving 2026-11-26, July 4th 2026 (Sat) on Fri 3.
+        assert!(!CalMarket::UsStock.is_trading_day(d(2026, 4, 3)));
+        assert!(!CalMarket::UsStock.is_trading_day(d(2026, 11, 26)));
+        assert!(!CalMarket::UsStock.is_trading_day(d(2026, 7, 3)));
+        assert!(CalMarket::UsStock.is_trading_day(d(2026, 11, 27)));
+        // HK: Lunar New Year 2026 (Tue 17 to Thu 19 Feb), Easter Monday 2026-04-06.
+        for day in 17..=19 {
+            assert!(!CalMarket::HkStock.is_trading_day(d(2026, 2, day)));
+        }
+        assert!(CalMarket::HkStock.is_trading_day(d(2026, 2, 20)));
+        assert!(!CalMarket::HkStock.is_trading_day(d(2026, 4, 6)));
+        // CN: National Day week 2026.
+        assert!(!CalMarket::CnStock.is_trading_day(d(2026, 10, 7)));
+        assert!(CalMarket::CnStock.is_trading_day(d(2026, 10, 9)));
+        // Singapore: weekends only.
+        assert!(CalMarket::SgStock.is_trading_day(d(2025, 12, 25)));
+        assert_eq!(CalMarket::HkStock.trading_day_on_or_before(d(2026, 1, 1)), d(2025, 12, 31));
+        // The phase on a holiday is closed, also for the market clock.
+        assert_eq!(CalMarket::HkStock.phase_at(at("2025-12-25T10:00:00+08:00")), Phase::Closed);
+        assert_eq!(CalMarket::UsFuture.phase_at(at("2025-12-25T10:00:00-05:00")), Phase::FutureClose);
+    }
+
+    #[test]
     fn trading_days_and_kline_instants() {
         let mon = days_from_civil(2026, 11, 30);
         assert!(is_trading_day(mon) && !is_trading_day(mon - 1));
@@ -754,6 +1052,27 @@ mod tests {
         assert_eq!(UsFuture.phase_at(at("2026-12-05T12:00:00-05:00")), Phase::FutureClose);
         assert_eq!(CnStock.phase_at(at("2026-12-01T14:00:00+08:00")), Phase::Afternoon);
         assert_eq!(JpStock.phase_at(at("2026-12-01T10:00:00+09:00")), Phase::Morning);
+    }
+
+    #[test]
+    fn a_replay_clock_skips_closed_time() {
+        let hk = SkipClosed { mask: 1, end: f64::INFINITY };
+        assert_eq!(CalMarket::ALL[0], CalMarket::HkStock);
+        // Friday 2026-12-04 15:59 + 2 trading minutes: Monday 09:31 (weekend skipped).
+        assert_eq!(hk.advance(at("2026-12-04T15:59:00+08:00"), 120.0), at("2026-12-07T09:31:00+08:00"));
+        // The lunch break, and a start in closed time (the open itself).
+        assert_eq!(hk.advance(at("2026-12-07T11:59:00+08:00"), 120.0), at("2026-12-07T13:01:00+08:00"));
+        assert_eq!(hk.advance(at("2026-12-07T03:00:00+08:00"), 0.0), at("2026-12-07T09:30:00+08:00"));
+        // Two markets: the union of their sessions (US opens at 22:30 HKT in December).
+        let both = SkipClosed { mask: 0b11, end: f64::INFINITY };
+        assert_eq!(both.advance(at("2026-12-07T15:59:00+08:00"), 120.0), at("2026-12-07T22:31:00+08:00"));
+        let c = MarketClock::skipping(
+            ClockSpec::At { start: at("2026-12-04T15:59:00+08:00"), speed: 1.0 },
+            &[CalMarket::HkStock],
+            at("2026-12-04T16:00:00+08:00"),
+        );
+        assert!(c.now() <= at("2026-12-04T16:00:00+08:00"));
+        assert_eq!(c.end(), Some(at("2026-12-04T16:00:00+08:00")));
     }
 
     #[test]

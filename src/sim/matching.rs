@@ -5,9 +5,16 @@
 //! "what does this instrument cost now?" ([`Market::price`]) and "does this order trade
 //! at this price, and at what price?" ([`evaluate`]).
 //!
-//! Prices move only when the broker calls [`Market::tick`] (a random walk drawn from a
+//! Prices move only when the broker calls [`Market::tick`] or [`Market::set_price`].
+//! A market fed by a [`Tape`] (the broker's: [`Market::with_seeded_tape`] or
+//! [`Market::set_tape`]) reads the tape at the market clock's now on every tick, so
+//! the price an order fills at is the price the market data shows and the one its bars
+//! contain. `set_price` is an override on top of the tape: it sets the price at once,
+//! and later ticks follow the tape's moves from there (the tape's price times the ratio
+//! `set price / tape price` at the moment it was set; a new `set_price` replaces the
+//! ratio). Without a tape (a bare [`Market::new`]) a tick is a random walk drawn from a
 //! SplitMix64 generator seeded by the configuration seed and the code, so the same seed
-//! gives the same path on every machine) or [`Market::set_price`].
+//! gives the same path on every machine.
 //!
 //! ```
 //! use ftapi::sim::matching::Market;
@@ -21,7 +28,14 @@
 //! assert!(p0 > 0.0 && p1 > 0.0);
 //! ```
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::sim::calendar::MarketClock;
+use crate::sim::market::clock::Calendar;
+use crate::sim::market::history::SeededTape;
+use crate::sim::market::tape::{tape_time, Tape};
 
 /// `Trd_Common.TrdSecMarket` values used by the instrument table (from [`crate::types::TrdSecMarket`]).
 pub mod sec_market {
@@ -484,6 +498,28 @@ struct Quote {
     instrument: Instrument,
     price: f64,
     rng: SplitMix64,
+    /// The override ratio on top of the tape (1 = the tape's price).
+    ratio: f64,
+}
+
+/// A tape and the clock it is read on.
+#[derive(Clone)]
+struct Feed {
+    tape: Arc<dyn Tape>,
+    clock: MarketClock,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed").field("clock", &self.clock).finish_non_exhaustive()
+    }
+}
+
+impl Feed {
+    fn price(&self, i: &Instrument) -> Option<f64> {
+        let t = tape_time(Some(&self.clock), Calendar::of(i.sec_market));
+        self.tape.price_at(&i.full_code(), t).filter(|p| p.is_finite() && *p > 0.0)
+    }
 }
 
 /// The simulated market: every known instrument and its current price.
@@ -491,6 +527,7 @@ struct Quote {
 pub struct Market {
     quotes: Vec<Quote>,
     ticks: u64,
+    feed: Option<Feed>,
 }
 
 impl Market {
@@ -552,9 +589,47 @@ impl Market {
             }
             let rng = SplitMix64(seed ^ fnv1a(instrument.full_code().as_bytes()));
             let price = instrument.snap(instrument.start_price, false).max(instrument.tick_at(instrument.start_price));
-            quotes.push(Quote { instrument, price, rng });
+            quotes.push(Quote { instrument, price, rng, ratio: 1.0 });
         }
-        Ok(Market { quotes, ticks: 0 })
+        Ok(Market { quotes, ticks: 0, feed: None })
+    }
+
+    /// This market fed by the seeded tape of its instruments ([`SeededTape`], seeded
+    /// with `seed`) read on `clock`: the default market of the broker.
+    pub fn with_seeded_tape(mut self, seed: u64, clock: MarketClock) -> Market {
+        let instruments: Vec<Instrument> = self.instruments().cloned().collect();
+        let tape = SeededTape::new(&instruments, seed, |i| tape_time(Some(&clock), Calendar::of(i.sec_market)));
+        self.set_tape(Arc::new(tape), clock);
+        self
+    }
+
+    /// Feeds this market from `tape` read on `clock` (the one place a tape plugs into
+    /// the broker). The current prices stay; they become overrides of the tape's (see
+    /// the module docs), so the next tick moves on from them.
+    pub fn set_tape(&mut self, tape: Arc<dyn Tape>, clock: MarketClock) {
+        let feed = Feed { tape, clock };
+        for q in &mut self.quotes {
+            q.ratio = feed.price(&q.instrument).map(|t| q.price / t).unwrap_or(1.0);
+        }
+        self.feed = Some(feed);
+    }
+
+    /// Drops every `set_price` override: each price is the tape's from the next tick
+    /// on (a replay's prices are the recorded ones, whatever the prices were before).
+    pub fn clear_overrides(&mut self) {
+        for q in &mut self.quotes {
+            q.ratio = 1.0;
+        }
+    }
+
+    /// The clock this market's tape is read on, if it has a tape.
+    pub fn clock(&self) -> Option<MarketClock> {
+        self.feed.as_ref().map(|f| f.clock)
+    }
+
+    /// The tape this market reads, if any.
+    pub fn tape(&self) -> Option<Arc<dyn Tape>> {
+        self.feed.as_ref().map(|f| f.tape.clone())
     }
 
     /// How many ticks have been applied.
@@ -604,13 +679,25 @@ impl Market {
         let q = &mut self.quotes[i];
         let p = q.instrument.snap(price, false).max(q.instrument.tick_at(price));
         q.price = p;
+        if let Some(t) = self.feed.as_ref().and_then(|f| f.price(&q.instrument)) {
+            q.ratio = p / t;
+        }
         Some(p)
     }
 
-    /// Advances every price path by one step.
+    /// Advances every price by one step: reads the tape at the clock's now (times the
+    /// override ratio), or takes one random-walk step without a tape.
     pub fn tick(&mut self) {
         self.ticks += 1;
         for q in &mut self.quotes {
+            if let Some(feed) = &self.feed {
+                if let Some(t) = feed.price(&q.instrument) {
+                    let raw = t * q.ratio;
+                    let tick = q.instrument.tick_at(raw);
+                    q.price = round_to((raw / tick).round() * tick, 9).max(tick);
+                }
+                continue;
+            }
             let step = q.rng.next_signed_unit() * q.instrument.volatility;
             let raw = q.price * (1.0 + step);
             let tick = q.instrument.tick_at(raw);

@@ -22,6 +22,7 @@ mod flood;
 pub mod market;
 pub mod matching;
 mod outbox;
+pub mod replay;
 mod router;
 pub mod server;
 pub mod session;
@@ -100,6 +101,11 @@ pub trait PriceSource: Send + Sync {
     /// The market clock whose sessions the market-state queries report (the broker's);
     /// `None`: the fixed states of `market::clock::market_state`.
     fn market_clock(&self) -> Option<calendar::MarketClock> {
+        None
+    }
+    /// The tape the source's prices are read from, which the market data then reads
+    /// too (the broker's); `None`: the market data builds the seeded tape itself.
+    fn tape(&self) -> Option<std::sync::Arc<dyn market::tape::Tape>> {
         None
     }
 }

@@ -350,6 +350,11 @@ def main(args):
         check(len(book["Bid"]) == 10 and len(book["Ask"]) == 10, f"levels: {len(book['Bid'])}/{len(book['Ask'])}")
         check(book["Bid"][0][0] < book["Ask"][0][0], f"crossed book: {book['Bid'][0]} / {book['Ask'][0]}")
         check(all(book["Bid"][i][0] > book["Bid"][i + 1][0] for i in range(9)), f"bids not descending: {book['Bid']}")
+        # Every level: a volume, and at least one order of at least one lot each.
+        for side in ("Bid", "Ask"):
+            for level in book[side]:
+                price, volume, orders = level[0], int(level[1]), int(level[2])
+                check(volume > 0 and orders >= 1 and orders * 100 <= volume, f"{side} level {level}")
 
         # Tickers need at least one trade: the simulator's ticker makes one per step.
         deadline = time.monotonic() + PUSH_TIMEOUT
@@ -400,6 +405,21 @@ def main(args):
         )
         ret, mins, key = ctx.request_history_kline(STOCK, start=s, end=e, ktype=KLType.K_1M, max_count=100)
         check(ret == RET_OK and len(mins) == 100 and key is not None, f"1-minute history page: {ret} {key}")
+        # K-line continuity: every bar's last close is the bar before's close, across days
+        # too (the first bar of a day follows the previous day's close).
+        week = (end - datetime.timedelta(days=7)).strftime("%Y-%m-%d")
+        for ktype in (KLType.K_5M, KLType.K_60M, KLType.K_DAY):
+            ret, bars, _ = ctx.request_history_kline(STOCK, start=week, end=e, ktype=ktype, max_count=1000)
+            check(ret == RET_OK, f"history {ktype}: {bars}")
+            bars = records(bars)
+            check(len(bars) > 2, f"history {ktype}: {len(bars)} rows")
+            for prev, cur in zip(bars, bars[1:]):
+                check(
+                    abs(cur["last_close"] - prev["close"]) < 1e-6,
+                    f"{ktype}: {cur['time_key']} last_close {cur['last_close']} != {prev['time_key']} close {prev['close']}",
+                )
+            check(all(b["low"] <= min(b["open"], b["close"]) and b["high"] >= max(b["open"], b["close"]) for b in bars),
+                  f"{ktype}: a bar outside its range")
 
         snaps = records(ok(ctx.get_market_snapshot([STOCK, US_STOCK]), "get_market_snapshot"))
         by = {r["code"]: r for r in snaps}

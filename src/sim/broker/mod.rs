@@ -287,6 +287,41 @@ impl Broker {
         })
     }
 
+    /// Replay (`opend-sim --history`): the broker's prices (and the market data built
+    /// over this broker afterwards) read `tape` for its codes, in front of the tape
+    /// they read before, with no override of the tape's prices; orders on its codes
+    /// trade against its recorded path ([`crate::sim::replay::fill`]). Call it before
+    /// building the market data, like [`Broker::set_tape`].
+    pub fn set_replay_tape(&self, tape: Arc<crate::sim::replay::ReplayTape>) {
+        let clock = self.inner.clock;
+        let mut st = self.inner.state.lock();
+        let layered = crate::sim::replay::tape::LayeredTape::new(tape.clone(), st.market.tape());
+        st.market.set_tape(Arc::new(layered), clock);
+        st.market.clear_overrides();
+        st.market.tick();
+        st.replay = Some(crate::sim::replay::fill::PathFills::new(tape));
+    }
+
+    /// The broker's record of accounts, orders and fills (what a replay's report is
+    /// built from).
+    pub fn trade_log(&self) -> crate::sim::replay::report::TradeLog {
+        self.inner.state.lock().trade_log()
+    }
+
+    /// The tape the broker's prices are read from (the seeded market unless
+    /// [`Broker::set_tape`] replaced it).
+    pub fn tape(&self) -> Option<Arc<dyn super::market::tape::Tape>> {
+        self.inner.state.lock().market.tape()
+    }
+
+    /// Feeds the broker's prices (and the market data built over this broker) from
+    /// `tape`, read on the broker's clock: the one place a replayed tape plugs in. Call
+    /// it before building the market data ([`super::market::MarketData::with_broker`]).
+    pub fn set_tape(&self, tape: Arc<dyn super::market::tape::Tape>) {
+        let clock = self.inner.clock;
+        self.inner.state.lock().market.set_tape(tape, clock);
+    }
+
     /// Current price of `code` (`"US.AAPL"`).
     pub fn price(&self, code: &str) -> Option<f64> {
         self.inner.state.lock().market.price_of(code)
@@ -431,6 +466,10 @@ impl PriceSource for Broker {
 
     fn market_clock(&self) -> Option<MarketClock> {
         Some(self.clock())
+    }
+
+    fn tape(&self) -> Option<std::sync::Arc<dyn crate::sim::market::tape::Tape>> {
+        Broker::tape(self)
     }
 }
 

@@ -348,6 +348,9 @@ pub(crate) struct State {
     next_position: u64,
     next_flow: u64,
     pub outbox: Vec<Push>,
+    /// A replay's fill model (`opend-sim --history`): orders on replayed codes trade
+    /// against the recorded path.
+    pub replay: Option<crate::sim::replay::fill::PathFills>,
 }
 
 /// Lower-case hex MD5 of a string.
@@ -416,7 +419,8 @@ impl State {
             instruments.retain(|x| !(x.sec_market == i.sec_market && x.code == i.code));
             instruments.push(i);
         }
-        let market = Market::new(instruments, cfg.seed).map_err(ConfigError::Invalid)?;
+        let market =
+            Market::new(instruments, cfg.seed).map_err(ConfigError::Invalid)?.with_seeded_tape(cfg.seed, mclock);
         let mut st = State {
             password_md5: md5_hex(&cfg.trade_password),
             chunk_lots: f64::from(cfg.fill_chunk_lots),
@@ -450,6 +454,7 @@ impl State {
             next_position: 0,
             next_flow: 0,
             outbox: Vec::new(),
+            replay: None,
         };
         let now = st.mclock.now();
         for spec in &cfg.accounts {
@@ -1253,9 +1258,38 @@ impl State {
         }
         let market = self.price_of(&self.orders[oi].instr);
         let now = self.now();
+        // A replay: the order trades against the recorded path (replay::fill).
+        let path = match self.replay.as_mut() {
+            Some(r) => {
+                let o = &mut self.orders[oi];
+                let code = o.instr.full_code();
+                let po = crate::sim::replay::fill::PathOrder {
+                    id: o.order_id,
+                    code: &code,
+                    since: o.create_ts,
+                    terms: &o.terms,
+                    lot: o.instr.lot_size,
+                };
+                r.next_fill(po, &mut o.trig, now)
+            }
+            None => crate::sim::replay::fill::PathMatch::NotOnTape,
+        };
         let o = &mut self.orders[oi];
-        let Some(fill_price) = evaluate(&o.terms, &mut o.trig, market) else {
-            return false;
+        let (fill_price, fill_ts, cap) = match path {
+            crate::sim::replay::fill::PathMatch::Fill { ts, price, max_qty, bar } => {
+                // On the tick grid, never worse than a limit: a buy rounds up, a sell down.
+                let buy = o.terms.side == Side::Buy;
+                let mut p = o.instr.snap(price, buy);
+                if matching::needs_limit_price(o.terms.order_type) && o.terms.price > 0.0 {
+                    p = if buy { p.min(o.terms.price) } else { p.max(o.terms.price) };
+                }
+                (p, ts, Some((max_qty, bar)))
+            }
+            crate::sim::replay::fill::PathMatch::Wait => return false,
+            crate::sim::replay::fill::PathMatch::NotOnTape => match evaluate(&o.terms, &mut o.trig, market) {
+                Some(p) => (p, now, None),
+                None => return false,
+            },
         };
         let remaining = o.remaining();
         if remaining <= 0.0 {
@@ -1264,7 +1298,11 @@ impl State {
         let t = o.terms.order_type;
         let whole = full || fills_at_once(t) || t == order_type::SPECIAL_LIMIT_ALL;
         let chunk = (self.chunk_lots * o.instr.lot_size).max(o.instr.lot_size);
-        let qty = if whole { remaining } else { remaining.min(chunk) };
+        let qty = match cap {
+            Some((max_qty, _)) => remaining.min(max_qty),
+            None if whole => remaining,
+            None => remaining.min(chunk),
+        };
         if let Some(why) = self.buy_shortfall(oi, qty, fill_price) {
             // OpenD's rules: the order fails asynchronously, with the reason.
             let o = &mut self.orders[oi];
@@ -1274,7 +1312,10 @@ impl State {
             self.push_order(oi);
             return false;
         }
-        self.apply_fill(oi, qty, fill_price, now, true);
+        if let (Some((_, bar)), Some(r)) = (cap, self.replay.as_mut()) {
+            r.commit(bar, qty);
+        }
+        self.apply_fill(oi, qty, fill_price, fill_ts, true);
         true
     }
 
@@ -1537,5 +1578,83 @@ pub(crate) fn trd_market_cal(trd_market: i32) -> CalMarket {
         t::FUTURES_SIMULATE_SG => CalMarket::SgFuture,
         t::FUTURES_SIMULATE_JP => CalMarket::JpFuture,
         _ => CalMarket::HkStock,
+    }
+}
+
+impl State {
+    /// The record a replay's report is built from: accounts (cash, positions), orders
+    /// and fills with their fees.
+    pub fn trade_log(&self) -> crate::sim::replay::report::TradeLog {
+        use crate::sim::replay::report::{AccountEntry, FillEntry, OrderEntry, PositionEntry, TradeLog};
+        let accounts = self
+            .accounts
+            .iter()
+            .map(|a| AccountEntry {
+                acc_id: a.acc_id,
+                env: a.env,
+                currency: a.currency,
+                universal: a.universal,
+                cash: a.cash.clone(),
+                positions: a
+                    .positions
+                    .iter()
+                    .filter(|p| p.qty != 0.0)
+                    .map(|p| PositionEntry {
+                        code: p.instr.full_code(),
+                        qty: p.qty,
+                        cost_price: p.avg_cost(),
+                        multiplier: p.instr.multiplier,
+                        currency: p.instr.currency,
+                        future: p.instr.kind == InstrumentKind::Future,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let orders = self
+            .orders
+            .iter()
+            .map(|o| OrderEntry {
+                acc_id: o.acc_id,
+                order_id: o.order_id,
+                code: o.instr.full_code(),
+                side: o.side_num,
+                order_type: o.terms.order_type,
+                qty: o.qty,
+                price: o.terms.price,
+                fill_qty: o.fill_qty,
+                fill_avg_price: if o.fill_qty > 0.0 { o.fill_value / o.fill_qty } else { 0.0 },
+                status: o.status,
+                create_ts: o.create_ts,
+                update_ts: o.update_ts,
+                fees: o.fee_total(),
+                last_err_msg: o.last_err_msg.clone(),
+            })
+            .collect();
+        let mut firsts: HashSet<u64> = HashSet::new();
+        let fills = self
+            .fills
+            .iter()
+            .map(|f| {
+                let side = Side::from_trd_side(f.side_num).unwrap_or(Side::Buy);
+                let first = firsts.insert(f.order_id);
+                let fee =
+                    fee_table(&f.instr, side, f.qty, f.price, first).iter().map(|(_, v)| v).fold(0.0, |a, v| a + v);
+                FillEntry {
+                    acc_id: f.acc_id,
+                    order_id: f.order_id,
+                    fill_id: f.fill_id,
+                    code: f.instr.full_code(),
+                    buy: side == Side::Buy,
+                    qty: f.qty,
+                    price: f.price,
+                    ts: f.ts,
+                    fee,
+                    multiplier: f.instr.multiplier,
+                    currency: f.instr.currency,
+                    future: f.instr.kind == InstrumentKind::Future,
+                }
+            })
+            .collect();
+        TradeLog { accounts, orders, fills }
     }
 }

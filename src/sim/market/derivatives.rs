@@ -138,6 +138,10 @@ impl PriceSource for WithDerivatives {
     fn market_clock(&self) -> Option<crate::sim::calendar::MarketClock> {
         self.base.market_clock()
     }
+
+    fn tape(&self) -> Option<Arc<dyn super::tape::Tape>> {
+        self.base.tape()
+    }
 }
 
 fn snap(i: &Instrument, p: f64) -> f64 {

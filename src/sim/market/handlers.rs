@@ -17,7 +17,7 @@ use super::history::Bar;
 use super::live::{Tick, BOOK_LEVELS};
 use super::subs::{is_served_sub_type, kl_type_of_sub, sub_of_kl_type, Item};
 use super::{now_secs, round9, Entry, Inner, PriceSource, Push, State};
-use crate::sim::calendar::{civil_from_days, is_trading_day, trading_days};
+use crate::sim::calendar::civil_from_days;
 
 /// Protocol ids served here (from the protocol table in `pb`).
 pub(crate) mod ids {
@@ -153,12 +153,8 @@ pub(super) fn find(st: &State, sec: &qc::Security) -> Res<usize> {
 
 /// Samples the source's price for entry `i`; a changed price is a trade.
 pub(crate) fn sync(st: &mut State, src: &dyn PriceSource, i: usize) {
-    let e = &mut st.entries[i];
-    if let Some(p) = src.price(e.instrument.sec_market, &e.instrument.code) {
-        if (p - e.live.last).abs() > 1e-9 {
-            e.live.trade(p, now_secs());
-        }
-    }
+    let clock = st.clock;
+    st.entries[i].advance(src, clock.as_ref(), false);
 }
 
 pub(super) fn lookup(st: &mut State, src: &dyn PriceSource, sec: &qc::Security) -> Res<usize> {
@@ -224,7 +220,53 @@ fn exch_type(e: &Entry) -> i32 {
 // ------------------------------------------------------------------------------------
 
 fn list_time(e: &Entry) -> String {
-    Calendar::format_day(e.history.first_day)
+    Calendar::format_day(e.history.listed)
+}
+
+fn list_timestamp(e: &Entry) -> f64 {
+    e.live.cal.midnight(e.history.listed) as f64
+}
+
+/// The 52-week (high, low) from the daily bars of the year before the live day and the
+/// live day itself.
+fn range_52w(e: &Entry) -> (f64, f64) {
+    let l = &e.live;
+    e.tape
+        .daily(&l.code, l.day - 364, l.day - 1)
+        .iter()
+        .fold((l.high, l.low), |(h, lo), b| (h.max(b.high), lo.min(b.low)))
+}
+
+/// A seeded figure of an instrument in `lo..hi`.
+fn figure(e: &Entry, salt: i64, lo: f64, hi: f64) -> f64 {
+    let h = super::history::hash3(fnv1a_code(e), salt, 77);
+    lo + super::history::unit(h) * (hi - lo)
+}
+
+fn fnv1a_code(e: &Entry) -> u64 {
+    super::history::fnv1a(&e.live.code)
+}
+
+/// `main` futures are the continuous main contract.
+fn is_main_contract(e: &Entry) -> bool {
+    e.instrument.kind == InstrumentKind::Future && e.instrument.code.ends_with("main")
+}
+
+/// The last trading day of the current contract of a future: the second-last trading
+/// day of the live day's month (HKEX's rule, used for every market here).
+fn future_last_trade_day(e: &Entry) -> i64 {
+    let (y, m, _) = civil_from_days(e.live.day);
+    let next = if m == 12 {
+        crate::sim::calendar::days_from_civil(y + 1, 1, 1)
+    } else {
+        crate::sim::calendar::days_from_civil(y, m + 1, 1)
+    };
+    let last = e.live.cal.market.trading_day_on_or_before(next - 1);
+    e.live.cal.market.trading_day_on_or_before(last - 1)
+}
+
+fn option_owner(e: &Entry, t: &super::OptionTerms) -> qc::Security {
+    qc::Security { market: e.qot_market, code: t.owner.clone() }
 }
 
 fn basic_qot(e: &Entry, sec: &qc::Security) -> qc::BasicQot {
@@ -246,7 +288,7 @@ fn basic_qot(e: &Entry, sec: &qc::Security) -> qc::BasicQot {
         turnover: round9(l.turnover),
         turnover_rate: 0.0,
         amplitude,
-        list_timestamp: Some(e.history.cal.midnight(e.history.first_day) as f64),
+        list_timestamp: Some(list_timestamp(e)),
         update_timestamp: Some(l.updated),
         sec_status: Some(1),
         ..Default::default()
@@ -329,6 +371,29 @@ fn kline(e: &Entry, b: &Bar, rehab: i32, intraday: bool, flag: i64) -> qc::KLine
     }
 }
 
+/// The K-lines of consecutive `bars`: each bar's last close is the adjusted close of the
+/// bar before it (so adjusted series stay continuous across ex-dividend days).
+fn klines(e: &Entry, bars: &[Bar], rehab: i32, intraday: bool, flag: i64) -> Vec<qc::KLine> {
+    let mut prev_close: Option<f64> = None;
+    bars.iter()
+        .map(|b| {
+            let mut k = kline(e, b, rehab, intraday, flag);
+            let (a, off) = e.history.adjustment(b.day, rehab);
+            let close = round9(b.close * a + off);
+            if let Some(pc) = prev_close {
+                if want(flag, 16) {
+                    k.last_close_price = Some(pc);
+                }
+                if want(flag, 512) {
+                    k.change_rate = Some(if pc != 0.0 { round9((close - pc) / pc * 100.0) } else { 0.0 });
+                }
+            }
+            prev_close = Some(close);
+            k
+        })
+        .collect()
+}
+
 fn time_share(e: &Entry, b: &Bar, cum_volume: i64, cum_turnover: f64) -> qc::TimeShare {
     let cal = &e.live.cal;
     qc::TimeShare {
@@ -407,14 +472,23 @@ fn aggregate(bars: impl Iterator<Item = Bar>, mut group: impl FnMut(&Bar) -> i64
 
 /// Intraday bars of `kl` on one day (history or live).
 fn intraday_day(e: &Entry, k: i64, day: i64) -> Vec<Bar> {
-    let cal = e.history.cal;
+    let cal = e.live.cal;
     let sessions: Vec<(i64, i64)> = cal.sessions().collect();
     let mid = cal.midnight(day);
-    let minutes: Vec<Bar> = if day >= e.history.live_day {
-        e.live.minutes.values().filter(|b| cal.day_of((b.ts - 60) as f64) == day).copied().collect()
+    let mut minutes: Vec<Bar> = if day >= e.live.day {
+        e.live.minutes.values().copied().collect()
     } else {
-        e.history.minute_bars(day)
+        e.tape.bars(&e.live.code, mid, cal.midnight(day + 1))
     };
+    // The day's first bar follows the previous day's close.
+    let prev_close = if day >= e.live.day {
+        Some(e.live.prev_close)
+    } else {
+        e.tape.daily(&e.live.code, day - 40, day - 1).last().map(|b| b.close)
+    };
+    if let (Some(first), Some(pc)) = (minutes.first_mut(), prev_close) {
+        first.last_close = pc;
+    }
     // Bucket by k minutes within each trading session (bars outside sessions, which only
     // the live day has, by k minutes of the clock).
     let mut out = aggregate(minutes.into_iter(), |b| {
@@ -447,7 +521,7 @@ fn day_group(kl: i32, day: i64) -> i64 {
 /// Bars of `kl` whose days lie in `first..=last`, oldest first, with `ts >= min_ts`;
 /// stops after `limit` bars.
 fn kl_bars(e: &Entry, kl: i32, first: i64, last: i64, min_ts: i64, limit: usize) -> Vec<Bar> {
-    let live_day = e.history.live_day;
+    let live_day = e.live.day;
     let first = first.max(e.history.first_day);
     let last = last.min(live_day);
     let mut out = Vec::new();
@@ -457,7 +531,7 @@ fn kl_bars(e: &Entry, kl: i32, first: i64, last: i64, min_ts: i64, limit: usize)
     if let Some(k) = kl_minutes(kl) {
         let mut day = first;
         while day <= last && out.len() < limit {
-            if is_trading_day(day) {
+            if e.live.cal.market.is_trading_day(day) {
                 out.extend(intraday_day(e, k, day).into_iter().filter(|b| b.ts >= min_ts));
             }
             day += 1;
@@ -467,7 +541,7 @@ fn kl_bars(e: &Entry, kl: i32, first: i64, last: i64, min_ts: i64, limit: usize)
     }
     // Extend day groups to whole periods at the range's start so that the first bar is
     // complete (a week bar starting mid-range still has its own open).
-    let mut days: Vec<Bar> = e.history.days(first, last).filter_map(|d| e.history.day_bar(d)).collect();
+    let mut days: Vec<Bar> = e.tape.daily(&e.live.code, first, last.min(live_day - 1));
     if last >= live_day {
         days.push(e.live.day_bar(live_day));
     }
@@ -479,9 +553,9 @@ fn kl_bars(e: &Entry, kl: i32, first: i64, last: i64, min_ts: i64, limit: usize)
 
 /// The latest `n` bars of `kl` (GetKL).
 fn latest_bars(e: &Entry, kl: i32, n: usize) -> Vec<Bar> {
-    let live_day = e.history.live_day;
+    let live_day = e.live.day;
     let per_day = match kl_minutes(kl) {
-        Some(k) => (e.history.cal.minutes_per_day() / k).max(1) as usize,
+        Some(k) => (e.live.cal.minutes_per_day() / k).max(1) as usize,
         None => 1,
     };
     let span_days = match kl {
@@ -601,13 +675,13 @@ fn first_pushes(st: &State, conn_id: u64, keys: &[(usize, i32)]) -> Vec<Push> {
     out
 }
 
-/// The pushes of one step: every subscription registered for pushes whose instrument
-/// traded.
+/// The pushes of one step: every subscription registered for pushes gets the current
+/// data (a ticker push only for an instrument that traded in the step).
 pub(crate) fn step_pushes(st: &State, moved: &[(usize, Tick)]) -> Vec<Push> {
     let mut out = Vec::new();
     for cs in st.subs.conns.values() {
         for ((i, t), item) in &cs.items {
-            if item.push && moved.iter().any(|(m, _)| m == i) {
+            if item.push && (*t != 4 || moved.iter().any(|(m, _)| m == i)) {
                 for (proto_id, body) in push_bodies(st, *i, *t, item) {
                     out.push(Push { sink: cs.sink.clone(), proto_id, body });
                 }
@@ -780,7 +854,7 @@ fn get_kl(
     let e = subscribed(st, src, conn, &c.security, sub_of_kl_type(c.kl_type).unwrap_or(0))?;
     let n = c.req_num.clamp(0, 1000) as usize;
     let intraday = kl_minutes(c.kl_type).is_some();
-    let kl_list = latest_bars(e, c.kl_type, n).iter().map(|b| kline(e, b, c.rehab_type, intraday, 0)).collect();
+    let kl_list = klines(e, &latest_bars(e, c.kl_type, n), c.rehab_type, intraday, 0);
     Ok((qot_get_kl::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), kl_list }, Vec::new()))
 }
 
@@ -898,7 +972,7 @@ fn request_history_kl(
         if bars.len() > page { bars.pop().map(|b| encode_key(c.kl_type, c.rehab_type, b.ts)) } else { None };
     let flag = c.need_kl_fields_flag.unwrap_or(0);
     let intraday = kl_minutes(c.kl_type).is_some();
-    let kl_list = bars.iter().map(|b| kline(e, b, c.rehab_type, intraday, flag)).collect();
+    let kl_list = klines(e, &bars, c.rehab_type, intraday, flag);
     let s2c = hkl::S2c { security: c.security.clone(), name: Some(e.instrument.name.clone()), kl_list, next_req_key };
     Ok((s2c, Vec::new()))
 }
@@ -982,9 +1056,30 @@ pub(super) fn static_info(e: &Entry, sec: qc::Security) -> qc::SecurityStaticInf
             name: e.instrument.name.clone(),
             list_time: list_time(e),
             delisting: Some(false),
-            list_timestamp: Some(e.history.cal.midnight(e.history.first_day) as f64),
+            list_timestamp: Some(list_timestamp(e)),
             exch_type: Some(exch_type(e)),
         },
+        option_ex_data: super::option_terms(&e.instrument).map(|t| qc::OptionStaticExData {
+            r#type: if t.call { 1 } else { 2 },
+            owner: option_owner(e, &t),
+            strike_time: Calendar::format_day(t.expiry_day),
+            strike_price: t.strike,
+            suspend: false,
+            market: String::new(),
+            strike_timestamp: Some(e.live.cal.midnight(t.expiry_day) as f64),
+            index_option_type: None,
+            expiration_cycle: None,
+            option_standard_type: None,
+            option_settlement_mode: None,
+        }),
+        future_ex_data: (e.instrument.kind == InstrumentKind::Future).then(|| {
+            let d = future_last_trade_day(e);
+            qc::FutureStaticExData {
+                last_trade_time: Calendar::format_day(d),
+                last_trade_timestamp: Some(e.live.cal.midnight(d) as f64),
+                is_main_contract: is_main_contract(e),
+            }
+        }),
         ..Default::default()
     }
 }
@@ -1025,6 +1120,7 @@ fn get_snapshot(st: &mut State, src: &dyn PriceSource, _conn: &ConnInfo, c: &sna
         let e = &st.entries[i];
         let l = &e.live;
         let (bids, asks) = l.book(1);
+        let (high52, low52) = range_52w(e);
         let amplitude = if l.prev_close > 0.0 { round9((l.high - l.low) / l.prev_close * 100.0) } else { 0.0 };
         let basic = snap::SnapshotBasicData {
             security: sec.clone(),
@@ -1043,7 +1139,7 @@ fn get_snapshot(st: &mut State, src: &dyn PriceSource, _conn: &ConnInfo, c: &sna
             volume: l.volume,
             turnover: round9(l.turnover),
             turnover_rate: 0.0,
-            list_timestamp: Some(e.history.cal.midnight(e.history.first_day) as f64),
+            list_timestamp: Some(list_timestamp(e)),
             update_timestamp: Some(l.updated),
             ask_price: asks.first().map(|x| x.price),
             bid_price: bids.first().map(|x| x.price),
@@ -1053,11 +1149,110 @@ fn get_snapshot(st: &mut State, src: &dyn PriceSource, _conn: &ConnInfo, c: &sna
             avg_price: Some(if l.volume > 0 { round9(l.turnover / l.volume as f64) } else { l.last }),
             sec_status: Some(1),
             hp_volume: Some(l.volume as f64),
+            highest52_weeks_price: Some(high52),
+            lowest52_weeks_price: Some(low52),
             ..Default::default()
         };
-        list.push(snap::Snapshot { basic, ..Default::default() });
+        list.push(snap::Snapshot {
+            basic,
+            equity_ex_data: equity_ex(e),
+            option_ex_data: option_ex(e),
+            future_ex_data: future_ex(e),
+            ..Default::default()
+        });
     }
     Ok((snap::S2c { snapshot_list: list }, Vec::new()))
+}
+
+/// A stock's fundamentals: seeded share counts and earnings, valued at the last price;
+/// the dividends of the last year from the seeded model.
+fn equity_ex(e: &Entry) -> Option<snap::EquitySnapshotExData> {
+    if e.instrument.kind != InstrumentKind::Stock {
+        return None;
+    }
+    let l = &e.live;
+    let issued = (figure(e, 1, 1.0e9, 2.0e10) / 1000.0).round() as i64 * 1000;
+    let outstanding = (issued as f64 * figure(e, 2, 0.6, 1.0)).round() as i64;
+    let eps = round9(l.last / figure(e, 3, 8.0, 40.0));
+    let bvps = round9(l.last / figure(e, 4, 1.0, 8.0));
+    let net_profit = round9(eps * issued as f64);
+    let net_asset = round9(bvps * issued as f64);
+    let year_ago = l.day - 365;
+    let dividend_ttm: f64 = e.history.dividends.iter().filter(|d| d.0 > year_ago && d.0 <= l.day).map(|d| d.1).sum();
+    let ratio = |v: f64| if l.last > 0.0 { round9(v / l.last * 100.0) } else { 0.0 };
+    Some(snap::EquitySnapshotExData {
+        issued_shares: issued,
+        issued_market_val: round9(issued as f64 * l.last),
+        net_asset,
+        net_profit,
+        earnings_pershare: eps,
+        outstanding_shares: outstanding,
+        outstanding_market_val: round9(outstanding as f64 * l.last),
+        net_asset_pershare: bvps,
+        ey_rate: ratio(eps),
+        pe_rate: if eps > 0.0 { round9(l.last / eps) } else { 0.0 },
+        pb_rate: if bvps > 0.0 { round9(l.last / bvps) } else { 0.0 },
+        pe_ttm_rate: if eps > 0.0 { round9(l.last / eps) } else { 0.0 },
+        dividend_ttm: Some(round9(dividend_ttm)),
+        dividend_ratio_ttm: Some(ratio(dividend_ttm)),
+        dividend_lfy: Some(round9(dividend_ttm)),
+        dividend_lfy_ratio: Some(ratio(dividend_ttm)),
+    })
+}
+
+/// An option's terms from its code; open interest seeded; the greeks of a plain
+/// approximation (delta from moneyness).
+fn option_ex(e: &Entry) -> Option<snap::OptionSnapshotExData> {
+    let t = super::option_terms(&e.instrument)?;
+    let size = e.instrument.multiplier.max(1.0);
+    let days_left = (t.expiry_day - e.live.day).max(0);
+    let moneyness = if t.strike > 0.0 { e.live.last / t.strike } else { 1.0 };
+    let delta = round9(if t.call {
+        0.5 + (moneyness - 1.0).clamp(-0.45, 0.45)
+    } else {
+        -0.5 + (moneyness - 1.0).clamp(-0.45, 0.45)
+    });
+    let oi = figure(e, 5, 500.0, 20_000.0) as i32;
+    Some(snap::OptionSnapshotExData {
+        r#type: if t.call { 1 } else { 2 },
+        owner: option_owner(e, &t),
+        strike_time: Calendar::format_day(t.expiry_day),
+        strike_price: t.strike,
+        contract_size: size as i32,
+        contract_size_float: Some(size),
+        open_interest: oi,
+        implied_volatility: round9(figure(e, 6, 20.0, 45.0)),
+        premium: if t.strike > 0.0 { round9(e.live.last / t.strike * 100.0) } else { 0.0 },
+        delta,
+        gamma: 0.01,
+        vega: 0.2,
+        theta: -0.02,
+        rho: 0.05,
+        strike_timestamp: Some(e.live.cal.midnight(t.expiry_day) as f64),
+        net_open_interest: Some(oi),
+        expiry_date_distance: Some(days_left as i32),
+        contract_nominal_value: Some(round9(t.strike * size)),
+        contract_multiplier: Some(size),
+        ..Default::default()
+    })
+}
+
+/// A future's last settle price (the previous close), seeded open interest and the
+/// current contract's last trading day.
+fn future_ex(e: &Entry) -> Option<snap::FutureSnapshotExData> {
+    if e.instrument.kind != InstrumentKind::Future {
+        return None;
+    }
+    let d = future_last_trade_day(e);
+    let oi = figure(e, 7, 50_000.0, 150_000.0) as i32;
+    Some(snap::FutureSnapshotExData {
+        last_settle_price: e.live.prev_close,
+        position: oi,
+        position_change: (figure(e, 8 + e.live.day, -2000.0, 2000.0)) as i32,
+        last_trade_time: Calendar::format_day(d),
+        last_trade_timestamp: Some(e.live.cal.midnight(d) as f64),
+        is_main_contract: is_main_contract(e),
+    })
 }
 
 /// `TradeDateMarket` to a `TrdSecMarket` whose calendar it uses.
@@ -1092,7 +1287,9 @@ fn request_trade_date(
         return Err("The range of trading days may span at most ten years".into());
     }
     let cal = Calendar::of(sec);
-    let list = trading_days(first, last)
+    let list = cal
+        .market
+        .trading_days(first, last)
         .map(|d| ttd::TradeDate {
             time: Calendar::format_day(d),
             timestamp: Some(cal.midnight(d) as f64),

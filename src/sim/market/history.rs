@@ -1,20 +1,32 @@
-//! Deterministic price history: daily and one-minute bars for every trading day before
-//! the live day, a function of the seed, the instrument and the date only (so any page
-//! of any request can be computed on its own), plus yearly cash dividends and the rehab
-//! (price adjustment) factors they imply.
+//! The seeded market ([`SeededTape`], the default [`Tape`]): daily and one-minute bars
+//! for every trading day from ten years before the start day to two years after it, a
+//! function of the seed, the instrument and the date (so any page of any request can be
+//! computed on its own), plus yearly cash dividends and the rehab (price adjustment)
+//! factors they imply.
 //!
-//! The path is anchored at the live day: the close of the last history day is the
-//! instrument's start price, which is the live day's previous close. Earlier closes are
-//! found by walking back one daily return at a time; an ex-dividend day's close is
-//! lower by the dividend.
+//! One model for every period: a day's one-minute bars are drawn inside its daily bar
+//! (their opens, extremes, close and volumes add up to it exactly), so live activity
+//! (read from the minute in progress) and historical bars agree. Trading days follow
+//! the market's calendar with its public holidays.
+//!
+//! The path is anchored at the start: the close of the last day before the start day is
+//! the instrument's start price, and the whole path is then scaled so that the price at
+//! the start instant is the start price again (a simulator starting mid-session still
+//! quotes its instruments' start prices). Earlier closes are found by walking back one
+//! daily return at a time (an ex-dividend day's close is lower by the dividend), later
+//! ones by walking forward.
 
 use crate::sim::matching::{Instrument, InstrumentKind};
 
 use super::clock::Calendar;
-use crate::sim::calendar::{civil_from_days, days_from_civil, is_trading_day};
+use super::tape::{path_in_bar, Tape};
+use crate::sim::calendar::{civil_from_days, days_from_civil};
 
 /// How many years of history the simulator invents before the live day.
 pub const HISTORY_YEARS: i64 = 10;
+/// How many days after the start day the seeded path goes on (an accelerated clock
+/// runs into them).
+pub const FORWARD_DAYS: i64 = 800;
 
 /// One bar (or one day) of prices.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,8 +108,10 @@ pub struct History {
     key: u64,
     /// The live day (history ends the trading day before).
     pub live_day: i64,
-    /// The first history day (the listing day).
+    /// The first history day (the listing day, or ten years before the start day).
     pub first_day: i64,
+    /// The listing day ([`listing_day`]).
+    pub listed: i64,
     /// Closes of every trading day in `first_day..live_day`, oldest first, with their days.
     closes: Vec<(i64, f64)>,
     /// Ex-dividend days and amounts, oldest first.
@@ -106,12 +120,14 @@ pub struct History {
 
 impl History {
     /// Builds the history of `instrument` for a simulator seeded with `seed` whose live
-    /// day is `live_day`.
+    /// (start) day is `live_day`: the close of the trading day before it is the start
+    /// price.
     pub fn new(instrument: &Instrument, seed: u64, live_day: i64) -> History {
         let cal = Calendar::of(instrument.sec_market);
         let key = seed ^ fnv1a(&instrument.full_code());
-        let first_day = live_day - HISTORY_YEARS * 365;
-        let dividends = dividend_days(instrument, key, first_day, live_day);
+        let listed = listing_day(instrument, key);
+        let first_day = listed.max(live_day - HISTORY_YEARS * 365);
+        let dividends = dividend_days(instrument, cal, key, first_day, live_day);
         let daily_vol = (instrument.volatility * 10.0).clamp(0.0, 0.2);
         let start = instrument.snap(instrument.start_price, false).max(instrument.tick_at(instrument.start_price));
         let mut closes = Vec::new();
@@ -119,7 +135,7 @@ impl History {
         let mut day = live_day - 1;
         let mut div_idx = dividends.len();
         while day >= first_day {
-            if is_trading_day(day) {
+            if cal.market.is_trading_day(day) {
                 closes.push((day, close));
                 // The close of the trading day before `day`.
                 let r = signed(hash3(key, day, 0)) * daily_vol;
@@ -133,9 +149,36 @@ impl History {
             day -= 1;
         }
         closes.reverse();
-        History { instrument: instrument.clone(), cal, key, live_day, first_day, closes, dividends }
+        // Forward from the start day.
+        let mut close = start;
+        for day in live_day..live_day + FORWARD_DAYS {
+            if cal.market.is_trading_day(day) {
+                let r = signed(hash3(key, day, 0)) * daily_vol;
+                close = (close * (1.0 + r)).max(instrument.tick_at(close));
+                closes.push((day, close));
+            }
+        }
+        History { instrument: instrument.clone(), cal, key, live_day, first_day, listed, closes, dividends }
     }
 
+    /// The history of `instrument` for a simulator that starts at `now` (Unix seconds,
+    /// the market clock's): anchored at the start day, then scaled so that the price at
+    /// `now` is the instrument's start price.
+    pub fn anchored(instrument: &Instrument, seed: u64, now: f64) -> History {
+        let cal = Calendar::of(instrument.sec_market);
+        let live_day = cal.market.trading_day_on_or_before(cal.day_of(now));
+        let mut h = History::new(instrument, seed, live_day);
+        let base = h.base_price();
+        if let Some(p) = h.price_at(now) {
+            if p > 0.0 && (p - base).abs() > 1e-12 {
+                let scale = base / p;
+                for c in &mut h.closes {
+                    c.1 *= scale;
+                }
+            }
+        }
+        h
+    }
     /// The instrument's start price snapped to its tick (the live day's previous close).
     pub fn base_price(&self) -> f64 {
         let i = &self.instrument;
@@ -173,6 +216,63 @@ impl History {
         Some(Bar { ts: self.cal.midnight(day), day, open, high, low, close, last_close, volume, turnover })
     }
 
+    /// The trading minute (index into the day's one-minute bars) in progress at `t`,
+    /// with the fraction of it elapsed; `None` outside the sessions or on a closed day.
+    fn minute_at(&self, t: f64) -> Option<(i64, usize, f64)> {
+        let day = self.cal.day_of(t);
+        self.close_index(day)?;
+        let into = t - self.cal.midnight(day) as f64;
+        let minute = (into / 60.0).floor() as i64;
+        let mut index = 0;
+        for (a, b) in self.cal.sessions() {
+            if (a..b).contains(&minute) {
+                let frac = (into - (minute * 60) as f64) / 60.0;
+                return Some((day, (index + minute - a) as usize, frac));
+            }
+            index += b - a;
+        }
+        None
+    }
+
+    /// The one-minute bar in progress at `t`, cut at `t` (see [`Tape::partial`]).
+    pub fn partial(&self, t: f64) -> Option<Bar> {
+        let (day, i, frac) = self.minute_at(t)?;
+        let bars = self.minute_bars(day);
+        let bar = *bars.get(i)?;
+        let (p, high, low) = path_in_bar(&bar, frac);
+        let lot = self.instrument.lot_size.max(1.0) as i64;
+        let lots = ((bar.volume / lot) as f64 * frac).floor() as i64;
+        let volume = lots * lot;
+        let close = self.snap(p);
+        Some(Bar {
+            close,
+            high: self.snap(high).max(close).max(bar.open),
+            low: self.snap(low).min(close).min(bar.open),
+            volume,
+            turnover: volume as f64 * (bar.open + close) / 2.0,
+            ..bar
+        })
+    }
+
+    /// The price at `t` (the model's, before any override): the minute in progress,
+    /// else the close of the last bar before `t`.
+    pub fn price_at(&self, t: f64) -> Option<f64> {
+        if let Some(b) = self.partial(t) {
+            return Some(b.close);
+        }
+        let day = self.cal.day_of(t);
+        let i = self.closes.partition_point(|c| c.0 <= day);
+        // Today's close once its sessions are over, else the last day's before today.
+        for j in (0..i).rev() {
+            let d = self.closes[j].0;
+            let bars = self.minute_bars(d);
+            if let Some(b) = bars.iter().rev().find(|b| (b.ts as f64) <= t) {
+                return Some(b.close);
+            }
+        }
+        None
+    }
+
     /// The one-minute bars of a history trading day, unadjusted.
     pub fn minute_bars(&self, day: i64) -> Vec<Bar> {
         match self.day_bar(day) {
@@ -201,7 +301,7 @@ impl History {
         let lot = self.instrument.lot_size.max(1.0) as i64;
         let full = n / 20;
         let rest: i64 = (full * 20..n).map(|i| self.minute_lots(day, i)).sum();
-        lot * (full * 210 + rest)
+        lot * volume_unit(&self.instrument) * (full * 210 + rest)
     }
 
     fn minutes(&self, day: i64, open: f64, high: f64, low: f64, close: f64) -> Vec<Bar> {
@@ -225,7 +325,7 @@ impl History {
             if i == il {
                 lo = low;
             }
-            let volume = lot * self.minute_lots(day, i);
+            let volume = lot * volume_unit(&self.instrument) * self.minute_lots(day, i);
             let ts = self.cal.midnight(day) + self.cal.trading_minute_end(i) * 60;
             out.push(Bar {
                 ts,
@@ -256,9 +356,57 @@ impl History {
     }
 }
 
+/// The trading units (of lots) one "lot" of the seeded minute volume stands for, so that
+/// a minute trades about what such an instrument trades: HK and A-share stocks ~400 lots
+/// of 100 a minute on average, US stocks ~10 000 shares, futures and options ~200
+/// contracts.
+pub fn volume_unit(instrument: &Instrument) -> i64 {
+    use crate::sim::matching::sec_market;
+    match (instrument.kind, instrument.sec_market) {
+        (InstrumentKind::Future, _) => 20,
+        (InstrumentKind::Option, _) => 20,
+        (_, sec_market::US) => 1000,
+        (_, sec_market::HK) => (4000.0 / instrument.lot_size.max(1.0)).round().max(1.0) as i64,
+        _ => 40,
+    }
+}
+
+/// The listing day of an instrument: the real one for the built-in stocks, about two
+/// years before expiry for options, and a seeded day years back for anything else. The
+/// history starts there (or ten years before the start day, whichever is later).
+pub fn listing_day(instrument: &Instrument, key: u64) -> i64 {
+    let known: &[(&str, (i64, u32, u32))] = &[
+        ("HK.00700", (2004, 6, 16)),
+        ("HK.09988", (2019, 11, 26)),
+        ("HK.00005", (1991, 7, 9)),
+        ("HK.03690", (2018, 9, 20)),
+        ("HK.02800", (1999, 11, 12)),
+        ("US.AAPL", (1980, 12, 12)),
+        ("US.TSLA", (2010, 6, 29)),
+        ("US.MSFT", (1986, 3, 13)),
+        ("US.NVDA", (1999, 1, 22)),
+        ("SH.600519", (2001, 8, 27)),
+        ("SH.601318", (2007, 3, 1)),
+        ("SZ.000001", (1991, 4, 3)),
+        ("HK.HSImain", (1986, 5, 6)),
+        ("HK.MHImain", (2000, 10, 9)),
+        ("US.ESmain", (1997, 9, 9)),
+        ("US.NQmain", (1999, 6, 21)),
+        ("SG.CNmain", (2006, 9, 5)),
+    ];
+    let code = instrument.full_code();
+    if let Some((_, (y, m, d))) = known.iter().find(|(c, _)| *c == code) {
+        return days_from_civil(*y, *m, *d);
+    }
+    if let Some(expiry) = super::option_expiry_day(instrument) {
+        return expiry - 700 - (key % 60) as i64;
+    }
+    days_from_civil(2000, 1, 3) + (key % 5000) as i64
+}
+
 /// One cash dividend a year for stocks (none for options and futures): the ex-date is a
 /// trading day in May to July, the amount 1 % of the start price.
-fn dividend_days(instrument: &Instrument, key: u64, first_day: i64, live_day: i64) -> Vec<(i64, f64)> {
+fn dividend_days(instrument: &Instrument, cal: Calendar, key: u64, first_day: i64, live_day: i64) -> Vec<(i64, f64)> {
     if instrument.kind != InstrumentKind::Stock {
         return Vec::new();
     }
@@ -271,7 +419,7 @@ fn dividend_days(instrument: &Instrument, key: u64, first_day: i64, live_day: i6
     let mut out = Vec::new();
     for y in y0..=y1 {
         let mut d = days_from_civil(y, 5, 1) + (hash3(key, y, 7) % 80) as i64;
-        while !is_trading_day(d) {
+        while !cal.market.is_trading_day(d) {
             d += 1;
         }
         if d > first_day && d < live_day {
@@ -279,6 +427,63 @@ fn dividend_days(instrument: &Instrument, key: u64, first_day: i64, live_day: i6
         }
     }
     out
+}
+
+/// The seeded market as a [`Tape`]: one [`History`] per instrument, one-minute bars.
+#[derive(Debug, Clone)]
+pub struct SeededTape {
+    histories: Vec<(String, History)>,
+}
+
+impl SeededTape {
+    /// The seeded tape of `instruments` for a simulator seeded with `seed` that starts at
+    /// `now` (Unix seconds on the market clock, see [`super::tape::tape_time`]).
+    pub fn new(instruments: &[Instrument], seed: u64, now: impl Fn(&Instrument) -> f64) -> SeededTape {
+        let histories = instruments.iter().map(|i| (i.full_code(), History::anchored(i, seed, now(i)))).collect();
+        SeededTape { histories }
+    }
+
+    /// The generator of `code` (`HK.00700`).
+    pub fn history(&self, code: &str) -> Option<&History> {
+        self.histories.iter().find(|(c, _)| c == code).map(|(_, h)| h)
+    }
+}
+
+impl Tape for SeededTape {
+    fn codes(&self) -> Vec<String> {
+        self.histories.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    fn period_secs(&self, code: &str) -> Option<i64> {
+        self.history(code).map(|_| 60)
+    }
+
+    fn bars(&self, code: &str, from: i64, until: i64) -> Vec<Bar> {
+        let Some(h) = self.history(code) else { return Vec::new() };
+        if until <= from {
+            return Vec::new();
+        }
+        let first = h.cal.day_of(from as f64);
+        let last = h.cal.day_of(until as f64);
+        let mut out = Vec::new();
+        for day in h.days(first, last).collect::<Vec<_>>() {
+            out.extend(h.minute_bars(day).into_iter().filter(|b| b.ts > from && b.ts <= until));
+        }
+        out
+    }
+
+    fn partial(&self, code: &str, now: f64) -> Option<Bar> {
+        self.history(code)?.partial(now)
+    }
+
+    fn price_at(&self, code: &str, now: f64) -> Option<f64> {
+        self.history(code)?.price_at(now)
+    }
+
+    fn daily(&self, code: &str, first_day: i64, last_day: i64) -> Vec<Bar> {
+        let Some(h) = self.history(code) else { return Vec::new() };
+        h.days(first_day, last_day).filter_map(|d| h.day_bar(d)).collect()
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +497,7 @@ mod tests {
         let live = days_from_civil(2026, 11, 30);
         let a = History::new(&i, 7, live);
         let b = History::new(&i, 7, live);
-        let last = a.days(live - 10, live).last().unwrap();
+        let last = a.days(live - 10, live - 1).last().unwrap();
         assert_eq!(a.day_bar(last), b.day_bar(last));
         assert_eq!(a.day_bar(last).unwrap().close, a.base_price());
         let bars = a.minute_bars(last);

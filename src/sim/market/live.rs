@@ -1,7 +1,10 @@
-//! The live day of one instrument: every price the matching engine has shown since the
-//! simulator started becomes a trade (a ticker), which moves the day's open/high/low,
-//! volume and turnover and the live one-minute bars. The order book and the HK broker
-//! queue are drawn around the last price.
+//! The live day of one instrument, read from the [`Tape`]: it starts as the tape's bars
+//! of the current trading day up to the market clock's now (so the live day is the
+//! history's current day, with the same volumes), and every sample after that is a
+//! trade (a ticker) of the volume the tape traded since the sample before, at the price
+//! source's price (the tape's, or the broker's override). Trades move the day's
+//! open/high/low, volume and turnover and the live one-minute bars. The order book and
+//! the HK broker queue are drawn around the last price.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -9,6 +12,7 @@ use crate::sim::matching::Instrument;
 
 use super::clock::Calendar;
 use super::history::{hash3, Bar};
+use super::tape::Tape;
 
 /// Tickers kept per instrument (OpenD serves at most 1000).
 pub const MAX_TICKERS: usize = 1000;
@@ -52,7 +56,11 @@ pub struct Live {
     /// Its calendar.
     pub cal: Calendar,
     key: u64,
-    /// Previous close (the last history close).
+    /// Its full code (`HK.00700`), the tape's key.
+    pub code: String,
+    /// The live trading day (local day number): the latest trading day on or before now.
+    pub day: i64,
+    /// Previous close (the tape's close of the trading day before).
     pub prev_close: f64,
     /// Day open.
     pub open: f64,
@@ -74,35 +82,182 @@ pub struct Live {
     pub tickers: VecDeque<Tick>,
     /// Live one-minute bars by the Unix time of their end.
     pub minutes: BTreeMap<i64, Bar>,
+    /// The tape's volume of the day already turned into trades.
+    tape_volume: i64,
+    /// The tape's volume of the day's bars that ended by `counted_until`.
+    done_volume: i64,
+    counted_until: i64,
 }
 
 impl Live {
-    /// The live state at start: nothing traded, every price the previous close.
-    pub fn new(instrument: &Instrument, key: u64, prev_close: f64, now: f64) -> Live {
-        Live {
+    /// The live day at `now` (the tape's time): the tape's bars of the day so far,
+    /// and `price` (the price source's) as the last price.
+    pub fn start(instrument: &Instrument, key: u64, tape: &dyn Tape, now: f64, price: Option<f64>) -> Live {
+        let cal = Calendar::of(instrument.sec_market);
+        let code = instrument.full_code();
+        let day = cal.market.trading_day_on_or_before(cal.day_of(now));
+        let start = instrument.snap(instrument.start_price, false).max(instrument.tick_at(instrument.start_price));
+        let midnight = cal.midnight(day);
+        let prev_close = tape
+            .daily(&code, day - 40, day - 1)
+            .last()
+            .map(|b| b.close)
+            .or_else(|| tape.price_at(&code, midnight as f64))
+            .or(price)
+            .unwrap_or(start);
+        let until = now.floor() as i64;
+        let mut bars = tape.bars(&code, midnight, until);
+        let done_volume = bars.iter().map(|b| b.volume).sum();
+        if let Some(p) = tape.partial(&code, now).filter(|p| p.day == day) {
+            bars.push(p);
+        }
+        let mut live = Live {
             instrument: instrument.clone(),
-            cal: Calendar::of(instrument.sec_market),
+            cal,
             key,
+            code,
+            day,
             prev_close,
             open: prev_close,
             high: prev_close,
             low: prev_close,
-            last: prev_close,
+            last: price.unwrap_or(prev_close),
             volume: 0,
             turnover: 0.0,
             updated: now,
             seq: 0,
             tickers: VecDeque::new(),
             minutes: BTreeMap::new(),
+            tape_volume: 0,
+            done_volume,
+            counted_until: until.max(midnight),
+        };
+        let mut last_close = prev_close;
+        for (n, b) in bars.iter().enumerate() {
+            if n == 0 {
+                live.open = b.open;
+                live.high = b.high;
+                live.low = b.low;
+            }
+            live.high = live.high.max(b.high);
+            live.low = live.low.min(b.low);
+            live.volume += b.volume;
+            live.turnover += b.turnover;
+            live.minutes.insert(b.ts, Bar { last_close, ..*b });
+            last_close = b.close;
         }
+        live.tape_volume = live.volume;
+        // The latest trades before now: one per recent one-minute bar of the tape (the
+        // day's, or the last trading day's before the open), at its close.
+        let recent = if bars.is_empty() { tape.bars(&live.code, until - 6 * 86_400, until) } else { bars.clone() };
+        for b in recent.iter().rev().take(MAX_TICKERS.min(60)).rev() {
+            live.seq += 1;
+            let dir = if b.close > b.open {
+                2
+            } else if b.close < b.open {
+                1
+            } else {
+                3
+            };
+            let ts = (b.ts as f64 - 1.0).min(now);
+            live.tickers.push_back(Tick { ts, seq: live.seq, dir, price: b.close, volume: b.volume.max(1) });
+        }
+        if price.is_none() {
+            live.last = last_close;
+        }
+        if live.volume > 0 {
+            live.high = live.high.max(live.last);
+            live.low = live.low.min(live.last);
+        }
+        live
     }
 
-    /// Records one trade at `price` (the matching engine's current price) at `now`.
-    /// Returns the new ticker.
-    pub fn trade(&mut self, price: f64, now: f64) -> Tick {
-        self.seq += 1;
+    /// Samples the tape and the price source at `now`: a new trading day starts the
+    /// live day again; otherwise the tape's volume since the last sample becomes a
+    /// trade at `price`. With nothing traded on the tape, a moved price is a trade of
+    /// one lot, and so is a `step` (`force`) while a bar is in progress (the market
+    /// data's ticker steps are trades); such a lot is taken from the tape's volume to
+    /// come, so the day's volume keeps to the tape's. Returns the trade, if any.
+    pub fn advance(&mut self, tape: &dyn Tape, price: Option<f64>, now: f64, force: bool) -> Option<Tick> {
+        let day = self.cal.market.trading_day_on_or_before(self.cal.day_of(now));
+        if day != self.day {
+            let seq = self.seq;
+            *self = Live::start(&self.instrument, self.key, tape, now, price);
+            self.seq = seq;
+            return None;
+        }
+        let until = now.floor() as i64;
+        if until > self.counted_until {
+            // One-minute tapes: their bars are the live minutes.
+            let one_minute = tape.period_secs(&self.code) == Some(60);
+            for b in tape.bars(&self.code, self.counted_until, until) {
+                self.done_volume += b.volume;
+                // A minute that passed without a sample (a fast clock, or no ticker) is
+                // the tape's bar as it is, so the live bars have no gaps.
+                if b.day == self.day && !self.minutes.contains_key(&b.ts) {
+                    let last_close =
+                        self.minutes.range(..b.ts).next_back().map(|(_, m)| m.close).unwrap_or(self.prev_close);
+                    if self.volume == 0 {
+                        self.open = b.open;
+                        self.high = b.high;
+                        self.low = b.low;
+                    }
+                    self.high = self.high.max(b.high);
+                    self.low = self.low.min(b.low);
+                    self.volume += b.volume;
+                    self.turnover += b.turnover;
+                    self.tape_volume += b.volume;
+                    self.minutes.insert(b.ts, Bar { last_close, ..b });
+                } else if let Some(m) = self.minutes.get_mut(&b.ts) {
+                    // A minute sampled while it was in progress gets the rest of the
+                    // tape's volume of that minute.
+                    let rest = b.volume - m.volume;
+                    if rest > 0 {
+                        m.volume += rest;
+                        m.turnover += rest as f64 * m.close;
+                        self.volume += rest;
+                        self.turnover += rest as f64 * m.close;
+                        self.tape_volume += rest;
+                    }
+                    // A finished minute is the tape's bar, not what the samples of it saw
+                    // (a replay's history shows the recorded bars).
+                    if one_minute {
+                        (m.open, m.high, m.low, m.close) = (b.open, b.high, b.low, b.close);
+                        self.volume += b.volume - m.volume;
+                        self.turnover += b.turnover - m.turnover;
+                        (m.volume, m.turnover) = (b.volume, b.turnover);
+                        self.high = self.high.max(b.high);
+                        self.low = self.low.min(b.low);
+                    }
+                }
+            }
+            self.counted_until = until;
+        }
+        let partial = tape.partial(&self.code, now).filter(|p| p.day == day);
+        let in_bar = partial.is_some();
+        let cum = self.done_volume + partial.map(|p| p.volume).unwrap_or(0);
+        let delta = cum - self.tape_volume;
+        let p = price.unwrap_or(self.last);
+        let closed_at = self.minutes.values().next_back().map(|b| b.close);
+        if !in_bar && delta <= 0 && closed_at.is_some_and(|c| (c - p).abs() <= 1e-9) {
+            // No bar in progress and the price is the last bar's close (a session's
+            // close, a replay's clock stopped at the end of its data): that move is the
+            // bar's, not a new trade after it.
+            self.last = p;
+            return None;
+        }
+        if delta <= 0 && (p - self.last).abs() <= 1e-9 && !(force && in_bar) {
+            return None;
+        }
         let lot = self.instrument.lot_size.max(1.0) as i64;
-        let volume = lot * (1 + (hash3(self.key, self.seq, 1) % 10) as i64);
+        let volume = if delta > 0 { delta } else { lot };
+        self.tape_volume = cum.max(self.tape_volume + volume);
+        Some(self.trade(p, volume, now))
+    }
+
+    /// Records one trade of `volume` at `price` at `now`. Returns the new ticker.
+    pub fn trade(&mut self, price: f64, volume: i64, now: f64) -> Tick {
+        self.seq += 1;
         let dir = if price > self.last + 1e-9 {
             2
         } else if price < self.last - 1e-9 {
@@ -128,10 +283,10 @@ impl Live {
         }
         let minute_end = (now.floor() as i64).div_euclid(60) * 60 + 60;
         let turnover = volume as f64 * price;
-        let prev_close = self.minutes.values().next_back().map(|b| b.close).unwrap_or(self.prev_close);
+        let prev_close = self.minutes.range(..minute_end).next_back().map(|(_, b)| b.close).unwrap_or(self.prev_close);
         let bar = self.minutes.entry(minute_end).or_insert(Bar {
             ts: minute_end,
-            day: self.cal.day_of(now),
+            day: self.day,
             open: price,
             high: price,
             low: price,
@@ -180,7 +335,10 @@ impl Live {
         let lot = self.instrument.lot_size.max(1.0) as i64;
         let level = |side: i64, i: usize, price: f64| {
             let h = hash3(self.key, self.seq, 100 + side * 16 + i as i64);
-            Level { price, volume: lot * (1 + (h % 50) as i64), orders: 1 + ((h >> 32) % 9) as i32 }
+            let lots = 1 + (h % 50) as i64;
+            // Every order is at least one lot: 1 ..= min(lots, 20) orders.
+            let orders = 1 + ((h >> 32) % lots.min(20) as u64) as i32;
+            Level { price, volume: lot * lots, orders }
         };
         let mut bids = Vec::with_capacity(n);
         let mut p = self.last;

@@ -4,11 +4,27 @@
 //! one-minute unsubscribe rule, and the pushes of every subscribed type.
 //!
 //! [`MarketData`] is the [`QuoteHandler`] the server hands every
-//! `Qot_*` request to. It reads prices from a [`PriceSource`]: the
-//! [`Broker`] the simulator trades with (so the price an order fills at
-//! is the quote's last price) or a market of its own. Every price the source shows
-//! becomes a trade of the live day (a ticker); history before the live day is generated
-//! from the seed, the instrument and the date alone ([`history`]).
+//! `Qot_*` request to.
+//!
+//! # One model of market data
+//!
+//! Everything it says about an instrument's trading comes from one [`Tape`] (bars over
+//! simulated time, [`tape`]) read at the market clock's now ([`tape::tape_time`]): the
+//! history (minute bars, and daily bars of the same model), the live day (which starts
+//! as the tape's bars of the current trading day so far, [`live`]), the volume of every
+//! trade (the tape's volume since the sample before) and, through the broker, the
+//! price: the broker's market reads the same tape on every tick, so the price an order
+//! fills at is the quote's last price. The broker's `set_price` is an override on top
+//! of the tape ([`crate::sim::matching`] documents the rule). No reply contains a bar
+//! from after now: history ends at the live day, and the live day at now.
+//!
+//! The default tape is [`history::SeededTape`] (generated from the seed). A second tape
+//! (e.g. a replay of recorded bars) plugs in at one place: give it to the broker with
+//! `Broker::set_tape(tape)` before building the market data over that broker
+//! ([`MarketData::with_broker`] reads the broker's tape through
+//! [`PriceSource::tape`]); without a broker, [`MarketData::with_tape`] takes it directly.
+//! Listing dates, dividends and rehab factors come from the seeded model of the
+//! instrument whatever the tape.
 //!
 //! Prices are sampled on [`MarketData::step`], run every `tick_ms` by a thread of its
 //! own (or by hand in tests), and before every request that reads a price, so a
@@ -53,10 +69,11 @@ use super::matching::{sec_market, split_full_code, Instrument, Market};
 use super::{ConnInfo, PushSink, QuoteHandler};
 
 use self::clock::Calendar;
-use self::history::{fnv1a, History};
+use self::history::{fnv1a, History, SeededTape};
 use self::live::Live;
 use self::subs::Subs;
-use crate::sim::calendar::trading_day_on_or_before;
+use self::tape::{tape_time, Tape};
+use crate::sim::calendar::{ClockSpec, MarketClock};
 
 /// Default subscription quota (OpenD's depends on the account's level).
 pub const DEFAULT_SUB_QUOTA: i32 = 1000;
@@ -81,6 +98,9 @@ pub struct QuoteConfig {
     pub history_kl_quota: i32,
     /// How long a subscription must last before it may be cancelled (OpenD: one minute).
     pub unsub_min: Duration,
+    /// The market clock of a [`MarketData::standalone`] market (a market over a
+    /// broker uses the broker's). Default: wall time.
+    pub clock: ClockSpec,
 }
 
 impl Default for QuoteConfig {
@@ -91,14 +111,16 @@ impl Default for QuoteConfig {
             sub_quota: DEFAULT_SUB_QUOTA,
             history_kl_quota: DEFAULT_HISTORY_KL_QUOTA,
             unsub_min: DEFAULT_UNSUB_MIN,
+            clock: ClockSpec::Real,
         }
     }
 }
 
 pub use super::PriceSource;
 
-/// A market of its own (no broker): moves one random-walk step per
-/// [`PriceSource::advance`].
+/// A market of its own (no broker): reads its tape (if it has one, see
+/// [`Market::with_seeded_tape`]) once per [`PriceSource::advance`], else moves one
+/// random-walk step.
 #[derive(Debug)]
 pub struct OwnMarket(pub Mutex<Market>);
 
@@ -114,6 +136,14 @@ impl PriceSource for OwnMarket {
     fn advance(&self) {
         self.0.lock().tick();
     }
+
+    fn market_clock(&self) -> Option<MarketClock> {
+        self.0.lock().clock()
+    }
+
+    fn tape(&self) -> Option<Arc<dyn Tape>> {
+        self.0.lock().tape()
+    }
 }
 
 /// One instrument's data.
@@ -123,6 +153,26 @@ pub(crate) struct Entry {
     pub(crate) history: History,
     pub(crate) live: Live,
     pub(crate) id: i64,
+    pub(crate) tape: Arc<dyn Tape>,
+}
+
+impl Entry {
+    /// The tape's time for this instrument now.
+    pub(crate) fn now(&self, clock: Option<&MarketClock>) -> f64 {
+        tape_time(clock, self.live.cal)
+    }
+
+    /// Samples the tape and `src` now (see [`Live::advance`]; `force`: a step).
+    pub(crate) fn advance(
+        &mut self,
+        src: &dyn PriceSource,
+        clock: Option<&MarketClock>,
+        force: bool,
+    ) -> Option<live::Tick> {
+        let now = self.now(clock);
+        let price = src.price(self.instrument.sec_market, &self.instrument.code);
+        self.live.advance(&*self.tape, price, now, force)
+    }
 }
 
 /// Everything behind the state lock.
@@ -132,6 +182,8 @@ pub(crate) struct State {
     pub(crate) subs: Subs,
     /// The state of the reference, derivative, screening and list requests (`more.rs`).
     pub(crate) more: more::More,
+    /// The market clock (the source's), `None`: wall time.
+    pub(crate) clock: Option<MarketClock>,
 }
 
 /// A push waiting to be delivered.
@@ -170,11 +222,10 @@ impl Inner {
     fn step(&self) {
         self.source.advance();
         self.with_state(|st, src| {
-            let now = now_secs();
+            let clock = st.clock;
             let mut moved = Vec::with_capacity(st.entries.len());
             for (i, e) in st.entries.iter_mut().enumerate() {
-                if let Some(p) = src.price(e.instrument.sec_market, &e.instrument.code) {
-                    let tick = e.live.trade(p, now);
+                if let Some(tick) = e.advance(src, clock.as_ref(), true) {
                     moved.push((i, tick));
                 }
             }
@@ -199,28 +250,52 @@ impl std::fmt::Debug for MarketData {
 }
 
 impl MarketData {
-    /// Market data over `source`. Starts the ticker thread if `cfg.tick_ms > 0`.
+    /// Market data over `source`, reading the source's tape ([`PriceSource::tape`]) or,
+    /// if it has none, the seeded tape of its instruments. Starts the ticker thread if
+    /// `cfg.tick_ms > 0`.
     pub fn new(source: Arc<dyn PriceSource>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
-        let now = now_secs();
+        let tape = match source.tape() {
+            Some(t) => t,
+            None => {
+                let clock = source.market_clock();
+                let instruments = source.instruments();
+                Arc::new(SeededTape::new(&instruments, cfg.seed, |i| {
+                    tape_time(clock.as_ref(), Calendar::of(i.sec_market))
+                }))
+            }
+        };
+        MarketData::with_tape(source, tape, cfg)
+    }
+
+    /// Market data over `source`'s prices and instruments whose bars, volumes and live
+    /// day come from `tape` (the place a tape plugs into the market data; the broker's
+    /// prices should read the same tape, see the module docs).
+    pub fn with_tape(
+        source: Arc<dyn PriceSource>,
+        tape: Arc<dyn Tape>,
+        cfg: QuoteConfig,
+    ) -> std::io::Result<MarketData> {
         let (source, derivs) = derivatives::with_derivatives(source);
+        let clock = source.market_clock();
         let instruments = source.instruments();
         let mut entries = Vec::with_capacity(instruments.len());
         for (n, instrument) in instruments.iter().enumerate() {
-            let cal = Calendar::of(instrument.sec_market);
-            let live_day = trading_day_on_or_before(cal.day_of(now));
-            let history = History::new(instrument, cfg.seed, live_day);
+            let now = tape_time(clock.as_ref(), Calendar::of(instrument.sec_market));
+            let history = History::anchored(instrument, cfg.seed, now);
             let key = cfg.seed ^ fnv1a(&instrument.full_code()) ^ 0x5eed;
-            let live = Live::new(instrument, key, history.base_price(), now);
+            let price = source.price(instrument.sec_market, &instrument.code);
+            let live = Live::start(instrument, key, &*tape, now, price);
             entries.push(Entry {
                 qot_market: qot_market_of(instrument),
                 instrument: instrument.clone(),
                 history,
                 live,
                 id: 1_000_000 + n as i64,
+                tape: tape.clone(),
             });
         }
         let tick_ms = cfg.tick_ms;
-        let state = State { subs: Subs::default(), cfg, entries, more: more::More::new(derivs) };
+        let state = State { subs: Subs::default(), cfg, entries, more: more::More::new(derivs), clock };
         let inner = Arc::new(Inner { state: Mutex::new(state), delivery: Mutex::new(()), source });
         let ticker = if tick_ms > 0 {
             Some(spawn_ticker(Arc::downgrade(&inner), Duration::from_millis(tick_ms))?)
@@ -236,11 +311,12 @@ impl MarketData {
         MarketData::new(broker, cfg)
     }
 
-    /// Market data over a market of its own (the built-in instruments, seeded with
-    /// `cfg.seed`), for a simulator without a broker.
+    /// Market data over a market of its own (the built-in instruments on the seeded
+    /// tape of `cfg.seed`, read on `cfg.clock`), for a simulator without a broker.
     pub fn standalone(cfg: QuoteConfig) -> std::io::Result<MarketData> {
         let market = Market::new(Market::default_instruments(), cfg.seed)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+            .with_seeded_tape(cfg.seed, MarketClock::new(cfg.clock));
         MarketData::new(Arc::new(OwnMarket(Mutex::new(market))), cfg)
     }
 
@@ -248,6 +324,21 @@ impl MarketData {
     /// subscription registered for them. The ticker thread calls this every `tick_ms`.
     pub fn step(&self) {
         self.inner.step();
+    }
+
+    /// The live state of `code` (`"HK.00700"`) after sampling the source: (live day,
+    /// previous close, day volume, last price).
+    pub fn live_day(&self, code: &str) -> Option<(i64, f64, i64, f64)> {
+        let (sec, bare) = split_full_code(code)?;
+        self.inner.with_state(|st, src| {
+            let i = st.entries.iter().position(|e| e.instrument.sec_market == sec && e.instrument.code == bare);
+            let r = i.map(|i| {
+                handlers::sync(st, src, i);
+                let l = &st.entries[i].live;
+                (l.day, l.prev_close, l.volume, l.last)
+            });
+            (r, Vec::new())
+        })
     }
 
     /// The quote's last price of `code` (`"HK.00700"`), after sampling the source.
@@ -335,4 +426,53 @@ pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig
         Some(p) => MarketData::new(p, cfg),
         None => MarketData::standalone(cfg),
     }
+}
+
+/// The terms of an option, read from its OCC-style code (`AAPL271217C200000`: owner,
+/// expiry `YYMMDD`, `C`/`P`, strike × 1000).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OptionTerms {
+    /// The underlying's bare code.
+    pub(crate) owner: String,
+    /// The expiry day (day number).
+    pub(crate) expiry_day: i64,
+    /// A call (else a put).
+    pub(crate) call: bool,
+    /// The strike price.
+    pub(crate) strike: f64,
+}
+
+/// The terms of `i` if it is an option with an OCC-style code.
+pub(crate) fn option_terms(i: &Instrument) -> Option<OptionTerms> {
+    if i.kind != super::matching::InstrumentKind::Option {
+        return None;
+    }
+    let code = i.code.as_str();
+    let p = code.find(|c: char| c.is_ascii_digit())?;
+    let (owner, rest) = code.split_at(p);
+    if owner.is_empty() || rest.len() < 8 || !rest.is_char_boundary(6) || !rest.is_char_boundary(7) {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| rest.get(r).and_then(|s| s.parse::<u32>().ok());
+    let (yy, mm, dd) = (digits(0..2)?, digits(2..4)?, digits(4..6)?);
+    if !(1..=12).contains(&mm) || !(1..=31).contains(&dd) {
+        return None;
+    }
+    let call = match rest.get(6..7)? {
+        "C" => true,
+        "P" => false,
+        _ => return None,
+    };
+    let strike = rest.get(7..)?.parse::<u64>().ok()? as f64 / 1000.0;
+    Some(OptionTerms {
+        owner: owner.to_string(),
+        expiry_day: crate::sim::calendar::days_from_civil(2000 + i64::from(yy), mm, dd),
+        call,
+        strike,
+    })
+}
+
+/// The expiry day of an option (see [`option_terms`]).
+pub(crate) fn option_expiry_day(i: &Instrument) -> Option<i64> {
+    option_terms(i).map(|t| t.expiry_day)
 }

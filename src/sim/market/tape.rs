@@ -10,8 +10,25 @@
 //!
 //! Bars are labelled by the instant their period **ends**, as OpenD labels them (a trade
 //! at 10:00:21 belongs to the 10:01:00 one-minute bar).
+//!
+//! # Plugging a tape in
+//!
+//! The default tape is [`SeededTape`](super::history::SeededTape), which the broker builds
+//! for its instruments. Another tape replaces it at one place: `Broker::set_tape(tape)`
+//! (the broker's prices then read it on every tick), before the market data is built over
+//! that broker (`MarketData::with_broker` / `new` take the broker's tape through
+//! `PriceSource::tape`, so quotes, tickers, K-lines and history read the same one). A
+//! market data without a broker takes it with `MarketData::with_tape`. The instruments
+//! stay the broker's table: a tape's codes should be in it (configured instruments can be
+//! added with `BrokerConfig`'s instrument specs).
+//!
+//! The broker's `set_price` is an override on top of the tape: the price changes at
+//! once, and later ticks follow the tape's moves from there (the tape's price times the
+//! ratio of the set price to the tape's price at the moment it was set).
 
+use super::clock::Calendar;
 use super::history::Bar;
+use crate::sim::calendar::MarketClock;
 
 /// How many straight segments the price walks inside one bar (open → first extreme →
 /// second extreme → close).
@@ -39,6 +56,36 @@ pub trait Tape: Send + Sync {
     /// traded so far. `None` when no bar of `code` is in progress at `now`.
     fn partial(&self, code: &str, now: f64) -> Option<Bar>;
 
+    /// The daily bars of `code` for the local days `first_day..=last_day` (day numbers
+    /// as [`Bar::day`]), oldest first, each the whole day's bars merged (`last_close` the
+    /// previous day's close). Callers ask only for days that are over. The default
+    /// merges [`bars`](Tape::bars); a tape that has daily bars at hand overrides it.
+    fn daily(&self, code: &str, first_day: i64, last_day: i64) -> Vec<Bar> {
+        if first_day > last_day {
+            return Vec::new();
+        }
+        // Local days are within a day of UTC days: ask one day more on each side.
+        let from = (first_day - 1).saturating_mul(86_400);
+        let until = (last_day + 2).saturating_mul(86_400);
+        let mut out: Vec<Bar> = Vec::new();
+        for b in self.bars(code, from, until) {
+            if b.day < first_day || b.day > last_day {
+                continue;
+            }
+            match out.last_mut() {
+                Some(cur) if cur.day == b.day => cur.merge(&b),
+                _ => {
+                    let mut nb = b;
+                    if let Some(prev) = out.last() {
+                        nb.last_close = prev.close;
+                    }
+                    out.push(nb);
+                }
+            }
+        }
+        out
+    }
+
     /// The last price of `code` at `now`: the partial bar's close, else the close of the
     /// last bar that ended by `now`.
     fn price_at(&self, code: &str, now: f64) -> Option<f64> {
@@ -50,6 +97,31 @@ pub trait Tape: Send + Sync {
         // Look back far enough to cross a long weekend or holiday break of daily data.
         self.bars(code, until.saturating_sub(period.saturating_mul(16).max(16 * 86_400)), until).last().map(|b| b.close)
     }
+}
+
+/// The instant a tape is read at for a market whose K-line sessions are `cal`'s, on the
+/// market clock `clock` (`None`: wall time).
+///
+/// A running clock (`real` or an instant with a speed) is read as it is. The `open` test
+/// clock holds every market in session at any hour, so its wall-clock day (in the
+/// market's time zone) is mapped linearly onto the sessions of the latest trading day on
+/// or before it: local midnight is the first session's open and the next midnight the
+/// last session's close, so the tape advances through one trading day per wall day and
+/// the data never leaves the sessions.
+pub fn tape_time(clock: Option<&MarketClock>, cal: Calendar) -> f64 {
+    let Some(clock) = clock else { return crate::sim::calendar::wall_secs() };
+    let now = clock.now();
+    if !clock.always_open() {
+        return now;
+    }
+    let local_day = cal.day_of(now);
+    let day = cal.market.trading_day_on_or_before(local_day);
+    let into_day = (now - cal.midnight(local_day) as f64).clamp(0.0, 86_399.999) / 86_400.0;
+    let trading_secs = into_day * (cal.minutes_per_day() * 60) as f64;
+    let index = (trading_secs / 60.0).floor() as i64;
+    // The end of trading minute `index` minus one minute is its start.
+    let start_minute = cal.trading_minute_end(index) - 1;
+    cal.midnight(day) as f64 + (start_minute * 60) as f64 + (trading_secs - (index * 60) as f64)
 }
 
 /// The price path inside one bar, at `frac` of its period (clamped to `0.0..=1.0`).
