@@ -69,6 +69,11 @@ OPTIONS:
     --push-flood N    After a connection's Trd_SubAccPush succeeds, send it N
                       Trd_UpdateOrder pushes for the first subscribed account as fast
                       as the socket takes them, then carry on normally (benchmarks).
+    --quote-flood N   After a connection's Qot_Sub for quotes (SubType Quote, with
+                      pushes) succeeds, send it N Qot_UpdateBasicQot pushes for the
+                      first subscribed security as fast as the socket takes them.
+    --reply-delay-us N  Write every reply N microseconds after its request was read
+                      (other connections and pushes are not held up; benchmarks).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -103,6 +108,8 @@ struct Args {
     unsub_secs: Option<f64>,
     no_quotes: bool,
     push_flood: Option<usize>,
+    quote_flood: Option<usize>,
+    reply_delay_us: Option<u64>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -130,6 +137,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         unsub_secs: None,
         no_quotes: false,
         push_flood: None,
+        quote_flood: None,
+        reply_delay_us: None,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -185,6 +194,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             }
             "--no-quotes" => a.no_quotes = true,
             "--push-flood" => a.push_flood = Some(value()?.parse().map_err(|e| format!("--push-flood: {e}"))?),
+            "--quote-flood" => a.quote_flood = Some(value()?.parse().map_err(|e| format!("--quote-flood: {e}"))?),
+            "--reply-delay-us" => {
+                a.reply_delay_us = Some(value()?.parse().map_err(|e| format!("--reply-delay-us: {e}"))?)
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -276,6 +289,12 @@ fn run(args: Args) -> Result<(), String> {
     }
     if let Some(n) = args.push_flood {
         b = b.push_flood(n);
+    }
+    if let Some(n) = args.quote_flood {
+        b = b.quote_flood(n);
+    }
+    if let Some(us) = args.reply_delay_us {
+        b = b.reply_delay(std::time::Duration::from_micros(us));
     }
     if let Some((broker, quote)) = build_trade_handler(&args)? {
         b = b.trade_handler(broker).quote_config(quote);

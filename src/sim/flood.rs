@@ -44,14 +44,19 @@ impl<E: std::fmt::Display> IntoPacket for Result<Vec<u8>, E> {
     }
 }
 
-/// Whether `header` is a Trd_SubAccPush request that may start a flood.
+/// Whether `header` is a Trd_SubAccPush request that may start a flood (or a Qot_Sub
+/// that may start a quote flood, `quote_flood.rs`).
 pub(crate) fn wanted(core: &Core, header: &FrameHeader) -> bool {
-    core.config.push_flood.is_some_and(|n| n > 0) && header.proto_id == pb::proto::SubAccPush::PROTO_ID
+    (core.config.push_flood.is_some_and(|n| n > 0) && header.proto_id == pb::proto::SubAccPush::PROTO_ID)
+        || super::quote_flood::wanted(core, header)
 }
 
 /// Called after the session handled the Trd_SubAccPush request `req` (a frame as
 /// received): starts the flood if the reply it sent says success.
 pub(crate) fn after_sub_acc_push(core: &Core, info: &ConnInfo, sess: &Session, cipher: &PacketCipher, req: Frame) {
+    if req.header.proto_id == pb::proto::Sub::PROTO_ID {
+        return super::quote_flood::after_qot_sub(core, info, sess, cipher, req);
+    }
     let Some(count) = core.config.push_flood.filter(|n| *n > 0) else {
         return;
     };

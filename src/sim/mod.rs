@@ -16,6 +16,8 @@ pub mod faults;
 mod flood;
 pub mod market;
 pub mod matching;
+mod quote_flood;
+mod reply_delay;
 mod router;
 pub mod server;
 pub mod session;
