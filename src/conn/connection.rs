@@ -14,6 +14,7 @@ use prost::Message;
 use super::config::ConnConfig;
 use super::failure::{ConnFailure, SocketFailKind};
 use super::pending::{AnswerFn, PendingEntry, PendingTable, Responder};
+use super::reply::SpinPolicy;
 use super::transport::{
     Cancel, Incoming, InitInfo, Liveness, OpenContext, PacketReceiver, PacketSender, Serials, Transport,
 };
@@ -176,6 +177,7 @@ pub(crate) struct Connection {
     user_closed: AtomicBool,
     serials: Arc<Serials>,
     pending: PendingTable,
+    spin: SpinPolicy,
     sender: OnceLock<Arc<dyn PacketSender>>,
     init: OnceLock<InitInfo>,
     cancel: Arc<Cancel>,
@@ -205,6 +207,7 @@ impl Connection {
         events: Arc<dyn ConnEvents>,
     ) -> std::io::Result<Arc<Connection>> {
         let capacity = config.push_queue_capacity.max(1);
+        let spin = SpinPolicy::new(config.reply_spin);
         let conn = Arc::new(Connection {
             config,
             peer: transport.peer(),
@@ -213,6 +216,7 @@ impl Connection {
             user_closed: AtomicBool::new(false),
             serials,
             pending: PendingTable::default(),
+            spin,
             sender: OnceLock::new(),
             init: OnceLock::new(),
             cancel: Arc::new(Cancel::default()),
@@ -267,9 +271,9 @@ impl Connection {
         self.pending.len()
     }
 
-    /// How long a blocking call spins for its reply before parking.
-    pub(crate) fn reply_spin(&self) -> Duration {
-        self.config.reply_spin
+    /// Whether a blocking call spins for its reply before parking (see [`SpinPolicy`]).
+    pub(crate) fn reply_spin(&self) -> &SpinPolicy {
+        &self.spin
     }
 
     /// The configured request timeout.
