@@ -120,10 +120,20 @@ fn run() -> Result<(), StepError> {
     target.init_connect(&api, encrypt);
     let (ret, desc) = rx.recv_timeout(Duration::from_secs(30)).unwrap_or((-100, "no answer within 30 s".into()));
     if ret != 0 {
-        return Err(StepError("connect".into(), Error::Connect(format!("ret={ret} {desc}"))));
+        // The typed failure behind the callback's composite code, with the same text.
+        let kind = ftapi::conn::ConnFailure::from_err_code(ret).map(|f| f.kind());
+        let failure = match kind {
+            Some(ftapi::conn::FailKind::Socket(k)) => ftapi::conn::ConnFailure::socket(k, format!("ret={ret} {desc}")),
+            Some(ftapi::conn::FailKind::Init(k)) => ftapi::conn::ConnFailure::init(k, format!("ret={ret} {desc}")),
+            None => ftapi::conn::ConnFailure::init(ftapi::conn::InitFailKind::Timeout, format!("ret={ret} {desc}")),
+        };
+        return Err(StepError("connect".into(), Error::Connect(failure)));
     }
     let Some(info) = api.init_info() else {
-        return Err(StepError("connect".into(), Error::NotConnected("connection lost right after InitConnect".into())));
+        return Err(StepError(
+            "connect".into(),
+            Error::NotConnected(ftapi::conn::ConnFailure::local("connection lost right after InitConnect")),
+        ));
     };
     println!(
         "connected: conn_id={} user={} keepalive={}s encryption={:?}",

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::CodecError;
+use crate::conn::ConnFailure;
 use crate::types::{ParseCodeError, SelectError};
 
 /// OpenD's `Common.RetType` values, as the official SDKs use them for local failures too.
@@ -60,24 +61,32 @@ pub enum Error {
         /// The timeout that elapsed.
         after: Duration,
     },
-    /// The connection was lost while the request was in flight (`retType` -200). For
-    /// write requests (place/modify/combo) the outcome on OpenD's side is unknown:
-    /// reconcile with the order list.
-    #[error("connection lost before the reply to proto {proto_id} serial {serial}: {reason}")]
+    /// The connection was lost (or closed) while the request was in flight (`retType`
+    /// -200). For write requests (place/modify/combo) the outcome on OpenD's side is
+    /// unknown (the trade contexts say so in the failure's description): reconcile with
+    /// the order list. `failure` says why the connection ended, with the official
+    /// composite code ([`ConnFailure::err_code`]); a close by the user is
+    /// [`ConnFailure::is_local`].
+    #[error("connection lost before the reply to proto {proto_id} serial {serial}: {failure}")]
     Disconnected {
         /// Protocol id of the request.
         proto_id: u32,
         /// Serial number of the request.
         serial: u32,
         /// Why the connection ended.
-        reason: String,
+        failure: ConnFailure,
     },
-    /// No connection is up (never connected, closed, or reconnecting).
+    /// No connection is up (never connected, closed, or reconnecting). The
+    /// [`ConnFailure`] says why: the failure that ended the last connection, or a
+    /// [local](ConnFailure::is_local) one ("closed by the user", "InitConnect has not
+    /// finished").
     #[error("not connected: {0}")]
-    NotConnected(String),
-    /// Connecting or InitConnect failed.
+    NotConnected(ConnFailure),
+    /// Connecting or the login (InitConnect, or the WebSocket handshake and login)
+    /// failed. A refusal (OpenD answered, and said no or answered without what a session
+    /// needs) is [`ConnFailure::is_refusal`].
     #[error("connect failed: {0}")]
-    Connect(String),
+    Connect(ConnFailure),
     /// A packet could not be decoded, decrypted or verified (`retType` -500).
     #[error("invalid packet: {0}")]
     Codec(#[from] CodecError),
@@ -185,18 +194,44 @@ impl Error {
     /// Whether the error means that there is no usable connection: it was lost while
     /// the request was in flight ([`Disconnected`](Error::Disconnected)), there was none
     /// ([`NotConnected`](Error::NotConnected)), connecting failed
-    /// ([`Connect`](Error::Connect)) or the socket failed ([`Io`](Error::Io)). These are
-    /// the errors worth retrying once a connection is back; OpenD's refusals, timeouts
-    /// and local argument errors are not.
+    /// ([`Connect`](Error::Connect)) other than by a refusal, or the socket failed
+    /// ([`Io`](Error::Io)). These are the errors worth retrying once a connection is
+    /// back; OpenD's refusals (of a request or of the login:
+    /// [`ConnFailure::is_refusal`]), timeouts and local argument errors are not.
     ///
     /// ```
+    /// use ftapi::conn::ConnFailure;
     /// use ftapi::Error;
-    /// assert!(Error::NotConnected("closed".into()).is_connection_lost());
+    /// assert!(Error::NotConnected(ConnFailure::local("closed")).is_connection_lost());
     /// assert!(Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset)).is_connection_lost());
+    /// assert!(!Error::Connect(ConnFailure::rejected(-1, "bad key")).is_connection_lost());
     /// assert!(!Error::InvalidArgument("x".into()).is_connection_lost());
     /// ```
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, Error::Disconnected { .. } | Error::NotConnected(_) | Error::Connect(_) | Error::Io(_))
+        match self {
+            Error::Connect(f) => !f.is_refusal(),
+            Error::Disconnected { .. } | Error::NotConnected(_) | Error::Io(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The [`ConnFailure`] behind a connection error ([`Connect`](Error::Connect),
+    /// [`Disconnected`](Error::Disconnected), [`NotConnected`](Error::NotConnected)),
+    /// with the official composite code of `OnInitConnect` / `OnDisConnect`; `None` for
+    /// every other error.
+    ///
+    /// ```
+    /// use ftapi::conn::{ConnFailure, FailKind, SocketFailKind};
+    /// use ftapi::Error;
+    /// let e = Error::Connect(ConnFailure::socket(SocketFailKind::ConnectFailed, "refused"));
+    /// assert_eq!(e.conn_failure().map(|f| f.kind()), Some(FailKind::Socket(SocketFailKind::ConnectFailed)));
+    /// assert!(Error::InvalidArgument("x".into()).conn_failure().is_none());
+    /// ```
+    pub fn conn_failure(&self) -> Option<&ConnFailure> {
+        match self {
+            Error::Connect(f) | Error::NotConnected(f) | Error::Disconnected { failure: f, .. } => Some(f),
+            _ => None,
+        }
     }
 
     /// The kind of the I/O error behind [`Error::Io`]; `None` for every other error.

@@ -393,7 +393,7 @@ fn write_requests_get_their_packet_id_filled() {
 
 #[test]
 fn the_config_is_applied() {
-    let api = TrdApi::with_config(ConnConfig { request_timeout: Duration::from_secs(3), ..Default::default() });
+    let api = TrdApi::with_config(ConnConfig::builder().request_timeout(Duration::from_secs(3)).build());
     api.set_client_info("tester", 7);
     let cfg = api.config();
     assert_eq!((cfg.client_id.as_str(), cfg.client_ver, cfg.request_timeout), ("tester", 7, Duration::from_secs(3)));
@@ -455,7 +455,7 @@ fn close_is_prompt_while_initconnect_is_unanswered() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
-    let api = TrdApi::with_config(ConnConfig { connect_timeout: Duration::from_secs(60), ..ConnConfig::default() });
+    let api = TrdApi::with_config(ConnConfig::builder().connect_timeout(Duration::from_secs(60)).build());
     assert!(api.init_connect("127.0.0.1", port, false));
     let _server_side = held.join().unwrap().expect("accepted");
     assert_eq!(api.state(), ConnState::Connecting);

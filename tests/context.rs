@@ -171,7 +171,7 @@ fn open_fails_with_the_reason_and_does_not_retry() {
     let s = sim();
     s.server.set_faults(FaultPlan::silent());
     let e = sec(&s).connect_timeout(Duration::from_millis(300)).open().unwrap_err();
-    assert!(matches!(e, Error::Connect(ref m) if m.contains("InitConnect")), "{e:?}");
+    assert!(matches!(e, Error::Connect(ref m) if m.message().contains("InitConnect")), "{e:?}");
 
     // InitConnect refused: the server's message is in the error.
     s.server.set_faults(
@@ -566,7 +566,10 @@ fn calls_in_flight_fail_with_disconnect_and_writes_are_not_resent() {
     wait_until("the order to reach the simulator", || s.server.stats().requests_received > before);
     s.server.kill_connections();
     let e = place.join().unwrap().unwrap_err();
-    assert!(matches!(e, Error::Disconnected { proto_id: 2202, ref reason, .. } if reason.contains("unknown")), "{e:?}");
+    assert!(
+        matches!(e, Error::Disconnected { proto_id: 2202, ref failure, .. } if failure.message().contains("unknown")),
+        "{e:?}"
+    );
     wait_event(&erx, "Reconnected", |e| matches!(e, ConnectionEvent::Reconnected { .. }));
     s.server.set_faults(FaultPlan::none());
     // The simulator did place it (only the reply was dropped); the context sent it once.
@@ -583,7 +586,7 @@ fn calls_while_disconnected_fail_fast_or_wait_bounded() {
     let e = wait_event(&erx, "Disconnected", |e| matches!(e, ConnectionEvent::Disconnected { .. }));
     assert!(matches!(e, ConnectionEvent::Disconnected { reconnecting: false, .. }), "{e:?}");
     let e = ctx.order_list_query(OrderQuery::new()).unwrap_err();
-    assert!(matches!(e, Error::NotConnected(ref m) if m.contains("not reconnecting")), "{e:?}");
+    assert!(matches!(e, Error::NotConnected(ref m) if m.message().contains("not reconnecting")), "{e:?}");
     assert!(matches!(ctx.connection_state(), ConnectionState::Disconnected { .. }));
 
     // Reconnecting to an OpenD that refuses every InitConnect: calls fail fast with
@@ -607,7 +610,7 @@ fn calls_while_disconnected_fail_fast_or_wait_bounded() {
     let e = wait_event(&erx, "GaveUp", |e| matches!(e, ConnectionEvent::GaveUp { .. }));
     assert!(matches!(e, ConnectionEvent::GaveUp { attempts: 3, .. }), "{e:?}");
     let e = ctx.accinfo_query(FundsQuery::new()).unwrap_err();
-    assert!(matches!(e, Error::NotConnected(ref m) if m.contains("not reconnecting")), "{e:?}");
+    assert!(matches!(e, Error::NotConnected(ref m) if m.message().contains("not reconnecting")), "{e:?}");
 }
 
 #[test]

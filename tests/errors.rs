@@ -4,6 +4,7 @@
 use std::error::Error as _;
 use std::io;
 
+use ftapi::conn::{ConnFailure, FailKind, InitFailKind, SocketFailKind};
 use ftapi::types::{select_account, Account, ParseCodeError, SecurityCode, SelectError, TrdEnv, TrdMarket};
 use ftapi::Error;
 
@@ -20,15 +21,20 @@ fn io_errors_keep_the_io_error() {
     let c = e.clone();
     assert_eq!(c.io_error_kind(), Some(io::ErrorKind::ConnectionReset));
     assert_eq!(e.ret_type(), -200);
-    assert_eq!(Error::NotConnected("x".into()).io_error_kind(), None);
+    assert_eq!(Error::NotConnected(ConnFailure::local("x")).io_error_kind(), None);
 }
 
 #[test]
 fn connection_lost_predicate() {
     let lost = [
-        Error::Disconnected { proto_id: 2202, serial: 1, reason: "reset".into() },
-        Error::NotConnected("closed".into()),
-        Error::Connect("refused".into()),
+        Error::Disconnected {
+            proto_id: 2202,
+            serial: 1,
+            failure: ConnFailure::socket(SocketFailKind::RecvFailed, "reset"),
+        },
+        Error::NotConnected(ConnFailure::local("closed")),
+        Error::Connect(ConnFailure::socket(SocketFailKind::ConnectFailed, "refused")),
+        Error::Connect(ConnFailure::init(InitFailKind::Timeout, "no InitConnect reply")),
         Error::from(io::Error::from(io::ErrorKind::BrokenPipe)),
     ];
     for e in &lost {
@@ -41,9 +47,37 @@ fn connection_lost_predicate() {
         Error::InvalidArgument("x".into()),
         Error::NotUnlocked { proto_id: 2202, ret_msg: "please unlock".into() },
         Error::NoSuchAccount(SelectError::NoAccount { env: TrdEnv::Real }),
+        // A refused login is a refusal, not a lost connection.
+        Error::Connect(ConnFailure::rejected(-1, "bad client version")),
+        Error::Connect(ConnFailure::init(InitFailKind::Unknown, "Init succeeded without connID")),
     ];
     for e in &not_lost {
         assert!(!e.is_connection_lost(), "{e}");
+    }
+}
+
+#[test]
+fn conn_failure_is_typed_behind_every_connection_error() {
+    let refused = ConnFailure::io(SocketFailKind::ConnectFailed, "127.0.0.1:1", &io::Error::from_raw_os_error(111));
+    let e = Error::Connect(refused.clone());
+    assert_eq!(e.conn_failure(), Some(&refused));
+    assert_eq!(e.conn_failure().unwrap().err_code(), (6i64 << 32) | 111);
+    let lost = ConnFailure::socket(SocketFailKind::RecvFailed, "keepalive timeout");
+    let e = Error::Disconnected { proto_id: 2202, serial: 3, failure: lost.clone() };
+    assert_eq!(e.conn_failure().map(|f| f.kind()), Some(FailKind::Socket(SocketFailKind::RecvFailed)));
+    assert!(e.to_string().contains("keepalive timeout"), "{e}");
+    let e = Error::NotConnected(ConnFailure::local("closed by the user"));
+    assert!(e.conn_failure().unwrap().is_local());
+    assert!(!lost.is_local() && !lost.is_refusal());
+    let rejected = ConnFailure::rejected(-1, "wrong key");
+    assert!(rejected.is_refusal());
+    assert_eq!(Error::Connect(rejected).conn_failure().and_then(|f| f.ret_msg()), Some("wrong key"));
+    for other in [
+        Error::InvalidArgument("x".into()),
+        Error::Timeout { proto_id: 1, serial: 1, after: std::time::Duration::ZERO },
+        Error::from(io::Error::from(io::ErrorKind::BrokenPipe)),
+    ] {
+        assert!(other.conn_failure().is_none(), "{other}");
     }
 }
 

@@ -55,12 +55,11 @@ impl TrdSpi for Rec {
 }
 
 fn config() -> ConnConfig {
-    ConnConfig {
-        request_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(10),
-        tick: Duration::from_millis(10),
-        ..ConnConfig::default()
-    }
+    ConnConfig::builder()
+        .request_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10))
+        .tick(Duration::from_millis(10))
+        .build()
 }
 
 fn api_with(config: ConnConfig, on_notify: Option<Hook>) -> (TrdApi, Receiver<Ev>) {
@@ -191,7 +190,7 @@ fn a_refused_login_reports_the_official_composite_code() {
 
 #[test]
 fn a_login_without_an_answer_times_out_as_init_timeout() {
-    let (api, rx) = api_with(ConnConfig { connect_timeout: Duration::from_millis(200), ..config() }, None);
+    let (api, rx) = api_with(config().to_builder().connect_timeout(Duration::from_millis(200)).build(), None);
     let (transport, _peer) = MemoryTransport::pair();
     assert!(api.init_connect_with(Box::new(transport)));
     let (code, _) = wait_init(&rx);
@@ -228,7 +227,7 @@ fn composite_codes_decode_and_encode() {
 
 #[test]
 fn an_unanswered_request_times_out_and_a_late_reply_is_dropped() {
-    let (api, rx, peer) = connected(ConnConfig { request_timeout: Duration::from_millis(100), ..config() });
+    let (api, rx, peer) = connected(config().to_builder().request_timeout(Duration::from_millis(100)).build());
     let serial = api.get_global_state();
     let req = request(&peer, 1002);
     let e = global_state_reply(&rx, serial).expect_err("times out");
@@ -373,7 +372,7 @@ fn serial_numbers_keep_counting_across_connections() {
 #[test]
 fn close_is_prompt_while_the_login_is_in_progress() {
     // The peer never accepts: the open is in progress until the (long) connect timeout.
-    let (api, rx) = api_with(ConnConfig { connect_timeout: Duration::from_secs(60), ..config() }, None);
+    let (api, rx) = api_with(config().to_builder().connect_timeout(Duration::from_secs(60)).build(), None);
     let (transport, peer) = MemoryTransport::pair();
     assert!(api.init_connect_with(Box::new(transport)));
     assert!(peer.wait_open(WAIT));
@@ -388,7 +387,7 @@ fn close_is_prompt_while_the_login_is_in_progress() {
     assert_eq!(api.state(), ConnState::Closed);
     assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "no on_init_connect after close");
     // Dropping while opening is prompt too.
-    let (api, _rx) = api_with(ConnConfig { connect_timeout: Duration::from_secs(60), ..config() }, None);
+    let (api, _rx) = api_with(config().to_builder().connect_timeout(Duration::from_secs(60)).build(), None);
     let (transport, peer) = MemoryTransport::pair();
     assert!(api.init_connect_with(Box::new(transport)));
     assert!(peer.wait_open(WAIT));
@@ -431,7 +430,7 @@ fn a_slow_callback_does_not_stop_keepalive_or_other_calls_timeouts() {
 
 #[test]
 fn a_push_flood_into_a_slow_callback_is_delivered_in_order_with_a_bounded_queue() {
-    let cfg = ConnConfig { push_queue_capacity: 8, ..config() };
+    let cfg = config().to_builder().push_queue_capacity(8).build();
     let delivered = Arc::new(AtomicUsize::new(0));
     let d = delivered.clone();
     let hook: Hook = Box::new(move |_api, _n| {
@@ -469,7 +468,7 @@ fn a_push_flood_into_a_slow_callback_is_delivered_in_order_with_a_bounded_queue(
 
 #[test]
 fn a_blocking_call_from_a_callback_works_even_with_a_full_push_queue() {
-    let cfg = ConnConfig { push_queue_capacity: 1, ..config() };
+    let cfg = config().to_builder().push_queue_capacity(1).build();
     let (res_tx, res_rx) = crossbeam_channel::unbounded();
     let hook: Hook = Box::new(move |api, n| {
         if n == 0 {
@@ -559,7 +558,7 @@ fn close_is_prompt_while_the_tcp_connect_hangs() {
     assert!(hangs, "could not make a loopback connect hang (accept queue never filled)");
     // (It lives in this file because the abandoned connect attempt ends on its own only
     // at the connect timeout, which would upset the thread counts of tests/client.rs.)
-    let api = TrdApi::with_config(ConnConfig { connect_timeout: Duration::from_secs(10), ..ConnConfig::default() });
+    let api = TrdApi::with_config(ConnConfig::builder().connect_timeout(Duration::from_secs(10)).build());
     assert!(api.init_connect("127.0.0.1", addr.port(), false));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(api.state(), ConnState::Connecting);
@@ -569,4 +568,272 @@ fn close_is_prompt_while_the_tcp_connect_hangs() {
     // Generous for a loaded machine; the point is that drop does not wait 10 s.
     assert!(t0.elapsed() < Duration::from_secs(5), "drop took {:?}", t0.elapsed());
     drop(listener);
+}
+
+// ---- issue 17: the connection core's promises under slow consumers, huge timeouts,
+// panicking transports, chatty peers and closes from other threads.
+
+/// A Notify push whose body also carries `extra` bytes of an unknown field (skipped by
+/// the decoder), to make pushes as large as wanted.
+fn big_notify(n: i32, extra: usize) -> Vec<u8> {
+    use prost::Message as _;
+    let rsp = pb::notify::Response { ret_type: 0, ret_msg: None, err_code: None, s2c: Some(notify(n)) };
+    let mut body = rsp.encode_to_vec();
+    prost::encoding::encode_key(1000, prost::encoding::WireType::LengthDelimited, &mut body);
+    prost::encoding::encode_varint(extra as u64, &mut body);
+    body.resize(body.len() + extra, 0xa5);
+    body
+}
+
+#[test]
+fn replies_do_not_wait_behind_pushes_to_a_slow_consumer() {
+    // The consumer takes 1 ms per push; 20,000 pushes are ahead of the reply (20 s of
+    // work, five times the old count bound). The reply must not wait for them.
+    let hook: Hook = Box::new(|_api, _n| std::thread::sleep(Duration::from_millis(1)));
+    let (api, rx) = api_with(config(), Some(hook));
+    let peer = open(&api, &rx, InitInfo::new(21));
+    const N: i32 = 20_000;
+    for n in 0..N {
+        peer.push::<pb::proto::Notify>(notify(n));
+    }
+    let api = Arc::new(api);
+    let a = api.clone();
+    let caller = std::thread::spawn(move || {
+        let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } };
+        a.call_request::<pb::proto::GetGlobalState>(req, Some(Duration::from_secs(3)))
+    });
+    let req = request(&peer, 1002);
+    let t0 = Instant::now();
+    peer.reply::<pb::proto::GetGlobalState>(req.serial, gs(5));
+    let r = caller.join().expect("the caller returned");
+    let took = t0.elapsed();
+    eprintln!("the reply behind {N} pushes reached its caller after {took:?}");
+    assert_eq!(r.expect("answered, not timed out").server_ver, 5);
+    assert!(took < Duration::from_secs(2), "the reply took {took:?}");
+    let stats = api.push_queue_stats();
+    assert!(stats.pushes > 0, "the consumer is still behind: {stats:?}");
+    assert!(stats.peak_bytes <= ConnConfig::default().push_queue_bytes, "{stats:?}");
+    // Closing with the queue full is prompt and drops what is queued.
+    let t0 = Instant::now();
+    api.close();
+    assert!(t0.elapsed() < Duration::from_secs(2), "close took {:?}", t0.elapsed());
+}
+
+#[test]
+fn the_push_queue_is_bounded_by_bytes_and_drops_nothing() {
+    const BOUND: usize = 256 << 10;
+    const EXTRA: usize = 4096;
+    let cfg = config().to_builder().push_queue_bytes(BOUND).build();
+    let hook: Hook = Box::new(|_api, _n| std::thread::sleep(Duration::from_micros(300)));
+    let (api, rx) = api_with(cfg, Some(hook));
+    let peer = open(&api, &rx, InitInfo::new(22));
+    const N: i32 = 600; // 2.4 MiB of pushes, ten times the bound
+    for n in 0..N {
+        peer.send_packet(pb::proto::Notify::PROTO_ID, 0, big_notify(n, EXTRA));
+    }
+    // The memory transport hands over one packet per read: the bound may be passed by
+    // one read (one push and its bookkeeping).
+    let one_read = 2 * EXTRA + 1024;
+    for n in 0..N {
+        assert_eq!(next(&rx, "push in order", |e| if let Ev::Notify(n) = e { Some(n) } else { None }), n);
+        let s = api.push_queue_stats();
+        assert!(s.bytes <= BOUND + one_read, "queued {s:?}");
+    }
+    let s = api.push_queue_stats();
+    eprintln!("push queue after the flood: {s:?}");
+    assert!(s.peak_bytes > BOUND / 2, "the flood did fill the queue: {s:?}");
+    assert!(s.peak_bytes <= BOUND + one_read, "peak {s:?} beyond the bound {BOUND}");
+    assert!(api.is_connected());
+}
+
+#[test]
+fn duration_max_means_no_timeout() {
+    let cfg = config().to_builder().request_timeout(Duration::MAX).connect_timeout(Duration::MAX).build();
+    let (api, rx) = api_with(cfg, None);
+    let peer = open(&api, &rx, InitInfo::new(23));
+    let api = Arc::new(api);
+    let a = api.clone();
+    let caller = std::thread::spawn(move || {
+        let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } };
+        a.call_request::<pb::proto::GetGlobalState>(req, Some(Duration::MAX))
+    });
+    let req = request(&peer, 1002);
+    std::thread::sleep(Duration::from_millis(50));
+    peer.reply::<pb::proto::GetGlobalState>(req.serial, gs(8));
+    assert_eq!(caller.join().expect("no panic").expect("answered").server_ver, 8);
+    // The default timeout (Duration::MAX) too, then a huge one that is not MAX.
+    let serial = api.get_global_state();
+    let req = request(&peer, 1002);
+    peer.reply::<pb::proto::GetGlobalState>(req.serial, gs(9));
+    assert_eq!(global_state_reply(&rx, serial).expect("answered").server_ver, 9);
+    let a = api.clone();
+    let caller = std::thread::spawn(move || {
+        let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } };
+        a.call_request::<pb::proto::GetGlobalState>(req, Some(Duration::from_secs(u64::MAX / 2)))
+    });
+    request(&peer, 1002);
+    // Unanswered: the close answers it.
+    std::thread::sleep(Duration::from_millis(50));
+    api.close();
+    let r = caller.join().expect("no panic");
+    assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
+}
+
+/// A transport that panics while opening, or whose receiver panics once `armed`.
+struct Panicky {
+    inner: MemoryTransport,
+    in_open: bool,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct PanickyReceiver {
+    inner: Box<dyn ftapi::conn::PacketReceiver>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ftapi::conn::PacketReceiver for PanickyReceiver {
+    fn recv(&mut self) -> Result<ftapi::conn::Incoming, ConnFailure> {
+        if self.armed.load(Ordering::SeqCst) {
+            panic!("the transport's receiver panics on purpose");
+        }
+        self.inner.recv()
+    }
+}
+
+impl ftapi::conn::Transport for Panicky {
+    fn peer(&self) -> String {
+        "panicky".into()
+    }
+    fn open(self: Box<Self>, ctx: &ftapi::conn::OpenContext) -> Result<ftapi::conn::Link, ConnFailure> {
+        if self.in_open {
+            panic!("the transport's open panics on purpose");
+        }
+        let inner: Box<dyn ftapi::conn::Transport> = Box::new(self.inner);
+        let mut link = inner.open(ctx)?;
+        link.receiver = Box::new(PanickyReceiver { inner: link.receiver, armed: self.armed });
+        Ok(link)
+    }
+}
+
+#[test]
+fn a_panicking_transport_becomes_a_typed_teardown() {
+    // Panicking while opening: on_init_connect reports it.
+    let (api, rx) = api_with(config(), None);
+    let (inner, _peer) = MemoryTransport::pair();
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    assert!(api.init_connect_with(Box::new(Panicky { inner, in_open: true, armed: armed.clone() })));
+    let (code, desc) = wait_init(&rx);
+    assert_ne!(code, 0);
+    assert!(desc.contains("panicked"), "{desc}");
+    wait_until("closed", || api.state() == ConnState::Closed);
+    // Panicking while reading: every pending request is answered, on_disconnect comes.
+    let (api, rx) = api_with(config(), None);
+    let (inner, peer) = MemoryTransport::pair();
+    assert!(api.init_connect_with(Box::new(Panicky { inner, in_open: false, armed: armed.clone() })));
+    assert!(peer.wait_open(WAIT));
+    peer.accept(InitInfo::new(24));
+    assert_eq!(wait_init(&rx).0, 0);
+    let api = Arc::new(api);
+    let a = api.clone();
+    let caller = std::thread::spawn(move || {
+        let req = pb::get_global_state::Request { c2s: pb::get_global_state::C2s { user_id: 0 } };
+        a.call_request::<pb::proto::GetGlobalState>(req, Some(Duration::MAX))
+    });
+    let serial = api.get_global_state();
+    request(&peer, 1002);
+    request(&peer, 1002);
+    armed.store(true, Ordering::SeqCst);
+    let r = caller.join().expect("the caller returned");
+    let e = r.expect_err("the link is gone");
+    assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
+    assert!(e.conn_failure().is_some_and(|f| f.message().contains("panicked")), "{e:?}");
+    assert!(matches!(global_state_reply(&rx, serial), Err(Error::Disconnected { .. })));
+    let (code, desc) = wait_disconnect(&rx);
+    assert_ne!(code, 0);
+    assert!(desc.contains("panicked"), "{desc}");
+    assert_eq!(api.state(), ConnState::Closed);
+}
+
+#[test]
+fn a_chatty_peer_that_never_answers_pings_is_declared_dead() {
+    let liveness = Liveness::Ping { every: Duration::from_millis(50), dead_after: Duration::from_millis(300) };
+    let mut info = InitInfo::new(25);
+    info.liveness = liveness;
+    // Pings answered: alive, also when nothing else comes.
+    let (api, rx) = api_with(config(), None);
+    let _peer = open(&api, &rx, info.clone());
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(api.is_connected(), "answered pings keep the link up");
+    api.close();
+    // Pings never answered, but pushes keep coming: dead all the same.
+    let (api, rx) = api_with(config(), None);
+    let (transport, peer) = MemoryTransport::pair();
+    peer.answer_keepalive(false);
+    assert!(api.init_connect_with(Box::new(transport)));
+    assert!(peer.wait_open(WAIT));
+    peer.accept(info);
+    assert_eq!(wait_init(&rx).0, 0);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let chatter = std::thread::spawn(move || {
+        let mut n = 0;
+        while !s.load(Ordering::SeqCst) && n < 2000 {
+            peer.push::<pb::proto::Notify>(notify(n));
+            peer.alive();
+            n += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let (code, desc) = next(&rx, "on_disconnect", |e| if let Ev::Disconnect(c, d) = e { Some((c, d)) } else { None });
+    stop.store(true, Ordering::SeqCst);
+    chatter.join().unwrap();
+    assert_eq!(code >> 32, 11, "{code:#x}");
+    assert!(desc.contains("keepalive timeout"), "{desc}");
+}
+
+#[test]
+fn close_does_not_wait_for_a_sleeping_callback() {
+    let sleeping = Arc::new(AtomicUsize::new(0));
+    let s = sleeping.clone();
+    let hook: Hook = Box::new(move |_api, _n| {
+        s.store(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(4));
+        s.store(2, Ordering::SeqCst);
+    });
+    let (api, rx) = api_with(config(), Some(hook));
+    let peer = open(&api, &rx, InitInfo::new(26));
+    let serial = api.get_global_state();
+    request(&peer, 1002);
+    peer.push::<pb::proto::Notify>(notify(1));
+    peer.push::<pb::proto::Notify>(notify(2));
+    wait_until("the callback sleeps", || sleeping.load(Ordering::SeqCst) == 1);
+    let t0 = Instant::now();
+    api.close();
+    let took = t0.elapsed();
+    eprintln!("close while a callback sleeps took {took:?}");
+    assert!(took < Duration::from_secs(2), "close took {took:?}");
+    assert_eq!(api.state(), ConnState::Closed);
+    assert_eq!(sleeping.load(Ordering::SeqCst), 1, "the callback still runs on its own thread");
+    // It finishes on its own; then only the answer owed is delivered (no second push).
+    let e = global_state_reply(&rx, serial).expect_err("disconnected");
+    assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
+    assert!(e.conn_failure().is_some_and(|f| f.is_local()), "{e:?}");
+    assert_eq!(sleeping.load(Ordering::SeqCst), 2);
+    std::thread::sleep(Duration::from_millis(100));
+    while let Ok(ev) = rx.try_recv() {
+        assert!(!matches!(ev, Ev::Notify(2) | Ev::Disconnect(..)), "{ev:?} after close");
+    }
+    // Drop from another thread is as prompt.
+    let s = sleeping.clone();
+    let hook: Hook = Box::new(move |_api, _n| {
+        s.store(3, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let (api, rx) = api_with(config(), Some(hook));
+    let peer = open(&api, &rx, InitInfo::new(27));
+    peer.push::<pb::proto::Notify>(notify(1));
+    wait_until("the callback sleeps", || sleeping.load(Ordering::SeqCst) == 3);
+    let t0 = Instant::now();
+    drop(api);
+    assert!(t0.elapsed() < Duration::from_secs(2), "drop took {:?}", t0.elapsed());
 }

@@ -750,6 +750,78 @@ mod client {
         ws: WebSocket<Box<dyn Stream + Send>>,
     }
 
+    /// A hostile server whose Init "success" lacks what a session needs: `s2c` is
+    /// `s2c`, sent as is.
+    fn bogus_login_server(s2c: Option<init_web_socket::S2c>) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(WAIT)).unwrap();
+            let stream: Box<dyn Stream + Send> = Box::new(sock);
+            let mut side = ServerSide { ws: tungstenite::accept(stream).unwrap() };
+            let (cmd, section, _) = side.request();
+            assert_eq!(cmd, CMD_INIT);
+            let rsp = init_web_socket::Response { ret_type: 0, ret_msg: None, err_code: None, s2c };
+            side.answer(&WsReplyHeader::new(CMD_INIT, section), &rsp.encode_to_vec());
+            // Hold the link until the client gives up on it.
+            while side.ws.read().is_ok() {}
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn a_bogus_websocket_login_is_refused() {
+        let cases = [
+            ("connID 0", Some(init_web_socket::S2c { server_time: Some(0), conn_id: Some(0) })),
+            ("no connID", Some(init_web_socket::S2c { server_time: Some(0), conn_id: None })),
+            ("no s2c", None),
+        ];
+        for (what, s2c) in cases {
+            let (port, server) = bogus_login_server(s2c);
+            let (api, rx) = api();
+            api.init_connect_ws("127.0.0.1", port, false, "");
+            let (code, desc) = init_result(&rx);
+            assert_ne!(code, 0, "{what}: a bogus login was accepted");
+            assert_eq!(code, (100i64 << 32), "{what}: FTAPI_InitFail / unknown: {desc}");
+            let f = api.last_conn_failure().expect("the failure is kept");
+            assert_eq!(f.kind(), FailKind::Init(InitFailKind::Unknown), "{what}");
+            assert!(f.is_refusal(), "{what}: a refused login");
+            assert_eq!(api.state(), ConnState::Closed, "{what}");
+            assert_eq!(api.get_connect_id(), 0, "{what}");
+            drop(api);
+            server.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_refused_websocket_upgrade_is_a_refusal() {
+        // An HTTP server that answers the upgrade with 403.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(WAIT)).unwrap();
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut buf).unwrap();
+                assert!(n > 0, "the client hung up");
+                got.extend_from_slice(&buf[..n]);
+            }
+            let _ = sock.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        });
+        let (api, rx) = api();
+        api.init_connect_ws("127.0.0.1", port, false, "");
+        let (code, desc) = init_result(&rx);
+        assert_ne!(code, 0);
+        let f = api.last_conn_failure().expect("the failure is kept");
+        assert!(f.is_refusal(), "{f:?}");
+        assert_eq!(f.ret_type(), Some(403), "{desc}");
+        assert!(!Error::Connect(f).is_connection_lost());
+        server.join().unwrap();
+    }
+
     impl ServerSide {
         /// The next request (pings are answered by tungstenite).
         fn request(&mut self) -> (u32, u64, Vec<u8>) {
@@ -801,7 +873,7 @@ mod client {
             let _ = side.ws.flush();
         });
         let (api, rx) = api();
-        api.set_config(ConnConfig { request_timeout: Duration::from_millis(300), ..Default::default() });
+        api.set_config(ConnConfig::builder().request_timeout(Duration::from_millis(300)).build());
         api.init_connect_ws("127.0.0.1", port, false, "");
         assert_eq!(init_result(&rx).0, 0);
         assert_eq!(api.get_connect_id(), 77);
@@ -809,9 +881,13 @@ mod client {
         // 1: the empty body settles the request: an empty Response is retType -400.
         let r = state(&api);
         assert!(matches!(r, Err(Error::Server { ret_type: -400, .. }) | Err(Error::Codec(_))), "{r:?}");
-        // 2: the header error fails the request with its text, read as bytes.
+        // 2: the header error fails the request with its text, read as bytes: a refusal
+        // by the WebSocket service (its code kept), not an I/O error.
         match state(&api) {
-            Err(Error::Io(e)) => assert!(e.to_string().contains("error 1: 超时超时超时"), "{e}"),
+            Err(e @ Error::Server { err_code: 1, .. }) => {
+                assert!(e.ret_msg().contains("error 1: 超时超时超时"), "{e}");
+                assert!(!e.is_connection_lost(), "{e}");
+            }
             other => panic!("{other:?}"),
         }
         // 3 times out; its late reply is dropped, 4 gets its own reply.

@@ -272,6 +272,13 @@ impl TrdApi {
         }
     }
 
+    /// The current connection's push queue: pushes read but not yet handed to the
+    /// callbacks, the memory they hold and its peak (all 0 without a connection). See
+    /// [`ConnConfig::push_queue_capacity`] for the bounds.
+    pub fn push_queue_stats(&self) -> crate::conn::PushQueueStats {
+        self.inner.current().map(|c| c.push_queue_stats()).unwrap_or_default()
+    }
+
     /// Why the last connection failed to open or was lost (`None` if none did): the
     /// typed form of the `err_code` and `desc` that [`ConnSpi`] received, with OpenD's
     /// `retType`/`retMsg` when it refused InitConnect.
@@ -337,7 +344,10 @@ impl TrdApi {
         req: P::Request,
         on_reply: impl FnOnce(&TrdApi, u32, Result<S2c<P>>) + Send + 'static,
     ) -> Result<u32> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
         let weak = Arc::downgrade(&self.inner);
         let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<&[u8]>| {
             let Some(inner) = weak.upgrade() else {
@@ -392,7 +402,10 @@ impl TrdApi {
 
     /// [`call`](TrdApi::call) with an explicit timeout and a whole `Request`.
     pub fn call_request<P: Protocol>(&self, req: P::Request, timeout: Option<Duration>) -> Result<S2c<P>> {
-        let conn = self.inner.current().ok_or_else(|| Error::NotConnected("init_connect was not called".into()))?;
+        let conn = self
+            .inner
+            .current()
+            .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
         if conn.on_io_thread() {
             return Err(Error::InvalidArgument("blocking call from the connection's I/O thread".into()));
         }
@@ -401,7 +414,8 @@ impl TrdApi {
         let serial = Self::send_on::<P>(&conn, req, timeout, Responder::Slot(slot.clone()))?;
         let wait = timeout.unwrap_or_else(|| conn.request_timeout());
         // The I/O thread answers at the deadline; the margin only matters if it is stuck.
-        let deadline = std::time::Instant::now() + wait + Duration::from_secs(2);
+        // A timeout beyond what an Instant holds (Duration::MAX) means "no timeout".
+        let deadline = crate::conn::deadline_after(wait.saturating_add(Duration::from_secs(2)));
         match slot.wait(conn.reply_spin(), deadline) {
             Some(r) => r.and_then(|b| decode_reply::<P>(&b)),
             None => Err(Error::Timeout { proto_id: P::PROTO_ID, serial, after: wait }),

@@ -25,19 +25,25 @@ use crate::error::Result;
 ///     .build();
 /// assert_eq!(cfg.client_id, "mybot");
 /// assert_eq!(cfg.request_timeout, Duration::from_secs(5));
-/// // Struct update syntax works too.
-/// let cfg = ConnConfig { request_timeout: Duration::from_secs(5), ..Default::default() };
-/// assert_eq!(cfg.client_id, "ftapi");
+/// // From existing settings:
+/// let cfg = cfg.to_builder().tick(Duration::from_millis(20)).build();
+/// assert_eq!(cfg.client_id, "mybot");
 /// ```
+///
+/// The struct is `#[non_exhaustive]` (settings may be added): build it with the
+/// builder rather than a struct literal; the fields stay readable.
 ///
 /// [`TrdApi::set_client_info`]: crate::TrdApi::set_client_info
 /// [`TrdApi::set_rsa_private_key`]: crate::TrdApi::set_rsa_private_key
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnConfig {
     /// Connecting plus the login (TCP connect and InitConnect) must finish within this
-    /// (default 10 s).
+    /// (default 10 s). Here and for every timeout of the crate, `Duration::MAX` (or any
+    /// duration too large for an [`Instant`](std::time::Instant)) means "no timeout".
     pub connect_timeout: Duration,
-    /// A request without a reply after this fails with [`Error::Timeout`](crate::Error::Timeout) (default 12 s).
+    /// A request without a reply after this fails with [`Error::Timeout`](crate::Error::Timeout) (default 12 s;
+    /// `Duration::MAX`: never).
     pub request_timeout: Duration,
     /// Granularity of timeouts and keepalive (default 100 ms).
     pub tick: Duration,
@@ -53,13 +59,28 @@ pub struct ConnConfig {
     pub programming_language: String,
     /// Ask OpenD for Notify (1003) pushes (default true).
     pub recv_notify: bool,
-    /// The connection is declared dead after this many keepalive intervals without
-    /// receiving anything (default 3).
+    /// The connection is declared dead after this many keepalive intervals without an
+    /// answer to its KeepAlive (or WebSocket ping) (default 3). Other traffic does not
+    /// count.
     pub dead_after_intervals: u32,
-    /// How many pushes may wait for the callback thread (default 4096). Beyond it the
-    /// connection stops reading until a callback returns, so TCP pushes back on OpenD;
-    /// timeouts and keepalive go on meanwhile, and no push is dropped.
+    /// How many pushes may wait for the callback thread (default 1,048,576): with
+    /// [`push_queue_bytes`](Self::push_queue_bytes), the hard bound of the push queue.
+    ///
+    /// The I/O thread reads on while the callbacks are slow, so a blocking call's
+    /// reply reaches its caller as soon as it is read, whatever the pushes ahead of it.
+    /// Only when either bound is reached does it stop reading (with a `warn` log line),
+    /// until the callbacks have made room: TCP then pushes back on OpenD, and replies
+    /// wait too. Timeouts and keepalive go on meanwhile; no push is ever dropped. Two
+    /// exceptions keep things moving: a read is always taken whole (its pushes are
+    /// queued even beyond the bounds when the queue is empty), and while a callback waits
+    /// in a blocking call the I/O thread reads on regardless, so that the callback gets
+    /// its reply (the queue may then exceed the bounds for as long as that call lasts).
     pub push_queue_capacity: usize,
+    /// How much memory pushes waiting for the callback thread may hold, in bytes
+    /// (default 64 MiB): their bodies plus bookkeeping. See
+    /// [`push_queue_capacity`](Self::push_queue_capacity) for what happens at the bound;
+    /// [`TrdApi::push_queue_stats`](crate::TrdApi::push_queue_stats) shows the queue.
+    pub push_queue_bytes: usize,
     /// How long a blocking call may spin, watching for its reply, before it parks its
     /// thread (default 50 µs; `Duration::ZERO` always parks at once). Spinning saves the
     /// wake-up of a parked thread (several microseconds, tens on an idle VM) on replies
@@ -98,7 +119,8 @@ impl Default for ConnConfig {
             programming_language: "Rust".into(),
             recv_notify: true,
             dead_after_intervals: 3,
-            push_queue_capacity: 4096,
+            push_queue_capacity: 1 << 20,
+            push_queue_bytes: 64 << 20,
             reply_spin: Duration::from_micros(50),
             rsa_key: None,
         }
@@ -157,6 +179,8 @@ setters! {
     dead_after_intervals: u32;
     /// See [`ConnConfig::push_queue_capacity`].
     push_queue_capacity: usize;
+    /// See [`ConnConfig::push_queue_bytes`].
+    push_queue_bytes: usize;
     /// See [`ConnConfig::reply_spin`].
     reply_spin: Duration;
 }

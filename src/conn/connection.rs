@@ -23,6 +23,7 @@ use crate::pb::{self, keep_alive, Protocol};
 
 /// Lifecycle of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnState {
     /// Connecting and logging in (TCP connect and InitConnect, or a transport's own
     /// handshake).
@@ -73,6 +74,8 @@ struct Job {
     bodies: Vec<u8>,
     /// How many of them are pushes (released from the push capacity when done).
     pushes: usize,
+    /// The memory it holds, counted against the push byte bound when it carries pushes.
+    bytes: usize,
 }
 
 impl Job {
@@ -85,6 +88,12 @@ impl Job {
     fn answer(&mut self, serial: u32, respond: AnswerFn, result: Result<Vec<u8>, Error>) {
         let result = result.map(|body| self.keep(&body));
         self.deliveries.push(Delivery::Answer { serial, respond, result });
+    }
+
+    /// The memory this job holds (its buffers' capacities), set before it is queued.
+    fn measure(&mut self) -> usize {
+        self.bytes = self.bodies.capacity() + self.deliveries.capacity() * std::mem::size_of::<Delivery>();
+        self.bytes
     }
 
     fn keep(&mut self, body: &[u8]) -> (usize, usize) {
@@ -122,12 +131,19 @@ impl<'a> Iterator for PushRun<'a> {
     }
 }
 
-/// Push admission between the I/O thread and the callback thread. The count is an
-/// atomic; the lock and condition variable are only touched when the I/O thread has
-/// to wait (queue full), or by a release that finds it waiting.
+/// Push admission between the I/O thread and the callback thread: the one flow control
+/// of pushes in the crate (whoever consumes pushes on the callback thread, a `TrdSpi`,
+/// a push hook or a context's handlers, is behind it). The counts are atomics; the
+/// lock and condition variable are only touched when the I/O thread has to wait (at
+/// the bound), or by a release that finds it waiting.
 struct PushFlow {
     queued: AtomicUsize,
+    /// Memory held by the queued jobs that carry pushes.
+    bytes: AtomicUsize,
+    /// The most `bytes` ever reached.
+    peak_bytes: AtomicUsize,
     capacity: usize,
+    byte_capacity: usize,
     /// The I/O thread is (about to be) waiting on `cv`.
     io_waiting: AtomicBool,
     lock: Mutex<()>,
@@ -137,10 +153,26 @@ struct PushFlow {
 }
 
 impl PushFlow {
-    fn release(&self, n: usize) {
+    fn release(&self, n: usize, bytes: usize) {
         self.queued.fetch_sub(n, Ordering::SeqCst);
+        self.bytes.fetch_sub(bytes, Ordering::SeqCst);
         if self.io_waiting.load(Ordering::SeqCst) {
             self.wake();
+        }
+    }
+
+    /// Counts `n` pushes held in `bytes` of memory as queued.
+    fn count(&self, n: usize, bytes: usize) {
+        self.queued.fetch_add(n, Ordering::SeqCst);
+        let now = self.bytes.fetch_add(bytes, Ordering::SeqCst).saturating_add(bytes);
+        self.peak_bytes.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn stats(&self) -> PushQueueStats {
+        PushQueueStats {
+            pushes: self.queued.load(Ordering::SeqCst),
+            bytes: self.bytes.load(Ordering::SeqCst),
+            peak_bytes: self.peak_bytes.load(Ordering::SeqCst),
         }
     }
 
@@ -149,13 +181,30 @@ impl PushFlow {
         self.cv.notify_all();
     }
 
-    /// Whether `n` more pushes may be queued now: there is room, the queue is empty (a
-    /// read with more pushes than the capacity still goes through, whole), or the
-    /// callback thread waits in a blocking call whose reply must be read.
-    fn admits(&self, n: usize, closed: &AtomicBool) -> bool {
+    /// Whether `n` more pushes held in `bytes` may be queued now: both bounds have room,
+    /// the queue is empty (a read bigger than the bounds still goes through, whole), or
+    /// the callback thread waits in a blocking call whose reply must be read.
+    fn admits(&self, n: usize, bytes: usize, closed: &AtomicBool) -> bool {
         let q = self.queued.load(Ordering::SeqCst);
-        q == 0 || q + n <= self.capacity || self.in_call.load(Ordering::SeqCst) > 0 || closed.load(Ordering::Acquire)
+        let fits = q.saturating_add(n) <= self.capacity
+            && self.bytes.load(Ordering::SeqCst).saturating_add(bytes) <= self.byte_capacity;
+        q == 0 || fits || self.in_call.load(Ordering::SeqCst) > 0 || closed.load(Ordering::Acquire)
     }
+}
+
+/// A snapshot of a connection's push queue: what waits for the callback thread
+/// ([`TrdApi::push_queue_stats`](crate::TrdApi::push_queue_stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PushQueueStats {
+    /// Pushes read but not yet handed to the callbacks.
+    pub pushes: usize,
+    /// Memory those pushes hold (bodies and bookkeeping), in bytes.
+    pub bytes: usize,
+    /// The most `bytes` ever held by this connection's queue. It stays within
+    /// [`ConnConfig::push_queue_bytes`] plus one read, except while a callback waits in
+    /// a blocking call (see [`ConnConfig::push_queue_capacity`]).
+    pub peak_bytes: usize,
 }
 
 /// Marks a blocking call made on the callback thread (see [`Connection::enter_call`]).
@@ -185,6 +234,10 @@ pub(crate) struct Connection {
     callback_id: OnceLock<ThreadId>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     flow: PushFlow,
+    /// Why the connection ended (set once, by the teardown or a failed open).
+    ended: OnceLock<ConnFailure>,
+    /// The callback thread is running user code (close does not wait for it then).
+    in_user_code: AtomicBool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -208,6 +261,7 @@ impl Connection {
     ) -> std::io::Result<Arc<Connection>> {
         let capacity = config.push_queue_capacity.max(1);
         let spin = SpinPolicy::new(config.reply_spin);
+        let byte_capacity = config.push_queue_bytes.max(1);
         let conn = Arc::new(Connection {
             config,
             peer: transport.peer(),
@@ -223,9 +277,14 @@ impl Connection {
             io_id: OnceLock::new(),
             callback_id: OnceLock::new(),
             threads: Mutex::new(Vec::new()),
+            ended: OnceLock::new(),
+            in_user_code: AtomicBool::new(false),
             flow: PushFlow {
                 queued: AtomicUsize::new(0),
+                bytes: AtomicUsize::new(0),
+                peak_bytes: AtomicUsize::new(0),
                 capacity,
+                byte_capacity,
                 io_waiting: AtomicBool::new(false),
                 lock: Mutex::new(()),
                 cv: Condvar::new(),
@@ -264,6 +323,11 @@ impl Connection {
     /// The login's result, once it succeeded.
     pub(crate) fn init_info(&self) -> Option<&InitInfo> {
         self.init.get()
+    }
+
+    /// What waits for the callback thread.
+    pub(crate) fn push_queue_stats(&self) -> PushQueueStats {
+        self.flow.stats()
     }
 
     /// Number of requests waiting for a reply.
@@ -319,21 +383,34 @@ impl Connection {
     ) -> Result<u32, Error> {
         let sender = match (self.state(), self.sender.get()) {
             (ConnState::Ready, Some(s)) => s.clone(),
-            (ConnState::Connecting, _) => return Err(Error::NotConnected("InitConnect has not finished".into())),
-            _ => return Err(Error::NotConnected("connection is closed".into())),
+            (ConnState::Connecting, _) => {
+                return Err(Error::NotConnected(ConnFailure::local("InitConnect has not finished")))
+            }
+            _ => return Err(Error::NotConnected(self.closed_failure())),
         };
-        let serial = self.serials.next();
-        let key = (proto_id, serial);
-        self.pending.insert(key, timeout.unwrap_or(self.config.request_timeout), responder);
+        // A serial number that wrapped around onto a request still waiting is skipped.
+        let timeout = timeout.unwrap_or(self.config.request_timeout);
+        let mut responder = responder;
+        let (serial, key) = loop {
+            let serial = self.serials.next();
+            match self.pending.insert(proto_id, serial, timeout, responder) {
+                Ok(()) => break (serial, (proto_id, serial)),
+                Err(r) => responder = r,
+            }
+        };
         // Teardown marks the state closed before it drains the table: if we still see it
         // open, our entry will be drained; if not, whoever takes the entry answers it.
         if self.state() != ConnState::Ready {
             return match self.pending.take(key) {
-                Some(_) => Err(Error::NotConnected("connection is closed".into())),
+                Some(_) => Err(Error::NotConnected(self.closed_failure())),
                 None => Ok(serial),
             };
         }
-        match sender.send(proto_id, serial, sensitive, &mut |buf| encode(buf, serial)) {
+        // A custom transport that panics fails this send instead of the caller.
+        let sent =
+            catch_unwind(AssertUnwindSafe(|| sender.send(proto_id, serial, sensitive, &mut |buf| encode(buf, serial))))
+                .unwrap_or_else(|p| Err(std::io::Error::other(format!("the transport panicked: {}", panic_text(&*p)))));
+        match sent {
             Ok(()) => Ok(serial),
             Err(e) => {
                 log::warn!("send of proto {proto_id} failed: {e}; closing the connection");
@@ -346,23 +423,59 @@ impl Connection {
         }
     }
 
+    /// Why the connection is closed: the failure that ended it, or a local "connection
+    /// is closed".
+    fn closed_failure(&self) -> ConnFailure {
+        self.ended.get().cloned().unwrap_or_else(|| ConnFailure::local("connection is closed"))
+    }
+
     /// Closes the connection (idempotent), also while it is still opening. Pending
     /// requests are answered with [`Error::Disconnected`]; no `lost` event follows.
-    /// Joins the I/O thread, then the callback thread, except the calling thread.
+    ///
+    /// Joins the I/O thread (no user code runs there: it ends within a tick or so),
+    /// then waits for the callback thread only while it runs no user code: a callback
+    /// running on it (on another thread than the caller's) is not waited for. It
+    /// finishes on its own thread, which then delivers only the answers still owed
+    /// (requests failing with [`Error::Disconnected`]; no push, no event) and exits.
+    /// Never joins the calling thread.
     pub(crate) fn close(&self) {
         self.user_closed.store(true, Ordering::Release);
         self.state.store(ST_CLOSED, Ordering::Release);
         self.cancel.fire();
         if let Some(s) = self.sender.get() {
-            s.shutdown();
+            if catch_unwind(AssertUnwindSafe(|| s.shutdown())).is_err() {
+                log::error!("the transport panicked while shutting down");
+            }
         }
         self.flow.wake();
         let me = std::thread::current().id();
         let handles: Vec<JoinHandle<()>> = self.threads.lock().drain(..).collect();
         for h in handles {
-            if h.thread().id() != me {
+            let id = h.thread().id();
+            if id == me {
+                continue;
+            }
+            if self.callback_id.get() == Some(&id) || h.thread().name() == Some("ftapi-callback") {
+                self.finish_callback_thread(h);
+            } else {
                 let _ = h.join();
             }
+        }
+    }
+
+    /// Joins the callback thread unless (or as soon as) it runs user code, which is
+    /// then left to finish on its own.
+    fn finish_callback_thread(&self, h: JoinHandle<()>) {
+        loop {
+            if h.is_finished() {
+                let _ = h.join();
+                return;
+            }
+            if self.in_user_code.load(Ordering::Acquire) {
+                log::debug!("close: a callback is running; its thread finishes on its own");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -370,8 +483,10 @@ impl Connection {
 fn callback_loop(conn: Arc<Connection>, rx: Receiver<Job>) {
     let _ = conn.callback_id.set(std::thread::current().id());
     for job in rx.iter() {
+        let (pushes, bytes) = (job.pushes, job.bytes);
         let mut items = job.deliveries.into_iter().peekable();
         while let Some(first) = items.peek() {
+            conn.in_user_code.store(true, Ordering::Release);
             let outcome = match first {
                 Delivery::Push { .. } => {
                     // After a user close, pushes are dropped; answers are still delivered.
@@ -390,14 +505,32 @@ fn callback_loop(conn: Arc<Connection>, rx: Receiver<Job>) {
                     _ => Ok(()),
                 },
             };
+            conn.in_user_code.store(false, Ordering::Release);
             if outcome.is_err() {
                 log::error!("a callback panicked; the panic was caught and the connection goes on");
             }
         }
-        if job.pushes > 0 {
-            conn.flow.release(job.pushes);
+        if pushes > 0 {
+            conn.flow.release(pushes, bytes);
         }
     }
+}
+
+/// The text of a panic's payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// A time `d` from now, or `None` if that is beyond what an [`Instant`] can hold
+/// (`Duration::MAX` and other huge durations mean "never").
+pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
 }
 
 fn unix_now() -> i64 {
@@ -411,7 +544,9 @@ struct IoThread {
     sender: Arc<dyn PacketSender>,
     receiver: Box<dyn PacketReceiver>,
     liveness: Liveness,
-    last_rx: Instant,
+    /// When the peer last answered our keepalive or ping (or the I/O thread last
+    /// resumed reading after waiting for the callbacks).
+    last_alive: Instant,
     last_beat: Instant,
     next_timer: Instant,
     /// What the current read brought (reused).
@@ -428,19 +563,72 @@ fn enqueue(tx: &Sender<Job>, run: impl FnOnce() + Send + 'static) {
 }
 
 impl IoThread {
+    /// The I/O thread's body, guarded: a panic in it (or in the transport) becomes an
+    /// ordinary teardown with a typed failure.
     fn run(conn: Arc<Connection>, transport: Box<dyn Transport>, tx: Sender<Job>) {
         let _ = conn.io_id.set(std::thread::current().id());
+        let guard_tx = tx.clone();
+        let c = conn.clone();
+        if let Err(p) = catch_unwind(AssertUnwindSafe(move || IoThread::open_and_run(c, transport, tx))) {
+            let failure = ConnFailure::socket(
+                SocketFailKind::Unknown,
+                format!("internal error: the I/O thread panicked: {}", panic_text(&*p)),
+            );
+            log::error!("connection to {}: {failure}", conn.peer);
+            IoThread::after_panic(&conn, &guard_tx, failure);
+        }
+    }
+
+    /// Tears down after a panic: the state is closed, the link shut, every pending
+    /// request answered, and the user told (`init_done` or `lost`) unless they closed.
+    fn after_panic(conn: &Arc<Connection>, tx: &Sender<Job>, failure: ConnFailure) {
+        let before = conn.state.swap(ST_CLOSED, Ordering::AcqRel);
+        conn.cancel.clear();
+        if let Some(s) = conn.sender.get() {
+            let _ = catch_unwind(AssertUnwindSafe(|| s.shutdown()));
+        }
+        let user = conn.user_closed.load(Ordering::Acquire);
+        let ended = if user { ConnFailure::local("closed by the user") } else { failure.clone() };
+        let _ = conn.ended.set(ended.clone());
+        let mut job = Job::default();
+        for ((proto_id, serial), entry) in conn.pending.drain() {
+            let error = Error::Disconnected { proto_id, serial, failure: ended.clone() };
+            match entry.responder {
+                Responder::Slot(slot) => slot.fill(Err(error)),
+                Responder::Callback(respond) => job.answer(serial, respond, Err(error)),
+            }
+        }
+        if !user {
+            let (c, ev) = (conn.clone(), conn.events.clone());
+            match before {
+                ST_CONNECTING => job.deliveries.push(Delivery::Event(Box::new(move || ev.init_done(&c, Err(failure))))),
+                ST_READY => job.deliveries.push(Delivery::Event(Box::new(move || ev.lost(&c, failure)))),
+                _ => {}
+            }
+        }
+        if !job.deliveries.is_empty() {
+            let _ = tx.send(job);
+        }
+    }
+
+    fn open_and_run(conn: Arc<Connection>, transport: Box<dyn Transport>, tx: Sender<Job>) {
+        let now = Instant::now();
         let ctx = OpenContext {
             config: conn.config.clone(),
             cancel: conn.cancel.clone(),
             serials: conn.serials.clone(),
-            deadline: Instant::now() + conn.config.connect_timeout,
+            // A connect timeout too large for an Instant: a century is "never".
+            deadline: now
+                .checked_add(conn.config.connect_timeout)
+                .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+                .unwrap_or(now),
         };
         let result = if ctx.is_cancelled() { Err(ctx.cancelled_failure()) } else { transport.open(&ctx) };
         let link = match result {
             Ok(link) => link,
             Err(f) => {
                 conn.cancel.clear();
+                let _ = conn.ended.set(f.clone());
                 conn.state.store(ST_CLOSED, Ordering::Release);
                 if !conn.user_closed.load(Ordering::Acquire) {
                     log::info!("connecting to {} failed: {f}", conn.peer);
@@ -465,14 +653,14 @@ impl IoThread {
             sender: link.sender,
             receiver: link.receiver,
             liveness: info.liveness,
-            last_rx: now,
+            last_alive: now,
             last_beat: now,
             next_timer: now,
             incoming: Vec::new(),
             job: Job::default(),
         };
         if io.conn.state.compare_exchange(ST_CONNECTING, ST_READY, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return io.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
+            return io.teardown(ConnFailure::local("closed by the user"));
         }
         let (c, ev) = (io.conn.clone(), io.conn.events.clone());
         enqueue(&io.tx, move || ev.init_done(&c, Ok(info)));
@@ -482,21 +670,24 @@ impl IoThread {
     fn main_loop(mut self) {
         loop {
             if self.conn.user_closed.load(Ordering::Acquire) {
-                return self.teardown(ConnFailure::socket(SocketFailKind::Unknown, "closed by the user"));
+                return self.teardown(ConnFailure::local("closed by the user"));
             }
             let mut incoming = std::mem::take(&mut self.incoming);
             let read = self.receiver.recv_batch(&mut incoming);
-            // One clock reading per read, not per packet.
-            if incoming.iter().any(|i| !matches!(i, Incoming::Idle)) {
-                self.last_rx = Instant::now();
-            }
+            let mut answered = false;
             for item in incoming.drain(..) {
                 match item {
-                    Incoming::Packet { proto_id, serial, body } => self.dispatch(proto_id, serial, body),
+                    Incoming::Packet { proto_id, serial, body } => answered |= self.dispatch(proto_id, serial, body),
                     // The stream is still in sync: fail only what this packet answers.
                     Incoming::Failed { proto_id, serial, error } => self.failed(proto_id, serial, error),
+                    Incoming::Pong => answered = true,
                     Incoming::Alive | Incoming::Idle => {}
                 }
+            }
+            // Liveness is an answer to our keepalive or ping, not any traffic. One clock
+            // reading per read, not per packet.
+            if answered {
+                self.last_alive = Instant::now();
             }
             self.incoming = incoming;
             // What came before a failure is delivered first.
@@ -517,16 +708,18 @@ impl IoThread {
         }
     }
 
-    fn dispatch(&mut self, proto_id: u32, serial: u32, body: Vec<u8>) {
+    /// Routes one packet; `true` if it answers our keepalive.
+    fn dispatch(&mut self, proto_id: u32, serial: u32, body: Vec<u8>) -> bool {
         if pb::is_push(proto_id) {
             self.job.push(proto_id, &body);
-            return;
+            return false;
         }
         match self.conn.pending.take((proto_id, serial)) {
             Some(entry) => self.answer(serial, entry, Ok(body)),
-            None if proto_id == pb::proto::KeepAlive::PROTO_ID => {}
+            None if proto_id == pb::proto::KeepAlive::PROTO_ID => return true,
             None => log::debug!("dropping unexpected reply proto {proto_id} serial {serial} (late or unknown)"),
         }
+        false
     }
 
     /// Hands what this read brought to the callback thread, once the push capacity has
@@ -536,22 +729,32 @@ impl IoThread {
             return Ok(());
         }
         if self.job.pushes > 0 {
-            self.admit_pushes(self.job.pushes)?;
+            let bytes = self.job.measure();
+            self.admit_pushes(self.job.pushes, bytes)?;
         }
         let _ = self.tx.send(std::mem::take(&mut self.job));
         Ok(())
     }
 
-    /// Waits until the callback thread has room for `n` more pushes and counts them.
-    /// Meanwhile timeouts and keepalive go on; the link is not declared dead for the
-    /// time the I/O thread itself did not read.
-    fn admit_pushes(&mut self, n: usize) -> Result<(), ConnFailure> {
+    /// Counts `n` more pushes held in `bytes` as queued, first waiting, if the queue is
+    /// at its bound (count or bytes), until the callbacks made room: the I/O thread
+    /// stops reading only then. Meanwhile timeouts and keepalive go on; the link is not
+    /// declared dead for the time the I/O thread itself did not read.
+    fn admit_pushes(&mut self, n: usize, bytes: usize) -> Result<(), ConnFailure> {
         let flow = &self.conn.flow;
-        if flow.admits(n, &self.conn.user_closed) {
-            flow.queued.fetch_add(n, Ordering::SeqCst);
+        if flow.admits(n, bytes, &self.conn.user_closed) {
+            flow.count(n, bytes);
             return Ok(());
         }
-        log::debug!("push queue full ({}); waiting for the callbacks", flow.capacity);
+        log::warn!(
+            "connection to {}: the push queue is at its bound ({} pushes, {} bytes; bounds {} pushes, {} bytes): \
+             reading paused until the callbacks catch up (replies wait meanwhile)",
+            self.conn.peer,
+            flow.queued.load(Ordering::SeqCst),
+            flow.bytes.load(Ordering::SeqCst),
+            flow.capacity,
+            flow.byte_capacity
+        );
         loop {
             {
                 let flow = &self.conn.flow;
@@ -559,19 +762,20 @@ impl IoThread {
                 flow.io_waiting.store(true, Ordering::SeqCst);
                 // Checked again after announcing the wait: a release that came before
                 // it is seen here, one that comes after it wakes us.
-                let admitted = flow.admits(n, &self.conn.user_closed);
+                let admitted = flow.admits(n, bytes, &self.conn.user_closed);
                 if !admitted {
-                    flow.cv.wait_for(&mut g, self.conn.config.tick);
+                    flow.cv.wait_for(&mut g, self.conn.config.tick.max(Duration::from_millis(1)));
                 }
                 flow.io_waiting.store(false, Ordering::SeqCst);
-                if admitted || flow.admits(n, &self.conn.user_closed) {
-                    flow.queued.fetch_add(n, Ordering::SeqCst);
+                if admitted || flow.admits(n, bytes, &self.conn.user_closed) {
+                    flow.count(n, bytes);
                     break;
                 }
             }
             self.timers(false)?;
         }
-        self.last_rx = Instant::now();
+        log::debug!("connection to {}: reading again", self.conn.peer);
+        self.last_alive = Instant::now();
         Ok(())
     }
 
@@ -594,7 +798,8 @@ impl IoThread {
         if now < self.next_timer {
             return Ok(());
         }
-        self.next_timer = now + self.conn.config.tick;
+        // A tick too large for an Instant: the timers run on every read instead.
+        self.next_timer = now.checked_add(self.conn.config.tick).unwrap_or(now);
         for ((proto_id, serial), entry) in self.conn.pending.take_expired(now) {
             let after = entry.timeout;
             self.answer(serial, entry, Err(Error::Timeout { proto_id, serial, after }));
@@ -604,10 +809,11 @@ impl IoThread {
             Liveness::Ping { every, dead_after } => (every, dead_after, true),
             Liveness::None => return Ok(()),
         };
-        if check_dead && now.duration_since(self.last_rx) > dead_after {
+        if check_dead && now.duration_since(self.last_alive) > dead_after {
+            let what = if ping { "ping" } else { "KeepAlive" };
             return Err(ConnFailure::socket(
                 SocketFailKind::RecvFailed,
-                format!("nothing received from OpenD for {dead_after:?} (keepalive timeout)"),
+                format!("no answer to our {what} from OpenD for {dead_after:?} (keepalive timeout)"),
             ));
         }
         if now.duration_since(self.last_beat) >= every {
@@ -635,20 +841,92 @@ impl IoThread {
         let was_ready = self.conn.state.swap(ST_CLOSED, Ordering::AcqRel) == ST_READY;
         self.sender.shutdown();
         let user = self.conn.user_closed.load(Ordering::Acquire);
-        let reason = if user { "closed by the user".to_string() } else { failure.message().to_string() };
+        let ended = if user { ConnFailure::local("closed by the user") } else { failure.clone() };
+        let _ = self.conn.ended.set(ended.clone());
         for ((proto_id, serial), entry) in self.conn.pending.drain() {
-            self.answer(serial, entry, Err(Error::Disconnected { proto_id, serial, reason: reason.clone() }));
+            self.answer(serial, entry, Err(Error::Disconnected { proto_id, serial, failure: ended.clone() }));
         }
         if was_ready && !user {
-            log::info!("connection to {} lost: {reason}", self.conn.peer);
+            log::info!("connection to {} lost: {ended}", self.conn.peer);
             let (c, ev) = (self.conn.clone(), self.conn.events.clone());
             self.job.deliveries.push(Delivery::Event(Box::new(move || ev.lost(&c, failure))));
         }
         // Whatever is still queued for this read, then the answers and `lost`, in order;
         // after a teardown pushes no longer wait for room.
         if !self.job.deliveries.is_empty() {
-            self.conn.flow.queued.fetch_add(self.job.pushes, Ordering::SeqCst);
+            if self.job.pushes > 0 {
+                let bytes = self.job.measure();
+                self.conn.flow.count(self.job.pushes, bytes);
+            }
             let _ = self.tx.send(std::mem::take(&mut self.job));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::memory::MemoryTransport;
+    use crate::conn::ReplySlot;
+    use crate::pb::ResponseEnvelope;
+
+    struct NoEvents;
+
+    impl ConnEvents for NoEvents {
+        fn init_done(&self, _conn: &Arc<Connection>, _result: Result<InitInfo, ConnFailure>) {}
+        fn push(&self, _conn: &Arc<Connection>, pushes: &mut PushRun<'_>) {
+            for _ in pushes {}
+        }
+        fn lost(&self, _conn: &Arc<Connection>, _failure: ConnFailure) {}
+    }
+
+    fn send(conn: &Connection, slot: &Arc<ReplySlot>) -> u32 {
+        conn.request(1002, None, false, &mut |_buf, _serial| {}, Responder::Slot(slot.clone())).expect("sent")
+    }
+
+    #[test]
+    fn wrapped_serials_never_replace_a_live_request() {
+        let (transport, peer) = MemoryTransport::pair();
+        let serials = Arc::new(Serials::default());
+        let conn = Connection::start(Box::new(transport), ConnConfig::default(), serials.clone(), Arc::new(NoEvents))
+            .expect("started");
+        assert!(peer.wait_open(Duration::from_secs(20)));
+        peer.accept(InitInfo::new(1));
+        let t0 = Instant::now();
+        while conn.state() != ConnState::Ready {
+            assert!(t0.elapsed() < Duration::from_secs(20), "ready");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let first = Arc::new(ReplySlot::new());
+        assert_eq!(send(&conn, &first), 1);
+        // The counter wraps: u32::MAX, then 0 (never used), then 1 (still waiting).
+        serials.set_next(u32::MAX);
+        let last = Arc::new(ReplySlot::new());
+        assert_eq!(send(&conn, &last), u32::MAX);
+        let wrapped = Arc::new(ReplySlot::new());
+        assert_eq!(send(&conn, &wrapped), 2, "serial 1 is still waiting: skipped");
+        assert_eq!(conn.pending_len(), 3);
+        // The first request still gets its own reply.
+        let ok = |ver: i32| {
+            pb::get_global_state::Response::build(
+                0,
+                None,
+                None,
+                Some(pb::get_global_state::S2c { server_ver: ver, ..Default::default() }),
+            )
+            .encode_to_vec()
+        };
+        peer.send_packet(1002, 1, ok(11));
+        let got = first
+            .wait(&SpinPolicy::new(Duration::ZERO), deadline_after(Duration::from_secs(20)))
+            .expect("answered")
+            .expect("ok");
+        assert_eq!(got, ok(11));
+        conn.close();
+        for slot in [last, wrapped] {
+            let r =
+                slot.wait(&SpinPolicy::new(Duration::ZERO), deadline_after(Duration::from_secs(20))).expect("answered");
+            assert!(matches!(r, Err(Error::Disconnected { .. })));
         }
     }
 }

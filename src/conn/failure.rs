@@ -188,6 +188,7 @@ pub struct ConnFailure {
     ret_type: Option<i32>,
     ret_msg: Option<String>,
     message: String,
+    local: bool,
 }
 
 impl ConnFailure {
@@ -199,6 +200,7 @@ impl ConnFailure {
             ret_type: None,
             ret_msg: None,
             message: message.into(),
+            local: false,
         }
     }
 
@@ -216,6 +218,7 @@ impl ConnFailure {
             ret_type: None,
             ret_msg: None,
             message: message.into(),
+            local: false,
         }
     }
 
@@ -229,7 +232,31 @@ impl ConnFailure {
             ret_type: Some(ret_type),
             message: ret_msg.clone(),
             ret_msg: Some(ret_msg),
+            local: false,
         }
+    }
+
+    /// A connection closed (or not opened) on this side: by the user, or not connected
+    /// yet. Nothing failed; its kind is `Socket(Unknown)` (the official SDKs have no
+    /// code for it: they do not report a close they were asked for) and
+    /// [`is_local`](Self::is_local) says so.
+    pub fn local(message: impl Into<String>) -> ConnFailure {
+        ConnFailure { local: true, ..ConnFailure::socket(SocketFailKind::Unknown, message) }
+    }
+
+    /// Whether the connection was closed (or not opened) on this side, rather than
+    /// failing ([`local`](Self::local)).
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+
+    /// Whether the login was refused rather than cut short: OpenD answered InitConnect
+    /// (or the WebSocket login) with `retType != 0` (`Init(OpenDRejected)`), or the
+    /// login could not be used (`Init(Unknown)`: an unreadable reply, a success reply
+    /// without what a session needs, no RSA key set). Retrying the same login will not
+    /// help, unlike after a socket failure, a timeout or a disconnect.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.kind, FailKind::Init(InitFailKind::OpenDRejected | InitFailKind::Unknown))
     }
 
     /// Decodes a composite code as [`ConnSpi`](crate::ConnSpi) receives it; `None` for 0

@@ -208,6 +208,17 @@ impl PacketSender for MemorySender {
         Some(self.send(proto_id, serial, false, encode))
     }
 
+    /// Answered with [`Incoming::Pong`] like KeepAlive (see [`MemoryPeer::answer_keepalive`]).
+    fn ping(&self) -> Option<io::Result<()>> {
+        if self.shared.shut.load(Ordering::Acquire) {
+            return Some(Err(io::Error::new(io::ErrorKind::BrokenPipe, "memory link is shut down")));
+        }
+        if self.shared.answer_keepalive.load(Ordering::Acquire) {
+            let _ = self.shared.to_client.send(ToClient::Incoming(Incoming::Pong));
+        }
+        Some(Ok(()))
+    }
+
     fn shutdown(&self) {
         self.shared.shut.store(true, Ordering::Release);
         let _ = self.shared.to_client.send(ToClient::Close);
@@ -245,9 +256,9 @@ impl PacketReceiver for MemoryReceiver {
 impl MemoryPeer {
     /// Waits until the client started opening the link (bounded by `timeout`).
     pub fn wait_open(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         while !self.shared.opening.load(Ordering::Acquire) {
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -325,7 +336,8 @@ impl MemoryPeer {
         self.deliver(ToClient::Incoming(Incoming::Failed { proto_id, serial, error }));
     }
 
-    /// Signals bytes without a whole packet (keeps the link alive).
+    /// Signals bytes without a whole packet (which does not count as liveness: only
+    /// answers to KeepAlive and pings do).
     pub fn alive(&self) {
         self.deliver(ToClient::Incoming(Incoming::Alive));
     }

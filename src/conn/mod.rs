@@ -28,8 +28,9 @@ mod transport;
 pub mod ws;
 
 pub use self::config::{ConnConfig, ConnConfigBuilder};
-pub use self::connection::ConnState;
+pub(crate) use self::connection::deadline_after;
 pub(crate) use self::connection::{ConnEvents, Connection, PushRun};
+pub use self::connection::{ConnState, PushQueueStats};
 pub use self::failure::{ConnFailure, FailKind, InitFailKind, SocketFailKind, ERR_CODE_OK, INIT_FAIL};
 pub(crate) use self::pending::Responder;
 pub(crate) use self::reply::ReplySlot;

@@ -25,8 +25,8 @@ pub(crate) enum Responder {
 
 /// One waiting request.
 pub(crate) struct PendingEntry {
-    /// When it times out.
-    pub(crate) deadline: Instant,
+    /// When it times out (`None`: never, the timeout is beyond what an `Instant` holds).
+    pub(crate) deadline: Option<Instant>,
     /// The timeout it was given (for the error message).
     pub(crate) timeout: Duration,
     /// Who gets the answer.
@@ -68,10 +68,24 @@ impl Hasher for KeyHasher {
 }
 
 impl PendingTable {
-    /// Registers a request.
-    pub(crate) fn insert(&self, key: (u32, u32), timeout: Duration, responder: Responder) {
-        let entry = PendingEntry { deadline: Instant::now() + timeout, timeout, responder };
-        self.map.lock().insert(key, entry);
+    /// Registers request `serial` of `proto_id`, unless a request with that key is
+    /// still waiting (a serial number that wrapped around): then the responder comes
+    /// back and nothing changed.
+    pub(crate) fn insert(
+        &self,
+        proto_id: u32,
+        serial: u32,
+        timeout: Duration,
+        responder: Responder,
+    ) -> Result<(), Responder> {
+        let mut map = self.map.lock();
+        match map.entry((proto_id, serial)) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(responder),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(PendingEntry { deadline: super::connection::deadline_after(timeout), timeout, responder });
+                Ok(())
+            }
+        }
     }
 
     /// Removes and returns the entry for `key`, if it is still waiting.
@@ -82,10 +96,11 @@ impl PendingTable {
     /// Removes and returns every entry whose deadline has passed.
     pub(crate) fn take_expired(&self, now: Instant) -> Vec<((u32, u32), PendingEntry)> {
         let mut map = self.map.lock();
-        if !map.values().any(|e| e.deadline <= now) {
+        let expired = |e: &PendingEntry| e.deadline.is_some_and(|d| d <= now);
+        if !map.values().any(expired) {
             return Vec::new();
         }
-        let keys: Vec<(u32, u32)> = map.iter().filter(|(_, e)| e.deadline <= now).map(|(k, _)| *k).collect();
+        let keys: Vec<(u32, u32)> = map.iter().filter(|(_, e)| expired(e)).map(|(k, _)| *k).collect();
         keys.into_iter().filter_map(|k| map.remove(&k).map(|e| (k, e))).collect()
     }
 

@@ -132,13 +132,14 @@ impl ReplySlot {
         self.waiter.unpark();
     }
 
-    /// Waits for the answer: spins if `policy` allows it, then parks until `deadline`.
-    /// `None` if the deadline passed first. The round trip is added to `policy`.
-    pub(crate) fn wait(&self, policy: &SpinPolicy, deadline: Instant) -> Option<Result<Vec<u8>, Error>> {
+    /// Waits for the answer: spins if `policy` allows it, then parks until `deadline`
+    /// (`None`: no deadline). `None` if the deadline passed first. The round trip is
+    /// added to `policy`.
+    pub(crate) fn wait(&self, policy: &SpinPolicy, deadline: Option<Instant>) -> Option<Result<Vec<u8>, Error>> {
         let spin = policy.spin_for();
         if !spin.is_zero() {
             if let Some(_ticket) = SpinTicket::take(&SPINNING, max_spinners()) {
-                let until = Instant::now() + spin;
+                let until = super::connection::deadline_after(spin.min(Duration::from_secs(1)))?;
                 'spin: loop {
                     for _ in 0..64 {
                         if self.ready.load(Ordering::Acquire) {
@@ -158,12 +159,15 @@ impl ReplySlot {
                 return self.value.lock().take();
             }
             let now = Instant::now();
-            if now >= deadline {
-                policy.timed_out();
-                return None;
-            }
             // Spurious wake-ups (and unpark tokens left by earlier slots) just loop.
-            std::thread::park_timeout(deadline - now);
+            match deadline {
+                Some(d) if now >= d => {
+                    policy.timed_out();
+                    return None;
+                }
+                Some(d) => std::thread::park_timeout(d - now),
+                None => std::thread::park(),
+            }
         }
     }
 }
@@ -183,7 +187,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
                 s.fill(Ok(vec![1, 2, 3]));
             });
-            let got = slot.wait(&policy, Instant::now() + Duration::from_secs(10));
+            let got = slot.wait(&policy, Some(Instant::now() + Duration::from_secs(10)));
             assert_eq!(got.expect("answered").expect("ok"), vec![1, 2, 3]);
             t.join().expect("join");
         }
@@ -193,8 +197,17 @@ mod tests {
     fn an_unanswered_slot_gives_up_at_the_deadline() {
         let slot = ReplySlot::new();
         let policy = SpinPolicy::new(Duration::from_micros(10));
-        assert!(slot.wait(&policy, Instant::now() + Duration::from_millis(30)).is_none());
+        assert!(slot.wait(&policy, Some(Instant::now() + Duration::from_millis(30))).is_none());
         assert!(policy.spin_for().is_zero(), "a timeout counts as a slow round trip");
+        // No deadline: waits until filled (Duration::MAX means "no timeout").
+        let slot = Arc::new(ReplySlot::new());
+        let s = slot.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            s.fill(Ok(vec![9]));
+        });
+        assert_eq!(slot.wait(&SpinPolicy::new(Duration::ZERO), None).expect("answered").expect("ok"), vec![9]);
+        t.join().expect("join");
     }
 
     #[test]
@@ -237,7 +250,7 @@ mod tests {
         let slot = Arc::new(ReplySlot::new());
         slot.fill(Ok(Vec::new()));
         std::thread::sleep(Duration::from_millis(120));
-        assert!(slot.wait(&policy, Instant::now() + Duration::from_secs(1)).is_some());
+        assert!(slot.wait(&policy, Some(Instant::now() + Duration::from_secs(1))).is_some());
         assert!(policy.average() < Duration::from_millis(50) / 8, "the late wake-up is not counted");
     }
 }

@@ -136,7 +136,7 @@ fn init_connect(
             Ok(Incoming::Failed { proto_id, error, .. }) => {
                 log::debug!("ignoring bad packet proto {proto_id} before InitConnect finished: {error}");
             }
-            Ok(Incoming::Idle | Incoming::Alive) => {}
+            Ok(Incoming::Idle | Incoming::Alive | Incoming::Pong) => {}
             Err(f) if receiver.corrupt => return Err(unreadable(&f)),
             Err(f) => {
                 if ctx.is_cancelled() {

@@ -73,12 +73,16 @@ impl InitInfo {
     }
 }
 
-/// How the core keeps a link alive and detects a dead one. Liveness counts packets and
-/// [`Incoming::Alive`] signals from the receiver, never time spent in user callbacks.
+/// How the core keeps a link alive and detects a dead one. Liveness is an answer to
+/// our own keepalive or ping within `dead_after`: a KeepAlive (1004) reply, or
+/// [`Incoming::Pong`]. Other traffic does not count (a peer that sends pushes but never
+/// answers is dead), and neither does time spent in user callbacks: the time the I/O
+/// thread itself did not read (waiting at the push queue's bound) restarts the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Liveness {
     /// The core sends OpenD's KeepAlive request (1004) every `every`, and declares the
-    /// link dead when nothing was received for `dead_after` (TCP).
+    /// link dead when no KeepAlive reply came for `dead_after` (TCP).
     KeepAlive {
         /// Interval between KeepAlive requests.
         every: Duration,
@@ -86,7 +90,7 @@ pub enum Liveness {
         dead_after: Duration,
     },
     /// The core calls [`PacketSender::ping`] every `every` (e.g. WebSocket pings), and
-    /// declares the link dead when nothing was received for `dead_after`.
+    /// declares the link dead when no [`Incoming::Pong`] came for `dead_after`.
     Ping {
         /// Interval between pings.
         every: Duration,
@@ -99,6 +103,7 @@ pub enum Liveness {
 
 /// What [`PacketReceiver::recv`] produced.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Incoming {
     /// A whole packet with its plaintext body.
     Packet {
@@ -120,8 +125,11 @@ pub enum Incoming {
         /// What was wrong.
         error: Error,
     },
-    /// Bytes arrived but no whole packet yet (or a transport-level pong): the link is
-    /// alive.
+    /// An answer to [`PacketSender::ping`] (a WebSocket pong): the link is alive
+    /// ([`Liveness::Ping`]).
+    Pong,
+    /// Bytes arrived but no whole packet yet, or a control message that answers
+    /// nothing of ours. It does not count as liveness.
     Alive,
     /// Nothing arrived within one tick.
     Idle,
@@ -141,7 +149,8 @@ pub trait PacketSender: Send + Sync {
     fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>>;
 
     /// A transport-level ping, for [`Liveness::Ping`]; `None` if a write is in progress
-    /// (the core tries again on the next tick). The default does nothing.
+    /// (the core tries again on the next tick). Its answer is reported by the receiver
+    /// as [`Incoming::Pong`]. The default does nothing.
     fn ping(&self) -> Option<io::Result<()>> {
         Some(Ok(()))
     }
@@ -226,6 +235,12 @@ impl Default for Serials {
 }
 
 impl Serials {
+    /// Makes the next number `n` (tests of wrapping).
+    #[cfg(test)]
+    pub(crate) fn set_next(&self, n: u32) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn next(&self) -> u32 {
         loop {
             let s = self.0.fetch_add(1, Ordering::Relaxed);
@@ -368,10 +383,11 @@ fn connect_any(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
         .to_socket_addrs()
         .map_err(|e| ConnFailure::io(SocketFailKind::GetHostByNameFailed, "cannot resolve the host", &e))?
         .collect();
-    let deadline = Instant::now() + timeout;
+    let deadline = super::connection::deadline_after(timeout);
     let mut last = ConnFailure::socket(SocketFailKind::GetHostByNameWrong, "the host has no address");
     for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let left =
+            deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now())).max(Duration::from_millis(1));
         match TcpStream::connect_timeout(&addr, left) {
             Ok(s) => return Ok(s),
             Err(e) => last = ConnFailure::io(SocketFailKind::ConnectFailed, "", &e),

@@ -8,13 +8,20 @@
 //! WebSocket (request target `/`, no subprotocol, no extra headers), and logs in with
 //! command 1 (`InitWebSocket.Request` carrying the MD5 hex of the key). OpenD does not
 //! answer a wrong key, so the login fails with [`InitFailKind::Timeout`] after
-//! [`WsTransport::login_timeout`] (default 20 s, as in the JavaScript SDK).
+//! [`WsTransport::login_timeout`] (default 20 s, as in the JavaScript SDK). A refused
+//! upgrade (an HTTP status instead of 101), an Init reply with its header's `error`
+//! set or `retType != 0`, and a success reply without `s2c` or with a `connID` of 0 or
+//! none, are refused logins: a [`ConnFailure`] that
+//! [`is_refusal`](ConnFailure::is_refusal), as the TCP transport refuses an
+//! InitConnect success without `s2c`.
 //!
 //! After login every packet is one binary message: requests carry the 20-byte header,
 //! replies and pushes the 44-byte one. There is no InitConnect, no KeepAlive and no
 //! RSA/AES on this port; liveness is WebSocket pings ([`Liveness::Ping`]), and a link
-//! silent for [`WsTransport::dead_after`] is dead. A reply whose header `error` is set
-//! fails its request with [`Error::Io`] carrying the header's error text.
+//! whose pings go unanswered (no pong) for [`WsTransport::dead_after`] is dead, whatever
+//! else it sends. A reply whose header `error` is set fails its request with
+//! [`Error::Server`] (OpenD's WebSocket service refused it: `err_code` is the header's
+//! `error`, `ret_msg` its text).
 //!
 //! ```no_run
 //! use ftapi::conn::ws::WsTransport;
@@ -261,6 +268,14 @@ impl Transport for WsTransport {
                     }
                     attempt = mid.handshake();
                 }
+                // An HTTP answer other than 101: the server refused the upgrade.
+                Err(HandshakeError::Failure(tungstenite::Error::Http(rsp))) => {
+                    let status = rsp.status();
+                    return Err(ConnFailure::rejected(
+                        i32::from(status.as_u16()),
+                        format!("{}: WebSocket upgrade refused: HTTP {status}", self.url()),
+                    ));
+                }
                 Err(HandshakeError::Failure(e)) => {
                     return Err(handshake_failed("WebSocket handshake", wsnet::ws_io_error(e)))
                 }
@@ -293,7 +308,8 @@ impl WsTransport {
         sender
             .send(CMD_INIT, serial, true, &mut |buf| req.encode_raw(buf))
             .map_err(|e| ConnFailure::init(InitFailKind::SendFailed, format!("sending the WebSocket Init: {e}")))?;
-        let deadline = Instant::now() + self.login_timeout;
+        // A login timeout beyond what an Instant holds means "no timeout".
+        let deadline = Instant::now().checked_add(self.login_timeout);
         loop {
             if ctx.is_cancelled() {
                 return Err(ctx.cancelled_failure());
@@ -309,7 +325,7 @@ impl WsTransport {
                 Ok(Got::Packet(h, _)) => {
                     log::debug!("ignoring cmd {} section {} before the WebSocket Init reply", h.cmd, h.section);
                 }
-                Ok(Got::Alive | Got::Idle) => {}
+                Ok(Got::Alive | Got::Pong | Got::Idle) => {}
                 Err(f) => {
                     return Err(ConnFailure::init(
                         InitFailKind::Disconnected,
@@ -317,7 +333,7 @@ impl WsTransport {
                     ))
                 }
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(ConnFailure::init(
                     InitFailKind::Timeout,
                     format!(
@@ -335,7 +351,14 @@ impl WsTransport {
         if rsp.ret_type != 0 {
             return Err(ConnFailure::rejected(rsp.ret_type, rsp.ret_msg.unwrap_or_default()));
         }
-        let conn_id = rsp.s2c.and_then(|s| s.conn_id).unwrap_or(0);
+        // A success reply without what a session needs is a refused login.
+        let refused = |what: &str| ConnFailure::init(InitFailKind::Unknown, format!("WebSocket Init succeeded {what}"));
+        let s2c = rsp.s2c.ok_or_else(|| refused("but carried no s2c"))?;
+        let conn_id = match s2c.conn_id {
+            None => return Err(refused("but carried no connID")),
+            Some(0) => return Err(refused("with connID 0")),
+            Some(id) => id,
+        };
         let mut info = InitInfo::new(conn_id);
         info.liveness = if self.ping_interval.is_zero() {
             Liveness::None
@@ -411,7 +434,9 @@ struct WsReceiver {
 enum Got {
     /// A whole packet: its header and body.
     Packet(WsReplyHeader, Vec<u8>),
-    /// A control frame or a text message: the link is alive.
+    /// A pong: an answer to our ping.
+    Pong,
+    /// A ping or a text message: not an answer to anything of ours.
     Alive,
     /// Nothing within one tick.
     Idle,
@@ -429,7 +454,8 @@ impl WsReceiver {
                 let why = frame.map(|f| format!(" ({} {})", u16::from(f.code), f.reason)).unwrap_or_default();
                 Err(lost(format!("OpenD closed the WebSocket{why}")))
             }
-            // Text is not part of the protocol; pings and pongs show the link is alive.
+            Ok(Message::Pong(_)) => Ok(Got::Pong),
+            // Text is not part of the protocol; a ping is answered by tungstenite.
             Ok(_) => Ok(Got::Alive),
             Err(tungstenite::Error::Io(e))
                 if matches!(
@@ -453,6 +479,7 @@ impl PacketReceiver for WsReceiver {
         let (h, body) = match self.next()? {
             Got::Packet(h, body) => (h, body),
             Got::Alive => return Ok(Incoming::Alive),
+            Got::Pong => return Ok(Incoming::Pong),
             Got::Idle => return Ok(Incoming::Idle),
         };
         if h.cmd == CMD_OPEND_DISCONNECT {
@@ -464,8 +491,13 @@ impl PacketReceiver for WsReceiver {
         // Serials are 32-bit here; a section beyond that answers nothing of ours.
         let serial = u32::try_from(h.section).unwrap_or(0);
         if h.error != 0 {
-            let msg = format!("OpenD's WebSocket service reported error {}: {}", h.error, h.errmsg_text());
-            let error = Error::from(io::Error::other(msg));
+            // A refusal by OpenD's WebSocket service, not a socket failure.
+            let error = Error::Server {
+                proto_id: h.cmd,
+                ret_type: crate::error::ret_type::FAILED,
+                ret_msg: format!("OpenD's WebSocket service reported error {}: {}", h.error, h.errmsg_text()),
+                err_code: h.error,
+            };
             return Ok(Incoming::Failed { proto_id: h.cmd, serial, error });
         }
         Ok(Incoming::Packet { proto_id: h.cmd, serial, body })

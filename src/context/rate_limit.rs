@@ -380,7 +380,7 @@ mod tests {
         let never = || Ok(());
         l.acquire(LimitKind::Place, 1, &never).unwrap();
         l.acquire(LimitKind::Place, 1, &never).unwrap();
-        let closed = || Err(Error::NotConnected("closed".into()));
+        let closed = || Err(Error::NotConnected(crate::conn::ConnFailure::local("closed")));
         assert!(matches!(l.acquire(LimitKind::Place, 1, &closed), Err(Error::NotConnected(_))));
     }
 

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::api::{ConnSpi, TrdApi, TrdSpi};
-use crate::conn::{ConnConfig, ConnFailure, SocketFailKind};
+use crate::conn::{ConnConfig, ConnFailure, InitFailKind, SocketFailKind};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -277,7 +277,7 @@ impl Session {
     /// `Err` once the context is closed (for loops that wait).
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
-            Err(Error::NotConnected("the trade context is closed".into()))
+            Err(Error::NotConnected(ConnFailure::local("the trade context is closed")))
         } else {
             Ok(())
         }
@@ -294,7 +294,7 @@ impl Session {
             None => self.api.init_connect(host, port, self.settings.encrypt),
         };
         if !started {
-            return Err(Error::Connect(format!("{host}:{port}: could not start connecting")));
+            return Err(Error::Connect(ConnFailure::local(format!("{host}:{port}: could not start connecting"))));
         }
         // The I/O thread bounds connecting plus InitConnect (or the WebSocket login, which
         // has its own timeout) by the connect timeout; this bound only matters if it is stuck.
@@ -304,15 +304,21 @@ impl Session {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
                 Ok(Err(f)) => Err(Error::Connect(match f.ret_type() {
-                    Some(rt) => format!("{host}:{port}: InitConnect refused by OpenD (retType {rt}): {f}"),
-                    None if f.is_init_failure() => format!("{host}:{port}: {f}"),
+                    Some(rt) => f.context(&format!("{host}:{port}: InitConnect refused by OpenD (retType {rt})")),
+                    None if f.is_init_failure() => f.context(&format!("{host}:{port}")),
                     // Socket failures already name the address.
-                    None => f.to_string(),
+                    None => f,
                 })),
-                Err(_) => Err(Error::Connect(format!("{host}:{port}: connection events ended"))),
+                Err(_) => Err(Error::Connect(ConnFailure::socket(
+                    SocketFailKind::Unknown,
+                    format!("{host}:{port}: connection events ended"),
+                ))),
             },
-            recv(shutdown) -> _ => Err(Error::NotConnected("the trade context is closed".into())),
-            default(bound) => Err(Error::Connect(format!("{host}:{port}: no InitConnect answer within {bound:?}"))),
+            recv(shutdown) -> _ => Err(Error::NotConnected(ConnFailure::local("the trade context is closed"))),
+            default(bound) => Err(Error::Connect(ConnFailure::init(
+                InitFailKind::Timeout,
+                format!("{host}:{port}: no InitConnect answer within {bound:?}"),
+            ))),
         };
         if outcome.is_err() {
             self.api.close();
@@ -328,19 +334,25 @@ impl Session {
         loop {
             match &*g {
                 ConnectionState::Connected { .. } => return Ok(()),
-                ConnectionState::Closed => return Err(Error::NotConnected("the trade context is closed".into())),
+                ConnectionState::Closed => {
+                    return Err(Error::NotConnected(ConnFailure::local("the trade context is closed")))
+                }
                 ConnectionState::Disconnected { reason } => {
-                    return Err(Error::NotConnected(format!("disconnected from OpenD ({reason}); not reconnecting")))
+                    return Err(Error::NotConnected(ConnFailure::socket(
+                        SocketFailKind::Unknown,
+                        format!("disconnected from OpenD ({reason}); not reconnecting"),
+                    )))
                 }
                 ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {}
             }
             if self.cond.wait_until(&mut g, deadline).timed_out() {
                 return Err(match &*g {
-                    ConnectionState::Reconnecting { attempt, reason } => Error::NotConnected(format!(
-                        "reconnecting to OpenD (attempts so far: {attempt}; last error: {reason})"
+                    ConnectionState::Reconnecting { attempt, reason } => Error::NotConnected(ConnFailure::socket(
+                        SocketFailKind::Unknown,
+                        format!("reconnecting to OpenD (attempts so far: {attempt}; last error: {reason})"),
                     )),
                     ConnectionState::Connected { .. } => return Ok(()),
-                    other => Error::NotConnected(format!("not connected to OpenD ({other:?})")),
+                    other => Error::NotConnected(ConnFailure::local(format!("not connected to OpenD ({other:?})"))),
                 });
             }
         }

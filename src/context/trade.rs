@@ -154,14 +154,14 @@ impl Inner {
         let r = self.session.api().call::<P>(c2s);
         if P::IS_WRITE {
             r.map_err(|e| match e {
-                Error::Disconnected { proto_id, serial, reason } => Error::Disconnected {
+                Error::Disconnected { proto_id, serial, failure } => Error::Disconnected {
                     proto_id,
                     serial,
-                    reason: format!(
-                        "{reason}; the outcome of this {} is unknown and it is not re-sent: \
-                         check the order list before retrying",
+                    failure: failure.context(&format!(
+                        "the outcome of this {} is unknown and it is not re-sent \
+                         (check the order list before retrying)",
                         P::NAME
-                    ),
+                    )),
                 },
                 Error::Server { proto_id, ret_msg, .. } if says_locked(&ret_msg) => {
                     Error::NotUnlocked { proto_id, ret_msg }

@@ -549,14 +549,13 @@ pub fn client_dispatch(data: &[u8]) -> Outcome {
         init_tx: Mutex::new(init_tx),
         disc_tx: Mutex::new(disc_tx),
     });
-    let config = ConnConfig {
-        connect_timeout: WAIT,
-        request_timeout,
-        tick: Duration::from_millis(10),
-        write_timeout: WAIT,
-        max_body_len: MAX_BODY,
-        ..Default::default()
-    };
+    let config = ConnConfig::builder()
+        .connect_timeout(WAIT)
+        .request_timeout(request_timeout)
+        .tick(Duration::from_millis(10))
+        .write_timeout(WAIT)
+        .max_body_len(MAX_BODY)
+        .build();
     let api = TrdApi::with_config(config);
     api.set_conn_spi(rec.clone());
     api.set_trd_spi(rec.clone());
