@@ -15,8 +15,13 @@ use crate::pb;
 /// order with replies and pushes; it may call any method of the API object it is given,
 /// including `close()` and the blocking `call`. A slow callback delays the callbacks
 /// after it but not the connection: keepalive and request timeouts run on the I/O
-/// thread. When `push_queue_capacity` pushes wait for the callbacks, the I/O thread
-/// stops reading, so TCP pushes back on OpenD.
+/// thread, and replies to blocking calls are read however many pushes wait. Only when
+/// the push queue reaches its bound ([`ConnConfig::push_queue_capacity`] or
+/// [`ConnConfig::push_queue_bytes`]) does the I/O thread stop reading, so TCP pushes back
+/// on OpenD. `close()` from another thread does not wait for a running callback.
+///
+/// [`ConnConfig::push_queue_capacity`]: crate::ConnConfig::push_queue_capacity
+/// [`ConnConfig::push_queue_bytes`]: crate::ConnConfig::push_queue_bytes
 #[doc(alias = "FTSPI_Conn")]
 pub trait ConnSpi<A: ?Sized = TrdApi>: Send + Sync {
     /// InitConnect finished. `err_code` is 0 and `desc` empty on success; otherwise

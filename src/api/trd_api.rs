@@ -290,8 +290,11 @@ impl TrdApi {
     /// too, as C++ `FTAPI::ReleaseTrdApi` does): idempotent, safe from any thread including
     /// inside a callback, and prompt even while connecting or logging in. Requests in
     /// flight are answered with [`Error::Disconnected`]; `on_disconnect` is not called;
-    /// pushes not yet delivered are dropped. Joins the connection's threads (except the
-    /// calling one).
+    /// pushes not yet delivered are dropped. Joins the connection's I/O thread, and its
+    /// callback thread unless a callback is running there (never the calling thread):
+    /// a running callback (say an `on_init_connect` that sleeps) is not waited for. It
+    /// finishes on its own thread, which then delivers only the answers still owed
+    /// (`on_reply_*` with [`Error::Disconnected`]) and exits.
     #[doc(alias = "ReleaseTrdApi")]
     #[doc(alias = "Close")]
     pub fn close(&self) {
@@ -348,12 +351,12 @@ impl TrdApi {
             .inner
             .current()
             .ok_or_else(|| Error::NotConnected(ConnFailure::local("init_connect was not called")))?;
-        let weak = Arc::downgrade(&self.inner);
+        // Held until the answer is delivered (every request is answered: reply, timeout
+        // or teardown), so that an answer owed after a close reaches `on_reply` even if
+        // the owner dropped the `TrdApi` meanwhile (close does not wait for a running
+        // callback, see `close`).
+        let inner = self.inner.clone();
         let responder = Responder::Callback(Box::new(move |serial: u32, res: Result<&[u8]>| {
-            let Some(inner) = weak.upgrade() else {
-                log::debug!("reply to proto {} serial {serial} after the TrdApi was dropped", P::PROTO_ID);
-                return;
-            };
             on_reply(&TrdApi::view(inner), serial, res.and_then(decode_reply::<P>));
         }));
         Self::send_on::<P>(&conn, req, None, responder)

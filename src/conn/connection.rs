@@ -813,7 +813,7 @@ impl IoThread {
             let what = if ping { "ping" } else { "KeepAlive" };
             return Err(ConnFailure::socket(
                 SocketFailKind::RecvFailed,
-                format!("no answer to our {what} from OpenD for {dead_after:?} (keepalive timeout)"),
+                format!("no answer to our {what} received from OpenD for {dead_after:?} (keepalive timeout)"),
             ));
         }
         if now.duration_since(self.last_beat) >= every {
