@@ -142,9 +142,9 @@
 //! | `SysConfig.set_init_rsa_file(path)` | [`context::set_default_rsa_key_file`](crate::context::set_default_rsa_key_file), [`context::set_default_rsa_key`](crate::context::set_default_rsa_key) |
 //! | `get_acc_list()` | [`get_acc_list`](crate::TradeContext::get_acc_list) (cached), [`refresh_acc_list`](crate::TradeContext::refresh_acc_list) |
 //! | `unlock_trade(password, password_md5, is_unlock)` | [`unlock_trade`](crate::TradeContext::unlock_trade)`(pwd, unlock)`, [`unlock_trade_md5`](crate::TradeContext::unlock_trade_md5)`(md5, unlock)` |
-//! | `place_order(price, qty, code, trd_side, order_type, ...)` | [`place_order`](crate::TradeContext::place_order)`(PlaceOrder::limit(code, side, qty, price)...)` |
+//! | `place_order(price, qty, code, trd_side, order_type, ...)` | [`place_order`](crate::TradeContext::place_order)`(PlaceOrder::limit(code, side).qty(qty).price(price)...)` |
 //! | `modify_order(op, order_id, qty, price, ...)` | [`modify_order`](crate::TradeContext::modify_order)`(ModifyOrder::new(op, order_id)...)` |
-//! | `change_order(order_id, price, qty, ...)` | [`modify_order`](crate::TradeContext::modify_order)`(`[`ModifyOrder::change`](crate::context::ModifyOrder::change)`(order_id, qty, price))` |
+//! | `change_order(order_id, price, qty, ...)` | [`modify_order`](crate::TradeContext::modify_order)`(`[`ModifyOrder::change`](crate::context::ModifyOrder::change)`(order_id).qty(qty).price(price))` |
 //! | `cancel_all_order(trd_env, acc_id, acc_index, trdmarket)` | [`cancel_all_order`](crate::TradeContext::cancel_all_order)`(CancelAll::new()...)` |
 //! | `order_list_query(...)` | [`order_list_query`](crate::TradeContext::order_list_query)`(OrderQuery)` |
 //! | `deal_list_query(...)` | [`deal_list_query`](crate::TradeContext::deal_list_query)`(DealQuery)` |

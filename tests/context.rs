@@ -37,12 +37,7 @@ fn sim() -> Sim {
 }
 
 fn fast_reconnect() -> ReconnectPolicy {
-    ReconnectPolicy {
-        enabled: true,
-        initial_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_attempts: None,
-    }
+    ReconnectPolicy::default().initial_delay(Duration::from_millis(20)).max_delay(Duration::from_millis(200))
 }
 
 fn sec(s: &Sim) -> ContextBuilder<Securities> {
@@ -199,8 +194,9 @@ fn encrypted_context_works() {
     let ctx =
         SecTradeContext::builder().port(server.local_addr().port()).encrypt(Some(true)).rsa_key(key).open().unwrap();
     assert_eq!(ids(&ctx.get_acc_list().unwrap()), vec![HK_REAL, HK_SIM]);
-    let placed =
-        ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).env(TrdEnv::Simulate)).unwrap();
+    let placed = ctx
+        .place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(1.0).env(TrdEnv::Simulate))
+        .unwrap();
     assert!(!placed.order_id_ex.is_empty());
 }
 
@@ -263,10 +259,11 @@ fn account_selection_errors() {
     assert!(matches!(e, Error::NoSuchAccount(SelectError::NoAccount { env: TrdEnv::Real })), "{e}");
     assert!(e.to_string().contains("no REAL account"), "{e}");
     // a bad code is refused locally
-    let e = ctx.place_order(PlaceOrder::limit("XX.1", TrdSide::Buy, 1.0, 1.0)).unwrap_err();
+    let e = ctx.place_order(PlaceOrder::limit("XX.1", TrdSide::Buy).qty(1.0).price(1.0)).unwrap_err();
     assert!(matches!(e, Error::BadSecurityCode(ParseCodeError::UnknownMarket(_))), "{e}");
     let long = "x".repeat(65);
-    let e = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 1.0).remark(long)).unwrap_err();
+    let e =
+        ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(1.0).remark(long)).unwrap_err();
     assert!(is_invalid(&e, "64 bytes"), "{e}");
 }
 
@@ -277,7 +274,7 @@ fn unlock_keeps_opend_error_and_enables_real_orders() {
     let s = sim();
     let ctx = sec(&s).open().unwrap();
     // Not unlocked: OpenD refuses the real order; the error says so and keeps retMsg.
-    let e = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 300.0)).unwrap_err();
+    let e = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(300.0)).unwrap_err();
     assert!(matches!(e, Error::NotUnlocked { proto_id: 2202, .. }), "{e:?}");
     assert_eq!(e.ret_type(), -1);
     assert!(e.ret_msg().contains("unlock"), "{e}");
@@ -289,7 +286,9 @@ fn unlock_keeps_opend_error_and_enables_real_orders() {
     assert!(ctx.is_unlocked());
     assert!(s.broker.is_unlocked(ctx.conn_id()));
 
-    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 300.0).remark("ctx test")).unwrap();
+    let placed = ctx
+        .place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(300.0).remark("ctx test"))
+        .unwrap();
     assert_eq!(placed.account.acc_id, HK_REAL);
     assert_eq!(placed.account.market, TrdMarket::Hk);
     let order = placed.order.expect("read back");
@@ -313,7 +312,8 @@ fn every_order_and_query_method() {
     let paper = AccSel::env(TrdEnv::Simulate);
 
     // place a resting limit order far below the market, then change and cancel it
-    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).account(paper)).unwrap();
+    let placed =
+        ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).account(paper)).unwrap();
     assert_eq!(placed.account.acc_id, HK_SIM);
     let id = placed.order_id_ex.clone();
     let order = placed.order.clone().expect("read back");
@@ -327,7 +327,7 @@ fn every_order_and_query_method() {
     let none = ctx.order_list_query(OrderQuery::new().env(TrdEnv::Simulate).code("HK.09988")).unwrap();
     assert!(none.iter().all(|o| o.order_id_ex != id));
 
-    let m = ctx.modify_order(ModifyOrder::change(&id, 200.0, 11.0).env(TrdEnv::Simulate)).unwrap();
+    let m = ctx.modify_order(ModifyOrder::change(&id).qty(200.0).price(11.0).env(TrdEnv::Simulate)).unwrap();
     assert_eq!(m.order_id_ex, id);
     let o = &ctx.order_list_query(OrderQuery::new().env(TrdEnv::Simulate).order_id(&id)).unwrap()[0];
     assert_eq!((o.qty, o.price), (200.0, 11.0));
@@ -340,8 +340,8 @@ fn every_order_and_query_method() {
     assert!(matches!(e, Error::Server { proto_id: 2205, .. }), "{e:?}");
 
     // cancel_all_order
-    let a = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).account(paper)).unwrap();
-    let b = ctx.place_order(PlaceOrder::limit("HK.09988", TrdSide::Buy, 100.0, 1.0).account(paper)).unwrap();
+    let a = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).account(paper)).unwrap();
+    let b = ctx.place_order(PlaceOrder::limit("HK.09988", TrdSide::Buy).qty(100.0).price(1.0).account(paper)).unwrap();
     ctx.cancel_all_order(CancelAll::new().env(TrdEnv::Simulate)).unwrap();
     let open = ctx.order_list_query(OrderQuery::new().env(TrdEnv::Simulate).status(OrderStatus::Submitted)).unwrap();
     assert!(open.iter().all(|o| o.order_id_ex != a.order_id_ex && o.order_id_ex != b.order_id_ex), "{open:?}");
@@ -426,7 +426,7 @@ fn futures_context_orders() {
     ctx.unlock_trade("123456", true).unwrap();
     let funds = ctx.accinfo_query(FundsQuery::new()).unwrap();
     assert!(funds.total_assets > 0.0);
-    let placed = ctx.place_order(PlaceOrder::limit("HK.HSImain", TrdSide::Buy, 1.0, 100.0)).unwrap();
+    let placed = ctx.place_order(PlaceOrder::limit("HK.HSImain", TrdSide::Buy).qty(1.0).price(100.0)).unwrap();
     assert_eq!(placed.account.acc_id, FUTURES_REAL);
     assert_eq!(placed.account.market, TrdMarket::Futures);
 }
@@ -463,7 +463,7 @@ fn pushes_reach_the_handlers_and_handlers_may_call_the_context() {
             let _ = rtx.send(c.order_list_query(OrderQuery::new().env(TrdEnv::Simulate)).map(|l| l.len()));
         }
     });
-    ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate)).unwrap();
+    ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).env(TrdEnv::Simulate)).unwrap();
     let n = rrx.recv_timeout(WAIT).expect("handler ran").expect("call from handler");
     assert!(n >= 2);
 }
@@ -525,7 +525,7 @@ fn reconnect_restores_unlock_and_pushes() {
 
     // a real order goes through without unlocking again, and its push arrives
     while orx.try_recv().is_ok() {}
-    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0)).unwrap();
+    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0)).unwrap();
     let deadline = Instant::now() + WAIT;
     loop {
         let u = orx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("push after reconnect");
@@ -561,7 +561,7 @@ fn calls_in_flight_fail_with_disconnect_and_writes_are_not_resent() {
     let before = s.server.stats().requests_received;
     let c = ctx.clone();
     let place = std::thread::spawn(move || {
-        c.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate))
+        c.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).env(TrdEnv::Simulate))
     });
     wait_until("the order to reach the simulator", || s.server.stats().requests_received > before);
     s.server.kill_connections();
@@ -593,7 +593,7 @@ fn calls_while_disconnected_fail_fast_or_wait_bounded() {
     // "reconnecting", and the context gives up after max_attempts.
     let s2 = sim();
     let (etx, erx) = events();
-    let policy = ReconnectPolicy { max_attempts: Some(3), ..fast_reconnect() };
+    let policy = fast_reconnect().max_attempts(Some(3));
     let ctx = sec(&s2).reconnect(policy).connection_handler(move |e| drop(etx.send(e.clone()))).open().unwrap();
     s2.server.set_faults(
         FaultPlan::none().rule(FaultRule::new(PacketFault::InitFail { message: "OpenD is restarting".into() })),
@@ -604,7 +604,7 @@ fn calls_while_disconnected_fail_fast_or_wait_bounded() {
     assert!(matches!(e, Error::NotConnected(_)), "{e:?}");
     let e = wait_event(&erx, "ReconnectFailed", |e| matches!(e, ConnectionEvent::ReconnectFailed { .. }));
     assert!(
-        matches!(e, ConnectionEvent::ReconnectFailed { attempt: 1, ref error, .. } if error.contains("OpenD is restarting")),
+        matches!(e, ConnectionEvent::ReconnectFailed { attempt: 1, ref error, .. } if error.to_string().contains("OpenD is restarting")),
         "{e:?}"
     );
     let e = wait_event(&erx, "GaveUp", |e| matches!(e, ConnectionEvent::GaveUp { .. }));
@@ -620,7 +620,7 @@ fn a_call_may_wait_for_the_reconnect() {
     let ctx = Arc::new(
         sec(&s)
             .disconnected_wait(WAIT)
-            .reconnect(ReconnectPolicy { initial_delay: Duration::from_millis(300), ..fast_reconnect() })
+            .reconnect(fast_reconnect().initial_delay(Duration::from_millis(300)))
             .connection_handler(move |e| drop(etx.send(e.clone())))
             .open()
             .unwrap(),
@@ -698,7 +698,7 @@ fn rate_limits_fail_or_wait() {
         ..RateLimits::default()
     };
     let ctx = sec(&s).rate_limits(limits).open().unwrap();
-    let order = || PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate);
+    let order = || PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).env(TrdEnv::Simulate);
     ctx.place_order(order()).unwrap();
     ctx.place_order(order()).unwrap();
     let e = ctx.place_order(order()).unwrap_err();
@@ -749,7 +749,7 @@ fn drop_and_close_release_everything() {
     });
     // The order push may come before the PlaceOrder reply, so the reply may be cut off
     // by the close: then the call fails with the disconnect error.
-    match ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0).env(TrdEnv::Simulate)) {
+    match ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0).env(TrdEnv::Simulate)) {
         Ok(_) | Err(Error::Disconnected { .. }) | Err(Error::NotConnected(_)) => {}
         Err(e) => panic!("unexpected {e:?}"),
     }
@@ -787,7 +787,7 @@ fn a_server_restart_is_survived_with_unlock_and_pushes_restored() {
     assert!(broker.is_unlocked(conn_id), "the new OpenD was unlocked again");
     assert!(!broker.subscriptions(conn_id).is_empty(), "pushes subscribed again");
     while orx.try_recv().is_ok() {}
-    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 10.0)).unwrap();
+    let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(10.0)).unwrap();
     let deadline = Instant::now() + WAIT;
     loop {
         let u = orx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("push after the restart");

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ftapi::context::{
-    ConnectionEvent, HistoryKlQuery, QuoteContext, QuoteContextBuilder, QuoteRateLimits, RateLimit, RateLimitMode,
-    ReconnectPolicy,
+    CapitalFlowPeriod, ConnectionEvent, HistoryKlQuery, PlateClass, QuoteContext, QuoteContextBuilder, QuoteRateLimits,
+    RateLimit, RateLimitMode, ReconnectPolicy,
 };
 use ftapi::pb::{self, Protocol, PushProtocol};
 use ftapi::types::{KLType, Market, RehabType, SecurityType, SubType, TickerDirection};
@@ -261,7 +261,7 @@ fn a_reconnect_restores_the_subscriptions_without_first_push() {
     let sim = sim_with_fake(fake.clone());
     let (tx, rx) = crossbeam_channel::unbounded::<ConnectionEvent>();
     let ctx = builder(&sim)
-        .reconnect(ReconnectPolicy { initial_delay: Duration::from_millis(50), ..ReconnectPolicy::default() })
+        .reconnect(ReconnectPolicy::default().initial_delay(Duration::from_millis(50)))
         .connection_handler(move |e| {
             let _ = tx.send(e.clone());
         })
@@ -429,9 +429,10 @@ fn every_reference_and_user_data_method_answers() {
     assert!(!ctx.get_market_state([code]).expect("market state").market_info_list.is_empty());
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let y = 1970 + secs / 31_556_952;
-    let days = ctx.request_trading_days(1, &format!("{y}-01-01"), &format!("{y}-12-31"), None).expect("trading days");
+    let days =
+        ctx.request_trading_days(Market::Hk, &format!("{y}-01-01"), &format!("{y}-12-31"), None).expect("trading days");
     assert!(!days.trade_date_list.is_empty());
-    answered("get_plate_list", ctx.get_plate_list(Market::Hk, 0).map(|_| ()));
+    answered("get_plate_list", ctx.get_plate_list(Market::Hk, PlateClass::All).map(|_| ()));
     answered("get_plate_stock", ctx.get_plate_stock("HK.BK1001").map(|_| ()));
     answered("get_owner_plate", ctx.get_owner_plate([code]).map(|_| ()));
     answered("get_option_chain", ctx.get_option_chain(code, "2026-01-01", "2026-12-31").map(|_| ()));
@@ -439,7 +440,7 @@ fn every_reference_and_user_data_method_answers() {
     answered("get_referencestock_list", ctx.get_referencestock_list(code, 1).map(|_| ()));
     answered("get_future_info", ctx.get_future_info(["HK.HSImain"]).map(|_| ()));
     answered("get_ipo_list", ctx.get_ipo_list(Market::Hk).map(|_| ()));
-    answered("get_capital_flow", ctx.get_capital_flow(code, 1, None, None).map(|_| ()));
+    answered("get_capital_flow", ctx.get_capital_flow(code, CapitalFlowPeriod::Intraday, None, None).map(|_| ()));
     answered("get_capital_distribution", ctx.get_capital_distribution(code).map(|_| ()));
     answered("get_user_security", ctx.get_user_security("All").map(|_| ()));
     answered("modify_user_security", ctx.modify_user_security("All", 1, [code]));

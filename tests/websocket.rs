@@ -664,6 +664,41 @@ mod client {
         sec_context_flow(&sim, |b| b.websocket(true, KEY).websocket_ca_file(&ca.0));
     }
 
+    /// A quote context over the WebSocket port: opens through the one builder, answers
+    /// calls, closes promptly.
+    fn quote_context_flow(
+        sim: &SimServer,
+        edit: impl FnOnce(ftapi::context::QuoteContextBuilder) -> ftapi::context::QuoteContextBuilder,
+    ) {
+        use ftapi::context::QuoteContext;
+        let port = sim.ws_addr().unwrap().port();
+        let ctx =
+            edit(QuoteContext::builder().host("127.0.0.1").port(port)).open().expect("open over the WebSocket port");
+        let conn_id = ctx.conn_id();
+        assert!(conn_id != 0);
+        assert!(sim.sessions().iter().any(|s| s.conn_id == conn_id && s.initialized));
+        let state = ctx.get_global_state().expect("GetGlobalState over the WebSocket port");
+        assert!(state.server_ver > 0, "{state:?}");
+        ctx.query_subscription(false).expect("Qot_GetSubInfo over the WebSocket port");
+        let started = std::time::Instant::now();
+        ctx.close();
+        assert!(started.elapsed() < Duration::from_secs(2), "close took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn quote_context_over_ws() {
+        let sim = sim_builder().websocket(0, KEY).start().unwrap();
+        quote_context_flow(&sim, |b| b.websocket(false, KEY));
+    }
+
+    #[test]
+    fn quote_context_over_wss() {
+        let (cert, key) = test_cert();
+        let sim = sim_builder().websocket(0, KEY).websocket_tls_pem(&cert, &key).start().unwrap();
+        let ca = PemFile::new(&cert);
+        quote_context_flow(&sim, |b| b.websocket(true, KEY).websocket_ca_file(&ca.0));
+    }
+
     #[test]
     fn a_context_with_a_wrong_key_fails_to_open() {
         let sim = sim_builder().websocket(0, KEY).start().unwrap();

@@ -280,7 +280,7 @@ pub fn run<K: ContextKind>(ctx: &TradeContext<K>, opts: &Options, futures: bool)
         println!("note: no test instrument for market {market}");
         return Ok(st.done);
     };
-    let sel = AccSel { env: TrdEnv::Simulate, acc_id: paper.acc_id, acc_index: 0 };
+    let sel = AccSel { acc_id: paper.acc_id, ..AccSel::env(TrdEnv::Simulate) };
     let want: SecurityCode = code.parse().map_err(|e| format!("{code}: {e}"))?;
     let positions = st.run("position_list_query", ctx.position_list_query(PositionQuery::new().account(sel)))?;
     let reference = positions.iter().find(|p| p.code == want && p.price > 0.0).map_or(reference, |p| p.price);
@@ -297,7 +297,9 @@ pub fn run<K: ContextKind>(ctx: &TradeContext<K>, opts: &Options, futures: bool)
 
     let placed = st.run(
         "place_order",
-        ctx.place_order(PlaceOrder::limit(code, TrdSide::Buy, lot, price).account(sel).remark("ftapi example")),
+        ctx.place_order(
+            PlaceOrder::limit(code, TrdSide::Buy).qty(lot).price(price).account(sel).remark("ftapi example"),
+        ),
     )?;
     let id = placed.order_id_ex.clone();
     println!(
@@ -305,7 +307,8 @@ pub fn run<K: ContextKind>(ctx: &TradeContext<K>, opts: &Options, futures: bool)
         placed.order.as_ref().map_or("not read back".to_string(), |o| o.order_status.to_string())
     );
     std::thread::sleep(Duration::from_millis(200));
-    let changed = st.run("modify_order", ctx.modify_order(ModifyOrder::change(&id, lot * 2.0, price).account(sel)))?;
+    let changed =
+        st.run("modify_order", ctx.modify_order(ModifyOrder::change(&id).qty(lot * 2.0).price(price).account(sel)))?;
     println!("step modify_order: order {} now {} @ {price}", changed.order_id_ex, lot * 2.0);
     let listed = st.run("order_list_query", ctx.order_list_query(OrderQuery::new().order_id(&id).account(sel)))?;
     for o in &listed {

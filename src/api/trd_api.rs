@@ -338,6 +338,11 @@ impl TrdApi {
         self.inner.current().map_or(0, |c| c.pending_len())
     }
 
+    /// Pushes read but not yet handled by the callback thread.
+    pub(crate) fn queued_pushes(&self) -> usize {
+        self.inner.current().map_or(0, |c| c.queued_pushes())
+    }
+
     /// Sends any request and delivers the reply to `on_reply` on the callback thread.
     /// Returns the serial number, or an error if nothing was sent (then `on_reply` is
     /// never called). Write requests get their `Common.PacketID` filled with

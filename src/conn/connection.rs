@@ -335,6 +335,11 @@ impl Connection {
         self.pending.len()
     }
 
+    /// Pushes read but not yet handled by the callback thread.
+    pub(crate) fn queued_pushes(&self) -> usize {
+        self.flow.queued.load(Ordering::SeqCst)
+    }
+
     /// Whether a blocking call spins for its reply before parking (see [`SpinPolicy`]).
     pub(crate) fn reply_spin(&self) -> &SpinPolicy {
         &self.spin

@@ -15,6 +15,7 @@
 //!
 //! Failures are typed: [`ConnFailure`] carries the official composite error code.
 
+mod choice;
 mod config;
 mod connection;
 mod failure;
@@ -27,6 +28,7 @@ mod transport;
 #[cfg(feature = "websocket")]
 pub mod ws;
 
+pub(crate) use self::choice::TransportChoice;
 pub use self::config::{ConnConfig, ConnConfigBuilder};
 pub(crate) use self::connection::deadline_after;
 pub(crate) use self::connection::{ConnEvents, Connection, PushRun};

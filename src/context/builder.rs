@@ -1,24 +1,32 @@
-//! `ContextBuilder`: where to connect and how the context behaves.
+//! `ContextBuilder`: the one builder of every context (trade and quote): where to
+//! connect and how the context behaves.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::dispatch::{self, FillUpdate, Flow, Handlers, OrderUpdate, PushForwarder};
-use super::rate_limit::{RateLimitMode, RateLimiter, RateLimits};
-use super::session::{ConnectionEvent, ReconnectPolicy, Session, SessionSettings, TransportChoice};
-use super::trade::{Inner, KindInfo, TradeContext};
-use super::{default_encrypt, default_rsa_key, ContextKind, Securities};
+use super::dispatch::{FillUpdate, Handler, OrderUpdate, TradeHandlers};
+use super::quote::QuoteHandlers;
+use super::quote_rules::QuoteRateLimits;
+use super::rate_limit::{RateLimitMode, RateLimits};
+use super::session::{ConnectionEvent, ReconnectPolicy, SessionSettings};
+use super::{default_encrypt, default_rsa_key, BuilderKind, ContextKind, Quotes, Securities};
 use crate::codec::RsaKey;
 #[cfg(feature = "websocket")]
 use crate::conn::ws::WsTransport;
-use crate::conn::ConnConfig;
+use crate::conn::{ConnConfig, TransportChoice};
 use crate::error::{Error, Result};
-use crate::types::{SecurityFirm, TrdMarket};
+use crate::pb;
+use crate::types::{SecurityFirm, TrdEnv, TrdMarket};
 
-/// Builds and opens a [`TradeContext`]. Get one from
+/// Builds and opens a context: a [`TradeContext`](super::TradeContext) from
 /// [`SecTradeContext::builder`](super::SecTradeContext::builder) or
-/// [`FutureTradeContext::builder`](super::FutureTradeContext::builder).
+/// [`FutureTradeContext::builder`](super::FutureTradeContext::builder), a
+/// [`QuoteContext`](super::QuoteContext) from
+/// [`QuoteContext::builder`](super::QuoteContext::builder). One implementation for
+/// every kind: the connection settings (host, port, encryption, RSA key, WebSocket with
+/// CA file and insecure opt-in, reconnect policy, push queue, client id, connection
+/// config, handlers) are the same methods; what only one kind has (account filters and
+/// the default trading environment; the subscription quota) is on that kind's builder.
 ///
 /// Defaults follow the Python SDK where it has one: host `127.0.0.1`, port 11111,
 /// market HK (securities) or FUTURES (futures), no firm filter (the firm of the first
@@ -28,39 +36,49 @@ use crate::types::{SecurityFirm, TrdMarket};
 /// instead of retrying forever.
 ///
 /// Connection settings are one [`ConnConfig`] ([`conn_config`](Self::conn_config));
-/// `connect_timeout`, `request_timeout`, `client_id` and `rsa_key` are shortcuts that
-/// write into it. What is set on the builder always wins over the process-wide
-/// defaults ([`set_default_encrypt`](super::set_default_encrypt),
+/// `connect_timeout`, `request_timeout`, `client_id`, `push_queue_capacity` and
+/// `rsa_key` are shortcuts that write into it. What is set on the builder always wins
+/// over the process-wide defaults ([`set_default_encrypt`](super::set_default_encrypt),
 /// [`set_default_rsa_key`](super::set_default_rsa_key)), which exist only as the
 /// shortcut of the Python SDK's `SysConfig`.
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use ftapi::context::SecTradeContext;
-/// use ftapi::types::{SecurityFirm, TrdMarket};
+/// use ftapi::context::{QuoteContext, SecTradeContext};
+/// use ftapi::types::{SecurityFirm, TrdEnv, TrdMarket};
 /// let ctx = SecTradeContext::builder()
 ///     .host("127.0.0.1")
 ///     .port(11111)
 ///     .filter_trdmarket(TrdMarket::Us)
 ///     .security_firm(SecurityFirm::FutuInc)
+///     .trd_env(TrdEnv::Simulate) // every request goes to paper trading unless it says otherwise
 ///     .connect_timeout(Duration::from_secs(5))
 ///     .open()?;
+/// let quotes = QuoteContext::builder().port(33333).websocket(false, "ws-key").open()?;
 /// # Ok::<(), ftapi::Error>(())
 /// ```
-pub struct ContextBuilder<K: ContextKind> {
-    host: String,
-    port: u16,
-    market: TrdMarket,
-    firm: SecurityFirm,
-    encrypt: Option<bool>,
+pub struct ContextBuilder<K: BuilderKind> {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) encrypt: Option<bool>,
     #[cfg(feature = "websocket")]
     websocket: Option<WsChoice>,
-    conn: ConnConfig,
-    reconnect: ReconnectPolicy,
-    disconnected_wait: Duration,
-    rate_limits: RateLimits,
-    push_queue: usize,
-    handlers: Handlers,
+    custom: Option<TransportChoice>,
+    pub(crate) conn: ConnConfig,
+    pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) disconnected_wait: Duration,
+    pub(crate) state_handler: Handler<ConnectionEvent>,
+    // Trade contexts.
+    pub(crate) market: Option<TrdMarket>,
+    pub(crate) firm: SecurityFirm,
+    pub(crate) trd_env: TrdEnv,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) trade_handlers: TradeHandlers,
+    // Quote contexts.
+    pub(crate) quote_limits: QuoteRateLimits,
+    pub(crate) quota: Option<Option<u32>>,
+    pub(crate) unsubscribe_min_age: Duration,
+    pub(crate) quote_handlers: QuoteHandlers,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -86,7 +104,7 @@ impl std::fmt::Debug for WsChoice {
     }
 }
 
-impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
+impl<K: BuilderKind> std::fmt::Debug for ContextBuilder<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ContextBuilder");
         d.field("kind", &K::NAME)
@@ -94,6 +112,7 @@ impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
             .field("port", &self.port)
             .field("market", &self.market)
             .field("firm", &self.firm)
+            .field("trd_env", &self.trd_env)
             .field("encrypt", &self.encrypt);
         #[cfg(feature = "websocket")]
         d.field("websocket", &self.websocket);
@@ -101,24 +120,82 @@ impl<K: ContextKind> std::fmt::Debug for ContextBuilder<K> {
     }
 }
 
-impl<K: ContextKind> ContextBuilder<K> {
+impl<K: BuilderKind> ContextBuilder<K> {
     pub(crate) fn new() -> Self {
         ContextBuilder {
             host: "127.0.0.1".into(),
             port: 11111,
-            market: K::default_market(),
-            firm: SecurityFirm::Unknown,
             encrypt: None,
             #[cfg(feature = "websocket")]
             websocket: None,
-            conn: ConnConfig { client_id: "ftapi-ctx".into(), ..ConnConfig::default() },
+            custom: None,
+            conn: ConnConfig { client_id: K::CLIENT_ID.into(), ..ConnConfig::default() },
             reconnect: ReconnectPolicy::default(),
             disconnected_wait: Duration::ZERO,
+            state_handler: Handler::default(),
+            market: None,
+            firm: SecurityFirm::Unknown,
+            trd_env: TrdEnv::Real,
             rate_limits: RateLimits::default(),
-            push_queue: 4096,
-            handlers: Handlers::default(),
+            trade_handlers: TradeHandlers::default(),
+            quote_limits: QuoteRateLimits::default(),
+            quota: None,
+            unsubscribe_min_age: Duration::from_secs(60),
+            quote_handlers: QuoteHandlers::default(),
             _kind: PhantomData,
         }
+    }
+
+    /// Opens the context. A trade context connects, runs InitConnect, reads and
+    /// filters the account list and subscribes to the accounts' pushes; a quote context
+    /// connects, runs InitConnect and (unless a quota was given) reads the subscription
+    /// quota. Fails with the reason (refused, timed out, InitConnect refused, account
+    /// list refused) after at most the connect timeout plus one request timeout; it
+    /// does not retry.
+    pub fn open(self) -> Result<K::Context> {
+        K::open(self)
+    }
+
+    /// The session settings: transport, encryption and RSA key resolved against the
+    /// process-wide defaults.
+    pub(crate) fn session_settings(&mut self) -> Result<SessionSettings> {
+        let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
+        let transport = match self.custom.clone().or_else(|| self.ws_choice()) {
+            Some(t) => t,
+            None => {
+                let encrypt = self.encrypt.unwrap_or_else(default_encrypt);
+                if encrypt && rsa_key.is_none() {
+                    return Err(Error::InvalidArgument(
+                        "encryption requested but no RSA key set (builder.rsa_key or context::set_default_rsa_key)"
+                            .into(),
+                    ));
+                }
+                TransportChoice::tcp(&self.host, self.port, encrypt, rsa_key.clone())
+            }
+        };
+        Ok(SessionSettings {
+            transport,
+            conn: ConnConfig { rsa_key, ..self.conn.clone() },
+            reconnect: self.reconnect.clone(),
+            disconnected_wait: self.disconnected_wait,
+        })
+    }
+
+    /// The WebSocket transport, when chosen.
+    #[cfg(feature = "websocket")]
+    fn ws_choice(&self) -> Option<TransportChoice> {
+        let w = self.websocket.as_ref()?;
+        let mut t = WsTransport::new(&self.host, self.port, w.ssl, &w.key).insecure(w.insecure);
+        if let Some(ca) = &w.ca_file {
+            t = t.ca_file(ca.clone());
+        }
+        Some(TransportChoice::ws(t))
+    }
+
+    /// Always TCP without the `websocket` feature.
+    #[cfg(not(feature = "websocket"))]
+    fn ws_choice(&self) -> Option<TransportChoice> {
+        None
     }
 
     /// OpenD's host (default `127.0.0.1`).
@@ -130,14 +207,6 @@ impl<K: ContextKind> ContextBuilder<K> {
     /// OpenD's API port (default 11111).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
-        self
-    }
-
-    /// Keep only accounts of this broker entity (default `Unknown`: adopt the firm of
-    /// the first real account, as the Python SDK does). Moomoo users find the moomoo
-    /// names in [`crate::types::moomoo`].
-    pub fn security_firm(mut self, firm: SecurityFirm) -> Self {
-        self.firm = firm;
         self
     }
 
@@ -188,6 +257,15 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
+    /// Connect through any [`Transport`](crate::conn::Transport) instead of TCP or the
+    /// WebSocket port: `make` is called for each connection attempt (the first one and
+    /// every reconnect), e.g. with a [`MemoryTransport`](crate::conn::memory::MemoryTransport)
+    /// in tests. Host, port, encryption and WebSocket settings do not apply then.
+    pub fn transport(mut self, make: impl Fn() -> Box<dyn crate::conn::Transport> + Send + Sync + 'static) -> Self {
+        self.custom = Some(TransportChoice::new(make, Duration::ZERO, "custom transport".into()));
+        self
+    }
+
     /// [`rsa_key`](Self::rsa_key) from PEM text (PKCS#1 or PKCS#8).
     pub fn rsa_key_pem(self, pem: &str) -> Result<Self> {
         Ok(self.rsa_key(RsaKey::from_pem(pem)?))
@@ -233,6 +311,57 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
+    /// How many pushes may wait for the handlers (default 4096); sets
+    /// [`ConnConfig::push_queue_capacity`], the connection's push queue, which is the
+    /// only flow control of a context: handlers run on the connection's callback thread,
+    /// and when the queue is full the connection stops reading until a handler returns,
+    /// so TCP pushes back on OpenD. Replies to blocking calls are not held up by it, and
+    /// no push is dropped (until `close`, which drops what is still queued).
+    pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
+        self.conn.push_queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// `InitConnect.clientID` (default `"ftapi-ctx"` for trade contexts, `"ftapi-quote"`
+    /// for quote contexts); sets [`ConnConfig::client_id`].
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.conn.client_id = client_id.into();
+        self
+    }
+
+    /// A connection handler installed before connecting (it also sees
+    /// [`ConnectionEvent::Connected`]). It runs on the context's reconnect thread.
+    pub fn connection_handler(self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> Self {
+        self.state_handler.set(handler);
+        self
+    }
+}
+
+impl<K: ContextKind> ContextBuilder<K> {
+    /// Keep only accounts of this broker entity (default `Unknown`: adopt the firm of
+    /// the first real account, as the Python SDK does). Moomoo users find the moomoo
+    /// names in [`crate::types::moomoo`].
+    pub fn security_firm(mut self, firm: SecurityFirm) -> Self {
+        self.firm = firm;
+        self
+    }
+
+    /// The context's default trading environment (default REAL, as in the Python SDK):
+    /// every request that does not choose one with `.env(..)` uses it. A paper-trading
+    /// program sets `TrdEnv::Simulate` here once instead of on every call.
+    ///
+    /// ```no_run
+    /// use ftapi::context::{PlaceOrder, SecTradeContext};
+    /// use ftapi::types::{TrdEnv, TrdSide};
+    /// let ctx = SecTradeContext::builder().trd_env(TrdEnv::Simulate).open()?;
+    /// ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0))?; // SIMULATE
+    /// # Ok::<(), ftapi::Error>(())
+    /// ```
+    pub fn trd_env(mut self, env: TrdEnv) -> Self {
+        self.trd_env = env;
+        self
+    }
+
     /// Client-side rate limits (default: OpenD's documented limits, waiting up to 30 s
     /// for a slot).
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
@@ -246,123 +375,22 @@ impl<K: ContextKind> ContextBuilder<K> {
         self
     }
 
-    /// How many pushes may wait for the handlers (default 4096). Beyond it the
-    /// connection's callback thread waits for a handler to return; its I/O thread goes on
-    /// reading replies and sending keepalive until the connection's own
-    /// [`ConnConfig::push_queue_capacity`] is full too, then stops reading so TCP pushes
-    /// back on OpenD. No push is dropped.
-    pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
-        self.push_queue = capacity.max(1);
-        self
-    }
-
-    /// `InitConnect.clientID` (default `"ftapi-ctx"`); sets [`ConnConfig::client_id`].
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.conn.client_id = client_id.into();
-        self
-    }
-
     /// An order-push handler installed before connecting, so no push is missed.
     pub fn order_handler(self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) -> Self {
-        *self.handlers.order.write() = Some(Arc::new(handler));
+        self.trade_handlers.order.set(handler);
         self
     }
 
     /// A fill-push handler installed before connecting.
     pub fn fill_handler(self, handler: impl Fn(&FillUpdate) + Send + Sync + 'static) -> Self {
-        *self.handlers.fill.write() = Some(Arc::new(handler));
+        self.trade_handlers.fill.set(handler);
         self
     }
 
-    /// A connection handler installed before connecting (it also sees
-    /// [`ConnectionEvent::Connected`]).
-    pub fn connection_handler(self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> Self {
-        *self.handlers.state.write() = Some(Arc::new(handler));
+    /// A notification handler (Notify, 1003) installed before connecting.
+    pub fn notify_handler(self, handler: impl Fn(&pb::notify::S2c) + Send + Sync + 'static) -> Self {
+        self.trade_handlers.notify.set(handler);
         self
-    }
-
-    /// The transport for the session when it is not TCP.
-    #[cfg(feature = "websocket")]
-    fn transport_choice(&self) -> Option<TransportChoice> {
-        let w = self.websocket.as_ref()?;
-        let mut t = WsTransport::new(&self.host, self.port, w.ssl, &w.key).insecure(w.insecure);
-        if let Some(ca) = &w.ca_file {
-            t = t.ca_file(ca.clone());
-        }
-        let login_wait = t.get_login_timeout();
-        Some(TransportChoice { make: Arc::new(move || Box::new(t.clone())), login_wait })
-    }
-
-    /// The transport for the session when it is not TCP: always TCP without the
-    /// `websocket` feature.
-    #[cfg(not(feature = "websocket"))]
-    fn transport_choice(&self) -> Option<TransportChoice> {
-        None
-    }
-
-    /// Connects, runs InitConnect, reads and filters the account list and subscribes
-    /// to the accounts' pushes. Fails with the reason (refused, timed out, InitConnect
-    /// refused, account list refused) after at most the connect timeout plus one request
-    /// timeout; it does not retry.
-    pub fn open(self) -> Result<TradeContext<K>> {
-        if K::CATEGORY == crate::types::TrdCategory::Security && self.market == TrdMarket::Futures {
-            return Err(Error::InvalidArgument(
-                "a securities trade context cannot filter by market FUTURES; use FutureTradeContext".into(),
-            ));
-        }
-        let transport = self.transport_choice();
-        let encrypt = self.encrypt.unwrap_or_else(default_encrypt) && transport.is_none();
-        let rsa_key = self.conn.rsa_key.clone().or_else(default_rsa_key);
-        if encrypt && rsa_key.is_none() {
-            return Err(Error::InvalidArgument(
-                "encryption requested but no RSA key set (builder.rsa_key or context::set_default_rsa_key)".into(),
-            ));
-        }
-        let client_id = self.conn.client_id.clone();
-        let settings = SessionSettings {
-            transport,
-            host: self.host,
-            port: self.port,
-            encrypt,
-            conn: ConnConfig { rsa_key, ..self.conn },
-            reconnect: self.reconnect,
-            disconnected_wait: self.disconnected_wait,
-        };
-        let (item_tx, item_rx) = crossbeam_channel::unbounded();
-        let flow = Arc::new(Flow::new(self.push_queue));
-        let forwarder = PushForwarder { tx: item_tx.clone(), flow: flow.clone() };
-        let session = Session::new(settings, &client_id, Arc::new(forwarder));
-        let info = KindInfo {
-            name: K::NAME,
-            category: K::CATEGORY,
-            need_general_sec_account: K::NEED_GENERAL_SEC_ACCOUNT,
-            futures: K::FUTURES,
-            market: self.market,
-        };
-        let handlers = Arc::new(self.handlers);
-        let inner = Arc::new(Inner::new(
-            info,
-            session,
-            handlers.clone(),
-            RateLimiter::new(self.rate_limits),
-            self.firm,
-            item_tx,
-            flow.clone(),
-        ));
-        // The handle owns the shutdown from here on: an early return closes everything.
-        let ctx = TradeContext::<K>::from_inner(inner.clone());
-        let shutdown = inner.shutdown_rx.clone();
-        let dispatcher = std::thread::Builder::new()
-            .name("ftapi-ctx-dispatch".into())
-            .spawn(move || dispatch::run(handlers, flow, item_rx, shutdown))?;
-        inner.add_thread(dispatcher);
-        inner.open_connection()?;
-        let sup = inner.clone();
-        let supervisor = std::thread::Builder::new()
-            .name("ftapi-ctx-reconnect".into())
-            .spawn(move || sup.session.supervise(&sup.shutdown_rx, &*sup))?;
-        inner.add_thread(supervisor);
-        Ok(ctx)
     }
 }
 
@@ -371,7 +399,37 @@ impl ContextBuilder<Securities> {
     /// default HK; `Unknown` keeps every account). FUTURES is refused: use a
     /// futures context.
     pub fn filter_trdmarket(mut self, market: TrdMarket) -> Self {
-        self.market = market;
+        self.market = Some(market);
+        self
+    }
+}
+
+impl ContextBuilder<Quotes> {
+    /// The frequency limits (default: OpenD's documented ones).
+    pub fn rate_limits(mut self, limits: QuoteRateLimits) -> Self {
+        self.quote_limits = limits;
+        self
+    }
+
+    /// What a call does when its frequency window is full.
+    pub fn rate_limit_mode(mut self, mode: RateLimitMode) -> Self {
+        self.quote_limits.mode = mode;
+        self
+    }
+
+    /// The subscription quota this context may use: `Some(n)` units, or `None` for no
+    /// client-side check. Unset (the default), the context asks OpenD at open and may use
+    /// what is left then.
+    pub fn subscription_quota(mut self, quota: Option<u32>) -> Self {
+        self.quota = Some(quota);
+        self
+    }
+
+    /// How long after subscribing a unit may be unsubscribed (default one minute, as
+    /// OpenD requires; shorter values only make sense against a simulator configured the
+    /// same way).
+    pub fn unsubscribe_min_age(mut self, age: Duration) -> Self {
+        self.unsubscribe_min_age = age;
         self
     }
 }

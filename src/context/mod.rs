@@ -1,6 +1,8 @@
-//! Blocking trade contexts: [`SecTradeContext`] for securities accounts and
-//! [`FutureTradeContext`] for futures accounts, the Rust counterparts of the Python
-//! SDK's `OpenSecTradeContext` and `OpenFutureTradeContext`.
+//! Blocking contexts, the Rust counterparts of the Python SDK's: [`SecTradeContext`] for
+//! securities accounts and [`FutureTradeContext`] for futures accounts
+//! (`OpenSecTradeContext`, `OpenFutureTradeContext`), and [`QuoteContext`] for market
+//! data (`OpenQuoteContext`). All three sit on one context core: one [`ContextBuilder`],
+//! one reconnecting session, handlers run on the connection's callback thread, one close.
 //!
 //! ```no_run
 //! use ftapi::context::{PlaceOrder, SecTradeContext};
@@ -11,6 +13,7 @@
 //!     .port(11111)
 //!     .filter_trdmarket(TrdMarket::Hk)
 //!     .security_firm(SecurityFirm::FutuSecurities)
+//!     .trd_env(TrdEnv::Simulate) // the default of every request that does not say .env(..)
 //!     .encrypt(None) // the process-wide default, like is_encrypt=None
 //!     .open()?; // connect, InitConnect, account list, push subscription; bounded
 //! for acc in ctx.get_acc_list()? {
@@ -19,7 +22,7 @@
 //! ctx.unlock_trade("123456", true)?;
 //! ctx.set_order_handler(|u| println!("order {} is {}", u.order.order_id_ex, u.order.order_status));
 //! ctx.set_fill_handler(|f| println!("fill {} x {} @ {}", f.fill.code, f.fill.qty, f.fill.price));
-//! let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 350.0).env(TrdEnv::Simulate))?;
+//! let placed = ctx.place_order(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0))?;
 //! println!("placed {}", placed.order_id_ex);
 //! # Ok::<(), ftapi::Error>(())
 //! ```
@@ -60,12 +63,19 @@
 //!   fails with [`Error::RateLimited`](crate::Error::RateLimited).
 //! * **Pushes**: order and fill pushes of the context's accounts are subscribed
 //!   automatically (once per connection and account list, never duplicated) and
-//!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the context's
-//!   dispatch thread; a handler may call the context.
-//! * **Threads**: a context runs a dispatch thread, a reconnect thread and the
-//!   connection's I/O and callback threads. None of them keeps the process alive (Rust has no
-//!   "daemon" switch to forget), and dropping the context (or
-//!   [`TradeContext::close`]) stops and joins them all.
+//!   delivered as [`OrderUpdate`] / [`FillUpdate`] to the handlers on the connection's
+//!   callback thread, one at a time in arrival order; a handler may call the context
+//!   (replies never wait behind pushes) and close it. The connection's push queue
+//!   ([`ContextBuilder::push_queue_capacity`]) is the only flow control: when it is full
+//!   the connection stops reading until a handler returns; no push is dropped.
+//! * **Environment**: every request goes to the context's default trading environment
+//!   ([`ContextBuilder::trd_env`], REAL unless set) unless it says `.env(..)`.
+//! * **Threads**: a context runs a reconnect thread (which also runs the connection
+//!   handler) and the connection's I/O and callback threads. None of them keeps the
+//!   process alive (Rust has no "daemon" switch to forget). Dropping the context (or
+//!   [`TradeContext::close`]) stops them promptly from any thread, including from inside
+//!   a handler: it never waits for a handler that is running on another thread, and
+//!   drops the pushes still queued with a log line.
 //!
 //! # Futu and moomoo
 //!
@@ -83,6 +93,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 mod builder;
+mod core;
 mod dispatch;
 mod quote;
 mod quote_rules;
@@ -93,7 +104,10 @@ mod trade;
 
 pub use self::builder::ContextBuilder;
 pub use self::dispatch::{FillUpdate, OrderUpdate};
-pub use self::quote::{HistoryKlQuery, KLineUpdate, QuoteContext, QuoteContextBuilder, SubscribeOptions};
+pub use self::quote::{
+    CapitalFlowPeriod, HistoryKlQuery, KLineUpdate, PlateClass, QuoteContext, QuoteContextBuilder, SubscribeOptions,
+    TradeDateMarket,
+};
 pub use self::quote_rules::{QuoteRateLimits, QUOTE_FREQUENCY_LIMITS};
 pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
 pub use self::requests::{
@@ -112,11 +126,24 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The kind of a [`TradeContext`]: which accounts it asks OpenD for and how it filters
-/// them. Implemented by [`Securities`] and [`Futures`] only.
-pub trait ContextKind: sealed::Sealed + Send + Sync + 'static {
+/// The kind of a [`ContextBuilder`] and of the context it opens: [`Securities`] and
+/// [`Futures`] (trade contexts, [`ContextKind`]) or [`Quotes`] (the [`QuoteContext`]).
+/// Sealed.
+pub trait BuilderKind: sealed::Sealed + Send + Sync + Sized + 'static {
     /// The context's name in messages (`"SecTradeContext"`).
     const NAME: &'static str;
+    /// The default `InitConnect.clientID` of its builder.
+    const CLIENT_ID: &'static str;
+    /// The context [`ContextBuilder::open`] returns.
+    type Context;
+    /// Opens the context the builder describes.
+    #[doc(hidden)]
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context>;
+}
+
+/// The kind of a [`TradeContext`]: which accounts it asks OpenD for and how it filters
+/// them. Implemented by [`Securities`] and [`Futures`] only.
+pub trait ContextKind: BuilderKind {
     /// `trdCategory` sent in Trd_GetAccList.
     const CATEGORY: TrdCategory;
     /// `needGeneralSecAccount` sent in Trd_GetAccList.
@@ -135,11 +162,24 @@ pub enum Securities {}
 #[derive(Debug)]
 pub enum Futures {}
 
+/// Market data: [`QuoteContext`].
+#[derive(Debug)]
+pub enum Quotes {}
+
 impl sealed::Sealed for Securities {}
 impl sealed::Sealed for Futures {}
+impl sealed::Sealed for Quotes {}
+
+impl BuilderKind for Securities {
+    const NAME: &'static str = "SecTradeContext";
+    const CLIENT_ID: &'static str = "ftapi-ctx";
+    type Context = TradeContext<Securities>;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        trade::open(builder)
+    }
+}
 
 impl ContextKind for Securities {
-    const NAME: &'static str = "SecTradeContext";
     const CATEGORY: TrdCategory = TrdCategory::Security;
     const NEED_GENERAL_SEC_ACCOUNT: bool = true;
     const FUTURES: bool = false;
@@ -148,13 +188,30 @@ impl ContextKind for Securities {
     }
 }
 
-impl ContextKind for Futures {
+impl BuilderKind for Futures {
     const NAME: &'static str = "FutureTradeContext";
+    const CLIENT_ID: &'static str = "ftapi-ctx";
+    type Context = TradeContext<Futures>;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        trade::open(builder)
+    }
+}
+
+impl ContextKind for Futures {
     const CATEGORY: TrdCategory = TrdCategory::Future;
     const NEED_GENERAL_SEC_ACCOUNT: bool = false;
     const FUTURES: bool = true;
     fn default_market() -> TrdMarket {
         TrdMarket::Futures
+    }
+}
+
+impl BuilderKind for Quotes {
+    const NAME: &'static str = "QuoteContext";
+    const CLIENT_ID: &'static str = "ftapi-quote";
+    type Context = QuoteContext;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        quote::open(builder)
     }
 }
 

@@ -1,30 +1,26 @@
 //! The quote context: the Python SDK's `OpenQuoteContext` in Rust.
 //!
-//! It runs on the same reconnecting [`Session`] as the trade contexts (one `TrdApi`
-//! engine, the open gate, the supervisor with backoff) and the same push flow control
-//! ([`Flow`]); what it adds is the market-data state: its subscriptions (re-made after a
+//! It runs on the same context core as the trade contexts ([`Core`]: one reconnecting
+//! session, the open gate, the reconnect thread, the one close), is built by the same
+//! [`ContextBuilder`], and runs its handlers the same way (on the connection's callback
+//! thread). What it adds is the market-data state: its subscriptions (re-made after a
 //! reconnect), the client-side rules of [`super::quote_rules`], typed results and one
 //! handler per push type.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
-use super::dispatch::{guarded, Flow};
+use super::builder::ContextBuilder;
+use super::core::{self, ContextPart, Core};
+use super::dispatch::Handler;
 use super::quote_rules::{HistoryQuota, QuoteRateLimits, SubKey, Subscriptions};
 use super::rate_limit::RateLimiter;
-use super::session::{
-    is_connection_error, C2s, ConnectionEvent, ConnectionState, ReconnectPolicy, S2c, Session, SessionHooks,
-    SessionSettings,
-};
-use super::{default_encrypt, default_rsa_key};
-use crate::api::{decode_push, TrdApi, TrdSpi};
-use crate::codec::RsaKey;
-use crate::conn::ConnConfig;
+use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c};
+use super::Quotes;
+use crate::api::{decode_push, TrdApi};
 use crate::error::{Error, Result};
 use crate::pb::{self, proto, Protocol};
 use crate::types::{
@@ -45,47 +41,106 @@ pub struct KLineUpdate {
     pub klines: Vec<KLine>,
 }
 
-type H<T> = RwLock<Option<Arc<dyn Fn(&T) + Send + Sync>>>;
+/// The market of [`QuoteContext::request_trading_days`] (`Qot_Common.TradeDateMarket`).
+/// A [`Market`] converts into it (`Market::Hk` is `Hk`, `Sh`/`Sz` are `Cn`), so a
+/// caller who wants "HK" passes `Market::Hk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TradeDateMarket {
+    /// Unknown (OpenD refuses it).
+    Unknown = 0,
+    /// Hong Kong.
+    Hk = 1,
+    /// United States.
+    Us = 2,
+    /// Mainland China (Shanghai and Shenzhen).
+    Cn = 3,
+    /// Northbound (Stock Connect into the mainland).
+    Nt = 4,
+    /// Southbound (Stock Connect into Hong Kong).
+    St = 5,
+    /// Japanese futures.
+    JpFuture = 6,
+    /// Singapore futures.
+    SgFuture = 7,
+    /// Singapore.
+    Sg = 8,
+    /// Malaysia.
+    My = 9,
+    /// Japan.
+    Jp = 10,
+}
 
-/// The user's push handlers. Each is cloned out of its lock before it is called.
+impl From<Market> for TradeDateMarket {
+    fn from(m: Market) -> Self {
+        match m {
+            Market::Hk => TradeDateMarket::Hk,
+            Market::Us => TradeDateMarket::Us,
+            Market::Sh | Market::Sz => TradeDateMarket::Cn,
+            Market::Sg => TradeDateMarket::Sg,
+            Market::My => TradeDateMarket::My,
+            Market::Jp => TradeDateMarket::Jp,
+            _ => TradeDateMarket::Unknown,
+        }
+    }
+}
+
+/// The plate class of [`QuoteContext::get_plate_list`] (`Qot_Common.PlateSetType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PlateClass {
+    /// Every plate.
+    #[default]
+    All = 0,
+    /// Industry plates.
+    Industry = 1,
+    /// Region plates.
+    Region = 2,
+    /// Concept plates.
+    Concept = 3,
+    /// Other plates.
+    Other = 4,
+}
+
+/// The period of [`QuoteContext::get_capital_flow`] (`Qot_Common.PeriodType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CapitalFlowPeriod {
+    /// Today, minute by minute.
+    #[default]
+    Intraday = 1,
+    /// Daily.
+    Day = 2,
+    /// Weekly.
+    Week = 3,
+    /// Monthly.
+    Month = 4,
+}
+
+/// The user's push handlers of a quote context.
 #[derive(Default)]
-struct QuoteHandlers {
-    quote: H<Quote>,
-    order_book: H<OrderBook>,
-    ticker: H<Vec<Ticker>>,
-    rt: H<Vec<RtData>>,
-    kline: H<KLineUpdate>,
-    broker: H<BrokerQueue>,
-    reminder: H<pb::qot_update_price_reminder::S2c>,
-    notify: H<pb::notify::S2c>,
-    state: H<ConnectionEvent>,
+pub(crate) struct QuoteHandlers {
+    quote: Handler<Quote>,
+    order_book: Handler<OrderBook>,
+    ticker: Handler<[Ticker]>,
+    rt: Handler<[RtData]>,
+    kline: Handler<KLineUpdate>,
+    broker: Handler<BrokerQueue>,
+    reminder: Handler<pb::qot_update_price_reminder::S2c>,
+    notify: Handler<pb::notify::S2c>,
 }
 
 impl QuoteHandlers {
     fn clear(&self) {
-        *self.quote.write() = None;
-        *self.order_book.write() = None;
-        *self.ticker.write() = None;
-        *self.rt.write() = None;
-        *self.kline.write() = None;
-        *self.broker.write() = None;
-        *self.reminder.write() = None;
-        *self.notify.write() = None;
-        *self.state.write() = None;
+        self.quote.clear();
+        self.order_book.clear();
+        self.ticker.clear();
+        self.rt.clear();
+        self.kline.clear();
+        self.broker.clear();
+        self.reminder.clear();
+        self.notify.clear();
     }
-}
-
-/// One item for the dispatch thread.
-enum Item {
-    Quote(Vec<Quote>),
-    OrderBook(OrderBook),
-    Ticker(Vec<Ticker>),
-    Rt(Vec<RtData>),
-    KLine(KLineUpdate),
-    Broker(BrokerQueue),
-    Reminder(pb::qot_update_price_reminder::S2c),
-    Notify(pb::notify::S2c),
-    State(ConnectionEvent),
 }
 
 /// Options of [`QuoteContext::subscribe_with`] (the Python `subscribe` keywords).
@@ -176,8 +231,8 @@ impl HistoryKlQuery {
 }
 
 struct Inner {
-    session: Session,
-    handlers: Arc<QuoteHandlers>,
+    core: Core,
+    handlers: QuoteHandlers,
     limiter: RateLimiter<QuoteRateLimits>,
     subs: Mutex<Subscriptions>,
     /// Serializes subscribe/unsubscribe (check, send, record), so that two threads
@@ -188,16 +243,44 @@ struct Inner {
     history: Mutex<HistoryQuota>,
     /// Whether the quota was given by the builder (else learned at open).
     quota_fixed: bool,
-    shutdown_tx: Mutex<Option<Sender<()>>>,
-    shutdown_rx: Receiver<()>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
-    item_tx: Sender<Item>,
-    flow: Arc<Flow>,
 }
 
-/// Receives nothing: the quote context reads pushes through the engine's push hook.
-struct NoTrdSpi;
-impl TrdSpi for NoTrdSpi {}
+/// Builds and opens a [`QuoteContext`]: the one [`ContextBuilder`] of every context,
+/// for market data. Defaults follow the Python SDK: host `127.0.0.1`, port 11111,
+/// encryption from the process-wide default. `open` gives up after the connect timeout
+/// instead of retrying forever.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ftapi::context::QuoteContext;
+/// let ctx = QuoteContext::builder()
+///     .host("127.0.0.1")
+///     .port(11111)
+///     .subscription_quota(Some(100))
+///     .connect_timeout(Duration::from_secs(5))
+///     .open()?;
+/// # Ok::<(), ftapi::Error>(())
+/// ```
+pub type QuoteContextBuilder = ContextBuilder<Quotes>;
+
+/// Opens a quote context (see [`ContextBuilder::open`]).
+pub(crate) fn open(mut b: ContextBuilder<Quotes>) -> Result<QuoteContext> {
+    let settings = b.session_settings()?;
+    let inner = Arc::new(Inner {
+        core: Core::new("QuoteContext", settings, std::mem::take(&mut b.state_handler)),
+        handlers: std::mem::take(&mut b.quote_handlers),
+        limiter: RateLimiter::new(b.quote_limits.clone()),
+        subs: Mutex::new(Subscriptions::new(b.quota.flatten(), b.unsubscribe_min_age)),
+        sub_op: Mutex::new(()),
+        no_push: Mutex::new(HashSet::new()),
+        history: Mutex::new(HistoryQuota::default()),
+        quota_fixed: b.quota.is_some(),
+    });
+    // The handle owns the close from here on: an early return closes everything.
+    let ctx = QuoteContext { inner: inner.clone() };
+    core::start(&inner)?;
+    Ok(ctx)
+}
 
 fn parse_code(code: &str) -> Result<SecurityCode> {
     Ok(code.trim().parse::<SecurityCode>()?)
@@ -250,94 +333,67 @@ fn sub_keys(codes: &[SecurityCode], types: &[SubType]) -> Vec<SubKey> {
 }
 
 impl Inner {
-    fn add_thread(&self, h: JoinHandle<()>) {
-        self.threads.lock().push(h);
+    fn session(&self) -> &super::session::Session {
+        &self.core.session
     }
 
-    fn forward(&self, item: Item) {
-        self.flow.acquire();
-        if self.item_tx.send(item).is_err() {
-            self.flow.release();
-            log::debug!("quote push after the context closed");
-        }
-    }
-
-    /// Runs on the connection's reader thread: converts a push and queues it.
-    fn on_push(&self, proto_id: u32, body: &[u8]) {
+    /// The quote pushes, decoded and given to their handler on the calling thread (the
+    /// connection's callback thread). A push nobody handles is not decoded.
+    fn deliver_push(&self, proto_id: u32, body: &[u8]) {
         use pb::PushProtocol;
-        let item = match proto_id {
-            proto::UpdateBasicQot::PROTO_ID => decode_push::<pb::qot_update_basic_qot::Response>(proto_id, body)
-                .map(|s| Item::Quote(s.basic_qot_list.iter().map(Quote::from).collect())),
-            proto::UpdateOrderBook::PROTO_ID => decode_push::<pb::qot_update_order_book::Response>(proto_id, body)
-                .map(|s| Item::OrderBook(OrderBook::from(&s))),
-            proto::UpdateTicker::PROTO_ID => decode_push::<pb::qot_update_ticker::Response>(proto_id, body)
-                .map(|s| Item::Ticker(Ticker::list(&s.security, &s.ticker_list))),
-            proto::UpdateRT::PROTO_ID => decode_push::<pb::qot_update_rt::Response>(proto_id, body)
-                .map(|s| Item::Rt(RtData::list(&s.security, &s.rt_list))),
-            proto::UpdateKL::PROTO_ID => decode_push::<pb::qot_update_kl::Response>(proto_id, body).map(|s| {
-                Item::KLine(KLineUpdate {
-                    code: SecurityCode::from_pb_security(&s.security).to_string(),
-                    kl_type: KLType::from(s.kl_type),
-                    rehab_type: RehabType::from(s.rehab_type),
-                    klines: KLine::list(&s.security, &s.kl_list),
-                })
-            }),
-            proto::UpdateBroker::PROTO_ID => decode_push::<pb::qot_update_broker::Response>(proto_id, body)
-                .map(|s| Item::Broker(BrokerQueue::from_parts(&s.security, &s.broker_bid_list, &s.broker_ask_list))),
-            proto::UpdatePriceReminder::PROTO_ID => {
-                decode_push::<pb::qot_update_price_reminder::Response>(proto_id, body).map(Item::Reminder)
-            }
-            proto::Notify::PROTO_ID => decode_push::<pb::notify::Response>(proto_id, body).map(Item::Notify),
-            other => {
-                log::debug!("quote context: push {other} has no handler type");
-                None
-            }
-        };
-        if let Some(item) = item {
-            self.forward(item);
-        }
-    }
-
-    /// First connection: connect, learn the subscription quota. Fails with the reason.
-    fn open_connection(&self) -> Result<()> {
-        let conn_id = self.session.connect(&self.shutdown_rx)?;
-        if !self.quota_fixed {
-            match self.session.call_now::<proto::GetSubInfo>(pb::qot_get_sub_info::C2s::default()) {
-                Ok(s) => {
-                    let total = (s.total_used_quota.max(0) + s.remain_quota.max(0)) as u32;
-                    // OpenD's quota is shared by its connections; this context may use
-                    // what is left plus what it holds itself (nothing yet).
-                    self.subs.lock().quota = Some(s.remain_quota.max(0) as u32);
-                    log::debug!("quote context: subscription quota {total}, {} left", s.remain_quota);
+        let h = &self.handlers;
+        match proto_id {
+            proto::UpdateBasicQot::PROTO_ID if h.quote.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_basic_qot::Response>(proto_id, body) {
+                    for q in &s.basic_qot_list {
+                        h.quote.deliver("quote", &Quote::from(q));
+                    }
                 }
-                Err(e) if is_connection_error(&e) => return Err(e),
-                Err(e) => log::warn!("quote context: could not read the subscription quota: {e}"),
             }
-        }
-        self.session.set_state(ConnectionState::Connected { conn_id });
-        self.emit_state(ConnectionEvent::Connected { conn_id });
-        Ok(())
-    }
-
-    fn emit_state(&self, event: ConnectionEvent) {
-        if self.item_tx.send(Item::State(event)).is_err() {
-            log::debug!("connection event after the quote context closed");
-        }
-    }
-
-    fn close(&self) {
-        self.shutdown_tx.lock().take();
-        self.session.close();
-        let me = std::thread::current().id();
-        let threads: Vec<_> = self.threads.lock().drain(..).collect();
-        for t in threads {
-            if t.thread().id() != me {
-                let _ = t.join();
+            proto::UpdateOrderBook::PROTO_ID if h.order_book.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_order_book::Response>(proto_id, body) {
+                    h.order_book.deliver("order book", &OrderBook::from(&s));
+                }
             }
+            proto::UpdateTicker::PROTO_ID if h.ticker.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_ticker::Response>(proto_id, body) {
+                    h.ticker.deliver("ticker", &Ticker::list(&s.security, &s.ticker_list));
+                }
+            }
+            proto::UpdateRT::PROTO_ID if h.rt.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_rt::Response>(proto_id, body) {
+                    h.rt.deliver("rt", &RtData::list(&s.security, &s.rt_list));
+                }
+            }
+            proto::UpdateKL::PROTO_ID if h.kline.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_kl::Response>(proto_id, body) {
+                    let k = KLineUpdate {
+                        code: SecurityCode::from_pb_security(&s.security).to_string(),
+                        kl_type: KLType::from(s.kl_type),
+                        rehab_type: RehabType::from(s.rehab_type),
+                        klines: KLine::list(&s.security, &s.kl_list),
+                    };
+                    h.kline.deliver("kline", &k);
+                }
+            }
+            proto::UpdateBroker::PROTO_ID if h.broker.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_broker::Response>(proto_id, body) {
+                    let b = BrokerQueue::from_parts(&s.security, &s.broker_bid_list, &s.broker_ask_list);
+                    h.broker.deliver("broker", &b);
+                }
+            }
+            proto::UpdatePriceReminder::PROTO_ID if h.reminder.is_set() => {
+                if let Some(s) = decode_push::<pb::qot_update_price_reminder::Response>(proto_id, body) {
+                    h.reminder.deliver("price reminder", &s);
+                }
+            }
+            proto::Notify::PROTO_ID if h.notify.is_set() => {
+                if let Some(s) = decode_push::<pb::notify::Response>(proto_id, body) {
+                    h.notify.deliver("notify", &s);
+                }
+            }
+            other => log::trace!("quote context: push {other} not handled"),
         }
-        self.flow.close();
-        self.session.api().close();
-        self.handlers.clear();
     }
 
     /// A gated blocking call with the protocol's frequency limit.
@@ -346,12 +402,11 @@ impl Inner {
     }
 
     fn call_limited<P: Protocol>(&self, c2s: C2s<P>, limited: bool) -> Result<S2c<P>> {
-        let _in_handler = self.flow.enter_call();
-        self.session.wait_ready()?;
         if limited {
-            self.limiter.acquire(P::PROTO_ID, 0, &|| self.session.check_open())?;
+            self.session().wait_ready()?;
+            self.limiter.acquire(P::PROTO_ID, 0, &|| self.session().check_open())?;
         }
-        self.session.api().call::<P>(c2s)
+        self.core.call::<P>(c2s)
     }
 
     fn send_sub(&self, keys: &[SubKey], sub: bool, opts: SubscribeOptions, now_call: bool) -> Result<()> {
@@ -388,16 +443,43 @@ impl Inner {
             header: None,
         };
         if now_call {
-            self.session.call_now::<proto::Sub>(c2s).map(|_| ())
+            self.session().call_now::<proto::Sub>(c2s).map(|_| ())
         } else {
             self.call_limited::<proto::Sub>(c2s, false).map(|_| ())
         }
     }
 }
 
-impl SessionHooks for Inner {
-    fn emit(&self, event: ConnectionEvent) {
-        self.emit_state(event);
+impl ContextPart for Inner {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn on_push(&self, proto_id: u32, body: &[u8]) {
+        self.deliver_push(proto_id, body);
+    }
+
+    /// First connection: learn the subscription quota (unless the builder gave one).
+    fn on_open(&self) -> Result<()> {
+        if self.quota_fixed {
+            return Ok(());
+        }
+        match self.session().call_now::<proto::GetSubInfo>(pb::qot_get_sub_info::C2s::default()) {
+            Ok(s) => {
+                let total = (s.total_used_quota.max(0) + s.remain_quota.max(0)) as u32;
+                // OpenD's quota is shared by its connections; this context may use
+                // what is left plus what it holds itself (nothing yet).
+                self.subs.lock().quota = Some(s.remain_quota.max(0) as u32);
+                log::debug!("quote context: subscription quota {total}, {} left", s.remain_quota);
+            }
+            Err(e) if is_connection_error(&e) => return Err(e),
+            Err(e) => log::warn!("quote context: could not read the subscription quota: {e}"),
+        }
+        Ok(())
+    }
+
+    fn on_close(&self) {
+        self.handlers.clear();
     }
 
     fn restore(&self) -> Result<Vec<(&'static str, Error)>> {
@@ -471,7 +553,7 @@ pub struct QuoteContext {
 impl std::fmt::Debug for QuoteContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuoteContext")
-            .field("state", &self.inner.session.state())
+            .field("state", &self.inner.session().state())
             .field("subscriptions", &self.inner.subs.lock().used())
             .finish()
     }
@@ -479,87 +561,52 @@ impl std::fmt::Debug for QuoteContext {
 
 impl Drop for QuoteContext {
     fn drop(&mut self) {
-        self.inner.close();
-    }
-}
-
-fn run_dispatch(handlers: Arc<QuoteHandlers>, flow: Arc<Flow>, rx: Receiver<Item>, shutdown: Receiver<()>) {
-    flow.set_dispatch_thread();
-    fn call<T>(h: &H<T>, what: &str, v: &T) {
-        let h = h.read().clone();
-        if let Some(h) = h {
-            guarded(what, || h(v));
-        }
-    }
-    loop {
-        let item = crossbeam_channel::select_biased! {
-            recv(shutdown) -> _ => return,
-            recv(rx) -> item => match item {
-                Ok(item) => item,
-                Err(_) => return,
-            },
-        };
-        let push = !matches!(item, Item::State(_));
-        match item {
-            Item::Quote(list) => {
-                for q in &list {
-                    call(&handlers.quote, "quote", q);
-                }
-            }
-            Item::OrderBook(b) => call(&handlers.order_book, "order book", &b),
-            Item::Ticker(t) => call(&handlers.ticker, "ticker", &t),
-            Item::Rt(r) => call(&handlers.rt, "rt", &r),
-            Item::KLine(k) => call(&handlers.kline, "kline", &k),
-            Item::Broker(b) => call(&handlers.broker, "broker", &b),
-            Item::Reminder(r) => call(&handlers.reminder, "price reminder", &r),
-            Item::Notify(n) => call(&handlers.notify, "notify", &n),
-            Item::State(e) => call(&handlers.state, "connection", &e),
-        }
-        if push {
-            flow.release();
-        }
+        self.inner.core.close(&*self.inner);
     }
 }
 
 impl QuoteContext {
     /// A builder with the Python SDK's defaults (127.0.0.1:11111).
     pub fn builder() -> QuoteContextBuilder {
-        QuoteContextBuilder::new()
+        ContextBuilder::new()
     }
 
     // ----- connection -----
 
     /// The connection state.
     pub fn connection_state(&self) -> ConnectionState {
-        self.inner.session.state()
+        self.inner.session().state()
     }
 
     /// Whether the context is connected.
     pub fn is_connected(&self) -> bool {
-        matches!(self.inner.session.state(), ConnectionState::Connected { .. })
+        matches!(self.inner.session().state(), ConnectionState::Connected { .. })
     }
 
     /// OpenD's id of the current connection (0 while disconnected).
     pub fn conn_id(&self) -> u64 {
-        self.inner.session.api().get_connect_id()
+        self.inner.session().api().get_connect_id()
     }
 
-    /// Pushes received but not yet handled.
+    /// Pushes read from the connection but not yet handled (the connection's push
+    /// queue; see [`ContextBuilder::push_queue_capacity`]).
     pub fn queued_pushes(&self) -> usize {
-        self.inner.flow.queued()
+        self.inner.core.queued_pushes()
     }
 
     /// Closes the context now (also done on drop): stops reconnecting, closes the
-    /// connection, removes the handlers and joins the context's threads. May be called
-    /// from a handler.
+    /// connection (calls in flight fail with [`Error::Disconnected`]; pushes still
+    /// queued are dropped, with a log line), removes the handlers and joins the
+    /// context's threads. Returns promptly from any thread, including from inside a
+    /// handler: it does not wait for a handler running on another thread.
     pub fn close(&self) {
-        self.inner.close();
+        self.inner.core.close(&*self.inner);
     }
 
     /// The connection engine, for protocols without a method here: any request goes
     /// through [`QuoteContext::call`].
     pub fn trd_api(&self) -> &TrdApi {
-        self.inner.session.api()
+        self.inner.session().api()
     }
 
     /// Any request/reply protocol, gated and rate-limited like the methods (e.g.
@@ -571,36 +618,37 @@ impl QuoteContext {
     // ----- handlers -----
 
     /// Handles basic quote pushes (3005, Python `StockQuoteHandlerBase`), one call per
-    /// quote. Handlers run on the context's dispatch thread in arrival order and may
-    /// call the context; one that blocks holds up the pushes behind it (beyond the
-    /// queue capacity the connection stops reading; nothing is dropped).
+    /// quote. Push handlers run on the connection's callback thread in arrival order and
+    /// may call the context (and close it); one that blocks holds up the pushes behind
+    /// it (once the push queue is full the connection stops reading; nothing is
+    /// dropped), never the replies to blocking calls.
     pub fn set_quote_handler(&self, handler: impl Fn(&Quote) + Send + Sync + 'static) {
-        *self.inner.handlers.quote.write() = Some(Arc::new(handler));
+        self.inner.handlers.quote.set(handler);
     }
 
     /// Handles order book pushes (3013, Python `OrderBookHandlerBase`).
     pub fn set_order_book_handler(&self, handler: impl Fn(&OrderBook) + Send + Sync + 'static) {
-        *self.inner.handlers.order_book.write() = Some(Arc::new(handler));
+        self.inner.handlers.order_book.set(handler);
     }
 
     /// Handles ticker pushes (3011, Python `TickerHandlerBase`), one call per push.
-    pub fn set_ticker_handler(&self, handler: impl Fn(&Vec<Ticker>) + Send + Sync + 'static) {
-        *self.inner.handlers.ticker.write() = Some(Arc::new(handler));
+    pub fn set_ticker_handler(&self, handler: impl Fn(&[Ticker]) + Send + Sync + 'static) {
+        self.inner.handlers.ticker.set(handler);
     }
 
     /// Handles time-sharing pushes (3009, Python `RTDataHandlerBase`).
-    pub fn set_rt_data_handler(&self, handler: impl Fn(&Vec<RtData>) + Send + Sync + 'static) {
-        *self.inner.handlers.rt.write() = Some(Arc::new(handler));
+    pub fn set_rt_data_handler(&self, handler: impl Fn(&[RtData]) + Send + Sync + 'static) {
+        self.inner.handlers.rt.set(handler);
     }
 
     /// Handles K-line pushes (3007, Python `CurKlineHandlerBase`).
     pub fn set_kline_handler(&self, handler: impl Fn(&KLineUpdate) + Send + Sync + 'static) {
-        *self.inner.handlers.kline.write() = Some(Arc::new(handler));
+        self.inner.handlers.kline.set(handler);
     }
 
     /// Handles broker queue pushes (3015, Python `BrokerHandlerBase`).
     pub fn set_broker_handler(&self, handler: impl Fn(&BrokerQueue) + Send + Sync + 'static) {
-        *self.inner.handlers.broker.write() = Some(Arc::new(handler));
+        self.inner.handlers.broker.set(handler);
     }
 
     /// Handles price reminder pushes (3019, Python `PriceReminderHandlerBase`).
@@ -608,17 +656,18 @@ impl QuoteContext {
         &self,
         handler: impl Fn(&pb::qot_update_price_reminder::S2c) + Send + Sync + 'static,
     ) {
-        *self.inner.handlers.reminder.write() = Some(Arc::new(handler));
+        self.inner.handlers.reminder.set(handler);
     }
 
     /// Handles OpenD's system notifications (1003).
     pub fn set_notify_handler(&self, handler: impl Fn(&pb::notify::S2c) + Send + Sync + 'static) {
-        *self.inner.handlers.notify.write() = Some(Arc::new(handler));
+        self.inner.handlers.notify.set(handler);
     }
 
-    /// Handles connection events (disconnect, reconnect, restore failures).
+    /// Handles connection events (disconnect, reconnect, restore failures), on the
+    /// context's reconnect thread.
     pub fn set_connection_handler(&self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
-        *self.inner.handlers.state.write() = Some(Arc::new(handler));
+        self.inner.core.state_handler.set(handler);
     }
 
     // ----- subscriptions -----
@@ -918,19 +967,19 @@ impl QuoteContext {
         })
     }
 
-    /// Trading days (Python `request_trading_days`; 3219). `market` is a
-    /// `Qot_Common.TradeDateMarket` value (1 HK, 2 US, 3 CN, 4 NT, 5 ST, 6 JP_Future,
-    /// 7 SG_Future); `code` narrows it to one security.
+    /// Trading days (Python `request_trading_days`; 3219) of a market: a [`Market`]
+    /// (`Market::Hk`) or a [`TradeDateMarket`] (for Stock Connect and futures markets);
+    /// `code` narrows it to one security.
     pub fn request_trading_days(
         &self,
-        market: i32,
+        market: impl Into<TradeDateMarket>,
         start: &str,
         end: &str,
         code: Option<&str>,
     ) -> Result<pb::qot_request_trade_date::S2c> {
         let security = code.map(parse_code).transpose()?.map(|c| c.to_pb_security());
         self.inner.call::<proto::RequestTradeDate>(pb::qot_request_trade_date::C2s {
-            market,
+            market: market.into() as i32,
             begin_time: start.into(),
             end_time: end.into(),
             security,
@@ -938,12 +987,11 @@ impl QuoteContext {
         })
     }
 
-    /// Plates of a market (Python `get_plate_list`; 3204). `plate_class` is a
-    /// `Qot_Common.PlateSetType` value (0 all, 1 industry, 2 region, 3 concept).
-    pub fn get_plate_list(&self, market: Market, plate_class: i32) -> Result<Vec<pb::qot_common::PlateInfo>> {
+    /// Plates of a market (Python `get_plate_list`; 3204) of one class.
+    pub fn get_plate_list(&self, market: Market, plate_class: PlateClass) -> Result<Vec<pb::qot_common::PlateInfo>> {
         let s2c = self.inner.call::<proto::GetPlateSet>(pb::qot_get_plate_set::C2s {
             market: market.qot_market().value(),
-            plate_set_type: plate_class,
+            plate_set_type: plate_class as i32,
             header: None,
         })?;
         Ok(s2c.plate_info_list)
@@ -1023,20 +1071,19 @@ impl QuoteContext {
             .call::<proto::GetIpoList>(pb::qot_get_ipo_list::C2s { market: market.qot_market().value(), header: None })
     }
 
-    /// Capital flow (Python `get_capital_flow`; 3211). `period_type` is a
-    /// `Qot_Common.PeriodType` value (1 intraday, 2 day, 3 week, 4 month); `start`/`end`
+    /// Capital flow (Python `get_capital_flow`; 3211) of one period; `start`/`end`
     /// bound the non-intraday periods.
     pub fn get_capital_flow(
         &self,
         code: &str,
-        period_type: i32,
+        period_type: CapitalFlowPeriod,
         start: Option<&str>,
         end: Option<&str>,
     ) -> Result<pb::qot_get_capital_flow::S2c> {
         let c = parse_code(code)?;
         self.inner.call::<proto::GetCapitalFlow>(pb::qot_get_capital_flow::C2s {
             security: c.to_pb_security(),
-            period_type: Some(period_type),
+            period_type: Some(period_type as i32),
             begin_time: start.map(String::from),
             end_time: end.map(String::from),
             header: None,
@@ -1111,229 +1158,7 @@ impl QuoteContext {
 
     /// OpenD's global state (Python `get_global_state`; 1002).
     pub fn get_global_state(&self) -> Result<pb::get_global_state::S2c> {
-        let user_id = self.inner.session.api().get_login_user_id();
+        let user_id = self.inner.session().api().get_login_user_id();
         self.inner.call::<proto::GetGlobalState>(pb::get_global_state::C2s { user_id })
-    }
-}
-
-/// Builds and opens a [`QuoteContext`]. Defaults follow the Python SDK: host
-/// `127.0.0.1`, port 11111, encryption from the process-wide default. `open` gives up
-/// after the connect timeout instead of retrying forever.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use ftapi::context::QuoteContext;
-/// let ctx = QuoteContext::builder()
-///     .host("127.0.0.1")
-///     .port(11111)
-///     .subscription_quota(Some(100))
-///     .connect_timeout(Duration::from_secs(5))
-///     .open()?;
-/// # Ok::<(), ftapi::Error>(())
-/// ```
-pub struct QuoteContextBuilder {
-    host: String,
-    port: u16,
-    encrypt: Option<bool>,
-    rsa_key: Option<RsaKey>,
-    conn: ConnConfig,
-    reconnect: ReconnectPolicy,
-    disconnected_wait: Duration,
-    rate_limits: QuoteRateLimits,
-    quota: Option<Option<u32>>,
-    unsubscribe_min_age: Duration,
-    push_queue: usize,
-    handlers: QuoteHandlers,
-}
-
-impl std::fmt::Debug for QuoteContextBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QuoteContextBuilder")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("encrypt", &self.encrypt)
-            .field("reconnect", &self.reconnect)
-            .field("quota", &self.quota)
-            .field("unsubscribe_min_age", &self.unsubscribe_min_age)
-            .finish_non_exhaustive()
-    }
-}
-
-impl QuoteContextBuilder {
-    fn new() -> Self {
-        QuoteContextBuilder {
-            host: "127.0.0.1".into(),
-            port: 11111,
-            encrypt: None,
-            rsa_key: None,
-            conn: ConnConfig { client_id: "ftapi-quote".into(), ..ConnConfig::default() },
-            reconnect: ReconnectPolicy::default(),
-            disconnected_wait: Duration::ZERO,
-            rate_limits: QuoteRateLimits::default(),
-            quota: None,
-            unsubscribe_min_age: Duration::from_secs(60),
-            push_queue: 4096,
-            handlers: QuoteHandlers::default(),
-        }
-    }
-
-    /// OpenD's host (default `127.0.0.1`).
-    pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.host = host.into();
-        self
-    }
-
-    /// OpenD's API port (default 11111).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Encrypt (`Some(true)`), don't (`Some(false)`), or follow the process-wide default
-    /// (`None`, the default; Python `is_encrypt=None`).
-    pub fn encrypt(mut self, encrypt: Option<bool>) -> Self {
-        self.encrypt = encrypt;
-        self
-    }
-
-    /// The RSA key for encrypted connections (default: the process-wide key).
-    pub fn rsa_key(mut self, key: RsaKey) -> Self {
-        self.rsa_key = Some(key);
-        self
-    }
-
-    /// TCP connect and InitConnect bound, each (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.conn.connect_timeout = timeout;
-        self
-    }
-
-    /// Reply timeout of every call (default 12 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.conn.request_timeout = timeout;
-        self
-    }
-
-    /// All connection settings at once.
-    pub fn conn_config(mut self, config: ConnConfig) -> Self {
-        self.conn = config;
-        self
-    }
-
-    /// How the context reconnects (default: on, backoff 1 s doubling to 30 s).
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = policy;
-        self
-    }
-
-    /// How long a call made while reconnecting waits for the connection (default 0:
-    /// fail at once with [`Error::NotConnected`]).
-    pub fn disconnected_wait(mut self, wait: Duration) -> Self {
-        self.disconnected_wait = wait;
-        self
-    }
-
-    /// The frequency limits (default: OpenD's documented ones).
-    pub fn rate_limits(mut self, limits: QuoteRateLimits) -> Self {
-        self.rate_limits = limits;
-        self
-    }
-
-    /// The subscription quota this context may use: `Some(n)` units, or `None` for no
-    /// client-side check. Unset (the default), the context asks OpenD at open and may use
-    /// what is left then.
-    pub fn subscription_quota(mut self, quota: Option<u32>) -> Self {
-        self.quota = Some(quota);
-        self
-    }
-
-    /// How long after subscribing a unit may be unsubscribed (default one minute, as
-    /// OpenD requires; shorter values only make sense against a simulator configured the
-    /// same way).
-    pub fn unsubscribe_min_age(mut self, age: Duration) -> Self {
-        self.unsubscribe_min_age = age;
-        self
-    }
-
-    /// Pushes queued for the handlers before the connection stops reading (default 4096).
-    pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
-        self.push_queue = capacity;
-        self
-    }
-
-    /// `InitConnect.clientID` (default `"ftapi-quote"`).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.conn.client_id = client_id.into();
-        self
-    }
-
-    /// A connection handler that also sees the first `Connected` event.
-    pub fn connection_handler(self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> Self {
-        *self.handlers.state.write() = Some(Arc::new(handler));
-        self
-    }
-
-    /// Connects and runs InitConnect (and, unless a quota was given, reads the
-    /// subscription quota). Fails with the reason; does not retry.
-    pub fn open(self) -> Result<QuoteContext> {
-        let encrypt = self.encrypt.unwrap_or_else(default_encrypt);
-        let rsa_key = self.rsa_key.or_else(default_rsa_key);
-        if encrypt && rsa_key.is_none() {
-            return Err(Error::InvalidArgument(
-                "encryption requested but no RSA key set (builder.rsa_key or context::set_default_rsa_key)".into(),
-            ));
-        }
-        let client_id = self.conn.client_id.clone();
-        let settings = SessionSettings {
-            host: self.host,
-            port: self.port,
-            encrypt,
-            conn: ConnConfig { rsa_key, ..self.conn },
-            // OpenD's WebSocket port serves trading and quotes alike, but the quote
-            // context connects over TCP only for now.
-            transport: None,
-            reconnect: self.reconnect,
-            disconnected_wait: self.disconnected_wait,
-        };
-        let (item_tx, item_rx) = crossbeam_channel::unbounded();
-        let flow = Arc::new(Flow::new(self.push_queue));
-        let session = Session::new(settings, &client_id, Arc::new(NoTrdSpi));
-        let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
-        let handlers = Arc::new(self.handlers);
-        let inner = Arc::new(Inner {
-            session,
-            handlers: handlers.clone(),
-            limiter: RateLimiter::new(self.rate_limits),
-            subs: Mutex::new(Subscriptions::new(self.quota.flatten(), self.unsubscribe_min_age)),
-            sub_op: Mutex::new(()),
-            no_push: Mutex::new(HashSet::new()),
-            history: Mutex::new(HistoryQuota::default()),
-            quota_fixed: self.quota.is_some(),
-            shutdown_tx: Mutex::new(Some(shutdown_tx)),
-            shutdown_rx,
-            threads: Mutex::new(Vec::new()),
-            item_tx,
-            flow: flow.clone(),
-        });
-        let weak = Arc::downgrade(&inner);
-        inner.session.api().set_push_hook(Arc::new(move |_api: &TrdApi, proto_id: u32, body: &[u8]| {
-            if let Some(inner) = weak.upgrade() {
-                inner.on_push(proto_id, body);
-            }
-        }));
-        // The handle owns the shutdown from here on: an early return closes everything.
-        let ctx = QuoteContext { inner: inner.clone() };
-        let shutdown = inner.shutdown_rx.clone();
-        let dispatcher = std::thread::Builder::new()
-            .name("ftapi-quote-dispatch".into())
-            .spawn(move || run_dispatch(handlers, flow, item_rx, shutdown))?;
-        inner.add_thread(dispatcher);
-        inner.open_connection()?;
-        let sup = inner.clone();
-        let supervisor = std::thread::Builder::new()
-            .name("ftapi-quote-reconnect".into())
-            .spawn(move || sup.session.supervise(&sup.shutdown_rx, &*sup))?;
-        inner.add_thread(supervisor);
-        Ok(ctx)
     }
 }

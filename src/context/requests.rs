@@ -2,8 +2,11 @@
 //! defaults, public fields (for struct-update syntax) and chainable setters.
 //!
 //! Every struct carries an [`AccSel`] (the Python `trd_env`, `acc_id`, `acc_index`
-//! arguments) with the setters `env`, `acc_id` and `acc_index`. As in the Python SDK the
-//! environment defaults to REAL. The list queries embed the same parts for the same
+//! arguments) with the setters `env`, `acc_id` and `acc_index`. A request without `env`
+//! goes to the context's default environment: REAL as in the Python SDK, unless the
+//! builder chose another ([`ContextBuilder::trd_env`](super::ContextBuilder::trd_env)).
+//! Quantities and prices are named setters (`.qty(..)`, `.price(..)`), never two
+//! numbers in a row that could be swapped. The list queries embed the same parts for the same
 //! arguments: a [`CodeFilter`] (`code_list`, `trdmarket`; setters `code` and
 //! `filter_market`) and, where the call has one, a [`TimeWindow`] (`start`, `end`;
 //! setter `window`).
@@ -11,11 +14,11 @@
 //! ```
 //! use ftapi::context::{OrderQuery, PlaceOrder};
 //! use ftapi::types::{OrderStatus, TrdEnv, TrdSide};
-//! let order = PlaceOrder::limit("HK.00700", TrdSide::Buy, 100.0, 350.0).env(TrdEnv::Simulate).remark("swing");
-//! assert_eq!(order.qty, 100.0);
+//! let order = PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0).env(TrdEnv::Simulate).remark("swing");
+//! assert_eq!((order.qty, order.price), (100.0, 350.0));
 //! let q = OrderQuery::new().code("HK.00700").status(OrderStatus::Submitted).acc_index(1);
 //! assert_eq!(q.acc.acc_index, 1);
-//! assert_eq!(q.acc.env, TrdEnv::Real);
+//! assert_eq!(q.acc.env, None); // the context's default environment
 //! assert_eq!(q.filter.codes, ["HK.00700"]);
 //! ```
 
@@ -29,26 +32,21 @@ use crate::types::{
 /// With `acc_id == 0` the account is the `acc_index`-th account of environment `env`
 /// in the context's (filtered) account list; otherwise it is the account with that ID,
 /// which must be in the list with that environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AccSel {
-    /// Real or paper trading (default REAL, as in the Python SDK).
-    pub env: TrdEnv,
+    /// Real or paper trading; `None` (the default) is the context's default
+    /// environment (REAL unless the builder's `trd_env` said otherwise).
+    pub env: Option<TrdEnv>,
     /// The account ID, or 0 to choose by `acc_index`.
     pub acc_id: u64,
     /// Position among the accounts of `env` when `acc_id` is 0.
     pub acc_index: usize,
 }
 
-impl Default for AccSel {
-    fn default() -> Self {
-        AccSel { env: TrdEnv::Real, acc_id: 0, acc_index: 0 }
-    }
-}
-
 impl AccSel {
     /// The first account of `env`.
     pub fn env(env: TrdEnv) -> Self {
-        AccSel { env, ..Self::default() }
+        AccSel { env: Some(env), ..Self::default() }
     }
 }
 
@@ -82,9 +80,11 @@ pub struct TimeWindow {
 macro_rules! acc_setters {
     ($($t:ident),* $(,)?) => {$(
         impl $t {
-            /// Sets the trading environment (default REAL).
+            /// Sets the trading environment (default: the context's, see
+            /// [`ContextBuilder::trd_env`](super::ContextBuilder::trd_env)).
+            #[doc(alias = "trd_env")]
             pub fn env(mut self, env: TrdEnv) -> Self {
-                self.acc.env = env;
+                self.acc.env = Some(env);
                 self
             }
             /// Chooses the account by ID (0 = by index).
@@ -174,14 +174,15 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// An order of any type.
-    pub fn new(code: impl Into<String>, trd_side: TrdSide, order_type: OrderType, qty: f64, price: f64) -> Self {
+    /// An order of any type; set the quantity and price with [`qty`](Self::qty) and
+    /// [`price`](Self::price).
+    pub fn new(code: impl Into<String>, trd_side: TrdSide, order_type: OrderType) -> Self {
         PlaceOrder {
             code: code.into(),
             trd_side,
             order_type,
-            qty,
-            price,
+            qty: 0.0,
+            price: 0.0,
             adjust_limit: 0.0,
             remark: None,
             time_in_force: TimeInForce::Day,
@@ -200,14 +201,28 @@ impl PlaceOrder {
         }
     }
 
-    /// A limit (NORMAL) order: `qty` at `price`.
-    pub fn limit(code: impl Into<String>, trd_side: TrdSide, qty: f64, price: f64) -> Self {
-        Self::new(code, trd_side, OrderType::Normal, qty, price)
+    /// A limit (NORMAL) order; give its quantity and price by name, so that the two
+    /// cannot be swapped: `PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(350.0)`.
+    #[doc(alias = "place_order")]
+    pub fn limit(code: impl Into<String>, trd_side: TrdSide) -> Self {
+        Self::new(code, trd_side, OrderType::Normal)
     }
 
-    /// A market order.
+    /// A market order of `qty`.
     pub fn market(code: impl Into<String>, trd_side: TrdSide, qty: f64) -> Self {
-        Self::new(code, trd_side, OrderType::Market, qty, 0.0)
+        Self::new(code, trd_side, OrderType::Market).qty(qty)
+    }
+
+    /// Sets the quantity (shares, or contracts for options and futures; Python `qty`).
+    pub fn qty(mut self, qty: f64) -> Self {
+        self.qty = qty;
+        self
+    }
+
+    /// Sets the price (Python `price`; OpenD ignores it for market orders).
+    pub fn price(mut self, price: f64) -> Self {
+        self.price = price;
+        self
     }
 
     /// Sets the remark.
@@ -297,10 +312,25 @@ impl ModifyOrder {
         }
     }
 
-    /// Changes quantity and price (Python `change_order`).
+    /// Changes quantity and price (Python `change_order(order_id, price, qty)`), given
+    /// by name so that the two cannot be swapped:
+    /// `ModifyOrder::change(id).qty(200.0).price(351.0)`.
     #[doc(alias = "change_order")]
-    pub fn change(order_id: impl Into<String>, qty: f64, price: f64) -> Self {
-        ModifyOrder { qty, price, ..Self::new(ModifyOrderOp::Normal, order_id) }
+    #[doc(alias = "modify_order")]
+    pub fn change(order_id: impl Into<String>) -> Self {
+        Self::new(ModifyOrderOp::Normal, order_id)
+    }
+
+    /// Sets the new quantity (NORMAL only).
+    pub fn qty(mut self, qty: f64) -> Self {
+        self.qty = qty;
+        self
+    }
+
+    /// Sets the new price (NORMAL only).
+    pub fn price(mut self, price: f64) -> Self {
+        self.price = price;
+        self
     }
 
     /// Cancels the order.

@@ -1,6 +1,8 @@
-//! The reconnecting connection under a trade context: one [`TrdApi`], a gate that
+//! The one session of every context (trade and quote): one [`TrdApi`], a gate that
 //! keeps user calls out while the connection is not ready, and the supervisor loop that
-//! reconnects with backoff after an unexpected disconnect.
+//! reconnects with backoff after an unexpected disconnect. What differs between the
+//! kinds of context (restoring accounts, unlock and push subscription, or
+//! subscriptions) is the [`SessionHooks`] of the context above it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
-use crate::api::{ConnSpi, TrdApi, TrdSpi};
-use crate::conn::{ConnConfig, ConnFailure, InitFailKind, SocketFailKind};
+use crate::api::{ConnSpi, TrdApi};
+use crate::conn::{ConnConfig, ConnFailure, InitFailKind, SocketFailKind, TransportChoice};
 use crate::error::{Error, Result};
 use crate::pb::{Protocol, RequestEnvelope, ResponseEnvelope};
 
@@ -22,17 +24,20 @@ pub(crate) type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
 /// How a context reconnects after an unexpected disconnect.
 ///
 /// `Default`: on, first attempt after 1 s, doubling up to 30 s between attempts,
-/// retrying forever (each attempt is bounded by the connect timeout).
+/// retrying forever (each attempt is bounded by the connect timeout). The struct may
+/// grow: build it from [`ReconnectPolicy::default`] (or [`disabled`](Self::disabled))
+/// and the setters.
 ///
 /// ```
 /// use std::time::Duration;
 /// use ftapi::context::ReconnectPolicy;
-/// let p = ReconnectPolicy { max_attempts: Some(10), ..ReconnectPolicy::default() };
+/// let p = ReconnectPolicy::default().max_attempts(Some(10)).initial_delay(Duration::from_millis(200));
 /// assert!(p.enabled);
-/// assert_eq!(p.initial_delay, Duration::from_secs(1));
+/// assert_eq!(p.max_attempts, Some(10));
 /// assert!(!ReconnectPolicy::disabled().enabled);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReconnectPolicy {
     /// Reconnect at all (default true). When off, a lost connection stays down and
     /// every call fails with [`Error::NotConnected`] until the context is dropped.
@@ -61,15 +66,43 @@ impl ReconnectPolicy {
     pub fn disabled() -> Self {
         ReconnectPolicy { enabled: false, ..Self::default() }
     }
+
+    /// Sets [`enabled`](Self::enabled).
+    pub fn enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// Sets [`initial_delay`](Self::initial_delay).
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// Sets [`max_delay`](Self::max_delay).
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets [`max_attempts`](Self::max_attempts).
+    pub fn max_attempts(mut self, max: Option<u32>) -> Self {
+        self.max_attempts = max;
+        self
+    }
 }
 
 /// A change of the context's connection, given to the handler set with
-/// `set_connection_handler` (on the context's dispatch thread, in order with pushes).
+/// `set_connection_handler` (or the builder's `connection_handler`), on the context's
+/// reconnect thread (`ftapi-ctx-reconnect`), one event at a time. Reasons are the
+/// typed [`ConnFailure`] of the connection core, with the official composite code
+/// ([`ConnFailure::err_code`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ConnectionEvent {
-    /// `open` connected: InitConnect done, account list read, pushes subscribed. Only
-    /// seen by a handler given to the builder.
+    /// `open` connected: InitConnect done, account list read, pushes subscribed (trade),
+    /// or the subscription quota read (quote). Only seen by a handler given to the
+    /// builder.
     Connected {
         /// OpenD's connection id.
         conn_id: u64,
@@ -78,7 +111,7 @@ pub enum ConnectionEvent {
     /// [`Error::Disconnected`]; writes among them have an unknown outcome.
     Disconnected {
         /// Why.
-        reason: String,
+        reason: ConnFailure,
         /// Whether a reconnect follows (the policy is on).
         reconnecting: bool,
     },
@@ -87,13 +120,14 @@ pub enum ConnectionEvent {
         /// Attempt number, from 1.
         attempt: u32,
         /// Why it failed.
-        error: String,
+        error: ConnFailure,
         /// Delay before the next attempt.
         retry_in: Duration,
     },
-    /// Connected again: InitConnect done, trading unlocked again if it was unlocked,
-    /// account list re-read and pushes re-subscribed. Failures of those restore steps
-    /// follow as [`ConnectionEvent::RestoreFailed`].
+    /// Connected again: InitConnect done and the context restored (trade: account list
+    /// re-read, trading unlocked again if it was unlocked, pushes re-subscribed; quote:
+    /// subscriptions made again). Failures of those restore steps follow as
+    /// [`ConnectionEvent::RestoreFailed`].
     Reconnected {
         /// The new connection id.
         conn_id: u64,
@@ -103,7 +137,7 @@ pub enum ConnectionEvent {
     /// A step of restoring the context after a reconnect failed although the
     /// connection is up (e.g. the trade password was changed meanwhile).
     RestoreFailed {
-        /// `"unlock_trade"`, `"get_acc_list"` or `"sub_acc_push"`.
+        /// `"unlock_trade"`, `"get_acc_list"`, `"sub_acc_push"` or `"subscribe"`.
         step: &'static str,
         /// OpenD's answer or the local error.
         error: Error,
@@ -113,13 +147,14 @@ pub enum ConnectionEvent {
     GaveUp {
         /// Attempts made.
         attempts: u32,
-        /// The last error.
-        error: String,
+        /// The last failure.
+        error: ConnFailure,
     },
 }
 
 /// Coarse connection state of a context.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectionState {
     /// Being opened.
     Connecting,
@@ -133,36 +168,22 @@ pub enum ConnectionState {
         /// Attempts made so far.
         attempt: u32,
         /// Why the connection was lost (or why the last attempt failed).
-        reason: String,
+        reason: ConnFailure,
     },
     /// Lost, and no reconnect will happen (policy off, or it gave up).
     Disconnected {
         /// Why.
-        reason: String,
+        reason: ConnFailure,
     },
     /// Closed by the user (or dropped).
     Closed,
 }
 
-/// A transport other than TCP for a session's connections.
-#[derive(Clone)]
-pub(crate) struct TransportChoice {
-    /// Makes the transport of one connection attempt.
-    pub make: Arc<dyn Fn() -> Box<dyn crate::conn::Transport> + Send + Sync>,
-    /// How long its login may take beyond the connect timeout.
-    pub login_wait: Duration,
-}
-
 /// Where a session connects and how.
 #[derive(Clone)]
 pub(crate) struct SessionSettings {
-    /// Another transport than TCP (OpenD's WebSocket port): makes the transport of each
-    /// connection, and says how much longer than the connect timeout its login may take.
-    /// `host`/`port` are then the transport's, for messages.
-    pub transport: Option<TransportChoice>,
-    pub host: String,
-    pub port: u16,
-    pub encrypt: bool,
+    /// Makes the transport of each connection (TCP, or OpenD's WebSocket port).
+    pub transport: TransportChoice,
     /// Every connection setting, the resolved RSA key included.
     pub conn: ConnConfig,
     pub reconnect: ReconnectPolicy,
@@ -175,8 +196,9 @@ pub(crate) trait SessionHooks: Send + Sync {
     /// Reports a connection event to the user.
     fn emit(&self, event: ConnectionEvent);
     /// Restores the context on a fresh connection (unlock, account list, push
-    /// subscription). Steps that failed with OpenD's answer are returned; `Err` means
-    /// the connection itself failed and the attempt counts as failed.
+    /// subscription; or subscriptions). Steps that failed with OpenD's answer are
+    /// returned; `Err` means the connection itself failed and the attempt counts as
+    /// failed.
     fn restore(&self) -> Result<Vec<(&'static str, Error)>>;
 }
 
@@ -208,6 +230,39 @@ impl ConnSpi for ConnForwarder {
     }
 }
 
+// ----- the errors of the session, built in one place -----
+
+/// A local failure (nothing failed on the wire): the context is closed, or not
+/// connected yet.
+pub(crate) fn local_failure(message: impl Into<String>) -> ConnFailure {
+    ConnFailure::local(message)
+}
+
+/// [`Error::NotConnected`] for a failure.
+pub(crate) fn not_connected(failure: ConnFailure) -> Error {
+    Error::NotConnected(failure)
+}
+
+/// [`Error::NotConnected`] of a closed context.
+pub(crate) fn closed_error() -> Error {
+    not_connected(local_failure("the context is closed"))
+}
+
+/// [`Error::Connect`] for a failure of connecting to `peer`.
+pub(crate) fn connect_error(peer: &str, failure: ConnFailure) -> Error {
+    Error::Connect(match failure.ret_type() {
+        Some(rt) => failure.context(&format!("{peer}: login refused by OpenD (retType {rt})")),
+        None if failure.is_init_failure() => failure.context(peer),
+        // Socket failures already name the address.
+        None => failure,
+    })
+}
+
+/// The connection failure behind a connection error, for [`ConnectionEvent`]s.
+pub(crate) fn failure_of(e: &Error) -> ConnFailure {
+    e.conn_failure().cloned().unwrap_or_else(|| ConnFailure::socket(SocketFailKind::Unknown, e.to_string()))
+}
+
 /// Whether an error means the connection itself is gone (rather than OpenD refusing).
 pub(crate) fn is_connection_error(e: &Error) -> bool {
     matches!(e, Error::Disconnected { .. } | Error::NotConnected(_) | Error::Io(_) | Error::Connect(_))
@@ -227,21 +282,20 @@ pub(crate) struct Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("host", &self.settings.host)
-            .field("port", &self.settings.port)
+            .field("peer", &self.settings.transport.peer())
             .field("state", &*self.state.lock())
             .finish()
     }
 }
 
 impl Session {
-    /// A session that is not connected yet. `trd_spi` receives the pushes.
-    pub(crate) fn new(settings: SessionSettings, client_id: &str, trd_spi: Arc<dyn TrdSpi>) -> Session {
-        let api = TrdApi::with_config(ConnConfig { client_id: client_id.to_string(), ..settings.conn.clone() });
+    /// A session that is not connected yet. Pushes go to the engine's push hook, which
+    /// the context above sets.
+    pub(crate) fn new(settings: SessionSettings) -> Session {
+        let api = TrdApi::with_config(settings.conn.clone());
         let (init_tx, init_rx) = crossbeam_channel::unbounded();
         let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
         api.set_conn_spi(Arc::new(ConnForwarder { init_tx, lost_tx }));
-        api.set_trd_spi(trd_spi);
         Session {
             settings,
             api,
@@ -271,53 +325,45 @@ impl Session {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// `Err` once the context is closed (for loops that wait).
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
-            Err(Error::NotConnected(ConnFailure::local("the trade context is closed")))
+            Err(closed_error())
         } else {
             Ok(())
         }
     }
 
-    /// Connects once: TCP connect plus InitConnect, bounded by the connect timeout.
-    /// Returns the new connection id.
+    /// Connects once: connect plus InitConnect (or the WebSocket login), bounded by the
+    /// connect timeout. Returns the new connection id.
     pub(crate) fn connect(&self, shutdown: &Receiver<()>) -> Result<u64> {
         while self.init_rx.try_recv().is_ok() {}
         self.check_open()?;
-        let (host, port) = (&self.settings.host, self.settings.port);
-        let started = match &self.settings.transport {
-            Some(t) => self.api.init_connect_with((t.make)()),
-            None => self.api.init_connect(host, port, self.settings.encrypt),
-        };
-        if !started {
-            return Err(Error::Connect(ConnFailure::local(format!("{host}:{port}: could not start connecting"))));
+        let transport = &self.settings.transport;
+        if !self.api.init_connect_with(transport.make()) {
+            return Err(Error::Connect(local_failure(format!("{}: could not start connecting", transport.peer()))));
         }
-        // The I/O thread bounds connecting plus InitConnect (or the WebSocket login, which
-        // has its own timeout) by the connect timeout; this bound only matters if it is stuck.
-        let login = self.settings.transport.as_ref().map_or(Duration::ZERO, |t| t.login_wait);
-        let bound = self.settings.conn.connect_timeout + login + Duration::from_secs(1);
+        // The I/O thread bounds connecting plus the login by the connect timeout (the
+        // WebSocket login has its own); this bound only matters if it is stuck.
+        let bound = self
+            .settings
+            .conn
+            .connect_timeout
+            .saturating_add(transport.login_wait())
+            .saturating_add(Duration::from_secs(1));
         let outcome = crossbeam_channel::select! {
             recv(self.init_rx) -> r => match r {
                 Ok(Ok(())) => Ok(self.api.get_connect_id()),
-                Ok(Err(f)) => Err(Error::Connect(match f.ret_type() {
-                    Some(rt) => f.context(&format!("{host}:{port}: InitConnect refused by OpenD (retType {rt})")),
-                    None if f.is_init_failure() => f.context(&format!("{host}:{port}")),
-                    // Socket failures already name the address.
-                    None => f,
-                })),
-                Err(_) => Err(Error::Connect(ConnFailure::socket(
-                    SocketFailKind::Unknown,
-                    format!("{host}:{port}: connection events ended"),
-                ))),
+                Ok(Err(f)) => Err(connect_error(transport.peer(), f)),
+                Err(_) => Err(connect_error(transport.peer(), local_failure("connection events ended"))),
             },
-            recv(shutdown) -> _ => Err(Error::NotConnected(ConnFailure::local("the trade context is closed"))),
+            recv(shutdown) -> _ => Err(closed_error()),
             default(bound) => Err(Error::Connect(ConnFailure::init(
                 InitFailKind::Timeout,
-                format!("{host}:{port}: no InitConnect answer within {bound:?}"),
+                format!("{}: no login answer within {bound:?}", transport.peer()),
             ))),
         };
         if outcome.is_err() {
@@ -326,34 +372,36 @@ impl Session {
         outcome
     }
 
-    /// Waits until the connection is ready, up to the configured bound; fails with a
-    /// clear [`Error::NotConnected`] otherwise.
+    /// Waits until the connection is ready, up to the configured bound (`Duration::MAX`:
+    /// no bound); fails with a clear [`Error::NotConnected`] otherwise.
     pub(crate) fn wait_ready(&self) -> Result<()> {
-        let deadline = Instant::now() + self.settings.disconnected_wait;
+        let deadline = Instant::now().checked_add(self.settings.disconnected_wait);
         let mut g = self.state.lock();
         loop {
             match &*g {
                 ConnectionState::Connected { .. } => return Ok(()),
-                ConnectionState::Closed => {
-                    return Err(Error::NotConnected(ConnFailure::local("the trade context is closed")))
-                }
+                ConnectionState::Closed => return Err(closed_error()),
                 ConnectionState::Disconnected { reason } => {
-                    return Err(Error::NotConnected(ConnFailure::socket(
-                        SocketFailKind::Unknown,
-                        format!("disconnected from OpenD ({reason}); not reconnecting"),
-                    )))
+                    return Err(not_connected(reason.clone().context("disconnected from OpenD; not reconnecting")))
                 }
                 ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {}
             }
-            if self.cond.wait_until(&mut g, deadline).timed_out() {
-                return Err(match &*g {
-                    ConnectionState::Reconnecting { attempt, reason } => Error::NotConnected(ConnFailure::socket(
-                        SocketFailKind::Unknown,
-                        format!("reconnecting to OpenD (attempts so far: {attempt}; last error: {reason})"),
+            let timed_out = match deadline {
+                Some(d) => self.cond.wait_until(&mut g, d).timed_out(),
+                None => {
+                    self.cond.wait(&mut g);
+                    false
+                }
+            };
+            if timed_out {
+                return match &*g {
+                    ConnectionState::Reconnecting { attempt, reason } => Err(not_connected(
+                        reason.clone().context(&format!("reconnecting to OpenD (attempts so far: {attempt})")),
                     )),
-                    ConnectionState::Connected { .. } => return Ok(()),
-                    other => Error::NotConnected(ConnFailure::local(format!("not connected to OpenD ({other:?})"))),
-                });
+                    ConnectionState::Connected { .. } => Ok(()),
+                    ConnectionState::Closed => Err(closed_error()),
+                    other => Err(not_connected(local_failure(format!("not connected to OpenD ({other:?})")))),
+                };
             }
         }
     }
@@ -366,7 +414,7 @@ impl Session {
 
     /// Closes the connection and wakes every waiter. Idempotent.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::SeqCst);
         {
             let mut g = self.state.lock();
             *g = ConnectionState::Closed;
@@ -381,7 +429,7 @@ impl Session {
         loop {
             let reason = crossbeam_channel::select! {
                 recv(self.lost_rx) -> m => match m {
-                    Ok(f) => f.to_string(),
+                    Ok(f) => f,
                     Err(_) => return,
                 },
                 recv(shutdown) -> _ => return,
@@ -411,11 +459,12 @@ impl Session {
 
     /// Reconnect attempts until one succeeds (true), the policy gives up (true), or
     /// the context is closed (false).
-    fn reconnect(&self, shutdown: &Receiver<()>, hooks: &dyn SessionHooks, mut last: String) -> bool {
+    fn reconnect(&self, shutdown: &Receiver<()>, hooks: &dyn SessionHooks, mut last: ConnFailure) -> bool {
         let policy = self.settings.reconnect.clone();
         let mut delay = policy.initial_delay;
         let mut attempt = 0u32;
         loop {
+            // `recv_timeout` treats a delay too large for an `Instant` as no timeout.
             match shutdown.recv_timeout(delay) {
                 Err(RecvTimeoutError::Timeout) => {}
                 _ => return false,
@@ -423,7 +472,7 @@ impl Session {
             if self.is_closed() {
                 return false;
             }
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
             self.set_state(ConnectionState::Reconnecting { attempt, reason: last.clone() });
             let result = self.connect(shutdown).and_then(|conn_id| match hooks.restore() {
                 Ok(failures) => Ok((conn_id, failures)),
@@ -449,14 +498,14 @@ impl Session {
                     return true;
                 }
                 Err(e) => {
-                    last = e.to_string();
+                    last = failure_of(&e);
                     if policy.max_attempts.is_some_and(|max| attempt >= max) {
                         log::error!("giving up reconnecting after {attempt} attempt(s): {last}");
                         self.set_state(ConnectionState::Disconnected { reason: last.clone() });
                         hooks.emit(ConnectionEvent::GaveUp { attempts: attempt, error: last });
                         return true;
                     }
-                    delay = (delay * 2).min(policy.max_delay.max(policy.initial_delay));
+                    delay = delay.saturating_mul(2).min(policy.max_delay.max(policy.initial_delay));
                     log::warn!("reconnect attempt {attempt} failed: {last}; next in {delay:?}");
                     hooks.emit(ConnectionEvent::ReconnectFailed { attempt, error: last.clone(), retry_in: delay });
                 }

@@ -3,20 +3,21 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 
-use super::dispatch::{self, FillUpdate, Flow, Handlers, Item, OrderUpdate};
+use super::builder::ContextBuilder;
+use super::core::{self, ContextPart, Core};
+use super::dispatch::{FillUpdate, OrderUpdate, TradeHandlers};
 use super::rate_limit::{LimitKind, RateLimiter};
 use super::requests::{
     history_window, today_utc, AccSel, CancelAll, CashFlowQuery, CodeFilter, ComboMaxQtyQuery, ComboOrder, DealQuery,
     FundsQuery, HistoryDealQuery, HistoryOrderQuery, MaxQtyQuery, ModifyOrder, OrderFeeQuery, OrderQuery, PlaceOrder,
     PositionQuery,
 };
-use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c, Session, SessionHooks};
+use super::session::{is_connection_error, C2s, ConnectionEvent, ConnectionState, S2c};
 use super::ContextKind;
+use crate::api::decode_push;
 use crate::error::{Error, Result};
 use crate::pb::{self, proto, Protocol};
 use crate::types::{
@@ -62,13 +63,15 @@ pub struct ModifiedOrder {
     pub order_id_ex: String,
 }
 
-/// The shared state of one context. The threads hold it through `Arc`; the
-/// [`TradeContext`] handle owns the shutdown.
+/// The trade part of a context, above the shared [`Core`]. The handle
+/// ([`TradeContext`]) owns the close.
 pub(crate) struct Inner {
     pub info: KindInfo,
-    pub session: Session,
-    pub handlers: Arc<Handlers>,
+    pub core: Core,
+    pub handlers: TradeHandlers,
     pub limiter: RateLimiter,
+    /// The environment of requests that do not choose one.
+    default_env: TrdEnv,
     /// The filtered account list (docs/protocol.md 6.2), in OpenD's order.
     accounts: RwLock<Vec<Account>>,
     /// The context's firm; `Unknown` until adopted from the first real account.
@@ -77,92 +80,58 @@ pub(crate) struct Inner {
     sub: Mutex<Option<(u64, Vec<u64>)>>,
     /// The password of the last successful unlock, for re-unlocking after a reconnect.
     password: Mutex<Option<TradePassword>>,
-    shutdown_tx: Mutex<Option<Sender<()>>>,
-    pub shutdown_rx: Receiver<()>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
-    item_tx: Sender<Item>,
-    pub flow: Arc<Flow>,
+}
+
+/// Opens a trade context (see [`ContextBuilder::open`]).
+pub(crate) fn open<K: ContextKind>(mut b: ContextBuilder<K>) -> Result<TradeContext<K>> {
+    let market = b.market.unwrap_or_else(K::default_market);
+    if K::CATEGORY == TrdCategory::Security && market == TrdMarket::Futures {
+        return Err(Error::InvalidArgument(
+            "a securities trade context cannot filter by market FUTURES; use FutureTradeContext".into(),
+        ));
+    }
+    let settings = b.session_settings()?;
+    let info = KindInfo {
+        name: K::NAME,
+        category: K::CATEGORY,
+        need_general_sec_account: K::NEED_GENERAL_SEC_ACCOUNT,
+        futures: K::FUTURES,
+        market,
+    };
+    let inner = Arc::new(Inner {
+        info,
+        core: Core::new(K::NAME, settings, std::mem::take(&mut b.state_handler)),
+        handlers: std::mem::take(&mut b.trade_handlers),
+        limiter: RateLimiter::new(b.rate_limits),
+        default_env: b.trd_env,
+        accounts: RwLock::new(Vec::new()),
+        firm: Mutex::new(b.firm),
+        sub: Mutex::new(None),
+        password: Mutex::new(None),
+    });
+    // The handle owns the close from here on: an early return closes everything.
+    let ctx = TradeContext::<K> { inner: inner.clone(), _kind: PhantomData };
+    core::start(&inner)?;
+    Ok(ctx)
 }
 
 impl Inner {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        info: KindInfo,
-        session: Session,
-        handlers: Arc<Handlers>,
-        limiter: RateLimiter,
-        firm: SecurityFirm,
-        item_tx: Sender<Item>,
-        flow: Arc<Flow>,
-    ) -> Inner {
-        let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
-        Inner {
-            info,
-            session,
-            handlers,
-            limiter,
-            accounts: RwLock::new(Vec::new()),
-            firm: Mutex::new(firm),
-            sub: Mutex::new(None),
-            password: Mutex::new(None),
-            shutdown_tx: Mutex::new(Some(shutdown_tx)),
-            shutdown_rx,
-            threads: Mutex::new(Vec::new()),
-            item_tx,
-            flow,
-        }
+    fn session(&self) -> &super::session::Session {
+        &self.core.session
     }
 
-    pub(crate) fn add_thread(&self, h: JoinHandle<()>) {
-        self.threads.lock().push(h);
-    }
-
-    /// First connection: connect, read the accounts, subscribe. Fails with the reason.
-    pub(crate) fn open_connection(&self) -> Result<()> {
-        let conn_id = self.session.connect(&self.shutdown_rx)?;
-        self.fetch_accounts()?;
-        self.ensure_subscribed()?;
-        self.session.set_state(ConnectionState::Connected { conn_id });
-        dispatch::send_state(&self.item_tx, ConnectionEvent::Connected { conn_id });
-        Ok(())
-    }
-
-    /// Stops everything: reconnects, the connection, the threads. Idempotent; safe from
-    /// a handler (the dispatch thread is then not joined, it ends on its own).
-    pub(crate) fn close(&self) {
-        self.shutdown_tx.lock().take();
-        self.session.close();
-        let me = std::thread::current().id();
-        let threads: Vec<_> = self.threads.lock().drain(..).collect();
-        for t in threads {
-            if t.thread().id() != me {
-                let _ = t.join();
-            }
-        }
-        // A reconnect attempt racing with close may have started a connection.
-        self.flow.close();
-        self.session.api().close();
-        self.handlers.clear();
-        *self.password.lock() = None;
+    /// The environment a request means: its own, else the context's default.
+    fn env_of(&self, acc: &AccSel) -> TrdEnv {
+        acc.env.unwrap_or(self.default_env)
     }
 
     /// A gated blocking call: waits (bounded) for the connection, then sends. Writes
     /// that lose the connection say that their outcome is unknown.
     fn call<P: Protocol>(&self, c2s: C2s<P>) -> Result<S2c<P>> {
-        let _in_handler = self.flow.enter_call();
-        self.session.wait_ready()?;
-        let r = self.session.api().call::<P>(c2s);
+        let r = self.core.call::<P>(c2s);
         if P::IS_WRITE {
             r.map_err(|e| match e {
-                Error::Disconnected { proto_id, serial, failure } => Error::Disconnected {
-                    proto_id,
-                    serial,
-                    failure: failure.context(&format!(
-                        "the outcome of this {} is unknown and it is not re-sent \
-                         (check the order list before retrying)",
-                        P::NAME
-                    )),
-                },
+                Error::Disconnected { .. } => unknown_outcome::<P>(e),
                 Error::Server { proto_id, ret_msg, .. } if says_locked(&ret_msg) => {
                     Error::NotUnlocked { proto_id, ret_msg }
                 }
@@ -174,22 +143,22 @@ impl Inner {
     }
 
     fn rate_limit(&self, kind: LimitKind, key: u64) -> Result<()> {
-        self.limiter.acquire(kind, key, &|| self.session.check_open())
+        self.limiter.acquire(kind, key, &|| self.session().check_open())
     }
 
     /// OpenD's 10-per-30-s limit of some queries (see `rate_limit.rs`).
     fn query_limit(&self, proto_id: u32, refresh_cache: bool, account: u64) -> Result<()> {
-        self.limiter.acquire_query(proto_id, refresh_cache, account, &|| self.session.check_open())
+        self.limiter.acquire_query(proto_id, refresh_cache, account, &|| self.session().check_open())
     }
 
     /// Reads the account list (2001), adopts the firm if none was given, filters.
     fn fetch_accounts(&self) -> Result<Vec<Account>> {
         let c2s = pb::trd_get_acc_list::C2s {
-            user_id: self.session.api().get_login_user_id(),
+            user_id: self.session().api().get_login_user_id(),
             trd_category: Some(self.info.category.value()),
             need_general_sec_account: Some(self.info.need_general_sec_account),
         };
-        let s2c = self.session.call_now::<proto::GetAccList>(c2s)?;
+        let s2c = self.session().call_now::<proto::GetAccList>(c2s)?;
         let all: Vec<Account> = s2c.acc_list.iter().map(Account::from).collect();
         let firm = {
             let mut firm = self.firm.lock();
@@ -211,7 +180,7 @@ impl Inner {
     /// Sends Trd_SubAccPush for the context's accounts unless exactly that list is
     /// already subscribed on this connection.
     fn ensure_subscribed(&self) -> Result<()> {
-        let conn_id = self.session.api().get_connect_id();
+        let conn_id = self.session().api().get_connect_id();
         let mut ids: Vec<u64> = Vec::new();
         for a in self.accounts.read().iter() {
             if !ids.contains(&a.acc_id) {
@@ -228,7 +197,7 @@ impl Inner {
             *sub = Some((conn_id, ids));
             return Ok(());
         }
-        self.session.call_now::<proto::SubAccPush>(pb::trd_sub_acc_push::C2s { acc_id_list: ids.clone() })?;
+        self.session().call_now::<proto::SubAccPush>(pb::trd_sub_acc_push::C2s { acc_id_list: ids.clone() })?;
         log::debug!("{}: subscribed pushes of {ids:?} on connection {conn_id}", self.info.name);
         *sub = Some((conn_id, ids));
         Ok(())
@@ -242,17 +211,17 @@ impl Inner {
         };
         let firm = *self.firm.lock();
         let c2s = pb::trd_unlock_trade::C2s { unlock, pwd_md5, security_firm: Some(firm.value()) };
-        self.session.call_now::<proto::UnlockTrade>(c2s).map(|_| ())
+        self.session().call_now::<proto::UnlockTrade>(c2s).map(|_| ())
     }
 
     fn select(&self, acc: &AccSel) -> Result<Account> {
-        check_trd_env(self.info.category, self.info.market, acc.env)?;
+        check_trd_env(self.info.category, self.info.market, self.env_of(acc))?;
         self.select_unchecked(acc)
     }
 
     fn select_unchecked(&self, acc: &AccSel) -> Result<Account> {
         let accounts = self.accounts.read();
-        Ok(select_account(&accounts, acc.env, acc.acc_id, acc.acc_index).cloned()?)
+        Ok(select_account(&accounts, self.env_of(acc), acc.acc_id, acc.acc_index).cloned()?)
     }
 
     /// Header with the account's first market (queries, modify, fees, cash flow).
@@ -263,7 +232,8 @@ impl Inner {
     /// Header with the market derived from a code (place, max qty, margin, combo).
     fn code_header(&self, acc: &AccSel, code: &SecurityCode) -> Result<AccountRef> {
         let a = self.select(acc)?;
-        Ok(AccountRef::new(acc.env, a.acc_id, trd_market_for_code(code, self.info.category, acc.env)))
+        let env = self.env_of(acc);
+        Ok(AccountRef::new(env, a.acc_id, trd_market_for_code(code, self.info.category, env)))
     }
 
     fn read_back(&self, header: &AccountRef, order_id_ex: &str) -> Option<Order> {
@@ -304,9 +274,43 @@ fn header_for_query(inner: &Inner, header: &AccountRef) -> pb::trd_common::TrdHe
     }
 }
 
-impl SessionHooks for Inner {
-    fn emit(&self, event: ConnectionEvent) {
-        dispatch::send_state(&self.item_tx, event);
+impl ContextPart for Inner {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn on_push(&self, proto_id: u32, body: &[u8]) {
+        use pb::PushProtocol;
+        let h = &self.handlers;
+        match proto_id {
+            proto::UpdateOrder::PROTO_ID if h.order.is_set() => {
+                if let Some(s) = decode_push::<pb::trd_update_order::Response>(proto_id, body) {
+                    h.order.deliver("order", &OrderUpdate::from(&s));
+                }
+            }
+            proto::UpdateOrderFill::PROTO_ID if h.fill.is_set() => {
+                if let Some(s) = decode_push::<pb::trd_update_order_fill::Response>(proto_id, body) {
+                    h.fill.deliver("fill", &FillUpdate::from(&s));
+                }
+            }
+            proto::Notify::PROTO_ID if h.notify.is_set() => {
+                if let Some(s) = decode_push::<pb::notify::Response>(proto_id, body) {
+                    h.notify.deliver("notify", &s);
+                }
+            }
+            other => log::trace!("{}: push {other} not handled", self.info.name),
+        }
+    }
+
+    /// First connection: read the accounts, subscribe to their pushes.
+    fn on_open(&self) -> Result<()> {
+        self.fetch_accounts()?;
+        self.ensure_subscribed()
+    }
+
+    fn on_close(&self) {
+        self.handlers.clear();
+        *self.password.lock() = None;
     }
 
     fn restore(&self) -> Result<Vec<(&'static str, Error)>> {
@@ -334,11 +338,29 @@ impl SessionHooks for Inner {
     }
 }
 
-/// Whether OpenD's `retMsg` for a refused order says that trading is locked. OpenD
-/// has no dedicated `errCode` for it, so its message is read: English ("unlock") or
-/// Chinese ("解锁"), ignoring case.
+/// Whether OpenD's `retMsg` for a refused order says that trading is locked. Futu
+/// documents no `errCode` for it (the official docs call `errCode` informational and
+/// list no trading codes; the simulator's 1002 is its own number, not OpenD's), so this
+/// is the one place that reads the message: English ("unlock") or Chinese ("解锁"),
+/// ignoring case. Replace it with a code check once OpenD documents one.
 fn says_locked(ret_msg: &str) -> bool {
     ret_msg.to_ascii_lowercase().contains("unlock") || ret_msg.contains("解锁")
+}
+
+/// A write's [`Error::Disconnected`], saying that its outcome is unknown.
+fn unknown_outcome<P: Protocol>(e: Error) -> Error {
+    match e {
+        Error::Disconnected { proto_id, serial, failure } => Error::Disconnected {
+            proto_id,
+            serial,
+            failure: failure.context(&format!(
+                "the outcome of this {} is unknown and it is not re-sent \
+                 (check the order list before retrying)",
+                P::NAME
+            )),
+        },
+        other => other,
+    }
 }
 
 /// Parses a `MARKET.CODE`.
@@ -396,39 +418,35 @@ impl<K: ContextKind> std::fmt::Debug for TradeContext<K> {
         f.debug_struct(self.inner.info.name)
             .field("market", &self.inner.info.market)
             .field("firm", &*self.inner.firm.lock())
-            .field("state", &self.inner.session.state())
+            .field("state", &self.inner.session().state())
             .finish()
     }
 }
 
 impl<K: ContextKind> Drop for TradeContext<K> {
     fn drop(&mut self) {
-        self.inner.close();
+        self.inner.core.close(&*self.inner);
     }
 }
 
 impl<K: ContextKind> TradeContext<K> {
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
-        TradeContext { inner, _kind: PhantomData }
-    }
-
     // ----- connection -----
 
     /// The connection state.
     pub fn connection_state(&self) -> ConnectionState {
-        self.inner.session.state()
+        self.inner.session().state()
     }
 
     /// Whether the context is connected (not reconnecting, not closed).
     pub fn is_connected(&self) -> bool {
-        matches!(self.inner.session.state(), ConnectionState::Connected { .. })
+        matches!(self.inner.session().state(), ConnectionState::Connected { .. })
     }
 
     /// OpenD's id of the current connection (0 while disconnected).
     #[doc(alias = "GetConnectID")]
     #[doc(alias = "get_connect_id")]
     pub fn conn_id(&self) -> u64 {
-        self.inner.session.api().get_connect_id()
+        self.inner.session().api().get_connect_id()
     }
 
     /// The user id OpenD is logged in with (its InitConnect reply's `loginUserID`; 0
@@ -436,7 +454,7 @@ impl<K: ContextKind> TradeContext<K> {
     #[doc(alias = "get_login_user_id")]
     #[doc(alias = "GetLoginUserID")]
     pub fn login_user_id(&self) -> u64 {
-        self.inner.session.api().get_login_user_id()
+        self.inner.session().api().get_login_user_id()
     }
 
     /// OpenD's global state (GetGlobalState, 1002: market states, whether OpenD is
@@ -445,7 +463,7 @@ impl<K: ContextKind> TradeContext<K> {
     #[doc(alias = "GetGlobalState")]
     #[doc(alias = "getGlobalState")]
     pub fn get_global_state(&self) -> Result<pb::get_global_state::S2c> {
-        let user_id = self.inner.session.api().get_login_user_id();
+        let user_id = self.inner.session().api().get_login_user_id();
         self.inner.call::<proto::GetGlobalState>(pb::get_global_state::C2s { user_id })
     }
 
@@ -479,7 +497,7 @@ impl<K: ContextKind> TradeContext<K> {
     /// so on, which return a serial) are not delivered anywhere, so use blocking calls.
     /// Do not replace its SPIs or close it; close the context instead.
     pub fn trd_api(&self) -> &crate::TrdApi {
-        self.inner.session.api()
+        self.inner.session().api()
     }
 
     /// The market the context filters accounts by.
@@ -499,63 +517,70 @@ impl<K: ContextKind> TradeContext<K> {
         self.inner.password.lock().is_some()
     }
 
-    /// Pushes received but not yet handled (see
+    /// Pushes read from the connection but not yet handled (the connection's push
+    /// queue; see
     /// [`ContextBuilder::push_queue_capacity`](super::ContextBuilder::push_queue_capacity)).
     pub fn queued_pushes(&self) -> usize {
-        self.inner.flow.queued()
+        self.inner.core.queued_pushes()
     }
 
     /// Closes the context now (also done on drop): stops reconnecting, closes the
-    /// connection (calls in flight fail with [`Error::Disconnected`]), removes the
-    /// handlers, forgets the trade password and joins the context's threads. Later
-    /// calls fail with [`Error::NotConnected`]. May be called from a handler.
+    /// connection (calls in flight fail with [`Error::Disconnected`]; pushes still
+    /// queued are dropped, with a log line), removes the handlers, forgets the trade
+    /// password and joins the context's threads. Later calls fail with
+    /// [`Error::NotConnected`]. Returns promptly from any thread, including from inside
+    /// a handler: it does not wait for a handler that is running on another thread
+    /// (that call finishes on its own; no handler is called after it).
     pub fn close(&self) {
-        self.inner.close();
+        self.inner.core.close(&*self.inner);
     }
 
     // ----- handlers -----
 
     /// Handles order pushes (Trd_UpdateOrder) of the context's accounts; replaces the
-    /// previous handler. Runs on the context's dispatch thread, one push at a time in
-    /// arrival order, and may call the context. A handler that blocks holds up the
-    /// pushes behind it (beyond the queue capacity the connection stops reading, so
-    /// OpenD is slowed down; nothing is dropped) and delays `close` until it returns. A handler that captures the context
-    /// itself (an `Arc<TradeContext>`) keeps it alive: capture a `Weak`, or call
-    /// [`close`](TradeContext::close).
+    /// previous handler. Runs on the connection's callback thread, one push at a time in
+    /// arrival order, and may call the context (blocking calls included: their replies
+    /// do not wait behind pushes) and [`close`](TradeContext::close) it. A handler that
+    /// blocks holds up the pushes behind it (once the push queue is full the connection
+    /// stops reading, so OpenD is slowed down; nothing is dropped). A handler that
+    /// captures the context itself (an `Arc<TradeContext>`) keeps it alive: capture a
+    /// `Weak`, or call [`close`](TradeContext::close).
     #[doc(alias = "set_handler")]
     #[doc(alias = "TradeOrderHandlerBase")]
     pub fn set_order_handler(&self, handler: impl Fn(&OrderUpdate) + Send + Sync + 'static) {
-        *self.inner.handlers.order.write() = Some(Arc::new(handler));
+        self.inner.handlers.order.set(handler);
     }
 
     /// Handles fill pushes (Trd_UpdateOrderFill); as [`set_order_handler`](Self::set_order_handler).
     #[doc(alias = "set_handler")]
     #[doc(alias = "TradeDealHandlerBase")]
     pub fn set_fill_handler(&self, handler: impl Fn(&FillUpdate) + Send + Sync + 'static) {
-        *self.inner.handlers.fill.write() = Some(Arc::new(handler));
+        self.inner.handlers.fill.set(handler);
     }
 
     /// Handles connection changes (disconnected, reconnect attempts, reconnected,
-    /// restore failures); on the dispatch thread, in order with the pushes.
+    /// restore failures); on the context's reconnect thread, one event at a time. It may
+    /// call the context and close it.
     pub fn set_connection_handler(&self, handler: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
-        *self.inner.handlers.state.write() = Some(Arc::new(handler));
+        self.inner.core.state_handler.set(handler);
     }
 
     /// Handles OpenD's system notifications (Notify, 1003: program status, login
     /// state, quote rights, API quota and the like; the Python SDK's
-    /// `SysNotifyHandlerBase`); replaces the previous handler. Runs on the dispatch
+    /// `SysNotifyHandlerBase`); replaces the previous handler. Runs on the callback
     /// thread in order with the order and fill pushes, under the same rules as
     /// [`set_order_handler`](Self::set_order_handler). Without a handler these pushes
     /// are dropped.
     #[doc(alias = "SysNotifyHandlerBase")]
     #[doc(alias = "OnPush_Notify")]
     pub fn set_notify_handler(&self, handler: impl Fn(&pb::notify::S2c) + Send + Sync + 'static) {
-        *self.inner.handlers.notify.write() = Some(Arc::new(handler));
+        self.inner.handlers.notify.set(handler);
     }
 
     /// Removes every handler.
     pub fn clear_handlers(&self) {
         self.inner.handlers.clear();
+        self.inner.core.state_handler.clear();
     }
 
     // ----- accounts -----
@@ -564,14 +589,14 @@ impl<K: ContextKind> TradeContext<K> {
     /// (docs/protocol.md 6.2), from the cache: read at open and after every reconnect, and
     /// by [`refresh_acc_list`](Self::refresh_acc_list). No request is sent.
     pub fn get_acc_list(&self) -> Result<Vec<Account>> {
-        self.inner.session.check_open()?;
+        self.inner.session().check_open()?;
         Ok(self.inner.accounts.read().clone())
     }
 
     /// Reads the account list from OpenD again (Trd_GetAccList), updates the cache and
     /// the push subscription, and returns the filtered list.
     pub fn refresh_acc_list(&self) -> Result<Vec<Account>> {
-        self.inner.session.wait_ready()?;
+        self.inner.session().wait_ready()?;
         let accounts = self.inner.fetch_accounts()?;
         self.inner.ensure_subscribed()?;
         Ok(accounts)
@@ -601,7 +626,7 @@ impl<K: ContextKind> TradeContext<K> {
     /// [`unlock_trade`](Self::unlock_trade) with a [`TradePassword`].
     pub fn unlock_trade_with(&self, password: TradePassword, unlock: bool) -> Result<()> {
         let inner = &self.inner;
-        inner.session.check_open()?;
+        inner.session().check_open()?;
         if unlock && !market_env_enabled(inner.info.market, TrdEnv::Real) {
             log::info!("{}: market {} has no real trading; no need to unlock", inner.info.name, inner.info.market);
             return Ok(());
@@ -615,9 +640,9 @@ impl<K: ContextKind> TradeContext<K> {
             );
             return Err(SelectError::NoAccount { env: TrdEnv::Real }.into());
         }
-        inner.session.wait_ready()?;
+        inner.session().wait_ready()?;
         inner.rate_limit(LimitKind::Unlock, 0)?;
-        inner.session.wait_ready()?;
+        inner.session().wait_ready()?;
         inner.send_unlock(Some(&password), unlock)?;
         *inner.password.lock() = if unlock { Some(password) } else { None };
         Ok(())
@@ -928,7 +953,8 @@ impl<K: ContextKind> TradeContext<K> {
         let first = parsed.first().ok_or_else(|| Error::InvalidArgument("get_margin_ratio needs codes".into()))?;
         let acc = AccSel::env(TrdEnv::Real);
         let a = inner.select_unchecked(&acc)?;
-        let account = AccountRef::new(TrdEnv::Real, a.acc_id, trd_market_for_code(first, inner.info.category, acc.env));
+        let account =
+            AccountRef::new(TrdEnv::Real, a.acc_id, trd_market_for_code(first, inner.info.category, TrdEnv::Real));
         let c2s = pb::trd_get_margin_ratio::C2s {
             header: account.to_pb_header(),
             security_list: parsed.iter().map(|c| c.to_pb_security()).collect(),
