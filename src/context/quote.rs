@@ -521,7 +521,7 @@ impl ContextPart for Inner {
 /// the request timeout) and return typed results; the rarer queries return the
 /// protocol's `s2c` message from [`crate::pb`] as is. Subscriptions are remembered and
 /// made again after an automatic reconnect (without first pushes). Pushes of the
-/// subscribed data go to one handler per push type, on the context's dispatch thread.
+/// subscribed data go to one handler per push type, on the connection's callback thread.
 ///
 /// Before sending, the context applies OpenD's rules and fails with a typed error
 /// instead of a refusal: the subscription quota and the one-minute unsubscribe rule
