@@ -4,19 +4,22 @@
 //! ```text
 //! cargo run --release --example bench -- [--host H --port P] [--encrypt --rsa-key FILE] [--n N] [--pushes N]
 //!     [--flood-port P] [--python PY] [--python-pushes N] [--connects N] [--in-flight N]
-//!     [--sim PATH] [--only floor,calls,flood,spi,context,connect]
+//!     [--sim PATH] [--slow-port P] [--reply-delay-us N]
+//!     [--only floor,calls,flood,spi,context,connect,quote,slow]
 //! ```
 //!
 //! Without `--port` it starts release `opend-sim` processes (the binary next to this
 //! example's own executable, `target/release/opend-sim`, built with
 //! `cargo build --release --bin opend-sim` if it is missing; `--sim PATH` picks another):
-//! one `--port 0 --no-rate-limits` for the request figures, one with `--push-flood N` as
-//! well for the push figures (so no latency is measured on a process that has just
-//! been flooded), and two short-lived ones with a 1024-bit and a 2048-bit RSA key for
+//! one `--port 0 --no-rate-limits` for the request figures, one with `--push-flood N` and
+//! `--quote-flood N` as well for the push figures (so no latency is measured on a process
+//! that has just been flooded), one with `--reply-delay-us 1000` for the slow-server
+//! figures, and two short-lived ones with a 1024-bit and a 2048-bit RSA key for
 //! the InitConnect figures. With `--port`, everything runs against that server (and the
 //! push figures against `--flood-port`, default the same): for the push rows it must
-//! flood on Trd_SubAccPush (`opend-sim --push-flood N`, the same N as `--pushes`), and
-//! only the key given with `--rsa-key` is timed for InitConnect.
+//! flood on Trd_SubAccPush and on Qot_Sub (`opend-sim --push-flood N --quote-flood N`,
+//! the same N as `--pushes`), the slow-server figures need `--slow-port` (a server with
+//! `--reply-delay-us`), and only the key given with `--rsa-key` is timed for InitConnect.
 //!
 //! Measured, in this order (`--n` calls each, default 5000; `--pushes` default 1,000,000):
 //! * (a) the floor: a minimal blocking loop on a bare socket writing one pre-sealed
@@ -37,14 +40,28 @@
 //!   context subscribes at open, so the time includes opening it);
 //! * (f) InitConnect time (TCP connect, RSA InitConnect, AES key) with RSA-1024 and
 //!   RSA-2048 (median of `--connects`, default 20);
+//! * (h) quote pushes: Qot_UpdateBasicQot pushes/s into a counting
+//!   `QotSpi::on_push_update_basic_qot` (from sending the Qot_Sub for HK.00700 to the last
+//!   push) and into a `QuoteContext` quote handler (from `subscribe`); the flood comes
+//!   from `opend-sim --quote-flood N`;
+//! * (i) `QuoteContext::get_stock_quote(["HK.00700"])` round trips (p50, p99), after
+//!   subscribing the quote;
+//! * (j) CPU per blocking call: the CPU time of this process (`getrusage(RUSAGE_SELF)`,
+//!   user plus system, every thread) over the timed
+//!   `TrdApi::call` loop of (b), divided by the calls, and the same over
+//!   `min(max(--n / 5, 50), 1000)` calls against a simulator delaying every reply by
+//!   `--reply-delay-us` (default 1000), with that loop's p50; the simulator is a separate
+//!   process and is not counted;
 //! * with `--python PY`: `benches/python_sdk.py` run by that interpreter against its own
 //!   simulator (flooding `--python-pushes`, default 10000), and the ratios ours/Python.
 //!
 //! Output: a readable table, then as the last stdout line exactly one JSON object with
 //! the keys `floor_p50_us`, `floor_p99_us`, `rtt_p50_us`, `rtt_p99_us`, `pipelined_per_s`,
 //! `context_rtt_p50_us`, `pushes_per_s`, `context_pushes_per_s`, `connect_rsa1024_ms`,
-//! `connect_rsa2048_ms`, `peak_rss_mib`, `mode` (`plain` or `cbc`) and more. A figure that
-//! could not be measured is `null`.
+//! `connect_rsa2048_ms`, `peak_rss_mib`, `qot_pushes_per_s`, `quote_context_pushes_per_s`,
+//! `quote_rtt_p50_us`, `quote_rtt_p99_us`, `cpu_us_per_call`, `cpu_us_per_call_slow`,
+//! `rtt_p50_slow_us`, `mode` (`plain` or `cbc`) and more. A figure that could not be
+//! measured is `null`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -55,10 +72,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ftapi::codec::{open_frame, seal_message, Frame, FrameHeader, PacketCipher, RsaKey, HEADER_LEN};
-use ftapi::context::{FundsQuery, SecTradeContext};
+use ftapi::context::{FundsQuery, QuoteContext, SecTradeContext};
 use ftapi::pb::{self, Protocol, PushProtocol};
-use ftapi::types::{TrdEnv, TrdMarket};
-use ftapi::{ConnSpi, TrdApi, TrdSpi};
+use ftapi::types::{SubType, TrdEnv, TrdMarket};
+use ftapi::{ConnSpi, QotApi, QotSpi, TrdApi, TrdSpi};
 use prost::Message;
 use serde_json::{json, Map, Value};
 
@@ -96,10 +113,12 @@ pub struct Opts {
     pub sim: Option<PathBuf>,
     pub flood_port: Option<u16>,
     pub only: Option<Vec<String>>,
+    pub slow_port: Option<u16>,
+    pub reply_delay_us: u64,
 }
 
 /// The phases `--only` can select.
-const PHASES: &[&str] = &["floor", "calls", "flood", "spi", "context", "connect"];
+const PHASES: &[&str] = &["floor", "calls", "flood", "spi", "context", "connect", "quote", "slow"];
 
 impl Opts {
     /// Whether phase `name` runs (all of them without `--only`).
@@ -126,6 +145,8 @@ impl Opts {
             sim: None,
             flood_port: None,
             only: None,
+            slow_port: None,
+            reply_delay_us: 1000,
         };
         fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
             let v = v.ok_or_else(|| format!("{name} needs a value"))?;
@@ -144,6 +165,8 @@ impl Opts {
                 "--python-pushes" => o.python_pushes = num("--python-pushes", it.next())?,
                 "--connects" => o.connects = num("--connects", it.next())?,
                 "--in-flight" => o.in_flight = num("--in-flight", it.next())?,
+                "--slow-port" => o.slow_port = Some(num("--slow-port", it.next())?),
+                "--reply-delay-us" => o.reply_delay_us = num("--reply-delay-us", it.next())?,
                 "--sim" => o.sim = Some(PathBuf::from(it.next().ok_or("--sim needs a value")?)),
                 "--only" => {
                     let list = it.next().ok_or("--only needs a value")?;
@@ -156,7 +179,7 @@ impl Opts {
                 "--help" | "-h" => {
                     return Err("usage: bench [--host H --port P] [--encrypt --rsa-key FILE] [--n N] [--pushes N] \
                                 [--python PY] [--python-pushes N] [--connects N] [--in-flight N] [--sim PATH] \
-                                [--flood-port P] [--only PHASE,...]"
+                                [--flood-port P] [--slow-port P] [--reply-delay-us N] [--only PHASE,...]"
                         .into())
                 }
                 other => return Err(format!("unexpected argument {other:?}")),
@@ -437,6 +460,51 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU time of this process so far in ns (user plus system, every thread, ended ones
+/// included): `getrusage(RUSAGE_SELF)`, which Linux derives from the scheduler's run
+/// time, so it is exact to the µs rather than to the 10 ms tick of `/proc/self/stat`.
+/// `None` off 64-bit Linux.
+fn process_cpu_ns() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        #[repr(C)]
+        struct Timeval {
+            sec: i64,
+            usec: i64,
+        }
+        #[repr(C)]
+        struct Rusage {
+            utime: Timeval,
+            stime: Timeval,
+            rest: [i64; 14],
+        }
+        extern "C" {
+            fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+        }
+        const RUSAGE_SELF: i32 = 0;
+        let mut ru = Rusage { utime: Timeval { sec: 0, usec: 0 }, stime: Timeval { sec: 0, usec: 0 }, rest: [0; 14] };
+        // SAFETY: `ru` is a valid, writable `struct rusage` for 64-bit Linux (two
+        // timevals of two longs, then 14 longs).
+        if unsafe { getrusage(RUSAGE_SELF, &mut ru) } != 0 {
+            return None;
+        }
+        let us = |t: &Timeval| (t.sec as u64) * 1_000_000 + t.usec as u64;
+        Some((us(&ru.utime) + us(&ru.stime)) * 1000)
+    }
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    {
+        None
+    }
+}
+
+/// µs of CPU per call between two [`process_cpu_ns`] readings.
+fn cpu_us_per_call(before: Option<u64>, after: Option<u64>, calls: usize) -> Option<f64> {
+    match (before, after) {
+        (Some(b), Some(a)) if a >= b && calls > 0 => Some((a - b) as f64 / 1e3 / calls as f64),
+        _ => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // TrdApi plumbing
 
@@ -618,19 +686,14 @@ fn floor_loop(raw: &mut Raw, packet: &[u8], n: usize) -> Result<(Vec<u64>, f64),
 }
 
 /// (b) blocking calls and (c) pipelined requests on one connection.
-fn trdapi_calls(
-    host: &str,
-    port: u16,
-    key: Option<&RsaKey>,
-    n: usize,
-    in_flight: usize,
-) -> Result<(Vec<u64>, f64, f64), String> {
+fn trdapi_calls(host: &str, port: u16, key: Option<&RsaKey>, n: usize, in_flight: usize) -> Result<Calls, String> {
     let (api, _) = connect_api(host, port, key, None)?;
     let c2s = || pb::get_global_state::C2s { user_id: api.get_login_user_id() };
     for _ in 0..n.min(500) {
         api.call::<pb::proto::GetGlobalState>(c2s()).map_err(|e| e.to_string())?;
     }
     let mut ns = Vec::with_capacity(n);
+    let cpu0 = process_cpu_ns();
     let t0 = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -638,6 +701,7 @@ fn trdapi_calls(
         ns.push(t.elapsed().as_nanos() as u64);
     }
     let per_s = n as f64 / t0.elapsed().as_secs_f64();
+    let cpu = cpu_us_per_call(cpu0, process_cpu_ns(), n);
 
     // Pipelined: at most `in_flight` requests in flight. When the window is full the
     // sender parks until replies bring it down to 3/4, then fills it again: a sender woken
@@ -649,7 +713,130 @@ fn trdapi_calls(
     let end = pipeline(&api, &window, total, &c2s)?;
     let pipelined = total as f64 / (end - t0).as_secs_f64();
     api.close();
-    Ok((ns, per_s, pipelined))
+    Ok(Calls { ns, per_s, pipelined, cpu_us_per_call: cpu })
+}
+
+/// The figures of (b) and (c).
+struct Calls {
+    /// (b) nanoseconds per call.
+    ns: Vec<u64>,
+    /// (b) calls/s.
+    per_s: f64,
+    /// (c) requests/s.
+    pipelined: f64,
+    /// (j) CPU µs per call of (b).
+    cpu_us_per_call: Option<f64>,
+}
+
+/// (j) blocking calls against a simulator that delays every reply: CPU µs per call and
+/// p50 µs.
+fn slow_calls(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<(Option<f64>, f64), String> {
+    let (api, _) = connect_api(host, port, key, None)?;
+    let c2s = || pb::get_global_state::C2s { user_id: api.get_login_user_id() };
+    // Warm-up: long enough for the spin policy to learn the round trip.
+    for _ in 0..50 {
+        api.call::<pb::proto::GetGlobalState>(c2s()).map_err(|e| e.to_string())?;
+    }
+    let calls = (n / 5).clamp(50, 1000);
+    let mut ns = Vec::with_capacity(calls);
+    let cpu0 = process_cpu_ns();
+    for _ in 0..calls {
+        let t = Instant::now();
+        api.call::<pb::proto::GetGlobalState>(c2s()).map_err(|e| e.to_string())?;
+        ns.push(t.elapsed().as_nanos() as u64);
+    }
+    let cpu = cpu_us_per_call(cpu0, process_cpu_ns(), calls);
+    api.close();
+    Ok((cpu, p50_p99(ns).0))
+}
+
+/// Counts quote pushes.
+struct QotCounter(Arc<PushCounter>);
+impl QotSpi for QotCounter {
+    fn on_push_update_basic_qot(&self, _api: &QotApi, _push: pb::qot_update_basic_qot::S2c) {
+        self.0.hit();
+    }
+}
+
+struct QotReady(crossbeam_channel::Sender<(i64, String)>);
+impl ConnSpi<QotApi> for QotReady {
+    fn on_init_connect(&self, _api: &QotApi, err_code: i64, desc: &str) {
+        let _ = self.0.send((err_code, desc.to_string()));
+    }
+}
+
+/// The security of the quote figures.
+const QUOTE_CODE: &str = "HK.00700";
+
+/// (h) quote pushes/s into a QotSpi: from sending the Qot_Sub (quotes, pushes on, no
+/// first push) to the `pushes`-th push.
+fn qotspi_flood(host: &str, port: u16, key: Option<&RsaKey>, pushes: usize) -> Result<Option<f64>, String> {
+    let (counter, rx) = PushCounter::new(pushes);
+    let api = QotApi::new();
+    if let Some(k) = key {
+        api.set_rsa_key(k.clone());
+    }
+    api.set_qot_spi(Arc::new(QotCounter(counter.clone())));
+    let (tx, ready) = crossbeam_channel::bounded(1);
+    api.set_conn_spi(Arc::new(QotReady(tx)));
+    if !api.init_connect(host, port, key.is_some()) {
+        return Err("QotApi::init_connect refused to start".into());
+    }
+    let (code, desc) = ready.recv_timeout(Duration::from_secs(30)).map_err(|_| "no on_init_connect".to_string())?;
+    if code != 0 {
+        return Err(format!("QotApi InitConnect failed: {code} {desc}"));
+    }
+    let t0 = Instant::now();
+    api.call::<pb::proto::Sub>(pb::qot_sub::C2s {
+        security_list: vec![pb::qot_common::Security { market: 1, code: "00700".into() }],
+        sub_type_list: vec![i32::from(SubType::Quote)],
+        is_sub_or_un_sub: true,
+        is_reg_or_un_reg_push: Some(true),
+        is_first_push: Some(false),
+        ..Default::default()
+    })
+    .map_err(|e| format!("Qot_Sub: {e}"))?;
+    let end = counter.wait(&rx, Duration::from_secs(5));
+    api.close();
+    Ok(end.map(|t| pushes as f64 / (t - t0).as_secs_f64()))
+}
+
+fn open_quote_context(host: &str, port: u16, key: Option<&RsaKey>) -> Result<QuoteContext, String> {
+    let mut b = QuoteContext::builder().host(host).port(port).encrypt(Some(key.is_some()));
+    if let Some(k) = key {
+        b = b.rsa_key(k.clone());
+    }
+    b.open().map_err(|e| format!("quote context open: {e}"))
+}
+
+/// (h) quote pushes/s into a QuoteContext quote handler, from `subscribe`.
+fn quote_context_flood(host: &str, port: u16, key: Option<&RsaKey>, pushes: usize) -> Result<Option<f64>, String> {
+    let (counter, rx) = PushCounter::new(pushes);
+    let ctx = open_quote_context(host, port, key)?;
+    let c = counter.clone();
+    ctx.set_quote_handler(move |_q| c.hit());
+    let t0 = Instant::now();
+    ctx.subscribe([QUOTE_CODE], [SubType::Quote]).map_err(|e| format!("subscribe: {e}"))?;
+    let end = counter.wait(&rx, Duration::from_secs(5));
+    ctx.close();
+    Ok(end.map(|t| pushes as f64 / (t - t0).as_secs_f64()))
+}
+
+/// (i) `get_stock_quote` round trips for one subscribed code.
+fn quote_rtt(host: &str, port: u16, key: Option<&RsaKey>, n: usize) -> Result<Vec<u64>, String> {
+    let ctx = open_quote_context(host, port, key)?;
+    ctx.subscribe([QUOTE_CODE], [SubType::Quote]).map_err(|e| format!("subscribe: {e}"))?;
+    for _ in 0..n.min(500) {
+        ctx.get_stock_quote([QUOTE_CODE]).map_err(|e| format!("get_stock_quote: {e}"))?;
+    }
+    let mut ns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        ctx.get_stock_quote([QUOTE_CODE]).map_err(|e| format!("get_stock_quote: {e}"))?;
+        ns.push(t.elapsed().as_nanos() as u64);
+    }
+    ctx.close();
+    Ok(ns)
 }
 
 /// Pipelined requests of the warm-up (not timed).
@@ -898,6 +1085,7 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     let bin = if opts.port.is_none() { Some(sim_binary(opts)?) } else { None };
     // Two simulators: one for the request figures, one that floods every subscription
     // (so that no latency is measured right after a flood on the same process).
+    let mut slow_port = opts.slow_port;
     let (port, flood_port) = match (opts.port, &bin) {
         (Some(p), _) => (p, opts.flood_port.unwrap_or(p)),
         (None, Some(bin)) => {
@@ -906,12 +1094,24 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
                 None => Vec::new(),
             };
             let lat = spawn_sim(bin, &key_args)?;
-            let mut args = vec!["--push-flood".to_string(), opts.pushes.to_string()];
+            let mut args = vec![
+                "--push-flood".to_string(),
+                opts.pushes.to_string(),
+                "--quote-flood".to_string(),
+                opts.pushes.to_string(),
+            ];
             args.extend(key_args.iter().cloned());
             let flood = spawn_sim(bin, &args)?;
             let ports = (lat.port, flood.port);
             sims.push(lat);
             sims.push(flood);
+            if opts.want("slow") {
+                let mut args = vec!["--reply-delay-us".to_string(), opts.reply_delay_us.to_string()];
+                args.extend(key_args.iter().cloned());
+                let slow = spawn_sim(bin, &args)?;
+                slow_port = Some(slow.port);
+                sims.push(slow);
+            }
             ports
         }
         (None, None) => unreachable!("a binary is found whenever no port is given"),
@@ -934,12 +1134,13 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     let (sfloor_p50, sfloor_p99) = p50_p99(floors.spin.0);
     let sfloor_per_s = floors.spin.1;
     let pfloor_per_s = floors.pipelined;
-    let (rtt_ns, rtt_per_s, pipelined) = if opts.want("calls") {
+    let calls = if opts.want("calls") {
         trdapi_calls(&host, port, session_key, opts.n, opts.in_flight)?
     } else {
-        (Vec::new(), nan, nan)
+        Calls { ns: Vec::new(), per_s: nan, pipelined: nan, cpu_us_per_call: None }
     };
-    let (rtt_p50, rtt_p99) = p50_p99(rtt_ns);
+    let (rtt_per_s, pipelined, cpu_per_call) = (calls.per_s, calls.pipelined, calls.cpu_us_per_call);
+    let (rtt_p50, rtt_p99) = p50_p99(calls.ns);
     let ctx_ns = if opts.want("context") {
         let drain = if flood_port == port { opts.pushes } else { 0 };
         context_rtt(&host, port, session_key, opts.n, drain)?
@@ -955,6 +1156,20 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     };
     let (ctx_pushes, ctx_peak) =
         if opts.want("context") { context_flood(&host, flood_port, session_key, opts.pushes)? } else { (None, None) };
+    let (qot_pushes, qctx_pushes, quote_ns) = if opts.want("quote") {
+        (
+            qotspi_flood(&host, flood_port, session_key, opts.pushes)?,
+            quote_context_flood(&host, flood_port, session_key, opts.pushes)?,
+            quote_rtt(&host, port, session_key, opts.n)?,
+        )
+    } else {
+        (None, None, Vec::new())
+    };
+    let (quote_p50, quote_p99) = p50_p99(quote_ns);
+    let (cpu_slow, rtt_p50_slow) = match slow_port {
+        Some(p) if opts.want("slow") => slow_calls(&host, p, session_key, opts.n)?,
+        _ => (None, nan),
+    };
 
     // (f) InitConnect with RSA-1024 and RSA-2048.
     let mut connect = [None, None];
@@ -986,7 +1201,12 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     if let Some(interp) = &opts.python {
         let py_port = match &bin {
             Some(bin) => {
-                let mut args = vec!["--push-flood".to_string(), opts.python_pushes.to_string()];
+                let mut args = vec![
+                    "--push-flood".to_string(),
+                    opts.python_pushes.to_string(),
+                    "--quote-flood".to_string(),
+                    opts.python_pushes.to_string(),
+                ];
                 if let Some(p) = &main_key_path {
                     args.push("--rsa-key".into());
                     args.push(p.display().to_string());
@@ -1092,11 +1312,49 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     row("(g) peak RSS during TrdSpi flood MiB", f1(spi.peak_rss_mib), String::new(), String::new());
     row("(g) RSS before the flood MiB", f1(spi.rss_before_mib), String::new(), String::new());
     row("(g) peak RSS during context flood MiB", f1(ctx_peak), String::new(), String::new());
+    row(
+        "(h) quote pushes/s into QotSpi",
+        f0(qot_pushes),
+        ratio(qot_pushes, sim_flood),
+        ratio(qot_pushes, pyf("qot_pushes_per_s")),
+    );
+    row(
+        "(h) quote pushes/s into a QuoteContext handler",
+        f0(qctx_pushes),
+        ratio(qctx_pushes, sim_flood),
+        ratio(qctx_pushes, pyf("qot_pushes_per_s")),
+    );
+    row(
+        "(i) get_stock_quote p50 / p99 us",
+        format!("{quote_p50:.1} / {quote_p99:.1}"),
+        format!("{} / {}", ratio(Some(quote_p50), Some(sfloor_p50)), ratio(Some(quote_p99), Some(sfloor_p99))),
+        ratio(pyf("quote_rtt_p50_us"), Some(quote_p50)),
+    );
+    row("(j) CPU us per TrdApi::call (fast server)", f2(cpu_per_call), String::new(), String::new());
+    row(
+        &format!("(j) CPU us per call, replies delayed {} us", opts.reply_delay_us),
+        f2(cpu_slow),
+        String::new(),
+        String::new(),
+    );
+    row(
+        &format!("(j) TrdApi::call p50 us, replies delayed {} us", opts.reply_delay_us),
+        f1(Some(rtt_p50_slow).filter(|v| v.is_finite())),
+        String::new(),
+        String::new(),
+    );
     if py.is_some() {
         row("Python get_global_state p50 us", f1(pyf("gs_p50_us")), String::new(), String::new());
         row("Python get_global_state calls/s", f0(pyf("gs_per_s")), String::new(), String::new());
         row("Python accinfo_query p50 us", f1(pyf("accinfo_p50_us")), String::new(), String::new());
         row("Python pushes/s into TradeOrderHandlerBase", f0(pyf("pushes_per_s")), String::new(), String::new());
+        row(
+            "Python quote pushes/s into StockQuoteHandlerBase",
+            f0(pyf("qot_pushes_per_s")),
+            String::new(),
+            String::new(),
+        );
+        row("Python get_stock_quote p50 us", f1(pyf("quote_rtt_p50_us")), String::new(), String::new());
     }
 
     let num = |v: f64| if v.is_finite() { json!((v * 100.0).round() / 100.0) } else { Value::Null };
@@ -1129,6 +1387,14 @@ pub fn run(opts: &Opts) -> Result<Value, String> {
     out.insert("peak_rss_mib".into(), opt(spi.peak_rss_mib));
     out.insert("rss_before_flood_mib".into(), opt(spi.rss_before_mib));
     out.insert("context_peak_rss_mib".into(), opt(ctx_peak));
+    out.insert("qot_pushes_per_s".into(), opt(qot_pushes));
+    out.insert("quote_context_pushes_per_s".into(), opt(qctx_pushes));
+    out.insert("quote_rtt_p50_us".into(), num(quote_p50));
+    out.insert("quote_rtt_p99_us".into(), num(quote_p99));
+    out.insert("cpu_us_per_call".into(), opt(cpu_per_call));
+    out.insert("cpu_us_per_call_slow".into(), opt(cpu_slow));
+    out.insert("rtt_p50_slow_us".into(), num(rtt_p50_slow));
+    out.insert("reply_delay_us".into(), json!(opts.reply_delay_us));
     if let Some(m) = &py {
         out.insert("python".into(), Value::Object(m.clone()));
     }

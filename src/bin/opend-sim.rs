@@ -84,6 +84,11 @@ OPTIONS:
     --report FILE     With --history: write the replay's HTML report to FILE at the end
                       of the history, at exit and on SIGINT/SIGTERM.
     --exit-at-end     With --history: exit 0 when the history ends (after the report).
+    --quote-flood N   After a connection's Qot_Sub for quotes (SubType Quote, with
+                      pushes) succeeds, send it N Qot_UpdateBasicQot pushes for the
+                      first subscribed security as fast as the socket takes them.
+    --reply-delay-us N  Write every reply N microseconds after its request was read
+                      (other connections and pushes are not held up; benchmarks).
     --verbose         Log connections, requests and faults to stderr.
     --help            Show this help and exit.
 
@@ -123,6 +128,8 @@ struct Args {
     history: Vec<PathBuf>,
     report: Option<PathBuf>,
     exit_at_end: bool,
+    quote_flood: Option<usize>,
+    reply_delay_us: Option<u64>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -154,6 +161,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         history: Vec::new(),
         report: None,
         exit_at_end: false,
+        quote_flood: None,
+        reply_delay_us: None,
     };
     while let Some(arg) = it.next() {
         // Accept both `--opt value` and `--opt=value`.
@@ -215,6 +224,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--history" => a.history.push(PathBuf::from(value()?)),
             "--report" => a.report = Some(PathBuf::from(value()?)),
             "--exit-at-end" => a.exit_at_end = true,
+            "--quote-flood" => a.quote_flood = Some(value()?.parse().map_err(|e| format!("--quote-flood: {e}"))?),
+            "--reply-delay-us" => {
+                a.reply_delay_us = Some(value()?.parse().map_err(|e| format!("--reply-delay-us: {e}"))?)
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -339,6 +352,12 @@ fn run(args: Args) -> Result<(), String> {
     }
     if let Some(n) = args.push_flood {
         b = b.push_flood(n);
+    }
+    if let Some(n) = args.quote_flood {
+        b = b.quote_flood(n);
+    }
+    if let Some(us) = args.reply_delay_us {
+        b = b.reply_delay(std::time::Duration::from_micros(us));
     }
     let mut replay_broker = None;
     if let Some((broker, quote)) = build_trade_handler(&args, replay.as_ref())? {

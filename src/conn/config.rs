@@ -82,10 +82,24 @@ pub struct ConnConfig {
     /// [`push_queue_capacity`](Self::push_queue_capacity) for what happens at the bound;
     /// [`TrdApi::push_queue_stats`](crate::TrdApi::push_queue_stats) shows the queue.
     pub push_queue_bytes: usize,
-    /// How long a blocking call spins, watching for its reply, before it parks its
-    /// thread (default 50 µs). Spinning saves the wake-up of a parked thread (several
-    /// microseconds) on replies that come back quickly, at the price of keeping one core
-    /// busy for at most this long per call; `Duration::ZERO` parks at once.
+    /// How long a blocking call may spin, watching for its reply, before it parks its
+    /// thread (default 50 µs; `Duration::ZERO` always parks at once). Spinning saves the
+    /// wake-up of a parked thread (several microseconds, tens on an idle VM) on replies
+    /// that come back quickly, at the price of keeping a core busy meanwhile, so a call
+    /// spins only when that is likely to pay:
+    ///
+    /// * while the recent round trips of this connection were shorter than this budget:
+    ///   each connection keeps a moving average of the time from sending a request to
+    ///   its reply reaching the I/O thread (weight 1/8 per call, each sample capped at
+    ///   4× the budget; a call that times out sets it to the cap). Against a server that
+    ///   answers in a millisecond calls park at once instead of burning the whole budget
+    ///   first; parked calls go on measuring, and spinning resumes after a few dozen
+    ///   fast replies;
+    /// * and while fewer callers of the whole process spin than there are CPUs minus one
+    ///   (at least one), so spinning callers never starve the I/O thread that must
+    ///   deliver their replies; the others park at once.
+    ///
+    /// Whether it spun or parked, a call returns as soon as its reply is handed over.
     pub reply_spin: Duration,
     /// The RSA private key OpenD is configured with, used by encrypted TCP connections
     /// for InitConnect (C++ `SetRSAPrivateKey`; default none). Its `Debug` output is

@@ -14,6 +14,7 @@ use prost::Message;
 use super::config::ConnConfig;
 use super::failure::{ConnFailure, SocketFailKind};
 use super::pending::{AnswerFn, PendingEntry, PendingTable, Responder};
+use super::reply::SpinPolicy;
 use super::transport::{
     Cancel, Incoming, InitInfo, Liveness, OpenContext, PacketReceiver, PacketSender, Serials, Transport,
 };
@@ -225,6 +226,7 @@ pub(crate) struct Connection {
     user_closed: AtomicBool,
     serials: Arc<Serials>,
     pending: PendingTable,
+    spin: SpinPolicy,
     sender: OnceLock<Arc<dyn PacketSender>>,
     init: OnceLock<InitInfo>,
     cancel: Arc<Cancel>,
@@ -258,6 +260,7 @@ impl Connection {
         events: Arc<dyn ConnEvents>,
     ) -> std::io::Result<Arc<Connection>> {
         let capacity = config.push_queue_capacity.max(1);
+        let spin = SpinPolicy::new(config.reply_spin);
         let byte_capacity = config.push_queue_bytes.max(1);
         let conn = Arc::new(Connection {
             config,
@@ -267,6 +270,7 @@ impl Connection {
             user_closed: AtomicBool::new(false),
             serials,
             pending: PendingTable::default(),
+            spin,
             sender: OnceLock::new(),
             init: OnceLock::new(),
             cancel: Arc::new(Cancel::default()),
@@ -336,9 +340,9 @@ impl Connection {
         self.flow.queued.load(Ordering::SeqCst)
     }
 
-    /// How long a blocking call spins for its reply before parking.
-    pub(crate) fn reply_spin(&self) -> Duration {
-        self.config.reply_spin
+    /// Whether a blocking call spins for its reply before parking (see [`SpinPolicy`]).
+    pub(crate) fn reply_spin(&self) -> &SpinPolicy {
+        &self.spin
     }
 
     /// The configured request timeout.
@@ -918,11 +922,15 @@ mod tests {
             .encode_to_vec()
         };
         peer.send_packet(1002, 1, ok(11));
-        let got = first.wait(Duration::ZERO, deadline_after(Duration::from_secs(20))).expect("answered").expect("ok");
+        let got = first
+            .wait(&SpinPolicy::new(Duration::ZERO), deadline_after(Duration::from_secs(20)))
+            .expect("answered")
+            .expect("ok");
         assert_eq!(got, ok(11));
         conn.close();
         for slot in [last, wrapped] {
-            let r = slot.wait(Duration::ZERO, deadline_after(Duration::from_secs(20))).expect("answered");
+            let r =
+                slot.wait(&SpinPolicy::new(Duration::ZERO), deadline_after(Duration::from_secs(20))).expect("answered");
             assert!(matches!(r, Err(Error::Disconnected { .. })));
         }
     }

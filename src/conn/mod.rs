@@ -20,6 +20,7 @@ mod config;
 mod connection;
 mod failure;
 pub mod memory;
+mod outbox;
 mod pending;
 mod reply;
 mod tcp;

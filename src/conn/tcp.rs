@@ -6,10 +6,10 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use prost::Message;
 
 use super::failure::{ConnFailure, InitFailKind, SocketFailKind};
+use super::outbox::Outbox;
 use super::transport::{Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, Transport};
 use crate::codec::{decode_body, open_frame, AesMode, FrameDecoder, FrameHeader, PacketCipher, RsaKey};
 use crate::error::Error;
@@ -64,9 +64,10 @@ impl Transport for TcpTransport {
         stream.set_read_timeout(Some(cfg.tick.max(Duration::from_millis(1)))).map_err(setup)?;
         stream.set_write_timeout(Some(cfg.write_timeout.max(Duration::from_millis(1)))).map_err(setup)?;
         let read_half = stream.try_clone().map_err(setup)?;
+        let outbox = Arc::new(Outbox::default());
         let sender = Arc::new(TcpSender {
             stream,
-            write_lock: Mutex::new(()),
+            outbox: outbox.clone(),
             init_cipher: init_cipher.clone(),
             session: OnceLock::new(),
         });
@@ -77,6 +78,7 @@ impl Transport for TcpTransport {
             chunk: 128 * 1024,
             got_bytes: false,
             corrupt: false,
+            outbox,
         };
         match init_connect(ctx, self.encrypt, &sender, &mut receiver) {
             Ok(info) => Ok(Link { info, sender, receiver: Box::new(receiver) }),
@@ -228,7 +230,8 @@ fn init_from(
 /// The sending half of a TCP link.
 struct TcpSender {
     stream: TcpStream,
-    write_lock: Mutex<()>,
+    /// Every write goes through it (coalesced; see `outbox.rs`).
+    outbox: Arc<Outbox>,
     init_cipher: PacketCipher,
     session: OnceLock<PacketCipher>,
 }
@@ -238,10 +241,7 @@ impl PacketSender for TcpSender {
         let cipher = self.session.get().unwrap_or(&self.init_cipher);
         // Seal (hash, encrypt) before taking the lock: only the write itself is serialized.
         let mut packet = seal(proto_id, serial, cipher, wipe, encode)?;
-        let res = {
-            let _guard = self.write_lock.lock();
-            io::Write::write_all(&mut &self.stream, &packet)
-        };
+        let res = self.outbox.send(&self.stream, &packet, wipe);
         if wipe {
             zeroize::Zeroize::zeroize(&mut packet);
         }
@@ -249,9 +249,8 @@ impl PacketSender for TcpSender {
     }
 
     fn try_send(&self, proto_id: u32, serial: u32, encode: &mut dyn FnMut(&mut Vec<u8>)) -> Option<io::Result<()>> {
-        let _guard = self.write_lock.try_lock()?;
         let cipher = self.session.get().unwrap_or(&self.init_cipher);
-        Some(seal(proto_id, serial, cipher, false, encode).and_then(|p| io::Write::write_all(&mut &self.stream, &p)))
+        Some(seal(proto_id, serial, cipher, false, encode).and_then(|p| self.outbox.send_nonblocking(&self.stream, &p)))
     }
 
     fn shutdown(&self) {
@@ -269,6 +268,8 @@ struct TcpReceiver {
     got_bytes: bool,
     /// The last error was a stream out of sync (not a socket error).
     corrupt: bool,
+    /// The sender's outbox, drained after every read (`outbox.rs`).
+    outbox: Arc<Outbox>,
 }
 
 impl TcpReceiver {
@@ -313,6 +314,13 @@ impl TcpReceiver {
     }
 }
 
+impl TcpReceiver {
+    /// After a read of `packets` packets: writes what the outbox holds, without blocking.
+    fn drain_outbox(&self, packets: usize) -> Result<(), ConnFailure> {
+        self.outbox.after_read(&self.stream, packets).map_err(|e| ConnFailure::io(SocketFailKind::SendFailed, "", &e))
+    }
+}
+
 impl PacketReceiver for TcpReceiver {
     fn recv(&mut self) -> Result<Incoming, ConnFailure> {
         loop {
@@ -332,11 +340,11 @@ impl PacketReceiver for TcpReceiver {
                 out.push(packet);
             }
             if out.len() > before {
-                return Ok(());
+                return self.drain_outbox(out.len() - before);
             }
             if let Some(nothing) = self.read_once()? {
                 out.push(nothing);
-                return Ok(());
+                return self.drain_outbox(0);
             }
         }
     }

@@ -154,6 +154,15 @@ pub struct SimConfig {
     /// pushes for the first subscribed account, as fast as the socket takes them
     /// (`opend-sim --push-flood N`; default `None`, no flood).
     pub push_flood: Option<usize>,
+    /// After a connection's Qot_Sub subscribing SubType Quote with pushes succeeds, send
+    /// it this many Qot_UpdateBasicQot pushes for the first subscribed security, as fast
+    /// as the socket takes them (`opend-sim --quote-flood N`; default `None`, no flood).
+    pub quote_flood: Option<usize>,
+    /// Every reply (not pushes, not the InitConnect reply) is written this long after
+    /// its request was read, without holding up other connections or later requests'
+    /// reading (`opend-sim --reply-delay-us N`; default zero, no delay). For measuring
+    /// clients against a slow OpenD.
+    pub reply_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -179,6 +188,8 @@ impl Default for SimConfig {
             relaxed: false,
             fill_delay: Duration::from_millis(super::accounts::DEFAULT_FILL_DELAY_MS),
             push_flood: None,
+            quote_flood: None,
+            reply_delay: Duration::ZERO,
         }
     }
 }
@@ -334,6 +345,19 @@ impl SimServerBuilder {
     /// Trd_SubAccPush succeeds (see [`SimConfig::push_flood`]).
     pub fn push_flood(mut self, count: usize) -> Self {
         self.config.push_flood = Some(count);
+        self
+    }
+
+    /// Floods every connection with `count` Qot_UpdateBasicQot pushes right after its
+    /// Qot_Sub for quotes succeeds (see [`SimConfig::quote_flood`]).
+    pub fn quote_flood(mut self, count: usize) -> Self {
+        self.config.quote_flood = Some(count);
+        self
+    }
+
+    /// Delays every reply by `delay` (see [`SimConfig::reply_delay`]).
+    pub fn reply_delay(mut self, delay: Duration) -> Self {
+        self.config.reply_delay = delay;
         self
     }
 

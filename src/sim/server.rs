@@ -39,6 +39,7 @@ use super::config::{SimConfig, SimServerBuilder};
 use super::core::{Admission, Core, Overdue};
 use super::faults::FaultPlan;
 use super::flood::PushFlood;
+use super::quote_flood::{BothFloods, QuoteFlood};
 use super::session::{notify_body, Reader, ReplyHook, Session, SessionInfo};
 use super::ws::WsListener;
 use super::{QuoteHandler, TradeHandler};
@@ -209,7 +210,13 @@ impl SimServer {
             Some(l) => Some(l.local_addr()?),
             None => None,
         };
-        let hook = PushFlood::hook(config.push_flood, handler.clone());
+        let hook = match (
+            PushFlood::hook(config.push_flood, handler.clone()),
+            QuoteFlood::hook(config.quote_flood, quote.clone()),
+        ) {
+            (Some(a), Some(b)) => Some(Arc::new(BothFloods(a, b)) as Arc<dyn super::session::ReplyHook>),
+            (a, b) => a.or(b),
+        };
         let core = Arc::new(Core::new(config, handler, quote, faults));
         let c = core.clone();
         let accept = std::thread::Builder::new()

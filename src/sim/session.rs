@@ -268,7 +268,7 @@ impl Session {
     /// Queues a reply sealed with the session cipher, after consulting the fault plan;
     /// it goes out at the next [`Session::flush`]. Returns `false` if the connection is
     /// closed (or closing) afterwards.
-    fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
+    pub(crate) fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
         let mut out = self.out.lock();
         if self.is_closed() {
             return false;
@@ -529,6 +529,9 @@ impl Reader {
     }
 
     fn reply(&self, h: &FrameHeader, body: &[u8]) -> Result<(), String> {
+        if super::reply_delay::wanted(&self.core) {
+            return super::reply_delay::later(&self.core, &self.sess, None, h, body);
+        }
         if self.sess.send_reply(h.proto_id, h.serial_no, body) {
             Ok(())
         } else {
@@ -565,6 +568,9 @@ impl Reader {
             return self.reply_error(&h, "InitConnect already done on this connection");
         }
         match route(&self.core, &info, h.proto_id, &plain, &self.sess.keepalives) {
+            Ok(body) if super::reply_delay::wanted(&self.core) => {
+                super::reply_delay::later(&self.core, &self.sess, Some(&info), &h, &body)
+            }
             Ok(body) => {
                 let sent = self.reply(&h, &body);
                 replied(&self.core, &info, h.proto_id);
