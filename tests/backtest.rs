@@ -214,7 +214,8 @@ fn a_limit_order_fills_where_the_path_first_reaches_it_and_not_before() {
     // Two ticks (0.2) below the minimum of the next ten minutes' opens: reached later.
     let limit = ((price - 1.0) / 0.2).floor() * 0.2;
     let limit = (limit * 10.0).round() / 10.0;
-    let placed = trd.place_order(paper(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(limit))).expect("place");
+    let placed =
+        trd.place_order(paper(PlaceOrder::limit("HK.00700", TrdSide::Buy).qty(100.0).price(limit))).expect("place");
     let id = placed.order_id.expect("order id");
     let created = rig.broker.trade_log().orders.iter().find(|o| o.order_id == id).unwrap().create_ts;
     let cross = first_cross_down(&tape, "HK.00700", created, limit);
@@ -247,7 +248,8 @@ fn fills_are_limited_to_the_bar_volume() {
     // several bars, at most each bar's volume in each.
     let price = tape.price_at("HK.09988", rig.broker.clock().now()).unwrap();
     let limit = (((price + 1.0) / 0.05).round() * 0.05 * 100.0).round() / 100.0;
-    let placed = trd.place_order(paper(PlaceOrder::limit("HK.09988", TrdSide::Buy).qty(10_000.0).price(limit))).expect("place");
+    let placed =
+        trd.place_order(paper(PlaceOrder::limit("HK.09988", TrdSide::Buy).qty(10_000.0).price(limit))).expect("place");
     let id = placed.order_id.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
