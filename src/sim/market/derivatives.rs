@@ -547,7 +547,7 @@ pub(crate) fn expiration_dates(
 }
 
 fn in_range(v: f64, min: Option<f64>, max: Option<f64>) -> bool {
-    min.map_or(true, |m| v >= m - 1e-12) && max.map_or(true, |m| v <= m + 1e-12)
+    min.is_none_or(|m| v >= m - 1e-12) && max.is_none_or(|m| v <= m + 1e-12)
 }
 
 /// Qot_GetOptionChain.
@@ -773,9 +773,9 @@ pub(crate) fn warrant(
         let w = warrant_row(st, j, &d, today);
         let keep = (c.type_list.is_empty() || c.type_list.contains(&w.r#type))
             && (c.issuer_list.is_empty() || c.issuer_list.contains(&w.issuer))
-            && mat_min.map_or(true, |m| d.expiry >= m)
-            && mat_max.map_or(true, |m| d.expiry <= m)
-            && c.status.map_or(true, |s| s == w.status)
+            && mat_min.is_none_or(|m| d.expiry >= m)
+            && mat_max.is_none_or(|m| d.expiry <= m)
+            && c.status.is_none_or(|s| s == w.status)
             && in_range(w.cur_price, c.cur_price_min, c.cur_price_max)
             && in_range(w.strike_price, c.strike_price_min, c.strike_price_max)
             && in_range(w.street_rate, c.street_min, c.street_max)

@@ -185,7 +185,7 @@ pub(crate) fn code_change(
                     2 => Some(day(ch.4)),
                     _ => ch.5.map(day),
                 };
-                d.is_some_and(|d| b.map_or(true, |b| d >= b) && e.map_or(true, |e| d <= e))
+                d.is_some_and(|d| b.is_none_or(|b| d >= b) && e.is_none_or(|e| d <= e))
             })
         })
         .map(|ch| gcc::CodeChangeInfo {

@@ -131,7 +131,7 @@ fn financial_value(e: &Entry, f: &Fundamentals, field: i32, quarter: i32) -> Res
 }
 
 fn within(v: f64, min: Option<f64>, max: Option<f64>) -> bool {
-    min.map_or(true, |m| v >= m - 1e-9) && max.map_or(true, |m| v <= m + 1e-9)
+    min.is_none_or(|m| v >= m - 1e-9) && max.is_none_or(|m| v <= m + 1e-9)
 }
 
 /// Qot_StockFilter.
@@ -166,7 +166,7 @@ pub(crate) fn stock_filter(
                     .list
                     .iter()
                     .any(|d| d.instrument.sec_market == sec && d.instrument.code == e.instrument.code)
-                && plate_members.map_or(true, |m| m.contains(&e.instrument.full_code().as_str()))
+                && plate_members.is_none_or(|m| m.contains(&e.instrument.full_code().as_str()))
         })
         .collect();
     for i in &idx {
