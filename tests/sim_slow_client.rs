@@ -26,8 +26,9 @@ const WAIT: Duration = Duration::from_secs(20);
 /// How soon another client's push must arrive while one client does not read.
 const PROMPT: Duration = Duration::from_secs(2);
 /// Requests the non-reading client sends: their replies are far more than the socket
-/// buffers hold, so the server ends up blocked writing to it.
-const FILLER_REQUESTS: usize = 100_000;
+/// buffers hold (loopback buffers grow to several MiB each), so the server ends up
+/// blocked writing to it.
+const FILLER_REQUESTS: usize = 300_000;
 
 type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
 
