@@ -141,7 +141,9 @@ pub struct PlaceOrder {
     /// Price (for market orders OpenD ignores it).
     pub price: f64,
     /// Price adjustment: 0 = none; +x = may raise the price by up to x (fraction, e.g.
-    /// 0.015 = 1.5 %) to a valid tick; -x = may lower it.
+    /// 0.015 = 1.5 %) to a valid tick; -x = may lower it. On the wire this is
+    /// `adjustPrice` plus `adjustSideAndLimit`.
+    #[doc(alias = "adjustPrice")]
     pub adjust_limit: f64,
     /// Note stored with the order (at most 64 bytes).
     pub remark: Option<String>,

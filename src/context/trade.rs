@@ -552,6 +552,10 @@ impl<K: ContextKind> TradeContext<K> {
     }
 
     /// Handles fill pushes (Trd_UpdateOrderFill); as [`set_order_handler`](Self::set_order_handler).
+    ///
+    /// OpenD sends no fill pushes for paper (SIMULATE) accounts, so for them this handler
+    /// never fires: follow paper orders through the order handler (the order's `fill_qty`
+    /// and `fill_avg_price`).
     #[doc(alias = "set_handler")]
     #[doc(alias = "TradeDealHandlerBase")]
     pub fn set_fill_handler(&self, handler: impl Fn(&FillUpdate) + Send + Sync + 'static) {
@@ -825,6 +829,10 @@ impl<K: ContextKind> TradeContext<K> {
     }
 
     /// Today's fills (Python `deal_list_query`; Trd_GetOrderFillList).
+    ///
+    /// Paper (SIMULATE) accounts have no fill queries: OpenD refuses them (the simulator
+    /// with errCode 1003); use [`order_list_query`](Self::order_list_query) and the
+    /// orders' `fill_qty` / `fill_avg_price`.
     pub fn deal_list_query(&self, q: DealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
@@ -838,7 +846,8 @@ impl<K: ContextKind> TradeContext<K> {
     }
 
     /// Fills of past days (Python `history_deal_list_query`;
-    /// Trd_GetHistoryOrderFillList); 90-day default window.
+    /// Trd_GetHistoryOrderFillList); 90-day default window. Refused for paper (SIMULATE)
+    /// accounts, like [`deal_list_query`](Self::deal_list_query).
     pub fn history_deal_list_query(&self, q: HistoryDealQuery) -> Result<Vec<OrderFill>> {
         let inner = &self.inner;
         let account = inner.query_header(&q.acc)?;
