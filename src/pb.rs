@@ -289,6 +289,52 @@ pub type S2c<P> = <<P as Protocol>::Response as ResponseEnvelope>::S2c;
 /// The `c2s` type of protocol `P`.
 pub type C2s<P> = <<P as Protocol>::Request as RequestEnvelope>::C2s;
 
+/// OpenD's documented frequency limits of the quote protocols: at most `n` requests per
+/// 30 s window, `(proto_id, n)`. The one table: the client's quote context
+/// (`ftapi::context::QUOTE_FREQUENCY_LIMITS`) and the simulator's market data both read it.
+/// Protocols not listed (the subscription-backed reads such as `get_stock_quote`,
+/// `get_order_book`, and `get_stock_basicinfo`, `get_history_kl_quota`,
+/// `get_global_state`) are not limited. For `request_history_kline` only first pages
+/// count (OpenD does not limit follow-up pages).
+pub const QUOTE_FREQUENCY_LIMITS: &[(u32, u32)] = &[
+    (proto::GetSecuritySnapshot::PROTO_ID, 60),
+    (proto::RequestHistoryKL::PROTO_ID, 60),
+    (proto::RequestRehab::PROTO_ID, 60),
+    (proto::GetPlateSet::PROTO_ID, 10),
+    (proto::GetPlateSecurity::PROTO_ID, 10),
+    (proto::GetReference::PROTO_ID, 10),
+    (proto::GetOwnerPlate::PROTO_ID, 10),
+    (proto::GetHoldingChangeList::PROTO_ID, 10),
+    (proto::GetOptionChain::PROTO_ID, 10),
+    (proto::GetWarrant::PROTO_ID, 60),
+    (proto::GetCapitalFlow::PROTO_ID, 30),
+    (proto::GetCapitalDistribution::PROTO_ID, 30),
+    (proto::GetUserSecurity::PROTO_ID, 10),
+    (proto::ModifyUserSecurity::PROTO_ID, 10),
+    (proto::StockFilter::PROTO_ID, 10),
+    (proto::GetCodeChange::PROTO_ID, 30),
+    (proto::GetIpoList::PROTO_ID, 10),
+    (proto::GetFutureInfo::PROTO_ID, 30),
+    (proto::RequestTradeDate::PROTO_ID, 30),
+    (proto::SetPriceReminder::PROTO_ID, 60),
+    (proto::GetPriceReminder::PROTO_ID, 10),
+    (proto::GetUserSecurityGroup::PROTO_ID, 10),
+    (proto::GetMarketState::PROTO_ID, 10),
+    (proto::GetOptionExpirationDate::PROTO_ID, 60),
+];
+
+/// The frequency limit of `proto_id` in [`QUOTE_FREQUENCY_LIMITS`] (requests per 30 s),
+/// `None` for a protocol OpenD does not limit.
+///
+/// ```
+/// use ftapi::pb::{proto, quote_frequency_limit, Protocol};
+/// assert_eq!(quote_frequency_limit(proto::GetPlateSet::PROTO_ID), Some(10));
+/// assert_eq!(quote_frequency_limit(proto::GetBasicQot::PROTO_ID), None);
+/// ```
+pub fn quote_frequency_limit(proto_id: u32) -> Option<u32> {
+    QUOTE_FREQUENCY_LIMITS.iter().find(|(id, _)| *id == proto_id).map(|(_, n)| *n)
+}
+
 /// A push-only protocol (no request).
 pub trait PushProtocol: Send + Sync + 'static {
     const PROTO_ID: u32;

@@ -10,40 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::rate_limit::{LimitTable, RateLimit, RateLimitMode};
 use crate::error::{Error, QuoteRule, Result};
-use crate::pb::{self, proto, Protocol};
+use crate::pb;
 use crate::types::SubType;
 
-/// OpenD's documented frequency limits of the quote protocols, per 30 s window.
-/// Protocols not listed (the subscription-backed reads such as `get_stock_quote`,
-/// `get_order_book`, and `get_stock_basicinfo`, `get_history_kl_quota`,
-/// `get_global_state`) are not limited. For `request_history_kline` only first pages
-/// count (OpenD does not limit follow-up pages).
-pub const QUOTE_FREQUENCY_LIMITS: &[(u32, u32)] = &[
-    (proto::GetSecuritySnapshot::PROTO_ID, 60),
-    (proto::RequestHistoryKL::PROTO_ID, 60),
-    (proto::RequestRehab::PROTO_ID, 60),
-    (proto::GetPlateSet::PROTO_ID, 10),
-    (proto::GetPlateSecurity::PROTO_ID, 10),
-    (proto::GetReference::PROTO_ID, 10),
-    (proto::GetOwnerPlate::PROTO_ID, 10),
-    (proto::GetHoldingChangeList::PROTO_ID, 10),
-    (proto::GetOptionChain::PROTO_ID, 10),
-    (proto::GetWarrant::PROTO_ID, 60),
-    (proto::GetCapitalFlow::PROTO_ID, 30),
-    (proto::GetCapitalDistribution::PROTO_ID, 30),
-    (proto::GetUserSecurity::PROTO_ID, 10),
-    (proto::ModifyUserSecurity::PROTO_ID, 10),
-    (proto::StockFilter::PROTO_ID, 10),
-    (proto::GetCodeChange::PROTO_ID, 30),
-    (proto::GetIpoList::PROTO_ID, 10),
-    (proto::GetFutureInfo::PROTO_ID, 30),
-    (proto::RequestTradeDate::PROTO_ID, 30),
-    (proto::SetPriceReminder::PROTO_ID, 60),
-    (proto::GetPriceReminder::PROTO_ID, 10),
-    (proto::GetUserSecurityGroup::PROTO_ID, 10),
-    (proto::GetMarketState::PROTO_ID, 10),
-    (proto::GetOptionExpirationDate::PROTO_ID, 60),
-];
+pub use crate::pb::QUOTE_FREQUENCY_LIMITS;
 
 /// The frequency limits a quote context applies, by protocol id. `Default` is
 /// [`QUOTE_FREQUENCY_LIMITS`] over 30 s windows, waiting up to 30 s for a slot.

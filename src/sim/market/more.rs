@@ -18,38 +18,38 @@ use super::lists::Lists;
 use super::live::Level;
 use super::{derivatives, flows, lists, reference, screen, Inner};
 
-/// OpenD's documented frequency limits of the requests served here: at most `n` requests
-/// of the protocol per connection in any 30 seconds. The client's
-/// `ftapi::context::QUOTE_FREQUENCY_LIMITS` holds the same numbers (a test compares them).
-pub const SIM_FREQUENCY_LIMITS: &[(u32, u32)] = &[
-    (proto::GetPlateSet::PROTO_ID, 10),
-    (proto::GetPlateSecurity::PROTO_ID, 10),
-    (proto::GetReference::PROTO_ID, 10),
-    (proto::GetOwnerPlate::PROTO_ID, 10),
-    (proto::GetHoldingChangeList::PROTO_ID, 10),
-    (proto::GetOptionChain::PROTO_ID, 10),
-    (proto::GetWarrant::PROTO_ID, 60),
-    (proto::GetCapitalFlow::PROTO_ID, 30),
-    (proto::GetCapitalDistribution::PROTO_ID, 30),
-    (proto::GetUserSecurity::PROTO_ID, 10),
-    (proto::ModifyUserSecurity::PROTO_ID, 10),
-    (proto::StockFilter::PROTO_ID, 10),
-    (proto::GetCodeChange::PROTO_ID, 30),
-    (proto::GetIpoList::PROTO_ID, 10),
-    (proto::GetFutureInfo::PROTO_ID, 30),
-    (proto::SetPriceReminder::PROTO_ID, 60),
-    (proto::GetPriceReminder::PROTO_ID, 10),
-    (proto::GetUserSecurityGroup::PROTO_ID, 10),
-    (proto::GetOptionExpirationDate::PROTO_ID, 60),
+/// The requests served here that OpenD limits; each is limited per connection by
+/// [`pb::quote_frequency_limit`](crate::pb::quote_frequency_limit), the table the
+/// client's quote context reads too.
+pub const LIMITED_REQUESTS: &[u32] = &[
+    proto::GetPlateSet::PROTO_ID,
+    proto::GetPlateSecurity::PROTO_ID,
+    proto::GetReference::PROTO_ID,
+    proto::GetOwnerPlate::PROTO_ID,
+    proto::GetHoldingChangeList::PROTO_ID,
+    proto::GetOptionChain::PROTO_ID,
+    proto::GetWarrant::PROTO_ID,
+    proto::GetCapitalFlow::PROTO_ID,
+    proto::GetCapitalDistribution::PROTO_ID,
+    proto::GetUserSecurity::PROTO_ID,
+    proto::ModifyUserSecurity::PROTO_ID,
+    proto::StockFilter::PROTO_ID,
+    proto::GetCodeChange::PROTO_ID,
+    proto::GetIpoList::PROTO_ID,
+    proto::GetFutureInfo::PROTO_ID,
+    proto::SetPriceReminder::PROTO_ID,
+    proto::GetPriceReminder::PROTO_ID,
+    proto::GetUserSecurityGroup::PROTO_ID,
+    proto::GetOptionExpirationDate::PROTO_ID,
 ];
 
 /// The window of the frequency limits.
 pub const FREQUENCY_WINDOW: Duration = Duration::from_secs(30);
 
-/// Protocols served by this module (the ones in [`SIM_FREQUENCY_LIMITS`] plus those
+/// Protocols served by this module (the ones in [`LIMITED_REQUESTS`] plus those
 /// OpenD does not limit).
 pub(crate) fn serves(proto_id: u32) -> bool {
-    SIM_FREQUENCY_LIMITS.iter().any(|(id, _)| *id == proto_id)
+    LIMITED_REQUESTS.contains(&proto_id)
         || proto_id == proto::GetUserInfo::PROTO_ID
         || proto_id == proto::GetDelayStatistics::PROTO_ID
         || proto_id == proto::GetOptionQuote::PROTO_ID
@@ -77,7 +77,7 @@ impl More {
     /// Counts one request of `conn`, refusing it beyond OpenD's frequency limit.
     fn admit(&mut self, conn: &ConnInfo, proto_id: u32, name: &str) -> Res<()> {
         self.sinks.entry(conn.conn_id).or_insert_with(|| conn.sink.clone());
-        let Some(limit) = SIM_FREQUENCY_LIMITS.iter().find(|(id, _)| *id == proto_id).map(|(_, n)| *n) else {
+        let Some(limit) = crate::pb::quote_frequency_limit(proto_id) else {
             return Ok(());
         };
         let now = Instant::now();
