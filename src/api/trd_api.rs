@@ -390,9 +390,11 @@ impl TrdApi {
     /// thread, not by the callback thread). Because the reply skips the callback queue,
     /// `call` may return before pushes that OpenD sent ahead of the reply have reached
     /// their callbacks; replies to the non-blocking requests keep wire order with pushes.
-    /// While it waits, the calling thread first spins for up to
+    /// While it waits, the calling thread may first spin for up to
     /// [`ConnConfig::reply_spin`] (50 µs by default: a reply that comes back quickly is
-    /// seen without the cost of waking a parked thread), then parks.
+    /// seen without the cost of waking a parked thread), then parks; it spins only while
+    /// this connection's recent round trips were shorter than that budget and few other
+    /// callers spin (the policy is on [`ConnConfig::reply_spin`]).
     ///
     /// ```no_run
     /// # let api = ftapi::TrdApi::new();
