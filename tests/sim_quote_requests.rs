@@ -240,6 +240,11 @@ fn option_chains_have_strikes_around_the_underlying_and_quotes() {
             pb::qot_get_static_info::C2s { security_list: vec![code.clone()], ..Default::default() },
         );
         assert_eq!(info.static_info_list[0].basic.sec_type, 8);
+        // The option's own static info says what the chain says.
+        let own = info.static_info_list[0].option_ex_data.as_ref().expect("optionExData of a listed option");
+        let chained = item.call.as_ref().unwrap().option_ex_data.as_ref().unwrap();
+        assert_eq!((own.r#type, &own.owner, own.strike_price), (1, &sec(under), chained.strike_price), "{under}");
+        assert_eq!(own.strike_time, chained.strike_time, "{under}");
         // Calls fall and puts rise with the strike.
         let price = |sec: &qc::Security| last_price(&q, &c, &full(sec));
         let calls: Vec<f64> = ch.option.iter().map(|o| price(&o.call.as_ref().unwrap().basic.security)).collect();
@@ -555,6 +560,47 @@ fn stock_filter_filters_sorts_and_pages() {
         assert!(d.financial_data_list[0].value > 0.0);
         let snap = last_price(&q, &c, &full(&d.security));
         assert_eq!(snap, d.base_data_list[0].value, "the filter sees the quote's price");
+    }
+    // The filter's fundamentals are the snapshot's: PE (field 12) and market value (11).
+    let fundamentals = c.ok::<proto::StockFilter>(
+        &q,
+        pb::qot_stock_filter::C2s {
+            begin: 0,
+            num: 200,
+            market: 1,
+            base_filter_list: [12, 11]
+                .map(|field_name| pb::qot_stock_filter::BaseFilter {
+                    field_name,
+                    is_no_filter: Some(true),
+                    ..Default::default()
+                })
+                .to_vec(),
+            ..Default::default()
+        },
+    );
+    assert!(!fundamentals.data_list.is_empty());
+    for d in &fundamentals.data_list {
+        let snap = c.ok::<proto::GetSecuritySnapshot>(
+            &q,
+            pb::qot_get_security_snapshot::C2s { security_list: vec![d.security.clone()], header: None },
+        );
+        let eq = snap.snapshot_list[0].equity_ex_data.as_ref().expect("a stock's equityExData");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+        let value = |f: i32| d.base_data_list.iter().find(|b| b.field_name == f).unwrap().value;
+        assert!(
+            close(value(12), eq.pe_rate),
+            "{}: filter PE {} vs snapshot {}",
+            full(&d.security),
+            value(12),
+            eq.pe_rate
+        );
+        assert!(
+            close(value(11), eq.issued_market_val),
+            "{}: filter market value {} vs snapshot {}",
+            full(&d.security),
+            value(11),
+            eq.issued_market_val
+        );
     }
     let page =
         c.ok::<proto::StockFilter>(&q, pb::qot_stock_filter::C2s { begin: 2, num: 2, market: 1, ..Default::default() });

@@ -33,6 +33,12 @@ const OPTIONABLE: &[(i32, &str, &str, f64, f64)] = &[
     (sec_market::US, "AAPL", "AAPL", 5.0, 0.28),
     (sec_market::US, "TSLA", "TSLA", 10.0, 0.55),
 ];
+/// The underlying's code of an option root of [`OPTIONABLE`] (`TCH` → `00700`); `None`
+/// for another root (whose options are then named after the underlying's code itself).
+pub(crate) fn underlying_of_root(sec: i32, root: &str) -> Option<&'static str> {
+    OPTIONABLE.iter().find(|(s, _, r, _, _)| *s == sec && *r == root).map(|(_, code, _, _, _)| *code)
+}
+
 /// Strikes listed on each side of the at-the-money strike.
 const STRIKES_EACH_SIDE: i64 = 4;
 /// Monthly expiries listed.

@@ -265,8 +265,11 @@ fn future_last_trade_day(e: &Entry) -> i64 {
     e.live.cal.market.trading_day_on_or_before(last - 1)
 }
 
+/// The underlying of an option: its code root, or the stock an option root stands for
+/// (`TCH` options are on HK.00700), as the option chain names it.
 fn option_owner(e: &Entry, t: &super::OptionTerms) -> qc::Security {
-    qc::Security { market: e.qot_market, code: t.owner.clone() }
+    let code = super::derivatives::underlying_of_root(e.instrument.sec_market, &t.owner).unwrap_or(&t.owner);
+    qc::Security { market: e.qot_market, code: code.to_string() }
 }
 
 fn basic_qot(e: &Entry, sec: &qc::Security) -> qc::BasicQot {
@@ -1164,17 +1167,20 @@ fn get_snapshot(st: &mut State, src: &dyn PriceSource, _conn: &ConnInfo, c: &sna
     Ok((snap::S2c { snapshot_list: list }, Vec::new()))
 }
 
-/// A stock's fundamentals: seeded share counts and earnings, valued at the last price;
-/// the dividends of the last year from the seeded model.
+/// A stock's fundamentals, the same the stock filter screens
+/// ([`screen::fundamentals`](super::screen::fundamentals): seeded share counts, earnings
+/// and book value), valued at the last price; the dividends of the last year from the
+/// seeded model.
 fn equity_ex(e: &Entry) -> Option<snap::EquitySnapshotExData> {
     if e.instrument.kind != InstrumentKind::Stock {
         return None;
     }
     let l = &e.live;
-    let issued = (figure(e, 1, 1.0e9, 2.0e10) / 1000.0).round() as i64 * 1000;
-    let outstanding = (issued as f64 * figure(e, 2, 0.6, 1.0)).round() as i64;
-    let eps = round9(l.last / figure(e, 3, 8.0, 40.0));
-    let bvps = round9(l.last / figure(e, 4, 1.0, 8.0));
+    let f = super::screen::fundamentals(e);
+    let issued = f.total_shares as i64;
+    let outstanding = f.float_shares as i64;
+    let eps = f.eps;
+    let bvps = f.bps;
     let net_profit = round9(eps * issued as f64);
     let net_asset = round9(bvps * issued as f64);
     let year_ago = l.day - 365;
