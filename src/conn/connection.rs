@@ -419,8 +419,11 @@ impl Connection {
             Ok(()) => Ok(serial),
             Err(e) => {
                 log::warn!("send of proto {proto_id} failed: {e}; closing the connection");
+                // Take this request's entry before the shutdown starts the teardown, which
+                // would otherwise answer it with `Disconnected` instead of the send's error.
+                let mine = self.pending.take(key);
                 sender.shutdown();
-                match self.pending.take(key) {
+                match mine {
                     Some(_) => Err(Error::from(e)),
                     None => Ok(serial),
                 }
