@@ -274,6 +274,20 @@ def more_requests(ctx, reminders):
             ),
             "set_price_reminder(near)",
         )
+    # The day's volume only grows while the market is open (the clock holds it open), so a
+    # reminder a little above it is certain to fire, however quiet the price is.
+    volume = records(ok(ctx.get_market_snapshot([STOCK]), "get_market_snapshot"))[0]["volume"]
+    ok(
+        ctx.set_price_reminder(
+            STOCK,
+            SetPriceReminderOp.ADD,
+            reminder_type=PriceReminderType.VOLUME_UP,
+            reminder_freq=PriceReminderFreq.ALWAYS,
+            value=float(volume + 1000),
+            note="near",
+        ),
+        "set_price_reminder(volume)",
+    )
     reminders.wait_for(f"{STOCK} reminder", lambda r: r["code"] == STOCK and r["note"] == "near", timeout=60)
 
     # The watchlist.
