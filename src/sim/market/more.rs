@@ -19,7 +19,7 @@ use super::live::Level;
 use super::{derivatives, flows, lists, reference, screen, Inner};
 
 /// The requests served here that OpenD limits; each is limited per connection by
-/// [`pb::quote_frequency_limit`](crate::pb::quote_frequency_limit), the table the
+/// [`crate::pb::quote_frequency_limit`], the table the
 /// client's quote context reads too.
 pub const LIMITED_REQUESTS: &[u32] = &[
     proto::GetPlateSet::PROTO_ID,
