@@ -95,6 +95,10 @@ fn is_invalid(e: &Error, needle: &str) -> bool {
 
 // ---------------------------------------------------------------- open and accounts
 
+/// Held by the tests that set, or depend on the absence of, the process-wide encryption
+/// defaults (tests of one binary run in parallel).
+static ENCRYPTION_DEFAULTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn open_reads_and_filters_accounts_by_market() {
     let s = sim();
@@ -149,6 +153,8 @@ fn security_firm_filter_covers_every_firm() {
 
 #[test]
 fn open_fails_with_the_reason_and_does_not_retry() {
+    // Its last case needs no process-wide RSA key, which process_wide_encryption_default sets.
+    let _defaults = ENCRYPTION_DEFAULTS.lock().unwrap_or_else(|e| e.into_inner());
     // Nothing listens on this port.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -202,7 +208,9 @@ fn encrypted_context_works() {
 
 #[test]
 fn process_wide_encryption_default() {
-    // Every other test sets `encrypt(Some(false))`, so changing the default here is safe.
+    // Every other test sets `encrypt(Some(false))` or holds ENCRYPTION_DEFAULTS, so changing
+    // the default here is safe.
+    let _defaults = ENCRYPTION_DEFAULTS.lock().unwrap_or_else(|e| e.into_inner());
     let key = ftapi::codec::RsaKey::generate(1024).unwrap();
     let broker = Arc::new(Broker::relaxed_default());
     let server = SimServer::builder().port(0).rsa_key(key.clone()).trade_handler(broker).start().expect("simulator");
