@@ -535,12 +535,6 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// A time `d` from now, or `None` if that is beyond what an [`Instant`] can hold
-/// (`Duration::MAX` and other huge durations mean "never").
-pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
-    Instant::now().checked_add(d)
-}
-
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -874,6 +868,7 @@ impl IoThread {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::deadline_after;
     use crate::conn::memory::MemoryTransport;
     use crate::conn::ReplySlot;
     use crate::pb::ResponseEnvelope;

@@ -18,6 +18,7 @@
 mod choice;
 mod config;
 mod connection;
+mod deadline;
 mod failure;
 pub mod memory;
 mod outbox;
@@ -30,15 +31,14 @@ pub mod ws;
 
 pub(crate) use self::choice::TransportChoice;
 pub use self::config::{ConnConfig, ConnConfigBuilder};
-pub(crate) use self::connection::deadline_after;
 pub(crate) use self::connection::{ConnEvents, Connection, PushRun};
 pub use self::connection::{ConnState, PushQueueStats};
+pub(crate) use self::deadline::deadline_after;
 pub use self::failure::{ConnFailure, FailKind, InitFailKind, SocketFailKind, ERR_CODE_OK, INIT_FAIL};
 pub(crate) use self::pending::Responder;
 pub(crate) use self::reply::ReplySlot;
+pub use self::tcp::TcpTransport;
 pub(crate) use self::transport::Serials;
-pub use self::transport::{
-    Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, TcpTransport, Transport,
-};
+pub use self::transport::{Incoming, InitInfo, Link, Liveness, OpenContext, PacketReceiver, PacketSender, Transport};
 #[cfg(feature = "websocket")]
 pub use self::ws::WsTransport;

@@ -82,7 +82,7 @@ impl PendingTable {
         match map.entry((proto_id, serial)) {
             std::collections::hash_map::Entry::Occupied(_) => Err(responder),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(PendingEntry { deadline: super::connection::deadline_after(timeout), timeout, responder });
+                v.insert(PendingEntry { deadline: super::deadline::deadline_after(timeout), timeout, responder });
                 Ok(())
             }
         }

@@ -139,7 +139,7 @@ impl ReplySlot {
         let spin = policy.spin_for();
         if !spin.is_zero() {
             if let Some(_ticket) = SpinTicket::take(&SPINNING, max_spinners()) {
-                let until = super::connection::deadline_after(spin.min(Duration::from_secs(1)))?;
+                let until = super::deadline::deadline_after(spin.min(Duration::from_secs(1)))?;
                 'spin: loop {
                     for _ in 0..64 {
                         if self.ready.load(Ordering::Acquire) {

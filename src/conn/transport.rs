@@ -15,7 +15,7 @@
 //! 4. **shut down** from another thread, waking a blocked receiver
 //!    ([`PacketSender::shutdown`]).
 //!
-//! Implementations: [`TcpTransport`] (OpenD's TCP API port: 44-byte header, SHA-1,
+//! Implementations: [`TcpTransport`](super::TcpTransport) (OpenD's TCP API port: 44-byte header, SHA-1,
 //! RSA/AES, InitConnect, KeepAlive) and [`MemoryTransport`](super::memory::MemoryTransport)
 //! (no socket: a scripted peer, for tests and fuzzing), and
 //! [`WsTransport`](super::ws::WsTransport) (OpenD's WebSocket port: ws/wss, the Init login,
@@ -33,8 +33,6 @@ use super::failure::{ConnFailure, SocketFailKind};
 use super::ConnConfig;
 use crate::codec::AesMode;
 use crate::error::Error;
-
-pub use super::tcp::TcpTransport;
 
 /// What a transport's login told the core.
 ///
@@ -215,7 +213,7 @@ impl std::fmt::Debug for Link {
 /// 4. **shut down** from another thread, waking a blocked receiver
 ///    ([`PacketSender::shutdown`]).
 ///
-/// Implementations: [`TcpTransport`] and
+/// Implementations: [`TcpTransport`](super::TcpTransport) and
 /// [`MemoryTransport`](crate::conn::memory::MemoryTransport).
 pub trait Transport: Send + 'static {
     /// Where it connects, for messages (e.g. `127.0.0.1:11111`).
@@ -387,7 +385,7 @@ fn connect_any(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
         .to_socket_addrs()
         .map_err(|e| ConnFailure::io(SocketFailKind::GetHostByNameFailed, "cannot resolve the host", &e))?
         .collect();
-    let deadline = super::connection::deadline_after(timeout);
+    let deadline = super::deadline::deadline_after(timeout);
     let mut last = ConnFailure::socket(SocketFailKind::GetHostByNameWrong, "the host has no address");
     for addr in addrs {
         let left =
