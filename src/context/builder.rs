@@ -441,8 +441,8 @@ mod sealed {
 }
 
 /// The kind of a [`ContextBuilder`] and of the context it opens: [`Securities`] and
-/// [`Futures`] (trade contexts, [`ContextKind`]) or [`Quotes`] (the [`QuoteContext`](super::QuoteContext)).
-/// Sealed.
+/// [`Futures`] (trade contexts, [`ContextKind`]) or [`Quotes`] (the
+/// [`QuoteContext`](super::QuoteContext)). Sealed.
 pub trait BuilderKind: sealed::Sealed + Send + Sync + Sized + 'static {
     /// The context's name in messages (`"SecTradeContext"`).
     const NAME: &'static str;
@@ -455,8 +455,8 @@ pub trait BuilderKind: sealed::Sealed + Send + Sync + Sized + 'static {
     fn open(builder: ContextBuilder<Self>) -> Result<Self::Context>;
 }
 
-/// The kind of a [`TradeContext`](super::TradeContext): which accounts it asks OpenD for and how it filters
-/// them. Implemented by [`Securities`] and [`Futures`] only.
+/// The kind of a [`TradeContext`](super::TradeContext): which accounts it asks OpenD for
+/// and how it filters them. Implemented by [`Securities`] and [`Futures`] only.
 pub trait ContextKind: BuilderKind {
     /// `trdCategory` sent in Trd_GetAccList.
     const CATEGORY: TrdCategory;
