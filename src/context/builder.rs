@@ -1,22 +1,24 @@
 //! `ContextBuilder`: the one builder of every context (trade and quote): where to
-//! connect and how the context behaves.
+//! connect and how the context behaves; and the kinds of context it builds
+//! ([`BuilderKind`], [`ContextKind`], [`Securities`], [`Futures`], [`Quotes`]). Each
+//! context's file implements [`BuilderKind`] for its kinds, so this file imports no
+//! context: `trade.rs` and `quote.rs` import it.
 
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::dispatch::{FillUpdate, Handler, OrderUpdate, TradeHandlers};
-use super::quote::QuoteHandlers;
+use super::defaults::{default_encrypt, default_rsa_key};
+use super::dispatch::{FillUpdate, Handler, OrderUpdate, QuoteHandlers, TradeHandlers};
 use super::quote_rules::QuoteRateLimits;
 use super::rate_limit::{RateLimitMode, RateLimits};
 use super::session::{ConnectionEvent, ReconnectPolicy, SessionSettings};
-use super::{default_encrypt, default_rsa_key, BuilderKind, ContextKind, Quotes, Securities};
 use crate::codec::RsaKey;
 #[cfg(feature = "websocket")]
 use crate::conn::ws::WsTransport;
 use crate::conn::{ConnConfig, TransportChoice};
 use crate::error::{Error, Result};
 use crate::pb;
-use crate::types::{SecurityFirm, TrdEnv, TrdMarket};
+use crate::types::{SecurityFirm, TrdCategory, TrdEnv, TrdMarket};
 
 /// Builds and opens a context: a [`TradeContext`](super::TradeContext) from
 /// [`SecTradeContext::builder`](super::SecTradeContext::builder) or
@@ -431,5 +433,71 @@ impl ContextBuilder<Quotes> {
     pub fn unsubscribe_min_age(mut self, age: Duration) -> Self {
         self.unsubscribe_min_age = age;
         self
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The kind of a [`ContextBuilder`] and of the context it opens: [`Securities`] and
+/// [`Futures`] (trade contexts, [`ContextKind`]) or [`Quotes`] (the
+/// [`QuoteContext`](super::QuoteContext)). Sealed.
+pub trait BuilderKind: sealed::Sealed + Send + Sync + Sized + 'static {
+    /// The context's name in messages (`"SecTradeContext"`).
+    const NAME: &'static str;
+    /// The default `InitConnect.clientID` of its builder.
+    const CLIENT_ID: &'static str;
+    /// The context [`ContextBuilder::open`] returns.
+    type Context;
+    /// Opens the context the builder describes.
+    #[doc(hidden)]
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context>;
+}
+
+/// The kind of a [`TradeContext`](super::TradeContext): which accounts it asks OpenD for
+/// and how it filters them. Implemented by [`Securities`] and [`Futures`] only.
+pub trait ContextKind: BuilderKind {
+    /// `trdCategory` sent in Trd_GetAccList.
+    const CATEGORY: TrdCategory;
+    /// `needGeneralSecAccount` sent in Trd_GetAccList.
+    const NEED_GENERAL_SEC_ACCOUNT: bool;
+    /// Whether futures filtering rules apply (docs/protocol.md 6.2).
+    const FUTURES: bool;
+    /// The market accounts are filtered by unless the builder says otherwise.
+    fn default_market() -> TrdMarket;
+}
+
+/// Securities accounts (stocks, options, funds): [`SecTradeContext`](super::SecTradeContext).
+#[derive(Debug)]
+pub enum Securities {}
+
+/// Futures accounts: [`FutureTradeContext`](super::FutureTradeContext).
+#[derive(Debug)]
+pub enum Futures {}
+
+/// Market data: [`QuoteContext`](super::QuoteContext).
+#[derive(Debug)]
+pub enum Quotes {}
+
+impl sealed::Sealed for Securities {}
+impl sealed::Sealed for Futures {}
+impl sealed::Sealed for Quotes {}
+
+impl ContextKind for Securities {
+    const CATEGORY: TrdCategory = TrdCategory::Security;
+    const NEED_GENERAL_SEC_ACCOUNT: bool = true;
+    const FUTURES: bool = false;
+    fn default_market() -> TrdMarket {
+        TrdMarket::Hk
+    }
+}
+
+impl ContextKind for Futures {
+    const CATEGORY: TrdCategory = TrdCategory::Future;
+    const NEED_GENERAL_SEC_ACCOUNT: bool = false;
+    const FUTURES: bool = true;
+    fn default_market() -> TrdMarket {
+        TrdMarket::Futures
     }
 }

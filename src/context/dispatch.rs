@@ -11,7 +11,9 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::pb;
-use crate::types::{AccountRef, Order, OrderFill};
+use crate::types::{
+    AccountRef, BrokerQueue, KLType, KLine, Order, OrderBook, OrderFill, Quote, RehabType, RtData, Ticker,
+};
 
 /// An order of one of the context's accounts changed (Trd_UpdateOrder, 2208).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,19 @@ impl From<&pb::trd_update_order_fill::S2c> for FillUpdate {
     fn from(s: &pb::trd_update_order_fill::S2c) -> Self {
         FillUpdate { account: AccountRef::from(&s.header), fill: OrderFill::from(&s.order_fill) }
     }
+}
+
+/// A K-line push (Qot_UpdateKL, 3007): the new or changed K-lines of one security.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KLineUpdate {
+    /// `MARKET.CODE`.
+    pub code: String,
+    /// The period.
+    pub kl_type: KLType,
+    /// The price adjustment.
+    pub rehab_type: RehabType,
+    /// The K-lines.
+    pub klines: Vec<KLine>,
 }
 
 /// One handler slot: empty, or the user's handler of `&T`.
@@ -96,6 +111,32 @@ impl TradeHandlers {
     pub(crate) fn clear(&self) {
         self.order.clear();
         self.fill.clear();
+        self.notify.clear();
+    }
+}
+
+/// The user's push handlers of a quote context.
+#[derive(Default)]
+pub(crate) struct QuoteHandlers {
+    pub quote: Handler<Quote>,
+    pub order_book: Handler<OrderBook>,
+    pub ticker: Handler<[Ticker]>,
+    pub rt: Handler<[RtData]>,
+    pub kline: Handler<KLineUpdate>,
+    pub broker: Handler<BrokerQueue>,
+    pub reminder: Handler<pb::qot_update_price_reminder::S2c>,
+    pub notify: Handler<pb::notify::S2c>,
+}
+
+impl QuoteHandlers {
+    pub(crate) fn clear(&self) {
+        self.quote.clear();
+        self.order_book.clear();
+        self.ticker.clear();
+        self.rt.clear();
+        self.kline.clear();
+        self.broker.clear();
+        self.reminder.clear();
         self.notify.clear();
     }
 }

@@ -89,12 +89,11 @@
 //! [`porting`](crate::porting#the-python-sdk-futu--moomoo); the Python names are
 //! documentation aliases, so the search box finds them too.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
-
 mod builder;
 mod core;
+mod defaults;
 mod dispatch;
+pub mod moomoo;
 mod quote;
 mod quote_more;
 mod quote_rules;
@@ -103,11 +102,13 @@ mod requests;
 mod session;
 mod trade;
 
-pub use self::builder::ContextBuilder;
-pub use self::dispatch::{FillUpdate, OrderUpdate};
+pub use self::builder::{BuilderKind, ContextBuilder, ContextKind, Futures, Quotes, Securities};
+pub use self::defaults::{
+    default_encrypt, default_rsa_key, set_default_encrypt, set_default_rsa_key, set_default_rsa_key_file,
+};
+pub use self::dispatch::{FillUpdate, KLineUpdate, OrderUpdate};
 pub use self::quote::{
-    CapitalFlowPeriod, HistoryKlQuery, KLineUpdate, PlateClass, QuoteContext, QuoteContextBuilder, SubscribeOptions,
-    TradeDateMarket,
+    CapitalFlowPeriod, HistoryKlQuery, PlateClass, QuoteContext, QuoteContextBuilder, SubscribeOptions, TradeDateMarket,
 };
 pub use self::quote_rules::{QuoteRateLimits, QUOTE_FREQUENCY_LIMITS};
 pub use self::rate_limit::{RateLimit, RateLimitMode, RateLimits};
@@ -117,187 +118,4 @@ pub use self::requests::{
     PositionQuery, TimeWindow,
 };
 pub use self::session::{ConnectionEvent, ConnectionState, ReconnectPolicy};
-pub use self::trade::{ModifiedOrder, PlacedOrder, TradeContext};
-
-use crate::codec::RsaKey;
-use crate::error::Result;
-use crate::types::{TrdCategory, TrdMarket};
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// The kind of a [`ContextBuilder`] and of the context it opens: [`Securities`] and
-/// [`Futures`] (trade contexts, [`ContextKind`]) or [`Quotes`] (the [`QuoteContext`]).
-/// Sealed.
-pub trait BuilderKind: sealed::Sealed + Send + Sync + Sized + 'static {
-    /// The context's name in messages (`"SecTradeContext"`).
-    const NAME: &'static str;
-    /// The default `InitConnect.clientID` of its builder.
-    const CLIENT_ID: &'static str;
-    /// The context [`ContextBuilder::open`] returns.
-    type Context;
-    /// Opens the context the builder describes.
-    #[doc(hidden)]
-    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context>;
-}
-
-/// The kind of a [`TradeContext`]: which accounts it asks OpenD for and how it filters
-/// them. Implemented by [`Securities`] and [`Futures`] only.
-pub trait ContextKind: BuilderKind {
-    /// `trdCategory` sent in Trd_GetAccList.
-    const CATEGORY: TrdCategory;
-    /// `needGeneralSecAccount` sent in Trd_GetAccList.
-    const NEED_GENERAL_SEC_ACCOUNT: bool;
-    /// Whether futures filtering rules apply (docs/protocol.md 6.2).
-    const FUTURES: bool;
-    /// The market accounts are filtered by unless the builder says otherwise.
-    fn default_market() -> TrdMarket;
-}
-
-/// Securities accounts (stocks, options, funds): [`SecTradeContext`].
-#[derive(Debug)]
-pub enum Securities {}
-
-/// Futures accounts: [`FutureTradeContext`].
-#[derive(Debug)]
-pub enum Futures {}
-
-/// Market data: [`QuoteContext`].
-#[derive(Debug)]
-pub enum Quotes {}
-
-impl sealed::Sealed for Securities {}
-impl sealed::Sealed for Futures {}
-impl sealed::Sealed for Quotes {}
-
-impl BuilderKind for Securities {
-    const NAME: &'static str = "SecTradeContext";
-    const CLIENT_ID: &'static str = "ftapi-ctx";
-    type Context = TradeContext<Securities>;
-    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
-        trade::open(builder)
-    }
-}
-
-impl ContextKind for Securities {
-    const CATEGORY: TrdCategory = TrdCategory::Security;
-    const NEED_GENERAL_SEC_ACCOUNT: bool = true;
-    const FUTURES: bool = false;
-    fn default_market() -> TrdMarket {
-        TrdMarket::Hk
-    }
-}
-
-impl BuilderKind for Futures {
-    const NAME: &'static str = "FutureTradeContext";
-    const CLIENT_ID: &'static str = "ftapi-ctx";
-    type Context = TradeContext<Futures>;
-    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
-        trade::open(builder)
-    }
-}
-
-impl ContextKind for Futures {
-    const CATEGORY: TrdCategory = TrdCategory::Future;
-    const NEED_GENERAL_SEC_ACCOUNT: bool = false;
-    const FUTURES: bool = true;
-    fn default_market() -> TrdMarket {
-        TrdMarket::Futures
-    }
-}
-
-impl BuilderKind for Quotes {
-    const NAME: &'static str = "QuoteContext";
-    const CLIENT_ID: &'static str = "ftapi-quote";
-    type Context = QuoteContext;
-    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
-        quote::open(builder)
-    }
-}
-
-/// A trade context for securities accounts (Python `OpenSecTradeContext`).
-#[doc(alias = "OpenSecTradeContext")]
-pub type SecTradeContext = TradeContext<Securities>;
-
-/// A trade context for futures accounts (Python `OpenFutureTradeContext`).
-#[doc(alias = "OpenFutureTradeContext")]
-pub type FutureTradeContext = TradeContext<Futures>;
-
-impl TradeContext<Securities> {
-    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market HK).
-    pub fn builder() -> ContextBuilder<Securities> {
-        ContextBuilder::new()
-    }
-}
-
-impl TradeContext<Futures> {
-    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market FUTURES).
-    pub fn builder() -> ContextBuilder<Futures> {
-        ContextBuilder::new()
-    }
-}
-
-static DEFAULT_ENCRYPT: AtomicBool = AtomicBool::new(false);
-static DEFAULT_RSA_KEY: RwLock<Option<RsaKey>> = RwLock::new(None);
-
-/// Sets the process-wide encryption default used by contexts built with
-/// `encrypt(None)` (the default), like the Python `SysConfig.enable_proto_encrypt`.
-/// Initially `false`. Affects contexts opened afterwards.
-#[doc(alias = "enable_proto_encrypt")]
-#[doc(alias = "SysConfig")]
-pub fn set_default_encrypt(encrypt: bool) {
-    DEFAULT_ENCRYPT.store(encrypt, Ordering::Relaxed);
-}
-
-/// The process-wide encryption default.
-pub fn default_encrypt() -> bool {
-    DEFAULT_ENCRYPT.load(Ordering::Relaxed)
-}
-
-/// Sets (or with `None` clears) the process-wide RSA key used by contexts whose builder
-/// was given none, like the Python `SysConfig.set_init_rsa_file`.
-pub fn set_default_rsa_key(key: Option<RsaKey>) {
-    match DEFAULT_RSA_KEY.write() {
-        Ok(mut g) => *g = key,
-        Err(poisoned) => *poisoned.into_inner() = key,
-    }
-}
-
-/// [`set_default_rsa_key`] from a PEM file (PKCS#1 or PKCS#8).
-#[doc(alias = "set_init_rsa_file")]
-pub fn set_default_rsa_key_file(path: impl AsRef<std::path::Path>) -> Result<()> {
-    let pem = std::fs::read_to_string(path)?;
-    set_default_rsa_key(Some(RsaKey::from_pem(&pem)?));
-    Ok(())
-}
-
-/// The process-wide RSA key, if set.
-pub fn default_rsa_key() -> Option<RsaKey> {
-    match DEFAULT_RSA_KEY.read() {
-        Ok(g) => g.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
-/// The contexts under the names moomoo users know, with the moomoo broker entities.
-///
-/// Nothing differs on the wire: these are the same types as in [`crate::context`].
-///
-/// ```no_run
-/// use ftapi::context::moomoo::{self, OpenSecTradeContext};
-/// use ftapi::types::TrdMarket;
-/// let ctx = OpenSecTradeContext::builder()
-///     .filter_trdmarket(TrdMarket::Us)
-///     .security_firm(moomoo::MOOMOO_US)
-///     .open()?;
-/// # Ok::<(), ftapi::Error>(())
-/// ```
-pub mod moomoo {
-    pub use crate::types::moomoo::*;
-
-    /// `OpenSecTradeContext` of the moomoo SDK: [`super::SecTradeContext`].
-    pub type OpenSecTradeContext = super::SecTradeContext;
-    /// `OpenFutureTradeContext` of the moomoo SDK: [`super::FutureTradeContext`].
-    pub type OpenFutureTradeContext = super::FutureTradeContext;
-}
+pub use self::trade::{FutureTradeContext, ModifiedOrder, PlacedOrder, SecTradeContext, TradeContext};

@@ -13,13 +13,12 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::builder::ContextBuilder;
+use super::builder::{BuilderKind, ContextBuilder, Quotes};
 use super::core::{self, ContextPart, Core};
-use super::dispatch::Handler;
+use super::dispatch::{KLineUpdate, QuoteHandlers};
 use super::quote_rules::{HistoryQuota, QuoteRateLimits, SubKey, Subscriptions};
 use super::rate_limit::RateLimiter;
 use super::session::{C2s, ConnectionEvent, ConnectionState, S2c};
-use super::Quotes;
 use crate::api::{decode_push, TrdApi};
 use crate::error::{Error, Result};
 use crate::pb::{self, proto, Protocol};
@@ -27,19 +26,6 @@ use crate::types::{
     BrokerQueue, HistoryKlQuota, KLType, KLine, KLinePage, Market, OrderBook, Quote, RehabType, RtData, SecurityCode,
     SecurityType, Snapshot, StockBasicInfo, SubType, SubscriptionInfo, Ticker,
 };
-
-/// A K-line push (Qot_UpdateKL, 3007): the new or changed K-lines of one security.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KLineUpdate {
-    /// `MARKET.CODE`.
-    pub code: String,
-    /// The period.
-    pub kl_type: KLType,
-    /// The price adjustment.
-    pub rehab_type: RehabType,
-    /// The K-lines.
-    pub klines: Vec<KLine>,
-}
 
 /// The market of [`QuoteContext::request_trading_days`] (`Qot_Common.TradeDateMarket`).
 /// A [`Market`] converts into it (`Market::Hk` is `Hk`, `Sh`/`Sz` are `Cn`), so a
@@ -115,32 +101,6 @@ pub enum CapitalFlowPeriod {
     Week = 3,
     /// Monthly.
     Month = 4,
-}
-
-/// The user's push handlers of a quote context.
-#[derive(Default)]
-pub(crate) struct QuoteHandlers {
-    quote: Handler<Quote>,
-    order_book: Handler<OrderBook>,
-    ticker: Handler<[Ticker]>,
-    rt: Handler<[RtData]>,
-    kline: Handler<KLineUpdate>,
-    broker: Handler<BrokerQueue>,
-    reminder: Handler<pb::qot_update_price_reminder::S2c>,
-    notify: Handler<pb::notify::S2c>,
-}
-
-impl QuoteHandlers {
-    fn clear(&self) {
-        self.quote.clear();
-        self.order_book.clear();
-        self.ticker.clear();
-        self.rt.clear();
-        self.kline.clear();
-        self.broker.clear();
-        self.reminder.clear();
-        self.notify.clear();
-    }
 }
 
 /// Options of [`QuoteContext::subscribe_with`] (the Python `subscribe` keywords).
@@ -262,6 +222,15 @@ struct Inner {
 /// # Ok::<(), ftapi::Error>(())
 /// ```
 pub type QuoteContextBuilder = ContextBuilder<Quotes>;
+
+impl BuilderKind for Quotes {
+    const NAME: &'static str = "QuoteContext";
+    const CLIENT_ID: &'static str = "ftapi-quote";
+    type Context = QuoteContext;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        self::open(builder)
+    }
+}
 
 /// Opens a quote context (see [`ContextBuilder::open`]).
 pub(crate) fn open(mut b: ContextBuilder<Quotes>) -> Result<QuoteContext> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::builder::ContextBuilder;
+use super::builder::{BuilderKind, ContextBuilder, ContextKind, Futures, Securities};
 use super::core::{self, ContextPart, Core};
 use super::dispatch::{FillUpdate, OrderUpdate, TradeHandlers};
 use super::rate_limit::{LimitKind, RateLimiter};
@@ -16,7 +16,6 @@ use super::requests::{
     PositionQuery,
 };
 use super::session::{C2s, ConnectionEvent, ConnectionState, S2c};
-use super::ContextKind;
 use crate::api::decode_push;
 use crate::error::{Error, Result};
 use crate::pb::{self, proto, Protocol};
@@ -80,6 +79,46 @@ pub(crate) struct Inner {
     sub: Mutex<Option<(u64, Vec<u64>)>>,
     /// The password of the last successful unlock, for re-unlocking after a reconnect.
     password: Mutex<Option<TradePassword>>,
+}
+
+impl BuilderKind for Securities {
+    const NAME: &'static str = "SecTradeContext";
+    const CLIENT_ID: &'static str = "ftapi-ctx";
+    type Context = TradeContext<Securities>;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        self::open(builder)
+    }
+}
+
+impl BuilderKind for Futures {
+    const NAME: &'static str = "FutureTradeContext";
+    const CLIENT_ID: &'static str = "ftapi-ctx";
+    type Context = TradeContext<Futures>;
+    fn open(builder: ContextBuilder<Self>) -> Result<Self::Context> {
+        self::open(builder)
+    }
+}
+
+/// A trade context for securities accounts (Python `OpenSecTradeContext`).
+#[doc(alias = "OpenSecTradeContext")]
+pub type SecTradeContext = TradeContext<Securities>;
+
+/// A trade context for futures accounts (Python `OpenFutureTradeContext`).
+#[doc(alias = "OpenFutureTradeContext")]
+pub type FutureTradeContext = TradeContext<Futures>;
+
+impl TradeContext<Securities> {
+    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market HK).
+    pub fn builder() -> ContextBuilder<Securities> {
+        ContextBuilder::new()
+    }
+}
+
+impl TradeContext<Futures> {
+    /// A builder with the Python SDK's defaults (127.0.0.1:11111, market FUTURES).
+    pub fn builder() -> ContextBuilder<Futures> {
+        ContextBuilder::new()
+    }
 }
 
 /// Opens a trade context (see [`ContextBuilder::open`]).
@@ -1000,6 +1039,6 @@ impl<K: ContextKind> TradeContext<K> {
 #[allow(dead_code)]
 fn assert_send_sync() {
     fn check<T: Send + Sync>() {}
-    check::<TradeContext<super::Securities>>();
-    check::<TradeContext<super::Futures>>();
+    check::<TradeContext<Securities>>();
+    check::<TradeContext<Futures>>();
 }
