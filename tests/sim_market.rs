@@ -8,72 +8,26 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ftapi::pb::{self, proto, qot_common as qc, Protocol, RequestEnvelope, ResponseEnvelope};
+use ftapi::pb::{self, proto, qot_common as qc, Protocol};
 use ftapi::sim::calendar::ClockSpec;
 use ftapi::sim::market::{MarketData, QuoteConfig};
-use ftapi::sim::{Broker, ConnInfo, PushSink, QuoteHandler, SimServer, TradeHandler};
+use ftapi::sim::{Broker, QuoteHandler, SimServer, TradeHandler};
 use prost::Message;
 
 use common::{connect, recorded_api, wait_until, Mode};
+
+#[path = "support/quote_conn.rs"]
+mod quote_conn;
+use quote_conn::{sec, Conn};
 
 // ------------------------------------------------------------------------------------
 // A connection without a socket
 // ------------------------------------------------------------------------------------
 
-#[derive(Default)]
-struct Sink {
-    pushes: Mutex<Vec<(u32, Vec<u8>)>>,
-}
-
-impl PushSink for Sink {
-    fn push(&self, proto_id: u32, plain_body: Vec<u8>) -> bool {
-        self.pushes.lock().unwrap().push((proto_id, plain_body));
-        true
-    }
-}
-
-struct Conn {
-    info: ConnInfo,
-    sink: Arc<Sink>,
-}
-
 impl Conn {
-    fn new(conn_id: u64) -> Conn {
-        let sink = Arc::new(Sink::default());
-        Conn { info: ConnInfo { conn_id, login_user_id: 1, sink: sink.clone() }, sink }
-    }
-
-    fn call<P: Protocol>(&self, q: &dyn QuoteHandler, c2s: <P::Request as RequestEnvelope>::C2s) -> P::Response {
-        let body = P::Request::from_c2s(c2s).encode_to_vec();
-        let out = q.handle(&self.info, P::PROTO_ID, &body).unwrap_or_else(|| panic!("{} not handled", P::NAME));
-        P::Response::decode(out.as_slice()).expect("decodable response")
-    }
-
-    fn ok<P: Protocol>(
-        &self,
-        q: &dyn QuoteHandler,
-        c2s: <P::Request as RequestEnvelope>::C2s,
-    ) -> <P::Response as ResponseEnvelope>::S2c {
-        let r = self.call::<P>(q, c2s);
-        assert_eq!(r.ret_type(), 0, "{} failed: {}", P::NAME, r.ret_msg());
-        r.into_s2c().expect("s2c")
-    }
-
-    fn err<P: Protocol>(&self, q: &dyn QuoteHandler, c2s: <P::Request as RequestEnvelope>::C2s) -> String {
-        let r = self.call::<P>(q, c2s);
-        assert_eq!(r.ret_type(), -1, "{} should be refused", P::NAME);
-        assert!(r.s2c().is_none());
-        r.ret_msg().to_string()
-    }
-
-    /// The pushes received so far (and forgets them).
-    fn take(&self) -> Vec<(u32, Vec<u8>)> {
-        std::mem::take(&mut *self.sink.pushes.lock().unwrap())
-    }
-
     fn sub(&self, q: &dyn QuoteHandler, codes: &[&str], types: &[i32], push: bool) -> pb::qot_sub::Response {
         self.call::<proto::Sub>(q, sub_c2s(codes, types, true, push))
     }
@@ -81,19 +35,6 @@ impl Conn {
     fn unsub(&self, q: &dyn QuoteHandler, codes: &[&str], types: &[i32]) -> pb::qot_sub::Response {
         self.call::<proto::Sub>(q, sub_c2s(codes, types, false, false))
     }
-}
-
-fn sec(code: &str) -> qc::Security {
-    let (m, c) = code.split_once('.').unwrap();
-    let market = match m {
-        "HK" => 1,
-        "US" => 11,
-        "SH" => 21,
-        "SZ" => 22,
-        "SG" => 31,
-        _ => panic!("market {m}"),
-    };
-    qc::Security { market, code: c.to_string() }
 }
 
 fn sub_c2s(codes: &[&str], types: &[i32], sub: bool, push: bool) -> pb::qot_sub::C2s {

@@ -5,74 +5,21 @@
 //!
 //! The tests call the [`QuoteHandler`] directly with a recording push sink (no socket).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ftapi::pb::{self, proto, qot_common as qc, Protocol, PushProtocol, RequestEnvelope, ResponseEnvelope};
+use ftapi::pb::{self, proto, qot_common as qc, PushProtocol};
 use ftapi::sim::market::{MarketData, QuoteConfig};
-use ftapi::sim::{Broker, ConnInfo, PushSink, QuoteHandler};
+use ftapi::sim::{Broker, QuoteHandler};
 use prost::Message;
 
-#[derive(Default)]
-struct Sink {
-    pushes: Mutex<Vec<(u32, Vec<u8>)>>,
-}
+#[path = "support/quote_conn.rs"]
+mod quote_conn;
+use quote_conn::{sec, Conn};
 
-impl PushSink for Sink {
-    fn push(&self, proto_id: u32, plain_body: Vec<u8>) -> bool {
-        self.pushes.lock().unwrap().push((proto_id, plain_body));
-        true
-    }
-}
-
-struct Conn {
-    info: ConnInfo,
-    sink: Arc<Sink>,
-}
-
-impl Conn {
-    fn new(conn_id: u64) -> Conn {
-        let sink = Arc::new(Sink::default());
-        Conn { info: ConnInfo { conn_id, login_user_id: 42, sink: sink.clone() }, sink }
-    }
-
-    fn call<P: Protocol>(&self, q: &dyn QuoteHandler, c2s: <P::Request as RequestEnvelope>::C2s) -> P::Response {
-        let body = P::Request::from_c2s(c2s).encode_to_vec();
-        let out = q.handle(&self.info, P::PROTO_ID, &body).unwrap_or_else(|| panic!("{} not handled", P::NAME));
-        P::Response::decode(out.as_slice()).expect("decodable response")
-    }
-
-    fn ok<P: Protocol>(
-        &self,
-        q: &dyn QuoteHandler,
-        c2s: <P::Request as RequestEnvelope>::C2s,
-    ) -> <P::Response as ResponseEnvelope>::S2c {
-        let r = self.call::<P>(q, c2s);
-        assert_eq!(r.ret_type(), 0, "{} failed: {}", P::NAME, r.ret_msg());
-        r.into_s2c().expect("s2c")
-    }
-
-    fn err<P: Protocol>(&self, q: &dyn QuoteHandler, c2s: <P::Request as RequestEnvelope>::C2s) -> String {
-        let r = self.call::<P>(q, c2s);
-        assert_eq!(r.ret_type(), -1, "{} should be refused", P::NAME);
-        assert!(r.s2c().is_none());
-        let msg = r.ret_msg().to_string();
-        assert!(!msg.is_empty(), "{}: a refusal says why", P::NAME);
-        msg
-    }
-}
-
-fn sec(code: &str) -> qc::Security {
-    let (m, c) = code.split_once('.').unwrap();
-    let market = match m {
-        "HK" => 1,
-        "US" => 11,
-        "SH" => 21,
-        "SZ" => 22,
-        "SG" => 31,
-        _ => panic!("market {m}"),
-    };
-    qc::Security { market, code: c.to_string() }
+/// A connection of user 42 (the user id the user-info test expects back).
+fn conn(conn_id: u64) -> Conn {
+    Conn::of_user(conn_id, 42)
 }
 
 fn full(s: &qc::Security) -> String {
@@ -111,7 +58,7 @@ fn last_price(q: &dyn QuoteHandler, c: &Conn, code: &str) -> f64 {
 #[test]
 fn plates_and_owner_plates_agree_both_ways() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     for market in [1, 11, 21] {
         let set =
             c.ok::<proto::GetPlateSet>(&q, pb::qot_get_plate_set::C2s { market, plate_set_type: 0, header: None });
@@ -121,7 +68,7 @@ fn plates_and_owner_plates_agree_both_ways() {
         assert!(industry.plate_info_list.iter().all(|p| p.plate_type == Some(1)));
         for (k, plate) in set.plate_info_list.iter().enumerate() {
             // A connection per plate: OpenD allows 10 Qot_GetPlateSecurity per 30 s each.
-            let c = Conn::new(100 * market as u64 + k as u64);
+            let c = conn(100 * market as u64 + k as u64);
             let members = c.ok::<proto::GetPlateSecurity>(
                 &q,
                 pb::qot_get_plate_security::C2s { plate: plate.plate.clone(), ..Default::default() },
@@ -151,7 +98,7 @@ fn plates_and_owner_plates_agree_both_ways() {
     );
     for (k, o) in owners.owner_plate_list.iter().enumerate() {
         assert!(!o.plate_info_list.is_empty());
-        let c = Conn::new(10_000 + k as u64);
+        let c = conn(10_000 + k as u64);
         for p in &o.plate_info_list {
             let m = c.ok::<proto::GetPlateSecurity>(
                 &q,
@@ -182,7 +129,7 @@ fn plates_and_owner_plates_agree_both_ways() {
 #[test]
 fn option_chains_have_strikes_around_the_underlying_and_quotes() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     for under in ["HK.00700", "US.AAPL"] {
         let s = last_price(&q, &c, under);
         let dates = c.ok::<proto::GetOptionExpirationDate>(
@@ -309,7 +256,7 @@ fn option_chains_have_strikes_around_the_underlying_and_quotes() {
 #[test]
 fn option_quotes_follow_the_underlying() {
     let (broker, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let dates = c.ok::<proto::GetOptionExpirationDate>(
         &q,
         pb::qot_get_option_expiration_date::C2s { owner: sec("HK.00700"), ..Default::default() },
@@ -356,7 +303,7 @@ fn option_quotes_follow_the_underlying() {
 #[test]
 fn warrants_references_and_paging() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let refs = c.ok::<proto::GetReference>(
         &q,
         pb::qot_get_reference::C2s { security: sec("HK.00700"), reference_type: 1, header: None },
@@ -434,7 +381,7 @@ fn warrants_references_and_paging() {
 #[test]
 fn future_info_describes_the_contract() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let info = c.ok::<proto::GetFutureInfo>(
         &q,
         pb::qot_get_future_info::C2s { security_list: vec![sec("HK.HSImain"), sec("US.ESmain")], header: None },
@@ -459,7 +406,7 @@ fn future_info_describes_the_contract() {
 #[test]
 fn capital_flow_sums_and_matches_the_distribution() {
     let (broker, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     for k in 0..30 {
         broker.set_price("HK.00700", 380.0 + (k % 7) as f64 * 0.2).unwrap();
         q.step();
@@ -517,7 +464,7 @@ fn capital_flow_sums_and_matches_the_distribution() {
 #[test]
 fn stock_filter_filters_sorts_and_pages() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let all = c.ok::<proto::StockFilter>(
         &q,
         pb::qot_stock_filter::C2s { begin: 0, num: 200, market: 1, ..Default::default() },
@@ -642,7 +589,7 @@ fn stock_filter_filters_sorts_and_pages() {
 #[test]
 fn price_reminders_push_when_the_price_crosses() {
     let (broker, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     broker.set_price("HK.00700", 380.0).unwrap();
     q.step();
     let add = |kind: i32, value: f64, freq: i32| pb::qot_set_price_reminder::C2s {
@@ -738,7 +685,7 @@ fn price_reminders_push_when_the_price_crosses() {
 #[test]
 fn watchlist_groups_add_delete_and_move_out() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let groups =
         c.ok::<proto::GetUserSecurityGroup>(&q, pb::qot_get_user_security_group::C2s { group_type: 3, header: None });
     let names: Vec<(&str, i32)> = groups.group_list.iter().map(|g| (g.group_name.as_str(), g.group_type)).collect();
@@ -792,7 +739,7 @@ fn watchlist_groups_add_delete_and_move_out() {
 #[test]
 fn code_changes_ipos_and_holding_changes() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let all = c.ok::<proto::GetCodeChange>(&q, pb::qot_get_code_change::C2s::default());
     assert!(!all.code_change_list.is_empty());
     let one = c.ok::<proto::GetCodeChange>(
@@ -844,7 +791,7 @@ fn code_changes_ipos_and_holding_changes() {
 #[test]
 fn user_info_and_delay_statistics() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let ui = c.ok::<proto::GetUserInfo>(&q, pb::get_user_info::C2s { flag: None });
     assert_eq!(ui.user_id, Some(42));
     assert_eq!(ui.sub_quota, Some(cfg().sub_quota));
@@ -863,7 +810,7 @@ fn user_info_and_delay_statistics() {
 #[test]
 fn odd_lot_order_book_is_served_for_hk() {
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let sub = |codes: &[&str], types: &[i32], push: bool| pb::qot_sub::C2s {
         security_list: codes.iter().map(|c| sec(c)).collect(),
         sub_type_list: types.to_vec(),
@@ -903,7 +850,7 @@ fn odd_lot_order_book_is_served_for_hk() {
     assert!(books.iter().any(|b| b.order_book_type.is_none()), "and the board-lot book");
     let msg = c.err::<proto::Sub>(&q, sub(&["US.AAPL"], &[22], false));
     assert!(msg.contains("HK only"), "{msg}");
-    let c2 = Conn::new(2);
+    let c2 = conn(2);
     let msg = c2.err::<proto::GetOrderBook>(
         &q,
         pb::qot_get_order_book::C2s {
@@ -933,7 +880,7 @@ fn frequency_limits_of_the_one_table_are_enforced() {
         );
     }
     let (_b, q) = with_broker();
-    let c = Conn::new(1);
+    let c = conn(1);
     let req = || pb::qot_get_plate_set::C2s { market: 1, plate_set_type: 0, header: None };
     for _ in 0..10 {
         c.ok::<proto::GetPlateSet>(&q, req());
@@ -941,10 +888,10 @@ fn frequency_limits_of_the_one_table_are_enforced() {
     let msg = c.err::<proto::GetPlateSet>(&q, req());
     assert!(msg.contains("frequency") && msg.contains("10"), "{msg}");
     // Per connection: another one is not limited.
-    Conn::new(2).ok::<proto::GetPlateSet>(&q, req());
+    conn(2).ok::<proto::GetPlateSet>(&q, req());
     // Undecodable bodies of served protocols are refused, never a panic.
     for id in LIMITED_REQUESTS {
-        let out = q.handle(&Conn::new(3).info, *id, &[0xFF, 0xFF, 0xFF]).expect("answered");
+        let out = q.handle(&conn(3).info, *id, &[0xFF, 0xFF, 0xFF]).expect("answered");
         assert_eq!(pb::qot_get_plate_set::Response::decode(out.as_slice()).unwrap().ret_type, -1);
     }
     let _ = <proto::UpdatePriceReminder as PushProtocol>::PROTO_ID;
