@@ -473,7 +473,7 @@ fn a_us_five_minute_replay_runs_in_new_york_time_and_skips_the_weekend() {
     assert!(now > mon && now < mon + 120.0, "{now} should be just after Monday's open");
 
     // Quotes and history over the wire, Monday morning.
-    let rig = start(std::slice::from_ref(&file), "2026-11-02T10:00:00-05:00", 60.0);
+    let rig = start(std::slice::from_ref(&file), "2026-11-02T10:00:00-05:00", 600.0);
     let tape = rig.run.replay().tape().clone();
     let ctx = quote_ctx(&rig);
     ctx.subscribe(["US.AAPL"], [ftapi::types::SubType::Quote]).expect("subscribe");
@@ -512,6 +512,35 @@ fn a_us_five_minute_replay_runs_in_new_york_time_and_skips_the_weekend() {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+    drop(ctx);
+    drop(rig);
+    // At the end of the history, the last five-minute bars (sampled live while they
+    // ran) are the recorded ones, and so is the day.
+    let rig = start(std::slice::from_ref(&file), "2026-11-02T15:50:00-05:00", 600.0);
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["US.AAPL"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    assert!(rig.run.wait_end(Duration::from_secs(30)), "the history did not end");
+    let tape = rig.run.replay().tape().clone();
+    let rec = tape.code("US.AAPL").unwrap().bars();
+    let k = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("US.AAPL", "2026-11-02", "2026-11-02").ktype(KLType::Min5).autype(RehabType::None),
+            100,
+        )
+        .expect("history");
+    assert_eq!(k.len(), 78);
+    for (b, r) in k.iter().zip(&rec[78..]) {
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (r.open, r.high, r.low, r.close, r.volume));
+    }
+    let day = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("US.AAPL", "2026-11-02", "2026-11-02").ktype(KLType::Day).autype(RehabType::None),
+            10,
+        )
+        .expect("daily history");
+    let vol: i64 = rec[78..].iter().map(|r| r.volume).sum();
+    assert_eq!(day.len(), 1);
+    assert_eq!((day[0].open, day[0].close, day[0].volume), (rec[78].open, rec[155].close, vol));
 }
 
 #[test]
@@ -570,6 +599,23 @@ fn a_daily_replay_quotes_inside_the_day_bar_and_history_stops_at_today() {
             }
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(ctx);
+    drop(rig);
+    // At the end of the history the last day is the recorded bar.
+    let rig = start(std::slice::from_ref(&file), "2026-12-04T15:50:00+08:00", 600.0);
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["HK.00388"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    assert!(rig.run.wait_end(Duration::from_secs(30)), "the history did not end");
+    let k = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("HK.00388", "2026-11-01", "2026-12-31").ktype(KLType::Day).autype(RehabType::None),
+            100,
+        )
+        .expect("history");
+    assert_eq!(k.len(), 10);
+    for (b, r) in k.iter().zip(tape.code("HK.00388").unwrap().bars()) {
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (r.open, r.high, r.low, r.close, r.volume));
     }
 }
 
