@@ -82,7 +82,8 @@ OPTIONS:
                       (docs/backtesting.md). After the last bar it prints
                       `history ended at <instant>` and keeps serving.
     --report FILE     With --history: write the replay's HTML report to FILE at the end
-                      of the history, at exit and on SIGINT/SIGTERM.
+                      of the history and when the process ends (--exit-at-end,
+                      SIGINT, SIGTERM, SIGHUP).
     --exit-at-end     With --history: exit 0 when the history ends (after the report).
     --quote-flood N   After a connection's Qot_Sub for quotes (SubType Quote, with
                       pushes) succeeds, send it N Qot_UpdateBasicQot pushes for the

@@ -189,12 +189,12 @@ impl Live {
         let until = now.floor() as i64;
         if until > self.counted_until {
             // One-minute tapes: their bars are the live minutes.
-            let period = tape.period_secs(&self.code).unwrap_or(60);
-            let one_minute = period == 60;
+            let period = tape.period_secs(&self.code);
+            let one_minute = period == Some(60);
             for b in tape.bars(&self.code, self.counted_until, until) {
                 self.done_volume += b.volume;
-                if !one_minute && b.day == self.day {
-                    self.close_coarse_bar(tape, b, period);
+                if let Some(p) = period.filter(|p| *p > 60 && b.day == self.day) {
+                    self.close_coarse_bar(tape, b, p);
                     continue;
                 }
                 // A minute that passed without a sample (a fast clock, or no ticker) is
