@@ -347,8 +347,7 @@ mod tests {
             let b = live.minutes[&bars[i].ts];
             (b.open, b.high, b.low, b.close, b.volume)
         };
-        for i in 0..3 {
-            let b = &bars[i];
+        for (i, b) in bars.iter().take(3).enumerate() {
             assert_eq!(recorded(i), (b.open, b.high, b.low, b.close, b.volume), "bar {i}");
         }
         // Nothing sampled inside the finished 12:00 bar is left beside it.
