@@ -397,8 +397,8 @@ fn run(args: Args) -> Result<(), String> {
 
 /// `--history`: drives the broker along the tape, prints `history ended at <instant>`,
 /// writes `--report` at the end of the history and when the process ends (with
-/// `--exit-at-end`, or on SIGINT, SIGTERM or SIGHUP; once the replay runs, nothing else
-/// ends the process). Each way out writes the report once and exits under one lock, so
+/// `--exit-at-end`, or on SIGINT, SIGTERM or SIGHUP; once the replay runs, no error
+/// ends the process, and SIGKILL cannot be caught). Each way out writes the report once and exits under one lock, so
 /// two ways out at the same moment cannot write the page twice or interleave.
 mod replay_cli {
     use std::io::Write;
