@@ -14,14 +14,19 @@ use ftapi::sim::calendar::{parse_rfc3339, ClockSpec};
 use ftapi::sim::market::tape::Tape;
 use ftapi::sim::replay::{csv, Replay, ReplayRun};
 use ftapi::sim::{Broker, QuoteConfig, SimServer};
-use ftapi::types::{KLType, RehabType, TrdEnv, TrdMarket, TrdSide};
+use ftapi::types::{KLType, Market, RehabType, TrdEnv, TrdMarket, TrdSide};
 
 #[allow(dead_code)]
 #[path = "../examples/record.rs"]
 mod record;
 
 fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join("history_2d.csv")
+    data_file("history_2d.csv")
+}
+
+/// A shipped file of tests/data (all written by tests/data/gen_history.py).
+fn data_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join(name)
 }
 
 fn at(s: &str) -> f64 {
@@ -395,37 +400,312 @@ fn opend_sim_refuses_a_bad_history_before_listening() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[cfg(unix)]
 #[test]
-fn opend_sim_writes_the_report_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    let dir = std::env::temp_dir().join(format!("ftapi-sigterm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn trading_days_end_at_the_simulated_day() {
+    // Friday 2026-12-04 10:00 in Hong Kong is Thursday 21:00 in New York.
+    let rig = start(&[data()], "2026-12-04T10:00:00+08:00", 60.0);
+    let ctx = quote_ctx(&rig);
+    let days = |m: Market, code: Option<&str>| -> Vec<String> {
+        let r = ctx.request_trading_days(m, "2026-11-01", "2027-12-31", code).expect("trading days");
+        r.trade_date_list.into_iter().map(|d| d.time).collect()
+    };
+    for list in [days(Market::Hk, None), days(Market::Hk, Some("HK.00700"))] {
+        assert_eq!(list.last().map(String::as_str), Some("2026-12-04"), "{list:?}");
+        assert!(list.contains(&"2026-11-02".to_string()));
+    }
+    let us = days(Market::Us, None);
+    assert_eq!(us.last().map(String::as_str), Some("2026-12-03"), "{us:?}");
+    // A range wholly after the simulated day: no day at all.
+    let r = ctx.request_trading_days(Market::Hk, "2026-12-07", "2026-12-31", None).expect("trading days");
+    assert!(r.trade_date_list.is_empty(), "{:?}", r.trade_date_list);
+
+    // Outside a replay (a simulated clock without an end), nothing changes: the days
+    // run to the end asked for.
+    let clock =
+        ftapi::sim::calendar::MarketClock::new(ClockSpec::At { start: at("2026-12-04T10:00:00+08:00"), speed: 1.0 });
+    let broker = Arc::new(Broker::with_clock(BrokerConfig::default(), clock).expect("broker"));
+    let server = SimServer::builder().port(0).trade_handler(broker).start().expect("simulator");
+    let ctx = QuoteContext::builder().host("127.0.0.1").port(server.local_addr().port()).open().expect("quote context");
+    let r = ctx.request_trading_days(Market::Hk, "2026-11-01", "2027-12-31", None).expect("trading days");
+    assert!(
+        r.trade_date_list.last().is_some_and(|d| d.time.as_str() >= "2027-12-01"),
+        "{:?}",
+        r.trade_date_list.last()
+    );
+}
+
+/// The instant a K-line's `time_key` stands for, in the market of `sec`.
+fn key_instant(sec: i32, time_key: &str) -> f64 {
+    let cal = ftapi::sim::market::clock::Calendar::of(sec);
+    let (d, s) = ftapi::sim::market::clock::parse_time(time_key).expect("time_key");
+    (cal.midnight(d) + s) as f64
+}
+
+/// The lowest low and highest high of the bars of `code` running between `from` and `to`.
+fn range_between(tape: &ftapi::sim::replay::ReplayTape, code: &str, from: f64, to: f64) -> (f64, f64) {
+    let c = tape.code(code).unwrap();
+    let (lo_i, hi_i) = (c.ended_by(from), c.ended_by(to));
+    let bars = &c.bars()[lo_i.min(c.bars().len() - 1)..=hi_i.min(c.bars().len() - 1)];
+    let lo = bars.iter().map(|b| b.low).fold(f64::MAX, f64::min);
+    let hi = bars.iter().map(|b| b.high).fold(f64::MIN, f64::max);
+    (lo, hi)
+}
+
+#[test]
+fn a_us_five_minute_replay_runs_in_new_york_time_and_skips_the_weekend() {
+    let file = data_file("history_us_5m.csv");
+    let tape = csv::load(std::slice::from_ref(&file)).expect("load");
+    let c = tape.code("US.AAPL").expect("US.AAPL");
+    assert_eq!((c.period, c.bars().len()), (300, 156));
+    // Friday is on daylight time (UTC-4), Monday after the change back (UTC-5).
+    assert_eq!(tape.first_start(), Some(at("2026-10-30T09:30:00-04:00") as i64));
+    assert_eq!(c.span(77), (at("2026-10-30T15:55:00-04:00") as i64, at("2026-10-30T16:00:00-04:00") as i64));
+    assert_eq!(c.span(78), (at("2026-11-02T09:30:00-05:00") as i64, at("2026-11-02T09:35:00-05:00") as i64));
+    assert_eq!(tape.last_end(), Some(at("2026-11-02T16:00:00-05:00") as i64));
+
+    // The clock: thirty seconds before Friday's close at x60, a second later it is
+    // Monday's session (the night, the weekend and the pre-market are skipped).
+    let replay = Replay::load(std::slice::from_ref(&file)).unwrap();
+    let clock = replay.clock(Some(ClockSpec::At { start: at("2026-10-30T15:59:30-04:00"), speed: 60.0 })).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let mon = at("2026-11-02T09:30:00-05:00");
+    let now = clock.now();
+    assert!(now > mon && now < mon + 120.0, "{now} should be just after Monday's open");
+
+    // Quotes and history over the wire, Monday morning.
+    let rig = start(std::slice::from_ref(&file), "2026-11-02T10:00:00-05:00", 600.0);
+    let tape = rig.run.replay().tape().clone();
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["US.AAPL"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    let clock = rig.broker.clock();
+    let us = ftapi::sim::matching::sec_market::US;
+    for _ in 0..4 {
+        let before = clock.now();
+        let q = ctx.get_stock_quote(["US.AAPL"]).expect("quote");
+        let after = clock.now();
+        let (lo, hi) = range_between(&tape, "US.AAPL", before, after);
+        let last = q[0].last_price;
+        assert!(last >= lo - 1e-9 && last <= hi + 1e-9, "last {last} outside [{lo}, {hi}] at {before}..{after}");
+
+        let k = ctx
+            .request_history_kline_all(
+                HistoryKlQuery::new("US.AAPL", "2026-10-30", "2026-11-02").ktype(KLType::Min5).autype(RehabType::None),
+                100,
+            )
+            .expect("history");
+        let after = clock.now();
+        // Friday's 78 bars, labelled in New York time, then Monday's so far.
+        assert_eq!(k[0].time_key, "2026-10-30 09:35:00");
+        assert_eq!(k[77].time_key, "2026-10-30 16:00:00");
+        assert_eq!(k[78].time_key, "2026-11-02 09:35:00");
+        let ends: Vec<f64> = k.iter().map(|b| key_instant(us, &b.time_key)).collect();
+        assert!(ends.iter().filter(|e| **e > after).count() <= 1, "bars after the clock ({after})");
+        assert!(ends.iter().all(|e| *e <= after + 300.0), "a bar from the future");
+        for (b, e) in k.iter().zip(&ends) {
+            let rec = tape.bars("US.AAPL", *e as i64 - 1, *e as i64);
+            assert_eq!(rec.len(), 1, "{}", b.time_key);
+            if *e <= before {
+                assert_eq!((b.open, b.high, b.low, b.close), (rec[0].open, rec[0].high, rec[0].low, rec[0].close));
+            } else {
+                assert!(b.high <= rec[0].high + 1e-9 && b.low >= rec[0].low - 1e-9, "{b:?} outside {:?}", rec[0]);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(ctx);
+    drop(rig);
+    // At the end of the history, the last five-minute bars (sampled live while they
+    // ran) are the recorded ones, and so is the day.
+    let rig = start(std::slice::from_ref(&file), "2026-11-02T15:50:00-05:00", 600.0);
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["US.AAPL"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    assert!(rig.run.wait_end(Duration::from_secs(30)), "the history did not end");
+    let tape = rig.run.replay().tape().clone();
+    let rec = tape.code("US.AAPL").unwrap().bars();
+    let k = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("US.AAPL", "2026-11-02", "2026-11-02").ktype(KLType::Min5).autype(RehabType::None),
+            100,
+        )
+        .expect("history");
+    assert_eq!(k.len(), 78);
+    for (b, r) in k.iter().zip(&rec[78..]) {
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (r.open, r.high, r.low, r.close, r.volume));
+    }
+    let day = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("US.AAPL", "2026-11-02", "2026-11-02").ktype(KLType::Day).autype(RehabType::None),
+            10,
+        )
+        .expect("daily history");
+    let vol: i64 = rec[78..].iter().map(|r| r.volume).sum();
+    assert_eq!(day.len(), 1);
+    assert_eq!((day[0].open, day[0].close, day[0].volume), (rec[78].open, rec[155].close, vol));
+}
+
+#[test]
+fn a_daily_replay_quotes_inside_the_day_bar_and_history_stops_at_today() {
+    let file = data_file("history_daily.csv");
+    let tape = csv::load(std::slice::from_ref(&file)).expect("load");
+    let c = tape.code("HK.00388").expect("HK.00388");
+    assert_eq!((c.period, c.bars().len()), (86_400, 10));
+    // A daily bar runs from the day's open to its close.
+    assert_eq!(tape.first_start(), Some(at("2026-11-23T09:30:00+08:00") as i64));
+    assert_eq!(tape.last_end(), Some(at("2026-12-04T16:00:00+08:00") as i64));
+
+    // The clock skips the night: ten seconds before Tuesday's close, a moment later it
+    // is Wednesday's open.
+    let replay = Replay::load(std::slice::from_ref(&file)).unwrap();
+    let clock = replay.clock(Some(ClockSpec::At { start: at("2026-12-01T15:59:50+08:00"), speed: 60.0 })).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let wed = at("2026-12-02T09:30:00+08:00");
+    let now = clock.now();
+    assert!(now > wed && now < wed + 120.0, "{now} should be just after Wednesday's open");
+
+    let rig = start(std::slice::from_ref(&file), "2026-12-01T10:30:00+08:00", 120.0);
+    let tape = rig.run.replay().tape().clone();
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["HK.00388"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    let clock = rig.broker.clock();
+    let hk = ftapi::sim::matching::sec_market::HK;
+    let today = tape.code("HK.00388").unwrap().bars()[6];
+    for _ in 0..4 {
+        let before = clock.now();
+        let q = ctx.get_stock_quote(["HK.00388"]).expect("quote");
+        let after = clock.now();
+        let (lo, hi) = range_between(&tape, "HK.00388", before, after);
+        let q = &q[0];
+        assert!(q.last_price >= lo - 1e-9 && q.last_price <= hi + 1e-9, "last {} outside [{lo}, {hi}]", q.last_price);
+        assert!(q.high_price <= today.high + 1e-9 && q.low_price >= today.low - 1e-9, "{q:?} vs {today:?}");
+
+        let k = ctx
+            .request_history_kline_all(
+                HistoryKlQuery::new("HK.00388", "2026-11-01", "2026-12-31").ktype(KLType::Day).autype(RehabType::None),
+                100,
+            )
+            .expect("history");
+        // Nov 23 to Dec 1: six days over, and today's bar so far.
+        let keys: Vec<&str> = k.iter().map(|b| b.time_key.as_str()).collect();
+        assert_eq!(keys.len(), 7, "{keys:?}");
+        assert_eq!(keys[0], "2026-11-23 00:00:00");
+        assert_eq!(keys[6], "2026-12-01 00:00:00");
+        for (b, rec) in k.iter().zip(tape.code("HK.00388").unwrap().bars()) {
+            assert_eq!(key_instant(hk, &b.time_key), rec.ts as f64);
+            if rec.day < today.day {
+                assert_eq!((b.open, b.high, b.low, b.close), (rec.open, rec.high, rec.low, rec.close));
+            } else {
+                assert_eq!(b.open, rec.open);
+                assert!(b.high <= rec.high + 1e-9 && b.low >= rec.low - 1e-9, "{b:?} outside {rec:?}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(ctx);
+    drop(rig);
+    // At the end of the history the last day is the recorded bar.
+    let rig = start(std::slice::from_ref(&file), "2026-12-04T15:50:00+08:00", 600.0);
+    let ctx = quote_ctx(&rig);
+    ctx.subscribe(["HK.00388"], [ftapi::types::SubType::Quote]).expect("subscribe");
+    assert!(rig.run.wait_end(Duration::from_secs(30)), "the history did not end");
+    let k = ctx
+        .request_history_kline_all(
+            HistoryKlQuery::new("HK.00388", "2026-11-01", "2026-12-31").ktype(KLType::Day).autype(RehabType::None),
+            100,
+        )
+        .expect("history");
+    assert_eq!(k.len(), 10);
+    for (b, r) in k.iter().zip(tape.code("HK.00388").unwrap().bars()) {
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (r.open, r.high, r.low, r.close, r.volume));
+    }
+}
+
+/// Spawns `opend-sim --history F --report R` with `extra` arguments; returns the child,
+/// its stdout and R.
+#[cfg(unix)]
+fn spawn_replay(
+    dir: &Path,
+    file: &Path,
+    extra: &[&str],
+) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>, PathBuf) {
+    use std::io::BufRead;
     let report = dir.join("out.html");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opend-sim"))
         .args(["--port", "0", "--history"])
-        .arg(data())
+        .arg(file)
         .arg("--report")
         .arg(&report)
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    out.read_line(&mut first).unwrap();
     assert!(first.starts_with("listening on "), "{first}");
-    std::thread::sleep(Duration::from_millis(300));
-    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    (child, out, report)
+}
+
+#[cfg(unix)]
+fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
+    loop {
         if let Some(s) = child.try_wait().unwrap() {
-            break s;
+            return s;
         }
-        assert!(Instant::now() < deadline, "opend-sim did not exit on SIGTERM");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("opend-sim did not exit on {what}");
+        }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
-    let page = std::fs::read_to_string(&report).expect("the report");
+    }
+}
+
+/// A report page that was written completely.
+#[cfg(unix)]
+fn assert_complete_page(page: &str) {
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..page.len().min(200)]);
+    assert!(page.trim_end().ends_with("</html>"), "the page is cut");
     assert!(page.contains("Replay report"));
+}
+
+#[cfg(unix)]
+#[test]
+fn opend_sim_writes_the_report_on_sigterm_sigint_and_sighup() {
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT"), (libc::SIGHUP, "SIGHUP")] {
+        let dir = std::env::temp_dir().join(format!("ftapi-signal-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Friday morning at x60: the history (ending Monday) is far from over.
+        let (mut child, _out, report) = spawn_replay(&dir, &data(), &["--clock", "2026-12-04T10:00:00+08:00x60"]);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!report.exists(), "{name}: a report before the end");
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+        let status = wait_exit(&mut child, name);
+        assert!(status.success(), "{name}: {status}");
+        let page = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{name}: no report: {e}"));
+        assert_complete_page(&page);
+        assert!(!dir.join("out.html.tmp").exists(), "{name}: a temporary file left");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn opend_sim_exits_at_the_end_of_a_us_history_after_writing_the_report() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("ftapi-exit-at-end-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut child, mut out, report) = spawn_replay(
+        &dir,
+        &data_file("history_us_5m.csv"),
+        &["--clock", "2026-11-02T15:58:00-05:00x600", "--exit-at-end"],
+    );
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // The instant in the first code's market time: New York, standard time by then.
+    assert_eq!(line.trim_end(), "history ended at 2026-11-02T16:00:00-05:00");
+    let status = wait_exit(&mut child, "the end of the history");
+    assert!(status.success(), "{status}");
+    assert_complete_page(&std::fs::read_to_string(&report).expect("the report"));
     let _ = std::fs::remove_dir_all(&dir);
 }

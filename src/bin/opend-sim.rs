@@ -82,7 +82,8 @@ OPTIONS:
                       (docs/backtesting.md). After the last bar it prints
                       `history ended at <instant>` and keeps serving.
     --report FILE     With --history: write the replay's HTML report to FILE at the end
-                      of the history, at exit and on SIGINT/SIGTERM.
+                      of the history and when the process ends (--exit-at-end,
+                      SIGINT, SIGTERM, SIGHUP).
     --exit-at-end     With --history: exit 0 when the history ends (after the report).
     --quote-flood N   After a connection's Qot_Sub for quotes (SubType Quote, with
                       pushes) succeeds, send it N Qot_UpdateBasicQot pushes for the
@@ -395,18 +396,27 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 /// `--history`: drives the broker along the tape, prints `history ended at <instant>`,
-/// writes `--report` at the end, at exit and on SIGINT/SIGTERM.
+/// writes `--report` at the end of the history and when the process ends (with
+/// `--exit-at-end`, or on SIGINT, SIGTERM or SIGHUP; once the replay runs, no error
+/// ends the process, and SIGKILL cannot be caught). Each way out writes the report once and exits under one lock, so
+/// two ways out at the same moment cannot write the page twice or interleave.
 mod replay_cli {
     use std::io::Write;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex, MutexGuard};
     use std::time::Duration;
 
     use ftapi::sim::replay::{Replay, ReplayRun};
     use ftapi::sim::Broker;
 
     static SIGNALLED: AtomicBool = AtomicBool::new(false);
+    /// Held by the one way out that writes the last report and exits.
+    static EXITING: Mutex<()> = Mutex::new(());
+
+    fn exiting() -> MutexGuard<'static, ()> {
+        EXITING.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     #[cfg(unix)]
     extern "C" fn on_signal(_: libc::c_int) {
@@ -417,17 +427,28 @@ mod replay_cli {
         #[cfg(unix)]
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
-            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+            }
         }
     }
 
-    fn write(run: &ReplayRun, report: &Option<PathBuf>) {
+    fn write(run: &ReplayRun, report: Option<&Path>) {
         if let Some(path) = report {
             if let Err(e) = run.write_report(path) {
                 eprintln!("opend-sim: --report {}: {e}", path.display());
             }
         }
+    }
+
+    /// A signal's way out: writes the report (the replay up to now) and exits 0. If the
+    /// end of the history is being handled at that moment, it waits for it (which may
+    /// exit the process itself, with `--exit-at-end`).
+    fn finish(run: &ReplayRun, report: Option<&Path>) -> ! {
+        let _once = exiting();
+        write(run, report);
+        let _ = std::io::stdout().flush();
+        std::process::exit(0)
     }
 
     pub fn serve(
@@ -440,20 +461,30 @@ mod replay_cli {
         let end_report = report.clone();
         let on_end = Box::new(move |run: &ReplayRun| {
             let at = run.ended().unwrap_or_default();
-            write(run, &end_report);
+            if exit_at_end {
+                // The report first, then the line (scripts wait for the line and read
+                // the page), then the exit: all under the exit lock.
+                let _once = exiting();
+                write(run, end_report.as_deref());
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "history ended at {}", run.replay().format_instant(at));
+                let _ = out.flush();
+                std::process::exit(0);
+            }
+            {
+                // Not while a signal's way out is writing the page.
+                let _busy = exiting();
+                write(run, end_report.as_deref());
+            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "history ended at {}", run.replay().format_instant(at));
             let _ = out.flush();
-            if exit_at_end {
-                std::process::exit(0);
-            }
         });
         let run = replay.start(broker, Duration::from_millis(10), Some(on_end)).map_err(|e| e.to_string())?;
         loop {
             std::thread::sleep(Duration::from_millis(50));
             if SIGNALLED.load(Ordering::SeqCst) {
-                write(&run, &report);
-                std::process::exit(0);
+                finish(&run, report.as_deref());
             }
         }
     }

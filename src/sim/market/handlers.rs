@@ -1293,6 +1293,8 @@ fn request_trade_date(
         return Err("The range of trading days may span at most ten years".into());
     }
     let cal = Calendar::of(sec);
+    // A replay lists no day after the simulated day (no look-ahead, docs/backtesting.md).
+    let last = crate::sim::replay::last_visible_day(st.clock.as_ref(), cal.market).map_or(last, |d| last.min(d));
     let list = cal
         .market
         .trading_days(first, last)

@@ -189,9 +189,14 @@ impl Live {
         let until = now.floor() as i64;
         if until > self.counted_until {
             // One-minute tapes: their bars are the live minutes.
-            let one_minute = tape.period_secs(&self.code) == Some(60);
+            let period = tape.period_secs(&self.code);
+            let one_minute = period == Some(60);
             for b in tape.bars(&self.code, self.counted_until, until) {
                 self.done_volume += b.volume;
+                if let Some(p) = period.filter(|p| *p > 60 && b.day == self.day) {
+                    self.close_coarse_bar(tape, b, p);
+                    continue;
+                }
                 // A minute that passed without a sample (a fast clock, or no ticker) is
                 // the tape's bar as it is, so the live bars have no gaps.
                 if b.day == self.day && !self.minutes.contains_key(&b.ts) {
@@ -253,6 +258,38 @@ impl Live {
         let volume = if delta > 0 { delta } else { lot };
         self.tape_volume = cum.max(self.tape_volume + volume);
         Some(self.trade(p, volume, now))
+    }
+
+    /// A bar of a coarser tape (5 minutes, a day, ...) that just ended replaces the live
+    /// minutes sampled inside it, so that the history shows the recorded bar, counted
+    /// once; the day's open/high/low/volume/turnover follow.
+    fn close_coarse_bar(&mut self, tape: &dyn Tape, b: Bar, period: i64) {
+        let midnight = self.cal.midnight(self.day);
+        // The minutes inside the bar: after the previous bar of the day ended (a bar cut
+        // short by a break starts at the session open, not `period` before its end).
+        let (lo, hi) = if period >= 86_400 {
+            (midnight - 1, i64::MAX)
+        } else {
+            let prev = tape.bars(&self.code, midnight, b.ts - 1).last().map(|p| p.ts).unwrap_or(midnight);
+            (prev.max(b.ts - period), b.ts)
+        };
+        let inside: Vec<i64> = self.minutes.range(lo + 1..=hi).map(|(k, _)| *k).collect();
+        let mut seen = 0;
+        for k in inside {
+            seen += self.minutes.remove(&k).map(|m| m.volume).unwrap_or(0);
+        }
+        if b.volume > seen {
+            self.tape_volume += b.volume - seen;
+        }
+        let last_close = self.minutes.range(..b.ts).next_back().map(|(_, m)| m.close).unwrap_or(self.prev_close);
+        self.minutes.insert(b.ts, Bar { last_close, ..b });
+        if let Some(first) = self.minutes.values().next() {
+            self.open = first.open;
+        }
+        self.high = self.minutes.values().map(|m| m.high).fold(f64::MIN, f64::max);
+        self.low = self.minutes.values().map(|m| m.low).fold(f64::MAX, f64::min);
+        self.volume = self.minutes.values().map(|m| m.volume).sum();
+        self.turnover = self.minutes.values().map(|m| m.turnover).sum();
     }
 
     /// Records one trade of `volume` at `price` at `now`. Returns the new ticker.

@@ -41,7 +41,7 @@ use parking_lot::Mutex;
 
 use super::accounts::BrokerConfig;
 use super::broker::Broker;
-use super::calendar::{ClockSpec, MarketClock};
+use super::calendar::{CalMarket, ClockSpec, MarketClock};
 use super::matching::{split_full_code, InstrumentKind, InstrumentSpec, Market};
 
 pub use self::csv::{load, LoadError};
@@ -213,6 +213,16 @@ impl Replay {
     }
 }
 
+/// The last local day of `market` that a reply may show on `clock`: during a replay (a
+/// clock that stops at the end of its data, [`MarketClock::end`]) the simulated day, so
+/// that no reply lists a day after it (`Qot_RequestTradeDate` ends at the simulated day);
+/// `None` (no bound) for any other clock.
+pub fn last_visible_day(clock: Option<&MarketClock>, market: CalMarket) -> Option<i64> {
+    let clock = clock?;
+    clock.end()?;
+    Some(market.local_day(clock.now()))
+}
+
 struct Shared {
     replay: Replay,
     broker: Arc<Broker>,
@@ -294,5 +304,23 @@ impl Drop for ReplayRun {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::calendar::{days_from_civil, parse_rfc3339};
+
+    #[test]
+    fn only_a_replay_bounds_the_visible_days() {
+        // Saturday 2026-12-05 03:00 UTC: Saturday in Hong Kong, Friday night in New York.
+        let t = parse_rfc3339("2026-12-05T03:00:00Z").unwrap();
+        let spec = ClockSpec::At { start: t, speed: 1.0 };
+        let replay = MarketClock::skipping(spec, &[CalMarket::HkStock], t);
+        assert_eq!(last_visible_day(Some(&replay), CalMarket::HkStock), Some(days_from_civil(2026, 12, 5)));
+        assert_eq!(last_visible_day(Some(&replay), CalMarket::UsStock), Some(days_from_civil(2026, 12, 4)));
+        assert_eq!(last_visible_day(Some(&MarketClock::new(spec)), CalMarket::HkStock), None);
+        assert_eq!(last_visible_day(None, CalMarket::HkStock), None);
     }
 }

@@ -2,7 +2,9 @@
 //! inside a bar ([`path_in_bar`]) between a bar's start and its end.
 //!
 //! An intraday bar labelled `t` (its end, as OpenD labels bars) with period `p` runs
-//! from `t - p` (or from its session's open, for a bar cut short by a break) to `t`. A
+//! to `t` from the start of its period counted from the session's open: `t - p`, or
+//! later for a bar cut short by a break or a close (HK 60-minute bars: 10:30, 11:30,
+//! 12:00 from 11:30, 14:00 from 13:00, ...). A
 //! daily bar runs from its day's first session open to its last session close.
 //! Before a bar starts nothing of it is visible; while it runs only the part of its
 //! path up to "now" is ([`Tape::partial`]).
@@ -49,9 +51,13 @@ impl CodeTape {
             } else {
                 let end_min = cal.market.local_minute((b.ts - 1) as f64) + 1;
                 let mut start = b.ts - period;
+                // Bars are counted from their session's open: the HK 60-minute bar
+                // labelled 12:00 runs from 11:30, the one labelled 14:00 from 13:00.
+                let pmin = (period / 60).max(1);
                 for (a, z) in &sessions {
                     if end_min > *a && end_min <= *z {
-                        start = start.max(cal.market.local_instant(b.day, *a));
+                        let aligned = a + (end_min - 1 - a) / pmin * pmin;
+                        start = start.max(cal.market.local_instant(b.day, aligned));
                     }
                 }
                 starts.push(start);
@@ -306,6 +312,48 @@ mod tests {
             volume: 600,
             turnover: 0.0,
         }
+    }
+
+    #[test]
+    fn a_finished_hour_bar_is_the_recorded_one_in_the_live_day() {
+        use crate::sim::market::live::Live;
+        // HK 60-minute bars of 2026-12-01: the 12:00 bar runs from 11:30 (the morning
+        // session ends at 12:00) and must not swallow the 11:30 bar.
+        let day = crate::sim::calendar::days_from_civil(2026, 12, 1);
+        let cal = Calendar::of(crate::sim::matching::sec_market::HK);
+        let at = |h: i64, m: i64| cal.market.local_instant(day, h * 60 + m);
+        let mk = |ts: i64, o: f64, h: f64, l: f64, c: f64| Bar { day, volume: 1000, ..bar(ts, o, h, l, c) };
+        let bars = vec![
+            mk(at(10, 30), 10.0, 11.0, 9.5, 10.5),
+            mk(at(11, 30), 10.5, 12.0, 10.0, 11.0),
+            mk(at(12, 0), 11.0, 13.0, 10.8, 12.5),
+            mk(at(14, 0), 12.5, 12.6, 12.0, 12.2),
+        ];
+        let tape = ReplayTape::new(vec![CodeTape::new("HK.00700".into(), None, 3600, bars.clone())]);
+        assert_eq!(tape.code("HK.00700").unwrap().span(2), (at(11, 30), at(12, 0)));
+        let inst = crate::sim::matching::Market::default_instruments()
+            .into_iter()
+            .find(|i| i.full_code() == "HK.00700")
+            .unwrap();
+        let t = |ts: i64| ts as f64;
+        let mut live = Live::start(&inst, 1, &tape, t(at(11, 40)), tape.price_at("HK.00700", t(at(11, 40))));
+        for m in [45, 50, 55] {
+            let now = t(at(11, m));
+            live.advance(&tape, tape.price_at("HK.00700", now), now, true);
+        }
+        let now = t(at(13, 0)) + 1.0;
+        live.advance(&tape, tape.price_at("HK.00700", now), now, true);
+        let recorded = |i: usize| {
+            let b = live.minutes[&bars[i].ts];
+            (b.open, b.high, b.low, b.close, b.volume)
+        };
+        for (i, b) in bars.iter().take(3).enumerate() {
+            assert_eq!(recorded(i), (b.open, b.high, b.low, b.close, b.volume), "bar {i}");
+        }
+        // Nothing sampled inside the finished 12:00 bar is left beside it.
+        assert!(live.minutes.range(at(11, 30) + 1..at(12, 0)).next().is_none());
+        assert_eq!((live.open, live.high, live.low), (10.0, 13.0, 9.5));
+        assert!(live.volume >= 3000 && live.volume <= 3000 + 2 * inst.lot_size as i64, "{}", live.volume);
     }
 
     #[test]
