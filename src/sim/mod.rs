@@ -19,6 +19,7 @@ pub mod config;
 mod core;
 pub mod faults;
 mod flood;
+pub mod instrument;
 pub mod market;
 pub mod matching;
 mod outbox;
@@ -28,6 +29,7 @@ mod reply_delay;
 mod router;
 pub mod server;
 pub mod session;
+pub mod tape;
 pub mod ws;
 
 pub use broker::Broker;
@@ -94,7 +96,7 @@ pub trait TradeHandler: Send + Sync {
 /// or a market of its own ([`market::OwnMarket`]).
 pub trait PriceSource: Send + Sync {
     /// Every instrument, in table order (read once, at start).
-    fn instruments(&self) -> Vec<matching::Instrument>;
+    fn instruments(&self) -> Vec<instrument::Instrument>;
     /// The current price of an instrument (`TrdSecMarket`, bare code).
     fn price(&self, sec_market: i32, code: &str) -> Option<f64>;
     /// Called once per [`MarketData::step`] before prices are read: a source that owns
@@ -107,7 +109,7 @@ pub trait PriceSource: Send + Sync {
     }
     /// The tape the source's prices are read from, which the market data then reads
     /// too (the broker's); `None`: the market data builds the seeded tape itself.
-    fn tape(&self) -> Option<std::sync::Arc<dyn market::tape::Tape>> {
+    fn tape(&self) -> Option<std::sync::Arc<dyn tape::Tape>> {
         None
     }
 }

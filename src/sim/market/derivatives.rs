@@ -22,10 +22,10 @@ use crate::sim::calendar::{civil_from_days, days_from_civil, is_trading_day, wee
 use crate::sim::matching::{sec_market, sec_market_of_qot_market, Instrument, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::Calendar;
 use super::handlers::{find, lookup, static_info, Res};
 use super::more::{page, parse_day};
 use super::{now_secs, round9, Entry, PriceSource, Push, State};
+use crate::sim::tape::clock::Calendar;
 
 /// Underlyings with option chains: (market, code, option root, strike step, volatility).
 const OPTIONABLE: &[(i32, &str, &str, f64, f64)] = &[
@@ -145,7 +145,7 @@ impl PriceSource for WithDerivatives {
         self.base.market_clock()
     }
 
-    fn tape(&self) -> Option<Arc<dyn super::tape::Tape>> {
+    fn tape(&self) -> Option<Arc<dyn crate::sim::tape::Tape>> {
         self.base.tape()
     }
 }
@@ -917,7 +917,9 @@ pub(crate) fn option_quote(
         let mult = e.instrument.multiplier;
         let breakeven = if d.call { d.strike + l.last } else { d.strike - l.last };
         let leverage = if l.last > 0.0 { s / l.last } else { 0.0 };
-        let oi = 1000 + (super::history::hash3(super::history::fnv1a(&e.instrument.code), today, 3) % 20_000) as i32;
+        let oi = 1000
+            + (crate::sim::tape::history::hash3(crate::sim::tape::history::fnv1a(&e.instrument.code), today, 3)
+                % 20_000) as i32;
         list.push(goq::OptionQuote {
             price: Some(l.last),
             chg: Some(round9(l.last - l.prev_close)),

@@ -12,12 +12,12 @@ use crate::pb::{
 use crate::sim::matching::{sec_market, sec_market_of_qot_market, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::{market_state, parse_time, Calendar};
-use super::history::Bar;
 use super::live::{Tick, BOOK_LEVELS};
 use super::subs::{is_served_sub_type, kl_type_of_sub, sub_of_kl_type, Item};
 use super::{now_secs, round9, Entry, Inner, PriceSource, Push, State};
 use crate::sim::calendar::civil_from_days;
+use crate::sim::tape::clock::{market_state, parse_time, Calendar};
+use crate::sim::tape::history::Bar;
 
 /// Protocol ids served here (from the protocol table in `pb`).
 pub(crate) mod ids {
@@ -239,12 +239,12 @@ fn range_52w(e: &Entry) -> (f64, f64) {
 
 /// A seeded figure of an instrument in `lo..hi`.
 fn figure(e: &Entry, salt: i64, lo: f64, hi: f64) -> f64 {
-    let h = super::history::hash3(fnv1a_code(e), salt, 77);
-    lo + super::history::unit(h) * (hi - lo)
+    let h = crate::sim::tape::history::hash3(fnv1a_code(e), salt, 77);
+    lo + crate::sim::tape::history::unit(h) * (hi - lo)
 }
 
 fn fnv1a_code(e: &Entry) -> u64 {
-    super::history::fnv1a(&e.live.code)
+    crate::sim::tape::history::fnv1a(&e.live.code)
 }
 
 /// `main` futures are the continuous main contract.
@@ -267,7 +267,7 @@ fn future_last_trade_day(e: &Entry) -> i64 {
 
 /// The underlying of an option: its code root, or the stock an option root stands for
 /// (`TCH` options are on HK.00700), as the option chain names it.
-fn option_owner(e: &Entry, t: &super::OptionTerms) -> qc::Security {
+fn option_owner(e: &Entry, t: &crate::sim::instrument::OptionTerms) -> qc::Security {
     let code = super::derivatives::underlying_of_root(e.instrument.sec_market, &t.owner).unwrap_or(&t.owner);
     qc::Security { market: e.qot_market, code: code.to_string() }
 }
@@ -1062,7 +1062,7 @@ pub(super) fn static_info(e: &Entry, sec: qc::Security) -> qc::SecurityStaticInf
             list_timestamp: Some(list_timestamp(e)),
             exch_type: Some(exch_type(e)),
         },
-        option_ex_data: super::option_terms(&e.instrument).map(|t| qc::OptionStaticExData {
+        option_ex_data: crate::sim::instrument::option_terms(&e.instrument).map(|t| qc::OptionStaticExData {
             r#type: if t.call { 1 } else { 2 },
             owner: option_owner(e, &t),
             strike_time: Calendar::format_day(t.expiry_day),
@@ -1209,7 +1209,7 @@ fn equity_ex(e: &Entry) -> Option<snap::EquitySnapshotExData> {
 /// An option's terms from its code; open interest seeded; the greeks of a plain
 /// approximation (delta from moneyness).
 fn option_ex(e: &Entry) -> Option<snap::OptionSnapshotExData> {
-    let t = super::option_terms(&e.instrument)?;
+    let t = crate::sim::instrument::option_terms(&e.instrument)?;
     let size = e.instrument.multiplier.max(1.0);
     let days_left = (t.expiry_day - e.live.day).max(0);
     let moneyness = if t.strike > 0.0 { e.live.last / t.strike } else { 1.0 };

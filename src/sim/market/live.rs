@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::sim::matching::Instrument;
 
-use super::clock::Calendar;
-use super::history::{hash3, Bar};
-use super::tape::Tape;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{hash3, Bar};
+use crate::sim::tape::Tape;
 
 /// Tickers kept per instrument (OpenD serves at most 1000).
 pub const MAX_TICKERS: usize = 1000;

@@ -44,18 +44,19 @@
 //! # drop(server);
 //! ```
 
-pub mod clock;
 pub mod derivatives;
 mod flows;
 mod handlers;
-pub mod history;
 mod lists;
 pub mod live;
 pub mod more;
 mod reference;
 mod screen;
 mod subs;
-pub mod tape;
+
+/// The tape model and its calendar and seeded history live in [`crate::sim::tape`]; these
+/// names keep their paths under `market`.
+pub use crate::sim::tape::{self, clock, history};
 
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -68,12 +69,12 @@ use super::broker::Broker;
 use super::matching::{sec_market, split_full_code, Instrument, Market};
 use super::{ConnInfo, PushSink, QuoteHandler};
 
-use self::clock::Calendar;
-use self::history::{fnv1a, History, SeededTape};
 use self::live::Live;
 use self::subs::Subs;
-use self::tape::{tape_time, Tape};
 use crate::sim::calendar::{ClockSpec, MarketClock};
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{fnv1a, History, SeededTape};
+use crate::sim::tape::{tape_time, Tape};
 
 /// Default subscription quota (OpenD's depends on the account's level).
 pub const DEFAULT_SUB_QUOTA: i32 = 1000;
@@ -426,53 +427,4 @@ pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig
         Some(p) => MarketData::new(p, cfg),
         None => MarketData::standalone(cfg),
     }
-}
-
-/// The terms of an option, read from its OCC-style code (`AAPL271217C200000`: owner,
-/// expiry `YYMMDD`, `C`/`P`, strike × 1000).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OptionTerms {
-    /// The underlying's bare code.
-    pub(crate) owner: String,
-    /// The expiry day (day number).
-    pub(crate) expiry_day: i64,
-    /// A call (else a put).
-    pub(crate) call: bool,
-    /// The strike price.
-    pub(crate) strike: f64,
-}
-
-/// The terms of `i` if it is an option with an OCC-style code.
-pub(crate) fn option_terms(i: &Instrument) -> Option<OptionTerms> {
-    if i.kind != super::matching::InstrumentKind::Option {
-        return None;
-    }
-    let code = i.code.as_str();
-    let p = code.find(|c: char| c.is_ascii_digit())?;
-    let (owner, rest) = code.split_at(p);
-    if owner.is_empty() || rest.len() < 8 || !rest.is_char_boundary(6) || !rest.is_char_boundary(7) {
-        return None;
-    }
-    let digits = |r: std::ops::Range<usize>| rest.get(r).and_then(|s| s.parse::<u32>().ok());
-    let (yy, mm, dd) = (digits(0..2)?, digits(2..4)?, digits(4..6)?);
-    if !(1..=12).contains(&mm) || !(1..=31).contains(&dd) {
-        return None;
-    }
-    let call = match rest.get(6..7)? {
-        "C" => true,
-        "P" => false,
-        _ => return None,
-    };
-    let strike = rest.get(7..)?.parse::<u64>().ok()? as f64 / 1000.0;
-    Some(OptionTerms {
-        owner: owner.to_string(),
-        expiry_day: crate::sim::calendar::days_from_civil(2000 + i64::from(yy), mm, dd),
-        call,
-        strike,
-    })
-}
-
-/// The expiry day of an option (see [`option_terms`]).
-pub(crate) fn option_expiry_day(i: &Instrument) -> Option<i64> {
-    option_terms(i).map(|t| t.expiry_day)
 }

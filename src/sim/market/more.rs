@@ -193,7 +193,9 @@ pub(crate) fn page(begin: i32, num: i32, all: usize, max: i32) -> Res<(usize, us
 
 /// The `yyyy-MM-dd` (optionally followed by a time) day of `s`, as days since the epoch.
 pub(crate) fn parse_day(s: &str, what: &str) -> Res<i64> {
-    super::clock::parse_time(s).map(|(d, _)| d).ok_or_else(|| format!("Invalid {what} {s:?} (expected yyyy-MM-dd)"))
+    crate::sim::tape::clock::parse_time(s)
+        .map(|(d, _)| d)
+        .ok_or_else(|| format!("Invalid {what} {s:?} (expected yyyy-MM-dd)"))
 }
 
 /// The HK odd-lot order book (SubType ORDER_BOOK_ODD): the board-lot book's prices, each

@@ -14,12 +14,12 @@ use crate::sim::calendar::days_from_civil;
 use crate::sim::matching::{sec_market, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::Calendar;
 use super::derivatives::sec_market_of;
 use super::handlers::{find, static_info, Res};
-use super::history::{fnv1a, hash3, unit};
 use super::more::parse_day;
 use super::{PriceSource, Push, State};
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{fnv1a, hash3, unit};
 
 /// One plate: (QotMarket, code, name, PlateSetType, members as `MARKET.CODE`).
 pub(crate) type Plate = (i32, &'static str, &'static str, i32, &'static [&'static str]);

@@ -10,10 +10,10 @@ use crate::sim::ConnInfo;
 
 use super::derivatives::sec_market_of;
 use super::handlers::Res;
-use super::history::{fnv1a, hash3, unit, Bar};
 use super::more::page;
 use super::{round9, Entry, PriceSource, Push, State};
 use crate::sim::matching::InstrumentKind;
+use crate::sim::tape::history::{fnv1a, hash3, unit, Bar};
 
 /// Seeded fundamentals of a stock.
 #[derive(Debug, Clone, Copy)]
