@@ -291,6 +291,11 @@ pub fn round_to(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
+/// Rounds to 9 decimals (removes floating-point noise from tick arithmetic).
+pub(crate) fn round9(v: f64) -> f64 {
+    (v * 1e9).round() / 1e9
+}
+
 /// Truncates `v` towards zero to `decimals` places (with a little slack so that
 /// `1.005` written as `1.00499999` survives).
 pub fn truncate_to(v: f64, decimals: i32) -> f64 {

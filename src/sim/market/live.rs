@@ -348,12 +348,12 @@ impl Live {
             }
             bids.push(level(0, i, p));
             let t = self.instrument.tick_at(p - 1e-9);
-            p = super::round9(p - t);
+            p = crate::sim::instrument::round9(p - t);
         }
         let mut asks = Vec::with_capacity(n);
         let mut p = self.last;
         for i in 0..n {
-            p = super::round9(p + self.instrument.tick_at(p + 1e-9));
+            p = crate::sim::instrument::round9(p + self.instrument.tick_at(p + 1e-9));
             asks.push(level(1, i, p));
         }
         (bids, asks)
