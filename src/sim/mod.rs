@@ -10,7 +10,9 @@
 //! orders, fills, funds, positions, over `matching`'s price paths and fills) and `Qot_*`
 //! requests to the [`QuoteHandler`] (`market`: quotes, order books, tickers, K-lines,
 //! subscriptions and their pushes, over a [`PriceSource`], the broker's prices). The
-//! seams between them are the traits below.
+//! seams between them are the traits below. Below both sides lie the instrument table
+//! (`instrument`), the market calendar (`calendar`) and the one market model, the
+//! [`tape`] of bars that prices, quotes and backtests all read.
 
 pub mod accounts;
 pub mod broker;
@@ -103,7 +105,7 @@ pub trait PriceSource: Send + Sync {
     /// its prices moves them here; the broker moves its own and does nothing.
     fn advance(&self) {}
     /// The market clock whose sessions the market-state queries report (the broker's);
-    /// `None`: the fixed states of `market::clock::market_state`.
+    /// `None`: the fixed states of `tape::clock::market_state`.
     fn market_clock(&self) -> Option<calendar::MarketClock> {
         None
     }
