@@ -144,7 +144,7 @@ impl Inner {
 /// The window of the frequency limits.
 pub const FREQUENCY_WINDOW: Duration = Duration::from_secs(30);
 
-/// The state kept by these requests.
+/// The state kept by the reference, derivative, screening and list requests (`more.rs`).
 #[derive(Default)]
 pub(crate) struct More {
     /// Request times per (connection, protocol), for the frequency limits.
