@@ -39,7 +39,7 @@ pub struct QuoteConfig {
     /// broker's seed, 20240101).
     pub seed: u64,
     /// Sample prices and push every this many milliseconds (0 = only on
-    /// [`MarketData::step`]).
+    /// [`MarketData::step`](super::MarketData::step)).
     pub tick_ms: u64,
     /// Subscription quota: (security, SubType) pairs over all connections.
     pub sub_quota: i32,
@@ -48,7 +48,7 @@ pub struct QuoteConfig {
     pub history_kl_quota: i32,
     /// How long a subscription must last before it may be cancelled (OpenD: one minute).
     pub unsub_min: Duration,
-    /// The market clock of a [`MarketData::standalone`] market (a market over a
+    /// The market clock of a [`MarketData::standalone`](super::MarketData::standalone) market (a market over a
     /// broker uses the broker's). Default: wall time.
     pub clock: ClockSpec,
 }
