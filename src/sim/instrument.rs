@@ -3,7 +3,7 @@
 //!
 //! The lowest layer of the simulator's market model with [`calendar`](super::calendar):
 //! it imports nothing of the simulator above them. [`matching`](super::matching)
-//! re-exports every item, so `ftapi::sim::matching::Instrument` and the rest keep their
+//! re-exports its public items, so `ftapi::sim::matching::Instrument` and the rest keep their
 //! paths.
 
 use serde::{Deserialize, Serialize};

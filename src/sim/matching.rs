@@ -1,4 +1,5 @@
-//! The simulator's market: a table of known instruments, a deterministic seeded price
+//! The simulator's market: the known instruments (their table is in
+//! [`instrument`](super::instrument), re-exported here), a deterministic seeded price
 //! path per instrument, and the rules that decide when an order trades.
 //!
 //! Nothing here knows about accounts or the protocol. The broker asks two questions:

@@ -25,6 +25,12 @@
 //! The broker's `set_price` is an override on top of the tape: the price changes at
 //! once, and later ticks follow the tape's moves from there (the tape's price times the
 //! ratio of the set price to the tape's price at the moment it was set).
+//!
+//! # Place
+//!
+//! Below everything that reads prices (`matching`, the broker, the market data, the
+//! backtest replay): this module imports only the calendar and the instrument table.
+//! `ftapi::sim::market::{tape, clock, history}` name this module and its two children.
 
 pub mod clock;
 pub mod history;
