@@ -10,7 +10,9 @@
 //! orders, fills, funds, positions, over `matching`'s price paths and fills) and `Qot_*`
 //! requests to the [`QuoteHandler`] (`market`: quotes, order books, tickers, K-lines,
 //! subscriptions and their pushes, over a [`PriceSource`], the broker's prices). The
-//! seams between them are the traits below.
+//! seams between them are the traits below. Below both sides lie the instrument table
+//! (`instrument`), the market calendar (`calendar`) and the one market model, the
+//! [`tape`] of bars that prices, quotes and backtests all read.
 
 pub mod accounts;
 pub mod broker;
@@ -19,6 +21,7 @@ pub mod config;
 mod core;
 pub mod faults;
 mod flood;
+pub mod instrument;
 pub mod market;
 pub mod matching;
 mod outbox;
@@ -28,6 +31,7 @@ mod reply_delay;
 mod router;
 pub mod server;
 pub mod session;
+pub mod tape;
 pub mod ws;
 
 pub use broker::Broker;
@@ -94,20 +98,20 @@ pub trait TradeHandler: Send + Sync {
 /// or a market of its own ([`market::OwnMarket`]).
 pub trait PriceSource: Send + Sync {
     /// Every instrument, in table order (read once, at start).
-    fn instruments(&self) -> Vec<matching::Instrument>;
+    fn instruments(&self) -> Vec<instrument::Instrument>;
     /// The current price of an instrument (`TrdSecMarket`, bare code).
     fn price(&self, sec_market: i32, code: &str) -> Option<f64>;
     /// Called once per [`MarketData::step`] before prices are read: a source that owns
     /// its prices moves them here; the broker moves its own and does nothing.
     fn advance(&self) {}
     /// The market clock whose sessions the market-state queries report (the broker's);
-    /// `None`: the fixed states of `market::clock::market_state`.
+    /// `None`: the fixed states of `tape::clock::market_state`.
     fn market_clock(&self) -> Option<calendar::MarketClock> {
         None
     }
     /// The tape the source's prices are read from, which the market data then reads
     /// too (the broker's); `None`: the market data builds the seeded tape itself.
-    fn tape(&self) -> Option<std::sync::Arc<dyn market::tape::Tape>> {
+    fn tape(&self) -> Option<std::sync::Arc<dyn tape::Tape>> {
         None
     }
 }

@@ -19,8 +19,20 @@ use crossbeam_channel::Sender;
 use crate::codec::FrameHeader;
 
 use super::core::Core;
-use super::session::Session;
 use super::ConnInfo;
+
+/// The connection a delayed reply is written to: implemented by the TCP session, which
+/// calls [`later`] (this module never names the session, so the import runs one way).
+pub(crate) trait ReplyWriter: Send + Sync + 'static {
+    /// The connection id (names the delay thread).
+    fn conn_id(&self) -> u64;
+    /// Queues one reply; `false` if the connection is gone.
+    fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool;
+    /// Writes what is queued; `false` if the write failed.
+    fn flush(&self) -> bool;
+    /// Closes the connection.
+    fn close(&self, reason: &str);
+}
 
 /// One reply waiting for its time.
 struct Delayed {
@@ -46,9 +58,9 @@ pub(crate) fn wanted(core: &Core) -> bool {
 /// Queues the reply to `h` for writing after the configured delay (`info`: the
 /// connection, for a reply routed to a handler that must be told once it is written).
 /// `Err` if the connection is gone.
-pub(crate) fn later(
+pub(crate) fn later<W: ReplyWriter>(
     core: &Arc<Core>,
-    sess: &Arc<Session>,
+    sess: &Arc<W>,
     info: Option<&ConnInfo>,
     h: &FrameHeader,
     body: &[u8],
@@ -72,10 +84,10 @@ pub(crate) fn later(
     })
 }
 
-fn start(core: Arc<Core>, sess: Arc<Session>) -> Result<Sender<Delayed>, String> {
+fn start<W: ReplyWriter>(core: Arc<Core>, sess: Arc<W>) -> Result<Sender<Delayed>, String> {
     let (tx, rx) = crossbeam_channel::unbounded::<Delayed>();
     std::thread::Builder::new()
-        .name(format!("opend-sim-delay-{}", sess.conn_id))
+        .name(format!("opend-sim-delay-{}", sess.conn_id()))
         .spawn(move || {
             for d in rx {
                 let now = Instant::now();

@@ -119,6 +119,23 @@ pub(crate) struct Session {
     reader: OnceLock<ThreadId>,
 }
 
+/// The delay thread of `--reply-delay-us` writes its replies through the session's own
+/// methods.
+impl super::reply_delay::ReplyWriter for Session {
+    fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+    fn send_reply(&self, proto_id: u32, serial: u32, plain: &[u8]) -> bool {
+        Session::send_reply(self, proto_id, serial, plain)
+    }
+    fn flush(&self) -> bool {
+        Session::flush(self)
+    }
+    fn close(&self, reason: &str) {
+        Session::close(self, reason)
+    }
+}
+
 impl Session {
     /// Wraps an accepted socket. Returns the session and the stream its reader reads.
     pub(crate) fn new(conn_id: u64, stream: TcpStream, core: &Core) -> io::Result<(Arc<Session>, TcpStream)> {

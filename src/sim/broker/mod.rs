@@ -310,14 +310,14 @@ impl Broker {
 
     /// The tape the broker's prices are read from (the seeded market unless
     /// [`Broker::set_tape`] replaced it).
-    pub fn tape(&self) -> Option<Arc<dyn super::market::tape::Tape>> {
+    pub fn tape(&self) -> Option<Arc<dyn super::tape::Tape>> {
         self.inner.state.lock().market.tape()
     }
 
     /// Feeds the broker's prices (and the market data built over this broker) from
     /// `tape`, read on the broker's clock: the one place a replayed tape plugs in. Call
     /// it before building the market data ([`super::market::MarketData::with_broker`]).
-    pub fn set_tape(&self, tape: Arc<dyn super::market::tape::Tape>) {
+    pub fn set_tape(&self, tape: Arc<dyn super::tape::Tape>) {
         let clock = self.inner.clock;
         self.inner.state.lock().market.set_tape(tape, clock);
     }
@@ -468,7 +468,7 @@ impl PriceSource for Broker {
         Some(self.clock())
     }
 
-    fn tape(&self) -> Option<std::sync::Arc<dyn crate::sim::market::tape::Tape>> {
+    fn tape(&self) -> Option<std::sync::Arc<dyn crate::sim::tape::Tape>> {
         Broker::tape(self)
     }
 }

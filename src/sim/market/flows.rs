@@ -13,11 +13,12 @@ use crate::sim::calendar::civil_from_days;
 use crate::sim::matching::InstrumentKind;
 use crate::sim::ConnInfo;
 
-use super::clock::Calendar;
-use super::handlers::{lookup, Res};
-use super::history::{fnv1a, hash3, unit, Bar};
-use super::more::parse_day;
-use super::{round9, Entry, PriceSource, Push, State};
+use super::requests::{lookup, parse_day};
+use super::state::{Entry, Push, Res, State};
+use crate::sim::instrument::round9;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{fnv1a, hash3, unit, Bar};
+use crate::sim::PriceSource;
 
 /// One bar's money, by class (super, big, mid, small).
 #[derive(Debug, Clone, Copy, Default)]

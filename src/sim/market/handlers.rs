@@ -7,17 +7,23 @@ use crate::pb::{
     qot_get_rehab, qot_get_rt, qot_get_security_snapshot as snap, qot_get_static_info, qot_get_sub_info,
     qot_get_ticker, qot_reg_qot_push, qot_request_history_kl as hkl, qot_request_history_kl_quota as hklq,
     qot_request_rehab, qot_request_trade_date as ttd, qot_sub, qot_update_basic_qot, qot_update_broker, qot_update_kl,
-    qot_update_order_book, qot_update_rt, qot_update_ticker, RequestEnvelope, ResponseEnvelope,
+    qot_update_order_book, qot_update_rt, qot_update_ticker, ResponseEnvelope,
 };
 use crate::sim::matching::{sec_market, sec_market_of_qot_market, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::{market_state, parse_time, Calendar};
-use super::history::Bar;
 use super::live::{Tick, BOOK_LEVELS};
+use super::requests::{
+    find, future_last_trade_day, is_main_contract, list_time, list_timestamp, lookup, option_owner, sec_type, serve,
+    static_info,
+};
+use super::state::{Entry, Inner, Push, Res, State};
 use super::subs::{is_served_sub_type, kl_type_of_sub, sub_of_kl_type, Item};
-use super::{now_secs, round9, Entry, Inner, PriceSource, Push, State};
 use crate::sim::calendar::civil_from_days;
+use crate::sim::instrument::round9;
+use crate::sim::tape::clock::{market_state, parse_time, Calendar};
+use crate::sim::tape::history::Bar;
+use crate::sim::PriceSource;
 
 /// Protocol ids served here (from the protocol table in `pb`).
 pub(crate) mod ids {
@@ -55,43 +61,6 @@ const DEFAULT_PAGE: usize = 1000;
 const MAX_PAGE: usize = 10_000;
 /// The most securities per snapshot request (OpenD's limit).
 const MAX_SNAPSHOT: usize = 400;
-
-pub(super) type Res<T> = Result<T, String>;
-
-/// Decodes a request, runs `f` under the state lock, encodes the answer (retType -1 with
-/// the message on refusal) and delivers the pushes `f` queued after the state lock is
-/// released.
-pub(super) fn serve<Req, Resp>(
-    inner: &Inner,
-    conn: &ConnInfo,
-    body: &[u8],
-    name: &str,
-    f: impl FnOnce(&mut State, &dyn PriceSource, &ConnInfo, &Req::C2s) -> Res<(Resp::S2c, Vec<Push>)>,
-) -> Vec<u8>
-where
-    Req: RequestEnvelope,
-    Resp: ResponseEnvelope,
-{
-    let req = match Req::decode(body) {
-        Ok(r) => r,
-        Err(e) => {
-            log::debug!("{name}: undecodable request from conn {}: {e}", conn.conn_id);
-            return Resp::build(-1, Some(format!("Failed to parse the {name} request: {e}")), Some(-1), None)
-                .encode_to_vec();
-        }
-    };
-    let result = inner.with_state(|st, src| match f(st, src, conn, req.c2s()) {
-        Ok((s2c, pushes)) => (Ok(s2c), pushes),
-        Err(e) => (Err(e), Vec::new()),
-    });
-    match result {
-        Ok(s2c) => Resp::build(0, Some(String::new()), Some(0), Some(s2c)).encode_to_vec(),
-        Err(msg) => {
-            log::debug!("{name} refused for conn {}: {msg}", conn.conn_id);
-            Resp::build(-1, Some(msg), Some(-1), None).encode_to_vec()
-        }
-    }
-}
 
 macro_rules! route {
     ($inner:expr, $conn:expr, $body:expr, $m:ident, $name:literal, $f:expr) => {
@@ -142,27 +111,6 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, proto_id: u32, body: &[u8])
 // Lookups
 // ------------------------------------------------------------------------------------
 
-pub(super) fn find(st: &State, sec: &qc::Security) -> Res<usize> {
-    let found = sec_market_of_qot_market(sec.market)
-        .and_then(|m| st.entries.iter().position(|e| e.instrument.sec_market == m && e.instrument.code == sec.code));
-    found.ok_or_else(|| {
-        let prefix = super::subs::qot_market_prefix(sec.market);
-        format!("Unknown security {prefix}.{} (not in the simulator's instrument table)", sec.code)
-    })
-}
-
-/// Samples the source's price for entry `i`; a changed price is a trade.
-pub(crate) fn sync(st: &mut State, src: &dyn PriceSource, i: usize) {
-    let clock = st.clock;
-    st.entries[i].advance(src, clock.as_ref(), false);
-}
-
-pub(super) fn lookup(st: &mut State, src: &dyn PriceSource, sec: &qc::Security) -> Res<usize> {
-    let i = find(st, sec)?;
-    sync(st, src, i);
-    Ok(i)
-}
-
 fn require_sub(st: &State, conn: &ConnInfo, i: usize, sub_type: i32, sec: &qc::Security) -> Res<()> {
     if st.subs.has(conn.conn_id, i, sub_type) {
         Ok(())
@@ -191,41 +139,9 @@ fn code_str(e: &Entry, _sec: &qc::Security) -> String {
     e.instrument.full_code()
 }
 
-pub(super) fn sec_type(e: &Entry) -> i32 {
-    match e.instrument.kind {
-        InstrumentKind::Stock if super::derivatives::is_warrant(&e.instrument) => 5,
-        InstrumentKind::Stock => 3,
-        InstrumentKind::Option => 8,
-        InstrumentKind::Future => 10,
-    }
-}
-
-fn exch_type(e: &Entry) -> i32 {
-    match (e.instrument.sec_market, e.instrument.kind) {
-        (sec_market::HK, InstrumentKind::Future) => 3,
-        (sec_market::HK, _) => 1,
-        (sec_market::US, InstrumentKind::Option) => 8,
-        (sec_market::US, InstrumentKind::Future) => 12,
-        (sec_market::US, _) => 5,
-        (sec_market::CN_SH, _) => 14,
-        (sec_market::CN_SZ, _) => 15,
-        (sec_market::SG, _) => 17,
-        (sec_market::JP, _) => 21,
-        _ => 0,
-    }
-}
-
 // ------------------------------------------------------------------------------------
 // Builders
 // ------------------------------------------------------------------------------------
-
-fn list_time(e: &Entry) -> String {
-    Calendar::format_day(e.history.listed)
-}
-
-fn list_timestamp(e: &Entry) -> f64 {
-    e.live.cal.midnight(e.history.listed) as f64
-}
 
 /// The 52-week (high, low) from the daily bars of the year before the live day and the
 /// live day itself.
@@ -239,37 +155,12 @@ fn range_52w(e: &Entry) -> (f64, f64) {
 
 /// A seeded figure of an instrument in `lo..hi`.
 fn figure(e: &Entry, salt: i64, lo: f64, hi: f64) -> f64 {
-    let h = super::history::hash3(fnv1a_code(e), salt, 77);
-    lo + super::history::unit(h) * (hi - lo)
+    let h = crate::sim::tape::history::hash3(fnv1a_code(e), salt, 77);
+    lo + crate::sim::tape::history::unit(h) * (hi - lo)
 }
 
 fn fnv1a_code(e: &Entry) -> u64 {
-    super::history::fnv1a(&e.live.code)
-}
-
-/// `main` futures are the continuous main contract.
-fn is_main_contract(e: &Entry) -> bool {
-    e.instrument.kind == InstrumentKind::Future && e.instrument.code.ends_with("main")
-}
-
-/// The last trading day of the current contract of a future: the second-last trading
-/// day of the live day's month (HKEX's rule, used for every market here).
-fn future_last_trade_day(e: &Entry) -> i64 {
-    let (y, m, _) = civil_from_days(e.live.day);
-    let next = if m == 12 {
-        crate::sim::calendar::days_from_civil(y + 1, 1, 1)
-    } else {
-        crate::sim::calendar::days_from_civil(y, m + 1, 1)
-    };
-    let last = e.live.cal.market.trading_day_on_or_before(next - 1);
-    e.live.cal.market.trading_day_on_or_before(last - 1)
-}
-
-/// The underlying of an option: its code root, or the stock an option root stands for
-/// (`TCH` options are on HK.00700), as the option chain names it.
-fn option_owner(e: &Entry, t: &super::OptionTerms) -> qc::Security {
-    let code = super::derivatives::underlying_of_root(e.instrument.sec_market, &t.owner).unwrap_or(&t.owner);
-    qc::Security { market: e.qot_market, code: code.to_string() }
+    crate::sim::tape::history::fnv1a(&e.live.code)
 }
 
 fn basic_qot(e: &Entry, sec: &qc::Security) -> qc::BasicQot {
@@ -957,7 +848,7 @@ fn request_history_kl(
     let min_ts = match c.next_req_key.as_deref() {
         None | Some([]) => {
             let quota = st.cfg.history_kl_quota;
-            st.subs.use_history(i, now_secs(), quota)?;
+            st.subs.use_history(i, crate::sim::calendar::wall_secs(), quota)?;
             i64::MIN
         }
         Some(key) => match decode_key(key) {
@@ -987,7 +878,7 @@ fn history_kl_quota(
     c: &hklq::C2s,
 ) -> Res<(hklq::S2c, Vec<Push>)> {
     let quota = st.cfg.history_kl_quota;
-    let log: Vec<(usize, f64)> = st.subs.history_used(now_secs()).to_vec();
+    let log: Vec<(usize, f64)> = st.subs.history_used(crate::sim::calendar::wall_secs()).to_vec();
     let detail_list = if c.b_get_detail.unwrap_or(false) {
         log.iter()
             .map(|(i, t)| {
@@ -1047,44 +938,6 @@ fn get_rehab(
         list.push(qot_get_rehab::SecurityRehab { security: sec.clone(), rehab_list: rehab_list(&st.entries[i]) });
     }
     Ok((qot_get_rehab::S2c { security_rehab_list: list }, Vec::new()))
-}
-
-pub(super) fn static_info(e: &Entry, sec: qc::Security) -> qc::SecurityStaticInfo {
-    qc::SecurityStaticInfo {
-        basic: qc::SecurityStaticBasic {
-            security: sec,
-            id: e.id,
-            lot_size: e.instrument.lot_size as i32,
-            sec_type: sec_type(e),
-            name: e.instrument.name.clone(),
-            list_time: list_time(e),
-            delisting: Some(false),
-            list_timestamp: Some(list_timestamp(e)),
-            exch_type: Some(exch_type(e)),
-        },
-        option_ex_data: super::option_terms(&e.instrument).map(|t| qc::OptionStaticExData {
-            r#type: if t.call { 1 } else { 2 },
-            owner: option_owner(e, &t),
-            strike_time: Calendar::format_day(t.expiry_day),
-            strike_price: t.strike,
-            suspend: false,
-            market: String::new(),
-            strike_timestamp: Some(e.live.cal.midnight(t.expiry_day) as f64),
-            index_option_type: None,
-            expiration_cycle: None,
-            option_standard_type: None,
-            option_settlement_mode: None,
-        }),
-        future_ex_data: (e.instrument.kind == InstrumentKind::Future).then(|| {
-            let d = future_last_trade_day(e);
-            qc::FutureStaticExData {
-                last_trade_time: Calendar::format_day(d),
-                last_trade_timestamp: Some(e.live.cal.midnight(d) as f64),
-                is_main_contract: is_main_contract(e),
-            }
-        }),
-        ..Default::default()
-    }
 }
 
 fn get_static_info(
@@ -1209,7 +1062,7 @@ fn equity_ex(e: &Entry) -> Option<snap::EquitySnapshotExData> {
 /// An option's terms from its code; open interest seeded; the greeks of a plain
 /// approximation (delta from moneyness).
 fn option_ex(e: &Entry) -> Option<snap::OptionSnapshotExData> {
-    let t = super::option_terms(&e.instrument)?;
+    let t = crate::sim::instrument::option_terms(&e.instrument)?;
     let size = e.instrument.multiplier.max(1.0);
     let days_left = (t.expiry_day - e.live.day).max(0);
     let moneyness = if t.strike > 0.0 { e.live.last / t.strike } else { 1.0 };

@@ -21,51 +21,16 @@ use crate::pb::{
 use crate::sim::matching::InstrumentKind;
 use crate::sim::{ConnInfo, PushSink};
 
-use super::handlers::{find, lookup, static_info, Res};
 use super::live::Live;
-use super::{now_secs, round9, PriceSource, Push, State};
+use super::requests::{find, lookup, sec_market_of, static_info};
+use super::state::{Lists, Push, Reminder, Res, State, DEFAULT_GROUP};
+use crate::sim::instrument::round9;
+use crate::sim::PriceSource;
 
 /// Reminders per security (OpenD's limit).
 const MAX_REMINDERS_PER_SECURITY: usize = 10;
-/// The custom group the watchlist starts with.
-pub const DEFAULT_GROUP: &str = "Simulator";
 /// The system groups (read-only, derived from the custom groups).
 pub const SYSTEM_GROUPS: &[&str] = &["All", "HK", "US", "CN", "Options", "Futures"];
-
-/// One price reminder.
-#[derive(Debug, Clone)]
-struct Reminder {
-    key: i64,
-    entry: usize,
-    security: qc::Security,
-    kind: i32,
-    value: f64,
-    note: String,
-    freq: i32,
-    enabled: bool,
-    sessions: Vec<i32>,
-    /// The condition at the last check.
-    was_true: bool,
-    /// The local day it last fired.
-    fired_day: Option<i64>,
-}
-
-/// Reminders and the watchlist.
-#[derive(Debug)]
-pub(crate) struct Lists {
-    reminders: Vec<Reminder>,
-    next_key: i64,
-    /// Custom groups: name -> codes (`MARKET.CODE`), in insertion order.
-    groups: BTreeMap<String, Vec<String>>,
-}
-
-impl Default for Lists {
-    fn default() -> Self {
-        let mut groups = BTreeMap::new();
-        groups.insert(DEFAULT_GROUP.to_string(), vec!["HK.00700".to_string(), "US.AAPL".to_string()]);
-        Lists { reminders: Vec::new(), next_key: 1, groups }
-    }
-}
 
 fn change_rate(l: &Live) -> f64 {
     if l.prev_close > 0.0 {
@@ -234,7 +199,7 @@ pub(crate) fn get_price_reminder(
             Box::new(move |j| j == i)
         }
         (None, Some(m)) => {
-            let sec = super::derivatives::sec_market_of(m)?;
+            let sec = sec_market_of(m)?;
             let markets: Vec<i32> = st.entries.iter().map(|e| e.instrument.sec_market).collect();
             Box::new(move |j| markets[j] == sec)
         }
@@ -269,7 +234,7 @@ pub(crate) fn reminder_pushes(st: &mut State) -> Vec<Push> {
     if st.more.lists.reminders.is_empty() {
         return Vec::new();
     }
-    let now = now_secs();
+    let now = crate::sim::calendar::wall_secs();
     let mut fired = Vec::new();
     for r in st.more.lists.reminders.iter_mut() {
         let l = &st.entries[r.entry].live;

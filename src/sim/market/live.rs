@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::sim::matching::Instrument;
 
-use super::clock::Calendar;
-use super::history::{hash3, Bar};
-use super::tape::Tape;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{hash3, Bar};
+use crate::sim::tape::Tape;
 
 /// Tickers kept per instrument (OpenD serves at most 1000).
 pub const MAX_TICKERS: usize = 1000;
@@ -385,12 +385,12 @@ impl Live {
             }
             bids.push(level(0, i, p));
             let t = self.instrument.tick_at(p - 1e-9);
-            p = super::round9(p - t);
+            p = crate::sim::instrument::round9(p - t);
         }
         let mut asks = Vec::with_capacity(n);
         let mut p = self.last;
         for i in 0..n {
-            p = super::round9(p + self.instrument.tick_at(p + 1e-9));
+            p = crate::sim::instrument::round9(p + self.instrument.tick_at(p + 1e-9));
             asks.push(level(1, i, p));
         }
         (bids, asks)

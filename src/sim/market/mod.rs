@@ -44,18 +44,24 @@
 //! # drop(server);
 //! ```
 
-pub mod clock;
+mod derivative_requests;
 pub mod derivatives;
 mod flows;
 mod handlers;
-pub mod history;
 mod lists;
 pub mod live;
 pub mod more;
 mod reference;
+mod requests;
 mod screen;
+mod state;
 mod subs;
-pub mod tape;
+
+/// The tape model and its calendar and seeded history live in [`crate::sim::tape`]; these
+/// names keep their paths under `market`.
+pub use crate::sim::tape::{self, clock, history};
+
+pub use self::state::{QuoteConfig, DEFAULT_HISTORY_KL_QUOTA, DEFAULT_SUB_QUOTA, DEFAULT_UNSUB_MIN};
 
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -66,55 +72,15 @@ use parking_lot::Mutex;
 
 use super::broker::Broker;
 use super::matching::{sec_market, split_full_code, Instrument, Market};
-use super::{ConnInfo, PushSink, QuoteHandler};
+use super::{ConnInfo, QuoteHandler};
 
-use self::clock::Calendar;
-use self::history::{fnv1a, History, SeededTape};
 use self::live::Live;
+use self::state::{Entry, Inner, More, State};
 use self::subs::Subs;
-use self::tape::{tape_time, Tape};
-use crate::sim::calendar::{ClockSpec, MarketClock};
-
-/// Default subscription quota (OpenD's depends on the account's level).
-pub const DEFAULT_SUB_QUOTA: i32 = 1000;
-/// Default history K-line quota (distinct securities per 30 days).
-pub const DEFAULT_HISTORY_KL_QUOTA: i32 = 300;
-/// OpenD's rule: a subscription can be cancelled only after it has lasted this long.
-pub const DEFAULT_UNSUB_MIN: Duration = Duration::from_secs(60);
-
-/// Settings of the market-data side.
-#[derive(Debug, Clone)]
-pub struct QuoteConfig {
-    /// Seed of the generated history and of the live volumes (default: the default
-    /// broker's seed, 20240101).
-    pub seed: u64,
-    /// Sample prices and push every this many milliseconds (0 = only on
-    /// [`MarketData::step`]).
-    pub tick_ms: u64,
-    /// Subscription quota: (security, SubType) pairs over all connections.
-    pub sub_quota: i32,
-    /// History K-line quota: distinct securities whose history was requested in the
-    /// last 30 days.
-    pub history_kl_quota: i32,
-    /// How long a subscription must last before it may be cancelled (OpenD: one minute).
-    pub unsub_min: Duration,
-    /// The market clock of a [`MarketData::standalone`] market (a market over a
-    /// broker uses the broker's). Default: wall time.
-    pub clock: ClockSpec,
-}
-
-impl Default for QuoteConfig {
-    fn default() -> Self {
-        QuoteConfig {
-            seed: 20240101,
-            tick_ms: 0,
-            sub_quota: DEFAULT_SUB_QUOTA,
-            history_kl_quota: DEFAULT_HISTORY_KL_QUOTA,
-            unsub_min: DEFAULT_UNSUB_MIN,
-            clock: ClockSpec::Real,
-        }
-    }
-}
+use crate::sim::calendar::MarketClock;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{fnv1a, History, SeededTape};
+use crate::sim::tape::{tape_time, Tape};
 
 pub use super::PriceSource;
 
@@ -143,96 +109,6 @@ impl PriceSource for OwnMarket {
 
     fn tape(&self) -> Option<Arc<dyn Tape>> {
         self.0.lock().tape()
-    }
-}
-
-/// One instrument's data.
-pub(crate) struct Entry {
-    pub(crate) instrument: Instrument,
-    pub(crate) qot_market: i32,
-    pub(crate) history: History,
-    pub(crate) live: Live,
-    pub(crate) id: i64,
-    pub(crate) tape: Arc<dyn Tape>,
-}
-
-impl Entry {
-    /// The tape's time for this instrument now.
-    pub(crate) fn now(&self, clock: Option<&MarketClock>) -> f64 {
-        tape_time(clock, self.live.cal)
-    }
-
-    /// Samples the tape and `src` now (see [`Live::advance`]; `force`: a step).
-    pub(crate) fn advance(
-        &mut self,
-        src: &dyn PriceSource,
-        clock: Option<&MarketClock>,
-        force: bool,
-    ) -> Option<live::Tick> {
-        let now = self.now(clock);
-        let price = src.price(self.instrument.sec_market, &self.instrument.code);
-        self.live.advance(&*self.tape, price, now, force)
-    }
-}
-
-/// Everything behind the state lock.
-pub(crate) struct State {
-    pub(crate) cfg: QuoteConfig,
-    pub(crate) entries: Vec<Entry>,
-    pub(crate) subs: Subs,
-    /// The state of the reference, derivative, screening and list requests (`more.rs`).
-    pub(crate) more: more::More,
-    /// The market clock (the source's), `None`: wall time.
-    pub(crate) clock: Option<MarketClock>,
-}
-
-/// A push waiting to be delivered.
-pub(crate) struct Push {
-    pub(crate) sink: Arc<dyn PushSink>,
-    pub(crate) proto_id: u32,
-    pub(crate) body: Vec<u8>,
-}
-
-pub(crate) struct Inner {
-    state: Mutex<State>,
-    delivery: Mutex<()>,
-    source: Arc<dyn PriceSource>,
-}
-
-impl Inner {
-    /// Runs `f` on the state and delivers the pushes it returns, outside the state lock
-    /// and in order.
-    fn with_state<R>(&self, f: impl FnOnce(&mut State, &dyn PriceSource) -> (R, Vec<Push>)) -> R {
-        let mut st = self.state.lock();
-        let (r, pushes) = f(&mut st, &*self.source);
-        if pushes.is_empty() {
-            return r;
-        }
-        let gate = self.delivery.lock();
-        drop(st);
-        for p in pushes {
-            if !p.sink.push(p.proto_id, p.body) {
-                log::debug!("quote push {} dropped: connection gone", p.proto_id);
-            }
-        }
-        drop(gate);
-        r
-    }
-
-    fn step(&self) {
-        self.source.advance();
-        self.with_state(|st, src| {
-            let clock = st.clock;
-            let mut moved = Vec::with_capacity(st.entries.len());
-            for (i, e) in st.entries.iter_mut().enumerate() {
-                if let Some(tick) = e.advance(src, clock.as_ref(), true) {
-                    moved.push((i, tick));
-                }
-            }
-            let mut pushes = handlers::step_pushes(st, &moved);
-            pushes.extend(lists::reminder_pushes(st));
-            ((), pushes)
-        });
     }
 }
 
@@ -295,7 +171,7 @@ impl MarketData {
             });
         }
         let tick_ms = cfg.tick_ms;
-        let state = State { subs: Subs::default(), cfg, entries, more: more::More::new(derivs), clock };
+        let state = State { subs: Subs::default(), cfg, entries, more: More::new(derivs), clock };
         let inner = Arc::new(Inner { state: Mutex::new(state), delivery: Mutex::new(()), source });
         let ticker = if tick_ms > 0 {
             Some(spawn_ticker(Arc::downgrade(&inner), Duration::from_millis(tick_ms))?)
@@ -323,7 +199,7 @@ impl MarketData {
     /// Samples every price once (a trade per instrument) and sends the pushes of every
     /// subscription registered for them. The ticker thread calls this every `tick_ms`.
     pub fn step(&self) {
-        self.inner.step();
+        step(&self.inner);
     }
 
     /// The live state of `code` (`"HK.00700"`) after sampling the source: (live day,
@@ -333,7 +209,7 @@ impl MarketData {
         self.inner.with_state(|st, src| {
             let i = st.entries.iter().position(|e| e.instrument.sec_market == sec && e.instrument.code == bare);
             let r = i.map(|i| {
-                handlers::sync(st, src, i);
+                requests::sync(st, src, i);
                 let l = &st.entries[i].live;
                 (l.day, l.prev_close, l.volume, l.last)
             });
@@ -347,7 +223,7 @@ impl MarketData {
         self.inner.with_state(|st, src| {
             let i = st.entries.iter().position(|e| e.instrument.sec_market == sec && e.instrument.code == bare);
             let p = i.map(|i| {
-                handlers::sync(st, src, i);
+                requests::sync(st, src, i);
                 st.entries[i].live.last
             });
             (p, Vec::new())
@@ -393,7 +269,7 @@ fn spawn_ticker(weak: Weak<Inner>, interval: Duration) -> std::io::Result<(Sende
     let handle = std::thread::Builder::new().name("opend-sim-quotes".into()).spawn(move || {
         while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
             let Some(inner) = weak.upgrade() else { break };
-            inner.step();
+            step(&inner);
         }
     })?;
     Ok((tx, handle))
@@ -411,15 +287,6 @@ pub fn qot_market_of(i: &Instrument) -> i32 {
     }
 }
 
-pub(crate) fn now_secs() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// Rounds to 9 decimals (removes floating-point noise from tick arithmetic).
-pub(crate) fn round9(v: f64) -> f64 {
-    (v * 1e9).round() / 1e9
-}
-
 /// The server's default market data: over the trade handler's prices when it has some.
 pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig) -> std::io::Result<MarketData> {
     match prices {
@@ -428,51 +295,20 @@ pub(crate) fn default_for(prices: Option<Arc<dyn PriceSource>>, cfg: QuoteConfig
     }
 }
 
-/// The terms of an option, read from its OCC-style code (`AAPL271217C200000`: owner,
-/// expiry `YYMMDD`, `C`/`P`, strike × 1000).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OptionTerms {
-    /// The underlying's bare code.
-    pub(crate) owner: String,
-    /// The expiry day (day number).
-    pub(crate) expiry_day: i64,
-    /// A call (else a put).
-    pub(crate) call: bool,
-    /// The strike price.
-    pub(crate) strike: f64,
-}
-
-/// The terms of `i` if it is an option with an OCC-style code.
-pub(crate) fn option_terms(i: &Instrument) -> Option<OptionTerms> {
-    if i.kind != super::matching::InstrumentKind::Option {
-        return None;
-    }
-    let code = i.code.as_str();
-    let p = code.find(|c: char| c.is_ascii_digit())?;
-    let (owner, rest) = code.split_at(p);
-    if owner.is_empty() || rest.len() < 8 || !rest.is_char_boundary(6) || !rest.is_char_boundary(7) {
-        return None;
-    }
-    let digits = |r: std::ops::Range<usize>| rest.get(r).and_then(|s| s.parse::<u32>().ok());
-    let (yy, mm, dd) = (digits(0..2)?, digits(2..4)?, digits(4..6)?);
-    if !(1..=12).contains(&mm) || !(1..=31).contains(&dd) {
-        return None;
-    }
-    let call = match rest.get(6..7)? {
-        "C" => true,
-        "P" => false,
-        _ => return None,
-    };
-    let strike = rest.get(7..)?.parse::<u64>().ok()? as f64 / 1000.0;
-    Some(OptionTerms {
-        owner: owner.to_string(),
-        expiry_day: crate::sim::calendar::days_from_civil(2000 + i64::from(yy), mm, dd),
-        call,
-        strike,
-    })
-}
-
-/// The expiry day of an option (see [`option_terms`]).
-pub(crate) fn option_expiry_day(i: &Instrument) -> Option<i64> {
-    option_terms(i).map(|t| t.expiry_day)
+/// One market-data step: moves the source, samples every instrument and delivers the
+/// pushes.
+fn step(inner: &Inner) {
+    inner.source.advance();
+    inner.with_state(|st, src| {
+        let clock = st.clock;
+        let mut moved = Vec::with_capacity(st.entries.len());
+        for (i, e) in st.entries.iter_mut().enumerate() {
+            if let Some(tick) = e.advance(src, clock.as_ref(), true) {
+                moved.push((i, tick));
+            }
+        }
+        let mut pushes = handlers::step_pushes(st, &moved);
+        pushes.extend(lists::reminder_pushes(st));
+        ((), pushes)
+    });
 }

@@ -3,20 +3,18 @@
 //!
 //! Each family lives in a file of its own: plates, code changes, IPOs, holding changes,
 //! user info and delay statistics in `reference.rs`; option chains, warrants and futures
-//! in `derivatives.rs`; capital flow and distribution in `flows.rs`;
+//! in `derivative_requests.rs` (over the listing of `derivatives.rs`); capital flow and distribution in `flows.rs`;
 //! the stock filter in `screen.rs`; price reminders and the watchlist in `lists.rs`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use crate::pb::{self, proto, Protocol};
-use crate::sim::{ConnInfo, PushSink};
+use crate::sim::ConnInfo;
 
-use super::handlers::{serve, Res};
-use super::lists::Lists;
 use super::live::Level;
-use super::{derivatives, flows, lists, reference, screen, Inner};
+use super::requests::serve;
+use super::state::Inner;
+use super::{derivative_requests, flows, lists, reference, screen};
+
+pub use super::state::FREQUENCY_WINDOW;
 
 /// The requests served here that OpenD limits; each is limited per connection by
 /// [`crate::pb::quote_frequency_limit`], the table the
@@ -43,9 +41,6 @@ pub const LIMITED_REQUESTS: &[u32] = &[
     proto::GetOptionExpirationDate::PROTO_ID,
 ];
 
-/// The window of the frequency limits.
-pub const FREQUENCY_WINDOW: Duration = Duration::from_secs(30);
-
 /// Protocols served by this module (the ones in [`LIMITED_REQUESTS`] plus those
 /// OpenD does not limit).
 pub(crate) fn serves(proto_id: u32) -> bool {
@@ -53,52 +48,6 @@ pub(crate) fn serves(proto_id: u32) -> bool {
         || proto_id == proto::GetUserInfo::PROTO_ID
         || proto_id == proto::GetDelayStatistics::PROTO_ID
         || proto_id == proto::GetOptionQuote::PROTO_ID
-}
-
-/// The state kept by these requests.
-#[derive(Default)]
-pub(crate) struct More {
-    /// Request times per (connection, protocol), for the frequency limits.
-    calls: HashMap<(u64, u32), VecDeque<Instant>>,
-    /// Every connection that used these requests (the price reminder pushes go there too).
-    pub(crate) sinks: HashMap<u64, Arc<dyn PushSink>>,
-    /// Price reminders and the watchlist (simulator-wide, like an OpenD login's).
-    pub(crate) lists: Lists,
-    /// The options and warrants listed by the simulator.
-    pub(crate) derivs: Arc<derivatives::Derivatives>,
-}
-
-impl More {
-    /// The state at start, over the simulator's derivatives.
-    pub(crate) fn new(derivs: Arc<derivatives::Derivatives>) -> More {
-        More { derivs, ..More::default() }
-    }
-
-    /// Counts one request of `conn`, refusing it beyond OpenD's frequency limit.
-    fn admit(&mut self, conn: &ConnInfo, proto_id: u32, name: &str) -> Res<()> {
-        self.sinks.entry(conn.conn_id).or_insert_with(|| conn.sink.clone());
-        let Some(limit) = crate::pb::quote_frequency_limit(proto_id) else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let q = self.calls.entry((conn.conn_id, proto_id)).or_default();
-        while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= FREQUENCY_WINDOW) {
-            q.pop_front();
-        }
-        if q.len() >= limit as usize {
-            return Err(format!(
-                "Request frequency too high: at most {limit} {name} requests in any 30 seconds; retry later"
-            ));
-        }
-        q.push_back(now);
-        Ok(())
-    }
-
-    /// Forgets a closed connection.
-    pub(crate) fn forget(&mut self, conn_id: u64) {
-        self.calls.retain(|(c, _), _| *c != conn_id);
-        self.sinks.remove(&conn_id);
-    }
 }
 
 macro_rules! route {
@@ -140,18 +89,20 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, id: u32, body: &[u8]) -> Ve
             id,
             qot_get_option_expiration_date,
             "Qot_GetOptionExpirationDate",
-            derivatives::expiration_dates
+            derivative_requests::expiration_dates
         ),
         GetOptionChain::PROTO_ID => {
-            route!(i, c, b, id, qot_get_option_chain, "Qot_GetOptionChain", derivatives::option_chain)
+            route!(i, c, b, id, qot_get_option_chain, "Qot_GetOptionChain", derivative_requests::option_chain)
         }
         GetOptionQuote::PROTO_ID => {
-            route!(i, c, b, id, qot_get_option_quote, "Qot_GetOptionQuote", derivatives::option_quote)
+            route!(i, c, b, id, qot_get_option_quote, "Qot_GetOptionQuote", derivative_requests::option_quote)
         }
-        GetReference::PROTO_ID => route!(i, c, b, id, qot_get_reference, "Qot_GetReference", derivatives::reference),
-        GetWarrant::PROTO_ID => route!(i, c, b, id, qot_get_warrant, "Qot_GetWarrant", derivatives::warrant),
+        GetReference::PROTO_ID => {
+            route!(i, c, b, id, qot_get_reference, "Qot_GetReference", derivative_requests::reference)
+        }
+        GetWarrant::PROTO_ID => route!(i, c, b, id, qot_get_warrant, "Qot_GetWarrant", derivative_requests::warrant),
         GetFutureInfo::PROTO_ID => {
-            route!(i, c, b, id, qot_get_future_info, "Qot_GetFutureInfo", derivatives::future_info)
+            route!(i, c, b, id, qot_get_future_info, "Qot_GetFutureInfo", derivative_requests::future_info)
         }
         GetCapitalFlow::PROTO_ID => {
             route!(i, c, b, id, qot_get_capital_flow, "Qot_GetCapitalFlow", flows::capital_flow)
@@ -174,26 +125,6 @@ pub(crate) fn handle(inner: &Inner, conn: &ConnInfo, id: u32, body: &[u8]) -> Ve
         }
         _ => route!(i, c, b, id, qot_modify_user_security, "Qot_ModifyUserSecurity", lists::modify_user_security),
     }
-}
-
-/// Checks `begin`/`num` paging against `all` results (OpenD: at most `max` per page).
-pub(crate) fn page(begin: i32, num: i32, all: usize, max: i32) -> Res<(usize, usize)> {
-    if begin < 0 {
-        return Err(format!("begin {begin} is negative"));
-    }
-    if num <= 0 || num > max {
-        return Err(format!("num {num} is out of range: 1 to {max} per page"));
-    }
-    let begin = begin as usize;
-    if begin > all || (begin == all && all > 0) {
-        return Err(format!("begin {begin} is past the end: {all} results"));
-    }
-    Ok((begin, (begin + num as usize).min(all)))
-}
-
-/// The `yyyy-MM-dd` (optionally followed by a time) day of `s`, as days since the epoch.
-pub(crate) fn parse_day(s: &str, what: &str) -> Res<i64> {
-    super::clock::parse_time(s).map(|(d, _)| d).ok_or_else(|| format!("Invalid {what} {s:?} (expected yyyy-MM-dd)"))
 }
 
 /// The HK odd-lot order book (SubType ORDER_BOOK_ODD): the board-lot book's prices, each

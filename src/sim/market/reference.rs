@@ -14,12 +14,12 @@ use crate::sim::calendar::days_from_civil;
 use crate::sim::matching::{sec_market, InstrumentKind};
 use crate::sim::ConnInfo;
 
-use super::clock::Calendar;
-use super::derivatives::sec_market_of;
-use super::handlers::{find, static_info, Res};
-use super::history::{fnv1a, hash3, unit};
-use super::more::parse_day;
-use super::{PriceSource, Push, State};
+use super::requests::{find, parse_day, sec_market_of, static_info};
+use super::state::{Push, Res, State};
+use crate::sim::instrument::round9;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::{fnv1a, hash3, unit};
+use crate::sim::PriceSource;
 
 /// One plate: (QotMarket, code, name, PlateSetType, members as `MARKET.CODE`).
 pub(crate) type Plate = (i32, &'static str, &'static str, i32, &'static [&'static str]);
@@ -213,7 +213,7 @@ pub(crate) fn ipo_list(
 ) -> Res<(gil::S2c, Vec<Push>)> {
     let sec = sec_market_of(c.market)?;
     let cal = Calendar::of(sec);
-    let now = src.market_clock().map(|c| c.now()).unwrap_or_else(super::now_secs);
+    let now = src.market_clock().map(|c| c.now()).unwrap_or_else(crate::sim::calendar::wall_secs);
     let today = cal.day_of(now);
     let day_str = |d: i64| Calendar::format_day(d);
     let mut list = Vec::new();
@@ -298,7 +298,7 @@ pub(crate) fn holding_change(
         return Err(format!("Unknown HolderCategory {} (1 agency, 2 fund, 3 senior manager)", c.holder_category));
     }
     let cal = Calendar::of(sec_market::US);
-    let now = src.market_clock().map(|c| c.now()).unwrap_or_else(super::now_secs);
+    let now = src.market_clock().map(|c| c.now()).unwrap_or_else(crate::sim::calendar::wall_secs);
     let today = cal.day_of(now);
     let first = c.begin_time.as_deref().map(|s| parse_day(s, "beginTime")).transpose()?.unwrap_or(today - 365);
     let last = c.end_time.as_deref().map(|s| parse_day(s, "endTime")).transpose()?.unwrap_or(today).min(today);
@@ -323,9 +323,9 @@ pub(crate) fn holding_change(
         list.push(qc::ShareHoldingChange {
             holder_name: names[(h % names.len() as u64) as usize].into(),
             holding_qty: qty,
-            holding_ratio: super::round9(qty / 15_000_000_000.0 * 100.0),
+            holding_ratio: round9(qty / 15_000_000_000.0 * 100.0),
             change_qty: change,
-            change_ratio: super::round9(change / qty * 100.0),
+            change_ratio: round9(change / qty * 100.0),
             time: format!("{} 00:00:00", Calendar::format_day(day)),
             timestamp: Some(cal.midnight(day) as f64),
         });

@@ -8,12 +8,12 @@
 use crate::pb::{qot_common as qc, qot_stock_filter as sf};
 use crate::sim::ConnInfo;
 
-use super::derivatives::sec_market_of;
-use super::handlers::Res;
-use super::history::{fnv1a, hash3, unit, Bar};
-use super::more::page;
-use super::{round9, Entry, PriceSource, Push, State};
+use super::requests::{page, sec_market_of};
+use super::state::{Entry, Push, Res, State};
+use crate::sim::instrument::round9;
 use crate::sim::matching::InstrumentKind;
+use crate::sim::tape::history::{fnv1a, hash3, unit, Bar};
+use crate::sim::PriceSource;
 
 /// Seeded fundamentals of a stock.
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +170,7 @@ pub(crate) fn stock_filter(
         })
         .collect();
     for i in &idx {
-        super::handlers::sync(st, src, *i);
+        super::requests::sync(st, src, *i);
     }
     let mut rows: Vec<(Option<f64>, sf::StockData)> = Vec::new();
     for i in idx {

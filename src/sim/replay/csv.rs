@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::sim::market::clock::Calendar;
-use crate::sim::market::history::Bar;
 use crate::sim::matching::split_full_code;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::Bar;
 
 use super::tape::{CodeTape, ReplayTape};
 
@@ -262,7 +262,7 @@ fn parse_time_key(s: &str) -> Option<(i64, i64)> {
     if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;
     }
-    crate::sim::market::clock::parse_time(s)
+    crate::sim::tape::clock::parse_time(s)
 }
 
 /// Sorts one code's rows, checks for duplicates, finds the bar period and builds its tape.

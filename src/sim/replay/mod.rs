@@ -2,7 +2,7 @@
 //! so an unchanged bot trades through a past period at many times real speed.
 //!
 //! - [`csv`] loads the Python SDK's `request_history_kline` CSV format into a
-//!   [`ReplayTape`] (one [`Tape`](crate::sim::market::tape::Tape) of bars per code);
+//!   [`ReplayTape`] (one [`Tape`](crate::sim::tape::Tape) of bars per code);
 //! - [`Replay`] turns the tape's codes into instruments, builds the market clock that
 //!   starts at the first session open and skips closed time
 //!   ([`MarketClock::skipping`]), and drives the broker along the tape ([`ReplayRun`]);

@@ -10,8 +10,8 @@
 
 use std::fmt::Write as _;
 
-use crate::sim::market::clock::Calendar;
 use crate::sim::matching::{currency, split_full_code};
+use crate::sim::tape::clock::Calendar;
 
 use super::tape::ReplayTape;
 

@@ -12,10 +12,10 @@
 use std::collections::HashMap;
 
 use crate::sim::calendar::CalMarket;
-use crate::sim::market::clock::Calendar;
-use crate::sim::market::history::Bar;
-use crate::sim::market::tape::{path_in_bar, Tape};
 use crate::sim::matching::split_full_code;
+use crate::sim::tape::clock::Calendar;
+use crate::sim::tape::history::Bar;
+use crate::sim::tape::{path_in_bar, Tape};
 
 /// The bars of one code, sorted, with the instants each starts and ends.
 #[derive(Debug, Clone)]
@@ -116,10 +116,10 @@ impl CodeTape {
         while i < self.bars.len() && (self.starts[i] as f64) <= to {
             let (s, e) = (self.starts[i] as f64, self.ends[i] as f64);
             let len = (e - s).max(1.0);
-            for k in 0..=crate::sim::market::tape::PATH_SEGMENTS {
-                let t = s + len * k as f64 / crate::sim::market::tape::PATH_SEGMENTS as f64;
+            for k in 0..=crate::sim::tape::PATH_SEGMENTS {
+                let t = s + len * k as f64 / crate::sim::tape::PATH_SEGMENTS as f64;
                 if t > from && t < to {
-                    let p = path_in_bar(&self.bars[i], k as f64 / crate::sim::market::tape::PATH_SEGMENTS as f64).0;
+                    let p = path_in_bar(&self.bars[i], k as f64 / crate::sim::tape::PATH_SEGMENTS as f64).0;
                     out.push((t, p, i));
                 }
             }

@@ -13,7 +13,7 @@
 //!
 //! # Plugging a tape in
 //!
-//! The default tape is [`SeededTape`](super::history::SeededTape), which the broker builds
+//! The default tape is [`SeededTape`](history::SeededTape), which the broker builds
 //! for its instruments. Another tape replaces it at one place: `Broker::set_tape(tape)`
 //! (the broker's prices then read it on every tick), before the market data is built over
 //! that broker (`MarketData::with_broker` / `new` take the broker's tape through
@@ -25,10 +25,55 @@
 //! The broker's `set_price` is an override on top of the tape: the price changes at
 //! once, and later ticks follow the tape's moves from there (the tape's price times the
 //! ratio of the set price to the tape's price at the moment it was set).
+//!
+//! # Place
+//!
+//! Below everything that reads prices (`matching`, the broker, the market data, the
+//! backtest replay): this module imports only the calendar and the instrument table.
+//! `ftapi::sim::market::{tape, clock, history}` name this module and its two children.
 
-use super::clock::Calendar;
-use super::history::Bar;
+pub mod clock;
+pub mod history;
+
+use self::clock::Calendar;
 use crate::sim::calendar::MarketClock;
+
+/// One bar (or one day) of prices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    /// Unix time of the bar's label (its end for intraday bars, local midnight of the
+    /// last day for daily and longer bars).
+    pub ts: i64,
+    /// Local day number of the (last) day in the bar.
+    pub day: i64,
+    /// Open price.
+    pub open: f64,
+    /// High price.
+    pub high: f64,
+    /// Low price.
+    pub low: f64,
+    /// Close price.
+    pub close: f64,
+    /// Close of the bar before.
+    pub last_close: f64,
+    /// Volume (shares or contracts).
+    pub volume: i64,
+    /// Turnover.
+    pub turnover: f64,
+}
+
+impl Bar {
+    /// Folds a later bar into this one.
+    pub fn merge(&mut self, later: &Bar) {
+        self.high = self.high.max(later.high);
+        self.low = self.low.min(later.low);
+        self.close = later.close;
+        self.volume += later.volume;
+        self.turnover += later.turnover;
+        self.ts = later.ts;
+        self.day = later.day;
+    }
+}
 
 /// How many straight segments the price walks inside one bar (open → first extreme →
 /// second extreme → close).

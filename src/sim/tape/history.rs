@@ -16,54 +16,20 @@
 //! daily return at a time (an ex-dividend day's close is lower by the dividend), later
 //! ones by walking forward.
 
-use crate::sim::matching::{Instrument, InstrumentKind};
+use crate::sim::calendar::{civil_from_days, days_from_civil};
+use crate::sim::instrument::{option_expiry_day, Instrument, InstrumentKind};
 
 use super::clock::Calendar;
-use super::tape::{path_in_bar, Tape};
-use crate::sim::calendar::{civil_from_days, days_from_civil};
+use super::{path_in_bar, Tape};
+
+/// A bar: defined with the [`Tape`] (`ftapi::sim::market::history::Bar` names it too).
+pub use super::Bar;
 
 /// How many years of history the simulator invents before the live day.
 pub const HISTORY_YEARS: i64 = 10;
 /// How many days after the start day the seeded path goes on (an accelerated clock
 /// runs into them).
 pub const FORWARD_DAYS: i64 = 800;
-
-/// One bar (or one day) of prices.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bar {
-    /// Unix time of the bar's label (its end for intraday bars, local midnight of the
-    /// last day for daily and longer bars).
-    pub ts: i64,
-    /// Local day number of the (last) day in the bar.
-    pub day: i64,
-    /// Open price.
-    pub open: f64,
-    /// High price.
-    pub high: f64,
-    /// Low price.
-    pub low: f64,
-    /// Close price.
-    pub close: f64,
-    /// Close of the bar before.
-    pub last_close: f64,
-    /// Volume (shares or contracts).
-    pub volume: i64,
-    /// Turnover.
-    pub turnover: f64,
-}
-
-impl Bar {
-    /// Folds a later bar into this one.
-    pub fn merge(&mut self, later: &Bar) {
-        self.high = self.high.max(later.high);
-        self.low = self.low.min(later.low);
-        self.close = later.close;
-        self.volume += later.volume;
-        self.turnover += later.turnover;
-        self.ts = later.ts;
-        self.day = later.day;
-    }
-}
 
 /// SplitMix64's output function: a good 64-bit mix of one word.
 pub fn mix64(mut z: u64) -> u64 {
@@ -361,7 +327,7 @@ impl History {
 /// of 100 a minute on average, US stocks ~10 000 shares, futures and options ~200
 /// contracts.
 pub fn volume_unit(instrument: &Instrument) -> i64 {
-    use crate::sim::matching::sec_market;
+    use crate::sim::instrument::sec_market;
     match (instrument.kind, instrument.sec_market) {
         (InstrumentKind::Future, _) => 20,
         (InstrumentKind::Option, _) => 20,
@@ -398,7 +364,7 @@ pub fn listing_day(instrument: &Instrument, key: u64) -> i64 {
     if let Some((_, (y, m, d))) = known.iter().find(|(c, _)| *c == code) {
         return days_from_civil(*y, *m, *d);
     }
-    if let Some(expiry) = super::option_expiry_day(instrument) {
+    if let Some(expiry) = option_expiry_day(instrument) {
         return expiry - 700 - (key % 60) as i64;
     }
     days_from_civil(2000, 1, 3) + (key % 5000) as i64
@@ -437,7 +403,7 @@ pub struct SeededTape {
 
 impl SeededTape {
     /// The seeded tape of `instruments` for a simulator seeded with `seed` that starts at
-    /// `now` (Unix seconds on the market clock, see [`super::tape::tape_time`]).
+    /// `now` (Unix seconds on the market clock, see [`super::tape_time`]).
     pub fn new(instruments: &[Instrument], seed: u64, now: impl Fn(&Instrument) -> f64) -> SeededTape {
         let histories = instruments.iter().map(|i| (i.full_code(), History::anchored(i, seed, now(i)))).collect();
         SeededTape { histories }

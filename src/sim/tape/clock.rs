@@ -9,7 +9,7 @@
 //! [`market_state`] (stocks in the afternoon session, futures open).
 
 use crate::sim::calendar::{civil_from_days, days_from_civil, CalMarket, DAY};
-use crate::sim::matching::{sec_market, InstrumentKind};
+use crate::sim::instrument::{sec_market, InstrumentKind};
 
 /// A market's calendar as the quote side uses it: the broker's [`CalMarket`] (time zone
 /// with daylight saving, sessions) seen through the K-line bucketing.
