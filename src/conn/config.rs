@@ -88,13 +88,16 @@ pub struct ConnConfig {
     /// that come back quickly, at the price of keeping a core busy meanwhile, so a call
     /// spins only when that is likely to pay:
     ///
-    /// * while the recent round trips of this connection were shorter than this budget:
-    ///   each connection keeps a moving average of the time from sending a request to
-    ///   its reply reaching the I/O thread (weight 1/8 per call, each sample capped at
-    ///   4× the budget; a call that times out sets it to the cap). Against a server that
-    ///   answers in a millisecond calls park at once instead of burning the whole budget
-    ///   first; parked calls go on measuring, and spinning resumes after a few dozen
-    ///   fast replies;
+    /// * while the recent calls of this connection that spun were answered within this
+    ///   budget: each connection keeps a moving average of their round trips, from
+    ///   sending a request to its reply reaching the I/O thread (weight 1/8 per call,
+    ///   each sample capped at 4× the budget; a call that times out sets it to the cap).
+    ///   Against a server that answers in a millisecond, calls park at once instead of
+    ///   burning the whole budget first. Parked calls are not measured (their round trip
+    ///   includes the wake-up of threads whose CPUs went idle, so a fast server would
+    ///   look slow); instead one call in 64 spins anyway as a probe, and a probe answered
+    ///   within the budget brings spinning back at once. Against a slow server the
+    ///   probes cost one budget of spinning per 64 calls;
     /// * and while fewer callers of the whole process spin than there are CPUs minus one
     ///   (at least one), so spinning callers never starve the I/O thread that must
     ///   deliver their replies; the others park at once.

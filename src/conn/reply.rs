@@ -1,7 +1,7 @@
 //! The hand-off of one reply from the I/O thread to the thread blocked in a call, and
 //! the policy deciding whether that thread spins before it parks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -13,21 +13,33 @@ use crate::error::Error;
 /// Whether a blocking call spins before it parks, per connection (see
 /// [`ConnConfig::reply_spin`](crate::ConnConfig::reply_spin)).
 ///
-/// A call spins for up to the budget only while the recent round trips of this
-/// connection were shorter than the budget (an exponentially weighted moving average of
-/// the time from sending the request to the I/O thread handing over the reply, weight
-/// 1/8 per call, each sample capped at 4× the budget), and only while fewer callers of
-/// the whole process spin than there are CPUs minus one (at least one). Otherwise it
-/// parks at once: against a slow server every call would burn the whole budget and park
-/// anyway. The round trip is taken when the reply is handed over, not when the caller
-/// wakes, so parked calls keep measuring the server and spinning resumes when it is
-/// fast again.
+/// A call spins for up to the budget only while the calls of this connection that spun
+/// recently got their replies within the budget (an exponentially weighted moving
+/// average of their round trips, from sending the request to the I/O thread handing
+/// over the reply, weight 1/8 per call, each sample capped at 4× the budget), and only
+/// while fewer callers of the whole process spin than there are CPUs minus one (at
+/// least one). Otherwise it parks at once: against a slow server every call would burn
+/// the whole budget and park anyway.
+///
+/// Only calls that spun are measured. The round trip of a parked call includes the
+/// wake-ups of threads whose CPUs went idle meanwhile (tens of microseconds on a VM), so
+/// a fast server looks slow to parked calls, and they would keep each other parked.
+/// Instead, one call in [`PROBE_EVERY`] of a connection that parks spins anyway; a
+/// probe answered within the budget starts the average afresh from its round trip.
 #[derive(Debug)]
 pub(crate) struct SpinPolicy {
     budget: Duration,
-    /// The moving average of round trips, in nanoseconds (0 before the first call).
+    /// The moving average of the round trips of calls that spun, in nanoseconds (0
+    /// before the first call).
     avg_ns: AtomicU64,
+    /// Calls parked at once since the last spin (counts towards the next probe).
+    parked: AtomicU32,
 }
+
+/// While a connection's calls park at once, one call in this many spins anyway, to see
+/// whether the server is fast again (against a slow server that costs one budget of
+/// spinning per this many calls).
+pub(crate) const PROBE_EVERY: u32 = 64;
 
 /// Callers currently spinning, in the whole process.
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
@@ -61,33 +73,51 @@ impl Drop for SpinTicket<'_> {
 impl SpinPolicy {
     /// A policy spinning for up to `budget` (`Duration::ZERO`: never).
     pub(crate) fn new(budget: Duration) -> SpinPolicy {
-        SpinPolicy { budget, avg_ns: AtomicU64::new(0) }
+        SpinPolicy { budget, avg_ns: AtomicU64::new(0), parked: AtomicU32::new(0) }
     }
 
-    /// How long the next call may spin: the budget while recent round trips were
-    /// shorter than it, else zero.
+    /// The budget in nanoseconds (bounded so that 4× and 8× it cannot overflow).
+    fn budget_ns(&self) -> u64 {
+        self.budget.as_nanos().min(u128::from(u64::MAX / 8)) as u64
+    }
+
+    /// How long the next call may spin: the budget while the recent calls that spun
+    /// were answered within it, and for one probe in [`PROBE_EVERY`] calls otherwise;
+    /// else zero.
     fn spin_for(&self) -> Duration {
-        let budget = self.budget.as_nanos().min(u128::from(u64::MAX / 8)) as u64;
-        if budget == 0 || self.avg_ns.load(Ordering::Relaxed) >= budget {
-            Duration::ZERO
-        } else {
-            self.budget
+        let budget = self.budget_ns();
+        if budget == 0 {
+            return Duration::ZERO;
         }
+        if self.avg_ns.load(Ordering::Relaxed) < budget {
+            return self.budget;
+        }
+        if self.parked.fetch_add(1, Ordering::Relaxed) + 1 >= PROBE_EVERY {
+            self.parked.store(0, Ordering::Relaxed);
+            return self.budget;
+        }
+        Duration::ZERO
     }
 
-    /// Adds one round trip to the average (racing updates may lose a sample; harmless).
+    /// Adds the round trip of a call that spun (racing updates may lose a sample;
+    /// harmless). A probe answered within the budget, on a connection whose average says
+    /// it is slow, restarts the average from its own round trip.
     fn record(&self, rtt_ns: u64) {
-        let budget = self.budget.as_nanos().min(u128::from(u64::MAX / 8)) as u64;
+        let budget = self.budget_ns();
+        let avg = self.avg_ns.load(Ordering::Relaxed);
+        if avg >= budget && rtt_ns < budget {
+            self.avg_ns.store(rtt_ns, Ordering::Relaxed);
+            return;
+        }
         let sample = rtt_ns.min(budget.saturating_mul(4)) as i64;
-        let avg = self.avg_ns.load(Ordering::Relaxed) as i64;
+        let avg = avg as i64;
         let next = avg + (sample - avg) / 8;
         self.avg_ns.store(next.max(0) as u64, Ordering::Relaxed);
     }
 
     /// A call got no reply in time: counted as slow as a sample can be.
     fn timed_out(&self) {
-        let budget = self.budget.as_nanos().min(u128::from(u64::MAX / 8)) as u64;
-        self.avg_ns.store(budget.saturating_mul(4), Ordering::Relaxed);
+        self.avg_ns.store(self.budget_ns().saturating_mul(4), Ordering::Relaxed);
     }
 
     /// The current average round trip (for tests).
@@ -137,9 +167,12 @@ impl ReplySlot {
     /// added to `policy`.
     pub(crate) fn wait(&self, policy: &SpinPolicy, deadline: Option<Instant>) -> Option<Result<Vec<u8>, Error>> {
         let spin = policy.spin_for();
+        let mut spun = false;
         if !spin.is_zero() {
             if let Some(_ticket) = SpinTicket::take(&SPINNING, max_spinners()) {
-                let until = super::deadline::deadline_after(spin.min(Duration::from_secs(1)))?;
+                spun = true;
+                // The spin is at most a second, which an Instant always holds.
+                let until = super::deadline::deadline_after(spin.min(Duration::from_secs(1)));
                 'spin: loop {
                     for _ in 0..64 {
                         if self.ready.load(Ordering::Acquire) {
@@ -147,7 +180,7 @@ impl ReplySlot {
                         }
                         std::hint::spin_loop();
                     }
-                    if Instant::now() >= until {
+                    if until.is_none_or(|u| Instant::now() >= u) {
                         break;
                     }
                 }
@@ -155,7 +188,9 @@ impl ReplySlot {
         }
         loop {
             if self.ready.load(Ordering::Acquire) {
-                policy.record(self.rtt_ns.load(Ordering::Relaxed));
+                if spun {
+                    policy.record(self.rtt_ns.load(Ordering::Relaxed));
+                }
                 return self.value.lock().take();
             }
             let now = Instant::now();
@@ -211,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn slow_round_trips_stop_the_spin_and_fast_ones_bring_it_back() {
+    fn slow_round_trips_stop_the_spin_and_a_fast_probe_brings_it_back() {
         let budget = Duration::from_micros(50);
         let policy = SpinPolicy::new(budget);
         assert_eq!(policy.spin_for(), budget, "a fresh connection spins");
@@ -219,18 +254,39 @@ mod tests {
         for _ in 0..20 {
             policy.record(1_000_000);
         }
-        assert!(policy.spin_for().is_zero());
         assert!(policy.average() <= budget * 4, "samples are capped");
-        // Fast replies again: spinning resumes within a few dozen calls.
-        for _ in 0..40 {
-            policy.record(10_000);
-        }
+        // Parked, except for one probe in PROBE_EVERY calls.
+        let spins = (0..PROBE_EVERY * 3).filter(|_| !policy.spin_for().is_zero()).count();
+        assert_eq!(spins, 3);
+        // A slow probe keeps it parked.
+        policy.record(1_000_000);
+        assert!(policy.spin_for().is_zero());
+        // A fast probe: spinning resumes at once.
+        policy.record(10_000);
         assert_eq!(policy.spin_for(), budget);
+        assert_eq!(policy.average(), Duration::from_micros(10));
         // An occasional slow reply does not stop it.
         policy.record(1_000_000);
         assert_eq!(policy.spin_for(), budget);
         // A zero budget never spins.
         assert!(SpinPolicy::new(Duration::ZERO).spin_for().is_zero());
+    }
+
+    #[test]
+    fn parked_calls_are_not_measured() {
+        // A parked call's round trip includes wake-ups from idle: a fast server would
+        // look slow and keep its callers parked.
+        let policy = SpinPolicy::new(Duration::from_micros(50));
+        policy.timed_out();
+        assert!(policy.spin_for().is_zero());
+        for _ in 0..PROBE_EVERY - 2 {
+            let slot = Arc::new(ReplySlot::new());
+            let s = slot.clone();
+            let t = std::thread::spawn(move || s.fill(Ok(Vec::new())));
+            assert!(slot.wait(&policy, Some(Instant::now() + Duration::from_secs(10))).is_some());
+            t.join().expect("join");
+        }
+        assert_eq!(policy.average(), Duration::from_micros(200), "no parked call was recorded");
     }
 
     #[test]
