@@ -203,8 +203,11 @@ impl History {
     /// The one-minute bar in progress at `t`, cut at `t` (see [`Tape::partial`]).
     pub fn partial(&self, t: f64) -> Option<Bar> {
         let (day, i, frac) = self.minute_at(t)?;
-        let bars = self.minute_bars(day);
-        let bar = *bars.get(i)?;
+        let shape = DayShape::of_day(self, day)?;
+        if i as i64 >= shape.n {
+            return None;
+        }
+        let bar = self.minute(&shape, i as i64);
         let (p, high, low) = path_in_bar(&bar, frac);
         let lot = self.instrument.lot_size.max(1.0) as i64;
         let lots = ((bar.volume / lot) as f64 * frac).floor() as i64;
@@ -230,10 +233,20 @@ impl History {
         let i = self.closes.partition_point(|c| c.0 <= day);
         // Today's close once its sessions are over, else the last day's before today.
         for j in (0..i).rev() {
-            let d = self.closes[j].0;
-            let bars = self.minute_bars(d);
-            if let Some(b) = bars.iter().rev().find(|b| (b.ts as f64) <= t) {
-                return Some(b.close);
+            let Some(shape) = DayShape::of_day(self, self.closes[j].0) else { continue };
+            // The last minute that ended by `t` (the labels grow with the index).
+            let ended = |k: i64| ((self.cal.midnight(shape.day) + self.cal.trading_minute_end(k) * 60) as f64) <= t;
+            let (mut lo, mut hi) = (0, shape.n);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if ended(mid) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            if lo > 0 {
+                return Some(self.minute_close(&shape, lo - 1));
             }
         }
         None
@@ -271,42 +284,50 @@ impl History {
     }
 
     fn minutes(&self, day: i64, open: f64, high: f64, low: f64, close: f64) -> Vec<Bar> {
-        let n = self.cal.minutes_per_day().max(1);
-        let lot = self.instrument.lot_size.max(1.0) as i64;
-        let ih = (hash3(self.key, day, 4) % n as u64) as i64;
-        let il = (hash3(self.key, day, 5) % n as u64) as i64;
-        let range = high - low;
-        let mut out = Vec::with_capacity(n as usize);
-        let mut prev = open;
-        for i in 0..n {
-            let f = (i + 1) as f64 / n as f64;
-            let bridge = 4.0 * f * (1.0 - f);
-            let raw = open + (close - open) * f + signed(hash3(self.key, day, 100 + i)) * range * 0.25 * bridge;
-            let c = if i == n - 1 { close } else { self.snap(raw.clamp(low, high)) };
-            let mut hi = prev.max(c);
-            let mut lo = prev.min(c);
-            if i == ih {
-                hi = high;
-            }
-            if i == il {
-                lo = low;
-            }
-            let volume = lot * volume_unit(&self.instrument) * self.minute_lots(day, i);
-            let ts = self.cal.midnight(day) + self.cal.trading_minute_end(i) * 60;
-            out.push(Bar {
-                ts,
-                day,
-                open: prev,
-                high: hi,
-                low: lo,
-                close: c,
-                last_close: prev,
-                volume,
-                turnover: volume as f64 * (prev + c) / 2.0,
-            });
-            prev = c;
+        let shape = DayShape::new(self, day, open, high, low, close);
+        (0..shape.n).map(|i| self.minute(&shape, i)).collect()
+    }
+
+    /// Minute `i` of a day (0-based): computed on its own, without the minutes before it
+    /// (a quote needs the minute in progress, not the day's 330 bars).
+    fn minute(&self, d: &DayShape, i: i64) -> Bar {
+        let prev = if i == 0 { d.open } else { self.minute_close(d, i - 1) };
+        let c = self.minute_close(d, i);
+        let mut hi = prev.max(c);
+        let mut lo = prev.min(c);
+        if i == d.ih {
+            hi = d.high;
         }
-        out
+        if i == d.il {
+            lo = d.low;
+        }
+        let volume = d.lot * volume_unit(&self.instrument) * self.minute_lots(d.day, i);
+        let ts = self.cal.midnight(d.day) + self.cal.trading_minute_end(i) * 60;
+        Bar {
+            ts,
+            day: d.day,
+            open: prev,
+            high: hi,
+            low: lo,
+            close: c,
+            last_close: prev,
+            volume,
+            turnover: volume as f64 * (prev + c) / 2.0,
+        }
+    }
+
+    /// The close of minute `i`: a Brownian bridge from the day's open to its close,
+    /// inside its high and low, on the tick grid; the last minute closes the day.
+    fn minute_close(&self, d: &DayShape, i: i64) -> f64 {
+        if i == d.n - 1 {
+            return d.close;
+        }
+        let f = (i + 1) as f64 / d.n as f64;
+        let bridge = 4.0 * f * (1.0 - f);
+        let raw = d.open
+            + (d.close - d.open) * f
+            + signed(hash3(self.key, d.day, 100 + i)) * (d.high - d.low) * 0.25 * bridge;
+        self.snap(raw.clamp(d.low, d.high))
     }
 
     /// The rehab adjustment `(a, b)` for a price on `day` (`adjusted = raw * a + b`):
@@ -319,6 +340,44 @@ impl History {
             _ => 0.0,
         };
         (1.0, b)
+    }
+}
+
+/// What every minute of one history day is drawn from: the day bar, the number of
+/// trading minutes and the minutes that touch the day's high and low.
+struct DayShape {
+    day: i64,
+    n: i64,
+    lot: i64,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    /// The minute whose high is the day's high.
+    ih: i64,
+    /// The minute whose low is the day's low.
+    il: i64,
+}
+
+impl DayShape {
+    fn new(h: &History, day: i64, open: f64, high: f64, low: f64, close: f64) -> DayShape {
+        let n = h.cal.minutes_per_day().max(1);
+        DayShape {
+            day,
+            n,
+            lot: h.instrument.lot_size.max(1.0) as i64,
+            open,
+            high,
+            low,
+            close,
+            ih: (hash3(h.key, day, 4) % n as u64) as i64,
+            il: (hash3(h.key, day, 5) % n as u64) as i64,
+        }
+    }
+
+    fn of_day(h: &History, day: i64) -> Option<DayShape> {
+        let b = h.day_bar(day)?;
+        Some(DayShape::new(h, day, b.open, b.high, b.low, b.close))
     }
 }
 
@@ -456,6 +515,25 @@ impl Tape for SeededTape {
 mod tests {
     use super::*;
     use crate::sim::matching::Market;
+
+    #[test]
+    fn a_minute_computed_alone_is_the_minute_of_the_day() {
+        let i = Market::default_instruments().into_iter().next().unwrap();
+        let live = days_from_civil(2026, 11, 30);
+        let h = History::new(&i, 7, live);
+        let day = h.days(live - 10, live - 1).last().unwrap();
+        let bars = h.minute_bars(day);
+        let shape = DayShape::of_day(&h, day).unwrap();
+        for (k, bar) in bars.iter().enumerate() {
+            assert_eq!(h.minute(&shape, k as i64), *bar, "minute {k}");
+        }
+        // Outside the sessions the price is the close of the last minute that ended: the
+        // morning's last at lunch (HK: 150 minutes from 09:30), the day's after the close.
+        let lunch = (h.cal.midnight(day) + 12 * 3600 + 30 * 60) as f64;
+        assert_eq!(h.price_at(lunch), Some(bars[149].close));
+        let close = bars.last().unwrap().close;
+        assert_eq!(h.price_at((h.cal.midnight(day) + 23 * 3600) as f64), Some(close));
+    }
 
     #[test]
     fn history_is_deterministic_and_anchored() {
