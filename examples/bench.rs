@@ -11,7 +11,8 @@
 //! Without `--port` it starts release `opend-sim` processes (the binary next to this
 //! example's own executable, `target/release/opend-sim`, built with
 //! `cargo build --release --bin opend-sim` if it is missing; `--sim PATH` picks another):
-//! one `--port 0 --no-rate-limits` for the request figures, one with `--push-flood N` and
+//! one `--port 0 --no-rate-limits --tick-ms 0 --clock 2026-12-04T10:30:00+08:00` (HK's
+//! morning session, whatever the hour of the run) for the request figures, one with `--push-flood N` and
 //! `--quote-flood N` as well for the push figures (so no latency is measured on a process
 //! that has just been flooded), one with `--reply-delay-us 1000` for the slow-server
 //! figures, and two short-lived ones with a 1024-bit and a 2048-bit RSA key for
@@ -234,9 +235,14 @@ fn sim_binary(opts: &Opts) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The market clock of the simulators the bench starts: a Friday in HK's morning session,
+/// running from there in real time, so that the figures do not depend on the hour of the
+/// run (the quote requests take the trading path at any hour).
+const SIM_CLOCK: &str = "2026-12-04T10:30:00+08:00";
+
 fn spawn_sim(bin: &Path, args: &[String]) -> Result<SimProc, String> {
     let mut child = Command::new(bin)
-        .args(["--port", "0", "--no-rate-limits", "--tick-ms", "0"])
+        .args(["--port", "0", "--no-rate-limits", "--tick-ms", "0", "--clock", SIM_CLOCK])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
