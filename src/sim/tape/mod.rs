@@ -178,8 +178,8 @@ pub fn tape_time(clock: Option<&MarketClock>, cal: Calendar) -> f64 {
 /// `(close, high, low)`.
 ///
 /// ```
-/// use ftapi::sim::market::history::Bar;
-/// use ftapi::sim::market::tape::path_in_bar;
+/// use ftapi::sim::tape::Bar;
+/// use ftapi::sim::tape::path_in_bar;
 /// let bar = Bar { ts: 60, day: 0, open: 10.0, high: 13.0, low: 9.0, close: 12.0, last_close: 10.0, volume: 100, turnover: 1100.0 };
 /// assert_eq!(path_in_bar(&bar, 0.0).0, 10.0);
 /// assert_eq!(path_in_bar(&bar, 1.0 / 3.0).0, 13.0); // up bar: the high first
