@@ -78,25 +78,10 @@ def main():
         return daily(out)
     if which != "hk2d":
         sys.exit(f"unknown file {which!r}: hk2d (default), us5m or daily")
-    out.write("code,name,time_key,open,close,high,low,pe_ratio,turnover_rate,volume,turnover,change_rate,last_close\n")
+    out.write(HEADER)
+    keys = [f"{day} {m // 60:02d}:{m % 60:02d}:00" for day in DAYS for m in MINUTES]
     for code, name, base, amp, tick in CODES:
-        prev = snap(base, tick)
-        n = 0
-        for day in DAYS:
-            for m in MINUTES:
-                close = snap(base + amp * math.sin(n / 40.0) + (tick * 2 if n % 2 else -tick * 2), tick)
-                open_ = prev
-                high = snap(max(open_, close) + tick * (1 + n % 3), tick)
-                low = snap(min(open_, close) - tick * (1 + (n + 1) % 3), tick)
-                volume = 100 * (20 + (n * 37) % 50)
-                turnover = round(volume * (open_ + close + high + low) / 4.0, 2)
-                change = round((close - prev) / prev * 100.0, 4)
-                out.write(
-                    f"{code},{name},{day} {m // 60:02d}:{m % 60:02d}:00,{open_},{close},{high},{low},"
-                    f"0.0,0.0,{volume},{turnover},{change},{prev}\n"
-                )
-                prev = close
-                n += 1
+        write_bars(out, code, name, base, amp, tick, keys)
 
 
 if __name__ == "__main__":
