@@ -134,16 +134,7 @@ impl Live {
         };
         let mut last_close = prev_close;
         for (n, b) in bars.iter().enumerate() {
-            if n == 0 {
-                live.open = b.open;
-                live.high = b.high;
-                live.low = b.low;
-            }
-            live.high = live.high.max(b.high);
-            live.low = live.low.min(b.low);
-            live.volume += b.volume;
-            live.turnover += b.turnover;
-            live.minutes.insert(b.ts, Bar { last_close, ..*b });
+            live.add_bar(*b, last_close, n == 0);
             last_close = b.close;
         }
         live.tape_volume = live.volume;
@@ -202,17 +193,8 @@ impl Live {
                 if b.day == self.day && !self.minutes.contains_key(&b.ts) {
                     let last_close =
                         self.minutes.range(..b.ts).next_back().map(|(_, m)| m.close).unwrap_or(self.prev_close);
-                    if self.volume == 0 {
-                        self.open = b.open;
-                        self.high = b.high;
-                        self.low = b.low;
-                    }
-                    self.high = self.high.max(b.high);
-                    self.low = self.low.min(b.low);
-                    self.volume += b.volume;
-                    self.turnover += b.turnover;
+                    self.add_bar(b, last_close, self.volume == 0);
                     self.tape_volume += b.volume;
-                    self.minutes.insert(b.ts, Bar { last_close, ..b });
                 } else if let Some(m) = self.minutes.get_mut(&b.ts) {
                     // A minute sampled while it was in progress gets the rest of the
                     // tape's volume of that minute.
@@ -258,6 +240,21 @@ impl Live {
         let volume = if delta > 0 { delta } else { lot };
         self.tape_volume = cum.max(self.tape_volume + volume);
         Some(self.trade(p, volume, now))
+    }
+
+    /// Adds a tape bar that no sample covered to the day: its stats (opening the day if
+    /// `first`) and the bar itself, after the close `last_close`.
+    fn add_bar(&mut self, b: Bar, last_close: f64, first: bool) {
+        if first {
+            self.open = b.open;
+            self.high = b.high;
+            self.low = b.low;
+        }
+        self.high = self.high.max(b.high);
+        self.low = self.low.min(b.low);
+        self.volume += b.volume;
+        self.turnover += b.turnover;
+        self.minutes.insert(b.ts, Bar { last_close, ..b });
     }
 
     /// A bar of a coarser tape (5 minutes, a day, ...) that just ended replaces the live
